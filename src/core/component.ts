@@ -1,0 +1,86 @@
+/**
+ * The component contract, after the OpenTelemetry Collector's. Everything that runs in a pipeline is a component:
+ *
+ * - **receivers** turn something outside (a socket, a file) into data and hand it to `next`;
+ * - **processors** take data, change or filter it, and hand it to `next`;
+ * - **exporters** take data and send it somewhere outside.
+ *
+ * A component never looks its neighbours up: the service builds the graph from config and hands each component
+ * its `next` consumer at creation. The service starts components downstream first (exporters, then processors,
+ * then receivers) and shuts them down in the reverse order, so no component ever hands data to one that is not
+ * running, and receivers stop accepting before exporters drain.
+ *
+ * Each component type lives in its own folder with `config.ts` (a zod schema with defaults), `factory.ts` (the
+ * `Factory` below), the implementation, a README with an example config, and tests under `tests/`.
+ */
+import type { z } from 'zod';
+import type { Logger } from 'pino';
+import type { Consumer, SignalData, Signal } from './consumer.js';
+import type { MetricsRegistry } from './telemetry.js';
+
+export type ComponentKind = 'receiver' | 'processor' | 'exporter';
+
+export interface Component {
+  /**
+   * Starts the component: bind sockets, open connections, start timers. Resolves when the component is ready to
+   * accept data (a receiver: listening). Rejects with a clear error when it cannot start (port in use, bad TLS
+   * files); the service then stops what it started and exits non-zero.
+   */
+  start(host: Host): Promise<void>;
+  /**
+   * Stops the component. Idempotent. A receiver stops accepting and waits for requests in flight; an exporter
+   * flushes what it holds (to its destination, or to its disk queue) within the service's shutdown deadline.
+   */
+  shutdown(): Promise<void>;
+}
+
+/** What the service offers a running component. */
+export interface Host {
+  /** For an error a component hits after start and cannot recover from (e.g. its listening socket died). */
+  reportFatalError(err: Error): void;
+}
+
+/** What a factory receives to create one instance. */
+export interface CreateSettings {
+  /** `type` or `type/name`, as written in the config. */
+  readonly id: string;
+  readonly kind: ComponentKind;
+  /** A child of the root logger with `{ component: id }` bound; components log state changes, never per span. */
+  readonly logger: Logger;
+  readonly metrics: MetricsRegistry;
+  /** A directory this instance may keep state in (disk queues); created on demand by whoever writes there. */
+  readonly dataDir: string;
+}
+
+/** A processor or exporter: something that can be started and stopped and that consumes data. */
+export type ConsumingComponent<S extends Signal> = Component & Consumer<SignalData[S]>;
+
+interface FactoryBase<C> {
+  readonly type: string;
+  /** One line for docs and the generated JSON Schema. */
+  readonly description: string;
+  /**
+   * The config schema, with defaults: `configSchema.parse({})` is the default config. Cross-field rules are
+   * `superRefine`s, so every problem maps to a path and from there to a `file:line:col`.
+   */
+  readonly configSchema: z.ZodType<C>;
+}
+
+export interface ReceiverFactory<C = unknown> extends FactoryBase<C> {
+  readonly kind: 'receiver';
+  readonly create: { [S in Signal]?: (settings: CreateSettings, config: C, next: Consumer<SignalData[S]>) => Component };
+}
+
+export interface ProcessorFactory<C = unknown> extends FactoryBase<C> {
+  readonly kind: 'processor';
+  readonly create: {
+    [S in Signal]?: (settings: CreateSettings, config: C, next: Consumer<SignalData[S]>) => ConsumingComponent<S>;
+  };
+}
+
+export interface ExporterFactory<C = unknown> extends FactoryBase<C> {
+  readonly kind: 'exporter';
+  readonly create: { [S in Signal]?: (settings: CreateSettings, config: C) => ConsumingComponent<S> };
+}
+
+export type Factory = ReceiverFactory | ProcessorFactory | ExporterFactory;

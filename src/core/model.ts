@@ -1,0 +1,211 @@
+/**
+ * Pulse's internal span model: what a receiver decodes into, what processors read and tag, and what exporters
+ * re-encode. It mirrors OTLP's ResourceSpans → ScopeSpans → Span nesting, with three deliberate choices made for
+ * the hot path:
+ *
+ * - **Ids are binary strings.** `traceId` (16 bytes) and `spanId`/`parentSpanId` (8 bytes) hold the raw id bytes,
+ *   one byte per UTF-16 code unit (latin1). They compare with `===`, key a `Map` directly, and cost no hex
+ *   conversion; `idToHex()` makes the hex form only where a human or JSON needs it. An absent id is `''`.
+ * - **Timestamps are `bigint` nanoseconds**, exact to the nanosecond so that forwarding never alters them.
+ * - **Attribute values are plain JS values**, discriminated by `typeof`: `string`, `boolean`, `bigint` (OTLP
+ *   `intValue`), `number` (OTLP `doubleValue`), `Uint8Array` (`bytesValue`), `AnyValue[]` (`arrayValue`),
+ *   `KvList` (`kvlistValue`) and `null` (an empty AnyValue). Keys are interned by the decoders, so a lookup
+ *   by key is a short scan comparing mostly identical string pointers.
+ */
+
+/** An OTLP AnyValue. `bigint` is an int64 (`intValue`); `number` is always a double (`doubleValue`). */
+export type AnyValue = string | boolean | bigint | number | Uint8Array | AnyValue[] | KvList | null;
+
+/** An OTLP KeyValueList (`kvlistValue`); a class so it can be told apart from an array value with `instanceof`. */
+export class KvList {
+  constructor(public values: KeyValue[]) {}
+}
+
+export interface KeyValue {
+  key: string;
+  value: AnyValue;
+}
+
+/** OTLP Span.SpanKind numbers. */
+export const SpanKind = {
+  UNSPECIFIED: 0,
+  INTERNAL: 1,
+  SERVER: 2,
+  CLIENT: 3,
+  PRODUCER: 4,
+  CONSUMER: 5,
+} as const;
+export type SpanKind = (typeof SpanKind)[keyof typeof SpanKind];
+
+/** OTLP Status.StatusCode numbers. */
+export const StatusCode = { UNSET: 0, OK: 1, ERROR: 2 } as const;
+export type StatusCode = (typeof StatusCode)[keyof typeof StatusCode];
+
+export interface SpanEvent {
+  timeUnixNano: bigint;
+  name: string;
+  attributes: KeyValue[];
+  droppedAttributesCount: number;
+}
+
+export interface SpanLink {
+  traceId: string;
+  spanId: string;
+  traceState: string;
+  attributes: KeyValue[];
+  droppedAttributesCount: number;
+  flags: number;
+}
+
+export interface Span {
+  traceId: string;
+  spanId: string;
+  traceState: string;
+  /** `''` for a root span. */
+  parentSpanId: string;
+  /** W3C trace flags in the low 8 bits, OTLP's has-is-remote bits above them. */
+  flags: number;
+  name: string;
+  kind: number;
+  startTimeUnixNano: bigint;
+  endTimeUnixNano: bigint;
+  attributes: KeyValue[];
+  droppedAttributesCount: number;
+  events: SpanEvent[];
+  droppedEventsCount: number;
+  links: SpanLink[];
+  droppedLinksCount: number;
+  statusCode: number;
+  statusMessage: string;
+}
+
+export interface InstrumentationScope {
+  name: string;
+  version: string;
+  attributes: KeyValue[];
+  droppedAttributesCount: number;
+}
+
+export interface ScopeSpans {
+  scope: InstrumentationScope;
+  spans: Span[];
+  schemaUrl: string;
+}
+
+export interface Resource {
+  attributes: KeyValue[];
+  droppedAttributesCount: number;
+}
+
+export interface ResourceSpans {
+  resource: Resource;
+  scopeSpans: ScopeSpans[];
+  schemaUrl: string;
+}
+
+/**
+ * The unit that flows through a traces pipeline: one decoded export request, or several merged by `batch`.
+ * `spanCount` is kept exact by whoever builds or changes the batch, so counting never walks the tree.
+ */
+export interface TraceBatch {
+  resourceSpans: ResourceSpans[];
+  spanCount: number;
+}
+
+/** Finds an attribute's value by key; `undefined` when absent. Keys are interned, so this is a pointer scan. */
+export function getAttribute(attributes: readonly KeyValue[], key: string): AnyValue | undefined {
+  for (let i = 0; i < attributes.length; i++) {
+    const kv = attributes[i]!;
+    if (kv.key === key) return kv.value;
+  }
+  return undefined;
+}
+
+/** Sets (replaces or appends) an attribute. */
+export function setAttribute(attributes: KeyValue[], key: string, value: AnyValue): void {
+  for (let i = 0; i < attributes.length; i++) {
+    const kv = attributes[i]!;
+    if (kv.key === key) {
+      kv.value = value;
+      return;
+    }
+  }
+  attributes.push({ key, value });
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Binary id string → lowercase hex ('' stays ''). */
+export function idToHex(id: string): string {
+  let out = '';
+  for (let i = 0; i < id.length; i++) out += HEX[id.charCodeAt(i) & 0xff]!;
+  return out;
+}
+
+/** Lowercase or uppercase hex → binary id string; `undefined` when the text is not valid hex of even length. */
+export function hexToId(hex: string): string | undefined {
+  if (hex.length % 2 !== 0) return undefined;
+  let out = '';
+  for (let i = 0; i < hex.length; i += 2) {
+    const hi = hexNibble(hex.charCodeAt(i));
+    const lo = hexNibble(hex.charCodeAt(i + 1));
+    if (hi < 0 || lo < 0) return undefined;
+    out += String.fromCharCode((hi << 4) | lo);
+  }
+  return out;
+}
+
+function hexNibble(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+/** `service.name` of a resource, or '' when it has none (OTel SDKs send `unknown_service:<process>`). */
+export function serviceNameOf(resource: Resource): string {
+  const v = getAttribute(resource.attributes, 'service.name');
+  return typeof v === 'string' ? v : '';
+}
+
+/** Deep copy of a batch, for fan-out to a consumer that mutates data while others read the same batch. */
+export function cloneBatch(batch: TraceBatch): TraceBatch {
+  return {
+    spanCount: batch.spanCount,
+    resourceSpans: batch.resourceSpans.map((rs) => ({
+      schemaUrl: rs.schemaUrl,
+      resource: { attributes: cloneAttributes(rs.resource.attributes), droppedAttributesCount: rs.resource.droppedAttributesCount },
+      scopeSpans: rs.scopeSpans.map((ss) => ({
+        schemaUrl: ss.schemaUrl,
+        scope: { ...ss.scope, attributes: cloneAttributes(ss.scope.attributes) },
+        spans: ss.spans.map(cloneSpan),
+      })),
+    })),
+  };
+}
+
+export function cloneSpan(span: Span): Span {
+  return {
+    ...span,
+    attributes: cloneAttributes(span.attributes),
+    events: span.events.map((e) => ({ ...e, attributes: cloneAttributes(e.attributes) })),
+    links: span.links.map((l) => ({ ...l, attributes: cloneAttributes(l.attributes) })),
+  };
+}
+
+export function cloneAttributes(attributes: readonly KeyValue[]): KeyValue[] {
+  return attributes.map((kv) => ({ key: kv.key, value: cloneValue(kv.value) }));
+}
+
+function cloneValue(v: AnyValue): AnyValue {
+  if (v === null || typeof v !== 'object') return v;
+  if (v instanceof Uint8Array) return v.slice();
+  if (v instanceof KvList) return new KvList(cloneAttributes(v.values));
+  return v.map(cloneValue);
+}
+
+export function countSpans(resourceSpans: readonly ResourceSpans[]): number {
+  let n = 0;
+  for (const rs of resourceSpans) for (const ss of rs.scopeSpans) n += ss.spans.length;
+  return n;
+}
