@@ -3,9 +3,12 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
+    // Integration tests spawn bin/pulse, which runs the compiled dist/: build it once before any test file runs.
+    globalSetup: ['tests/support/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // Integration tests start real servers on free ports; run files in parallel but keep it to the two cores.
+    // Integration tests start real servers on free ports; the machine has two cores.
     maxWorkers: 2,
+    benchmark: { include: ['bench/**/*.bench.ts'] },
   },
 });
