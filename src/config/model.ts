@@ -1,0 +1,68 @@
+/**
+ * The validated, frozen configuration the service is built from. `loadConfig()` (src/config/load.ts) produces it
+ * from a YAML file: every component's config has been parsed by its factory's zod schema (defaults applied,
+ * durations in ms, sizes in bytes), every pipeline reference resolved. Nothing downstream re-validates it.
+ */
+import type { Signal } from '../core/consumer.js';
+import type { ComponentKind } from '../core/component.js';
+import type { HostPort } from './types.js';
+import type { Level } from 'pino';
+
+export interface ComponentConfig {
+  /** `type` or `type/name` exactly as written in the file, e.g. `otlphttp/next-hop`. */
+  readonly id: string;
+  readonly kind: ComponentKind;
+  readonly type: string;
+  readonly name: string;
+  /** The output of the factory's `configSchema.parse()`. */
+  readonly config: unknown;
+}
+
+export interface PipelineConfig {
+  /** `traces` or `traces/name`. */
+  readonly id: string;
+  readonly signal: Signal;
+  /** Component ids, in the order written (processors run in this order). */
+  readonly receivers: readonly string[];
+  readonly processors: readonly string[];
+  readonly exporters: readonly string[];
+}
+
+export interface TelemetryConfig {
+  readonly logs: { readonly level: Level | 'silent' };
+  /** Prometheus `/metrics`; `undefined` when disabled. */
+  readonly metrics: { readonly address: HostPort } | undefined;
+  /** `/healthz` (live) and `/readyz` (every pipeline started); `undefined` when disabled. */
+  readonly health: { readonly address: HostPort } | undefined;
+}
+
+export interface ServiceConfig {
+  readonly pipelines: ReadonlyMap<string, PipelineConfig>;
+  readonly telemetry: TelemetryConfig;
+  /** How long shutdown may take (stop receivers, drain processors, flush exporters), in ms. Default 20 s. */
+  readonly shutdownTimeoutMs: number;
+  /** Where components keep state on disk (persistent queues). Default `.pulse/data`, relative to the cwd. */
+  readonly dataDir: string;
+}
+
+export interface PulseConfig {
+  /** The file it was loaded from (absolute path). */
+  readonly path: string;
+  readonly receivers: ReadonlyMap<string, ComponentConfig>;
+  readonly processors: ReadonlyMap<string, ComponentConfig>;
+  readonly exporters: ReadonlyMap<string, ComponentConfig>;
+  readonly service: ServiceConfig;
+}
+
+/** One problem found in a config file, with the position of the YAML node it concerns (1-based). */
+export interface ConfigIssue {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+  readonly message: string;
+}
+
+/** Renders an issue the way compilers do, so editors and terminals can jump to it: `file:line:col: message`. */
+export function formatIssue(issue: ConfigIssue): string {
+  return `${issue.file}:${issue.line}:${issue.col}: ${issue.message}`;
+}
