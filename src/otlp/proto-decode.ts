@@ -1,0 +1,447 @@
+/**
+ * `ExportTraceServiceRequest` protobuf bytes → Pulse's span model, in one hand-written pass.
+ *
+ * Why hand-written: generic protobuf libraries decode into their own objects that then need converting, and turn
+ * every id into hex or base64; one pass straight into the model, with binary-string ids, bigint timestamps and
+ * interned attribute keys, is ~2-4× faster (see /work/shared/PERFORMANCE.md).
+ *
+ * Strict: any malformed input throws `PermanentError('PULSE_ERR_BAD_PROTOBUF')` (see proto-reader.ts). Spans that
+ * are well-formed but unusable (trace id not 16 non-zero bytes, span id not 8 non-zero bytes, parent span id neither
+ * empty nor 8 bytes) are left out and counted in `rejectedSpans`. A parent span id of 8 zero bytes means "no
+ * parent" and decodes as `''`. Unknown fields are skipped.
+ */
+import { KvList, type AnyValue, type KeyValue, type ResourceSpans, type ScopeSpans, type Span, type SpanEvent, type SpanLink } from '../core/model.js';
+import type { DecodeResult } from './decode-result.js';
+import { ByteInterner } from './intern.js';
+import { ProtoReader, protobufError } from './proto-reader.js';
+import {
+  ANY_VALUE,
+  ARRAY_VALUE,
+  EVENT,
+  EXPORT_REQUEST,
+  KEY_VALUE,
+  KEY_VALUE_LIST,
+  LINK,
+  MAX_VALUE_DEPTH,
+  RESOURCE,
+  RESOURCE_SPANS,
+  SCOPE,
+  SCOPE_SPANS,
+  SPAN,
+  STATUS,
+} from './proto-schema.js';
+import { SpanRejections } from './rejections.js';
+
+/**
+ * Attribute keys, and short string values, shared by every decode in the process (they repeat across requests, not
+ * just within one). Interning a value that repeats saves ~20 ns and an allocation; the interner turns itself off
+ * for a while when values stop repeating (ids, user names), so unique values pay almost nothing.
+ */
+const keys = new ByteInterner(2048, 64);
+const values = new ByteInterner(4096, 32);
+
+const TRACE_ID_REASON = 'trace_id must be 16 bytes and not all zero';
+const SPAN_ID_REASON = 'span_id must be 8 bytes and not all zero';
+const PARENT_ID_REASON = 'parent_span_id must be empty or 8 bytes';
+
+// Tags are `field << 3 | wire type`; the switches below match whole tags so the common case is one comparison.
+
+export function decodeTraceRequest(buf: Uint8Array): DecodeResult {
+  const r = new ProtoReader(buf);
+  const rejections = new SpanRejections();
+  const resourceSpans: ResourceSpans[] = [];
+  const end = r.buf.length;
+  let spanCount = 0;
+  while (r.pos < end) {
+    const at = r.pos;
+    const tag = r.tag(end);
+    if (tag === 10) {
+      // 1: resource_spans
+      const rs = decodeResourceSpans(r, r.sub(end, EXPORT_REQUEST, 1, at), rejections, resourceSpans.length);
+      for (const ss of rs.scopeSpans) spanCount += ss.spans.length;
+      resourceSpans.push(rs);
+    } else {
+      r.other(tag, end, EXPORT_REQUEST, at);
+    }
+  }
+  return { batch: { resourceSpans, spanCount }, rejectedSpans: rejections.count, rejectReason: rejections.message() };
+}
+
+function decodeResourceSpans(r: ProtoReader, end: number, rej: SpanRejections, ri: number): ResourceSpans {
+  const rs: ResourceSpans = { resource: { attributes: [], droppedAttributesCount: 0 }, scopeSpans: [], schemaUrl: '' };
+  while (r.pos < end) {
+    const at = r.pos;
+    const tag = r.tag(end);
+    switch (tag) {
+      case 10: {
+        // 1: resource (a repeated occurrence merges into the first, as protobuf specifies)
+        const rend = r.sub(end, RESOURCE_SPANS, 1, at);
+        const res = rs.resource;
+        while (r.pos < rend) {
+          const fat = r.pos;
+          const t = r.tag(rend);
+          if (t === 10) res.attributes.push(decodeKeyValue(r, r.sub(rend, RESOURCE, 1, fat), 0));
+          else if (t === 16) res.droppedAttributesCount = r.uint32(rend, RESOURCE, 2, fat);
+          else r.other(t, rend, RESOURCE, fat);
+        }
+        break;
+      }
+      case 18: {
+        // 2: scope_spans
+        rs.scopeSpans.push(decodeScopeSpans(r, r.sub(end, RESOURCE_SPANS, 2, at), rej, ri, rs.scopeSpans.length));
+        break;
+      }
+      case 26: // 3: schema_url
+        rs.schemaUrl = r.string(r.len(end, RESOURCE_SPANS, 3, at), RESOURCE_SPANS, 3, at);
+        break;
+      default:
+        r.other(tag, end, RESOURCE_SPANS, at);
+    }
+  }
+  return rs;
+}
+
+function decodeScopeSpans(r: ProtoReader, end: number, rej: SpanRejections, ri: number, si: number): ScopeSpans {
+  const ss: ScopeSpans = { scope: { name: '', version: '', attributes: [], droppedAttributesCount: 0 }, spans: [], schemaUrl: '' };
+  let spanIndex = 0;
+  while (r.pos < end) {
+    const at = r.pos;
+    const tag = r.tag(end);
+    switch (tag) {
+      case 10: {
+        // 1: scope
+        const send = r.sub(end, SCOPE_SPANS, 1, at);
+        const scope = ss.scope;
+        while (r.pos < send) {
+          const fat = r.pos;
+          const t = r.tag(send);
+          switch (t) {
+            case 10: // 1: name
+              scope.name = r.string(r.len(send, SCOPE, 1, fat), SCOPE, 1, fat);
+              break;
+            case 18: // 2: version
+              scope.version = r.string(r.len(send, SCOPE, 2, fat), SCOPE, 2, fat);
+              break;
+            case 26: // 3: attributes
+              scope.attributes.push(decodeKeyValue(r, r.sub(send, SCOPE, 3, fat), 0));
+              break;
+            case 32: // 4: dropped_attributes_count
+              scope.droppedAttributesCount = r.uint32(send, SCOPE, 4, fat);
+              break;
+            default:
+              r.other(t, send, SCOPE, fat);
+          }
+        }
+        break;
+      }
+      case 18: {
+        // 2: spans
+        const span = decodeSpan(r, r.sub(end, SCOPE_SPANS, 2, at), rej, ri, si, spanIndex++);
+        if (span !== null) ss.spans.push(span);
+        break;
+      }
+      case 26: // 3: schema_url
+        ss.schemaUrl = r.string(r.len(end, SCOPE_SPANS, 3, at), SCOPE_SPANS, 3, at);
+        break;
+      default:
+        r.other(tag, end, SCOPE_SPANS, at);
+    }
+  }
+  return ss;
+}
+
+/** Decodes one span; `null` when its ids make it unusable (then it is counted in `rej`). */
+function decodeSpan(r: ProtoReader, end: number, rej: SpanRejections, ri: number, si: number, pi: number): Span | null {
+  let traceId = '';
+  let spanId = '';
+  let traceState = '';
+  let parentSpanId = '';
+  let flags = 0;
+  let name = '';
+  let kind = 0;
+  let startTimeUnixNano = 0n;
+  let endTimeUnixNano = 0n;
+  const attributes: KeyValue[] = [];
+  let droppedAttributesCount = 0;
+  const events: SpanEvent[] = [];
+  let droppedEventsCount = 0;
+  const links: SpanLink[] = [];
+  let droppedLinksCount = 0;
+  let statusCode = 0;
+  let statusMessage = '';
+  let badParent = false;
+
+  while (r.pos < end) {
+    const at = r.pos;
+    const tag = r.tag(end);
+    switch (tag) {
+      case 10: {
+        // 1: trace_id — kept only when valid; '' marks the span for rejection
+        const n = r.len(end, SPAN, 1, at);
+        if (n === 16 && !r.allZero(16)) traceId = r.binary(16);
+        else {
+          traceId = '';
+          r.pos += n;
+        }
+        break;
+      }
+      case 18: {
+        // 2: span_id
+        const n = r.len(end, SPAN, 2, at);
+        if (n === 8 && !r.allZero(8)) spanId = r.binary(8);
+        else {
+          spanId = '';
+          r.pos += n;
+        }
+        break;
+      }
+      case 26: // 3: trace_state
+        traceState = r.string(r.len(end, SPAN, 3, at), SPAN, 3, at);
+        break;
+      case 34: {
+        // 4: parent_span_id
+        const n = r.len(end, SPAN, 4, at);
+        badParent = n !== 0 && n !== 8;
+        if (n === 8 && !r.allZero(8)) parentSpanId = r.binary(8);
+        else {
+          parentSpanId = '';
+          r.pos += n;
+        }
+        break;
+      }
+      case 42: // 5: name
+        name = r.string(r.len(end, SPAN, 5, at), SPAN, 5, at);
+        break;
+      case 48: // 6: kind (enum: int32)
+        kind = r.uint32(end, SPAN, 6, at) | 0;
+        break;
+      case 57: // 7: start_time_unix_nano
+        startTimeUnixNano = r.fixed64(end, SPAN, 7, at);
+        break;
+      case 65: // 8: end_time_unix_nano
+        endTimeUnixNano = r.fixed64(end, SPAN, 8, at);
+        break;
+      case 74: // 9: attributes
+        attributes.push(decodeKeyValue(r, r.sub(end, SPAN, 9, at), 0));
+        break;
+      case 80: // 10: dropped_attributes_count
+        droppedAttributesCount = r.uint32(end, SPAN, 10, at);
+        break;
+      case 90: // 11: events
+        events.push(decodeEvent(r, r.sub(end, SPAN, 11, at)));
+        break;
+      case 96: // 12: dropped_events_count
+        droppedEventsCount = r.uint32(end, SPAN, 12, at);
+        break;
+      case 106: // 13: links
+        links.push(decodeLink(r, r.sub(end, SPAN, 13, at)));
+        break;
+      case 112: // 14: dropped_links_count
+        droppedLinksCount = r.uint32(end, SPAN, 14, at);
+        break;
+      case 122: {
+        // 15: status (fields of repeated occurrences merge, as protobuf specifies)
+        const send = r.sub(end, SPAN, 15, at);
+        while (r.pos < send) {
+          const fat = r.pos;
+          const t = r.tag(send);
+          if (t === 18) statusMessage = r.string(r.len(send, STATUS, 2, fat), STATUS, 2, fat);
+          else if (t === 24) statusCode = r.uint32(send, STATUS, 3, fat) | 0;
+          else r.other(t, send, STATUS, fat);
+        }
+        break;
+      }
+      case 133: // 16: flags (fixed32; the only two-byte tag)
+        flags = r.fixed32(end, SPAN, 16, at);
+        break;
+      default:
+        r.other(tag, end, SPAN, at);
+    }
+  }
+
+  if (traceId === '' || spanId === '' || badParent) {
+    const reason = traceId === '' ? TRACE_ID_REASON : spanId === '' ? SPAN_ID_REASON : PARENT_ID_REASON;
+    rej.reject(reason, 'resource_spans', ri, si, 'scope_spans', pi, 'spans');
+    return null;
+  }
+  // One literal with every field in the model's order, so all spans share one hidden class.
+  return {
+    traceId,
+    spanId,
+    traceState,
+    parentSpanId,
+    flags,
+    name,
+    kind,
+    startTimeUnixNano,
+    endTimeUnixNano,
+    attributes,
+    droppedAttributesCount,
+    events,
+    droppedEventsCount,
+    links,
+    droppedLinksCount,
+    statusCode,
+    statusMessage,
+  };
+}
+
+function decodeEvent(r: ProtoReader, end: number): SpanEvent {
+  let timeUnixNano = 0n;
+  let name = '';
+  const attributes: KeyValue[] = [];
+  let droppedAttributesCount = 0;
+  while (r.pos < end) {
+    const at = r.pos;
+    const tag = r.tag(end);
+    switch (tag) {
+      case 9: // 1: time_unix_nano
+        timeUnixNano = r.fixed64(end, EVENT, 1, at);
+        break;
+      case 18: // 2: name
+        name = r.string(r.len(end, EVENT, 2, at), EVENT, 2, at);
+        break;
+      case 26: // 3: attributes
+        attributes.push(decodeKeyValue(r, r.sub(end, EVENT, 3, at), 0));
+        break;
+      case 32: // 4: dropped_attributes_count
+        droppedAttributesCount = r.uint32(end, EVENT, 4, at);
+        break;
+      default:
+        r.other(tag, end, EVENT, at);
+    }
+  }
+  return { timeUnixNano, name, attributes, droppedAttributesCount };
+}
+
+function decodeLink(r: ProtoReader, end: number): SpanLink {
+  let traceId = '';
+  let spanId = '';
+  let traceState = '';
+  const attributes: KeyValue[] = [];
+  let droppedAttributesCount = 0;
+  let flags = 0;
+  while (r.pos < end) {
+    const at = r.pos;
+    const tag = r.tag(end);
+    switch (tag) {
+      case 10: // 1: trace_id (links are kept as sent; only a span's own ids decide whether it is usable)
+        traceId = r.binary(r.len(end, LINK, 1, at));
+        break;
+      case 18: // 2: span_id
+        spanId = r.binary(r.len(end, LINK, 2, at));
+        break;
+      case 26: // 3: trace_state
+        traceState = r.string(r.len(end, LINK, 3, at), LINK, 3, at);
+        break;
+      case 34: // 4: attributes
+        attributes.push(decodeKeyValue(r, r.sub(end, LINK, 4, at), 0));
+        break;
+      case 40: // 5: dropped_attributes_count
+        droppedAttributesCount = r.uint32(end, LINK, 5, at);
+        break;
+      case 53: // 6: flags
+        flags = r.fixed32(end, LINK, 6, at);
+        break;
+      default:
+        r.other(tag, end, LINK, at);
+    }
+  }
+  return { traceId, spanId, traceState, attributes, droppedAttributesCount, flags };
+}
+
+function decodeKeyValue(r: ProtoReader, end: number, depth: number): KeyValue {
+  let key = '';
+  let value: AnyValue = null;
+  while (r.pos < end) {
+    const at = r.pos;
+    const tag = r.tag(end);
+    if (tag === 10) {
+      // 1: key — interned: a cache hit costs a hash and a compare, and allocates nothing
+      const n = r.len(end, KEY_VALUE, 1, at);
+      const start = r.pos;
+      const cached = keys.lookup(r.buf, start, n);
+      if (cached !== undefined) {
+        key = cached;
+        r.pos = start + n;
+      } else {
+        key = r.string(n, KEY_VALUE, 1, at);
+        keys.store(r.buf, start, n, key);
+      }
+    } else if (tag === 18) {
+      // 2: value
+      value = decodeAnyValue(r, r.sub(end, KEY_VALUE, 2, at), depth);
+    } else {
+      r.other(tag, end, KEY_VALUE, at);
+    }
+  }
+  return { key, value };
+}
+
+/** An AnyValue; `null` when empty. When several oneof members are present the last wins, as in protobuf. */
+function decodeAnyValue(r: ProtoReader, end: number, depth: number): AnyValue {
+  let value: AnyValue = null;
+  while (r.pos < end) {
+    const at = r.pos;
+    const tag = r.tag(end);
+    switch (tag) {
+      case 10: {
+        // 1: string_value — short ones interned too: most repeat (methods, routes, tiers, hosts)
+        const n = r.len(end, ANY_VALUE, 1, at);
+        const start = r.pos;
+        const cached = values.lookup(r.buf, start, n);
+        if (cached !== undefined) {
+          value = cached;
+          r.pos = start + n;
+        } else {
+          value = r.string(n, ANY_VALUE, 1, at);
+          values.store(r.buf, start, n, value);
+        }
+        break;
+      }
+      case 16: // 2: bool_value
+        value = r.bool(end, ANY_VALUE, 2, at);
+        break;
+      case 24: // 3: int_value
+        value = r.int64(end, ANY_VALUE, 3, at);
+        break;
+      case 33: // 4: double_value
+        value = r.double(end, ANY_VALUE, 4, at);
+        break;
+      case 42: {
+        // 5: array_value
+        const aend = r.sub(end, ANY_VALUE, 5, at);
+        if (depth >= MAX_VALUE_DEPTH) throw protobufError(`attribute values nested deeper than ${MAX_VALUE_DEPTH} at byte ${at}`);
+        const values: AnyValue[] = [];
+        while (r.pos < aend) {
+          const fat = r.pos;
+          const t = r.tag(aend);
+          if (t === 10) values.push(decodeAnyValue(r, r.sub(aend, ARRAY_VALUE, 1, fat), depth + 1));
+          else r.other(t, aend, ARRAY_VALUE, fat);
+        }
+        value = values;
+        break;
+      }
+      case 50: {
+        // 6: kvlist_value
+        const kend = r.sub(end, ANY_VALUE, 6, at);
+        if (depth >= MAX_VALUE_DEPTH) throw protobufError(`attribute values nested deeper than ${MAX_VALUE_DEPTH} at byte ${at}`);
+        const values: KeyValue[] = [];
+        while (r.pos < kend) {
+          const fat = r.pos;
+          const t = r.tag(kend);
+          if (t === 10) values.push(decodeKeyValue(r, r.sub(kend, KEY_VALUE_LIST, 1, fat), depth + 1));
+          else r.other(t, kend, KEY_VALUE_LIST, fat);
+        }
+        value = new KvList(values);
+        break;
+      }
+      case 58: // 7: bytes_value (a copy, never a view of the request)
+        value = r.bytes(r.len(end, ANY_VALUE, 7, at));
+        break;
+      default:
+        r.other(tag, end, ANY_VALUE, at);
+    }
+  }
+  return value;
+}
