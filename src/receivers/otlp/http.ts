@@ -1,0 +1,384 @@
+/**
+ * OTLP/HTTP on node:http (node:https with TLS): `POST <traces_url_path>` with an `application/x-protobuf` or
+ * `application/json` ExportTraceServiceRequest, optionally gzip/deflate-compressed.
+ *
+ * Request path, cheapest refusals first: path → CORS preflight → method → auth → content type → content encoding
+ * → declared length → in-flight budget → body (capped while reading) → decompression (capped while inflating) →
+ * decode → pipeline. Every refusal answers a google.rpc.Status in the request's encoding (JSON when the content type
+ * is unknown) whose message says what was wrong. A request refused before its body was read has the rest of its
+ * body discarded, not buffered, and its connection is cut after `DISCARD_MAX_BYTES` or `DISCARD_MAX_MS`.
+ *
+ * Nothing here logs or allocates per request on the success path beyond the body and the decoded batch.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { Logger } from 'pino';
+import { errorMessage, type PermanentError } from '../../core/errors.js';
+import type { HostPort } from '../../config/types.js';
+import {
+  decodeTraceRequest,
+  decodeTraceRequestJson,
+  encodeStatus,
+  encodeStatusJson,
+  encodeTraceResponse,
+  encodeTraceResponseJson,
+  type DecodeResult,
+} from '../../otlp/index.js';
+import type { OtlpHttpConfig } from './config.js';
+import { BearerAuth } from './auth.js';
+import { CorsPolicy } from './cors.js';
+import { TOO_LARGE, decompressBody, parseBodyEncoding } from './decompress.js';
+import type { Ingest, Outcome, TransportMetrics } from './ingest.js';
+import { Lease } from './inflight.js';
+import { listen, settlesWithin } from './server-lifecycle.js';
+import { grpcCodeForHttpStatus } from './status.js';
+import type { TlsServerOptions } from './tls.js';
+
+/** Slowloris bounds: headers must arrive within 10 s and the whole request within 30 s. */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 30_000;
+/** Idle keep-alive connections close after 15 s (SDK exporters send every few seconds and reuse them). */
+const KEEP_ALIVE_TIMEOUT_MS = 15_000;
+/** After refusing a request whose body is still arriving: discard at most this much, for at most this long, then
+ * cut the connection. Discarding for a while lets the sender read the answer instead of a connection reset. */
+const DISCARD_MAX_BYTES = 8 * 1024 * 1024;
+const DISCARD_MAX_MS = 5_000;
+
+type Wire = 'proto' | 'json';
+
+const CONTENT_TYPE: Record<Wire, string> = { proto: 'application/x-protobuf', json: 'application/json' };
+
+function noop(): void {}
+
+/** `application/x-protobuf` / `application/protobuf` / `application/json`, parameters ignored. */
+function parseContentType(v: string | undefined): Wire | undefined {
+  if (v === undefined) return undefined;
+  const semi = v.indexOf(';');
+  const mime = (semi < 0 ? v : v.slice(0, semi)).trim().toLowerCase();
+  if (mime === 'application/x-protobuf' || mime === 'application/protobuf') return 'proto';
+  if (mime === 'application/json') return 'json';
+  return undefined;
+}
+
+class BodyError extends Error {
+  constructor(readonly reason: 'too_large' | 'busy' | 'aborted') {
+    super(reason);
+  }
+}
+
+/**
+ * Reads the whole body, refusing (and detaching, so the caller can discard the rest) once it passes `limit` or
+ * the lease cannot grow. With a declared length the buffer is allocated once (that length was reserved already);
+ * otherwise chunks are reserved as they arrive and joined at the end.
+ */
+function readBody(req: IncomingMessage, limit: number, declared: number | undefined, lease: Lease): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const whole = declared !== undefined ? Buffer.allocUnsafe(declared) : undefined;
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const detach = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('close', onClose);
+    };
+    const fail = (reason: BodyError['reason']) => {
+      detach();
+      reject(new BodyError(reason));
+    };
+    const onData = (chunk: Buffer) => {
+      const at = total;
+      total += chunk.length;
+      if (total > limit) return fail('too_large');
+      if (whole !== undefined) {
+        // Node's parser never delivers more than Content-Length, so this copy stays in bounds.
+        chunk.copy(whole, at);
+      } else {
+        if (!lease.tryReserve(chunk.length)) return fail('busy');
+        chunks.push(chunk);
+      }
+    };
+    const onEnd = () => {
+      detach();
+      if (whole !== undefined) resolve(total === whole.length ? whole : whole.subarray(0, total));
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total));
+    };
+    const onClose = () => {
+      if (!req.complete) fail('aborted');
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('close', onClose);
+  });
+}
+
+export interface OtlpHttpServerOptions {
+  config: OtlpHttpConfig;
+  ingest: Ingest;
+  logger: Logger;
+  tls: TlsServerOptions | undefined;
+}
+
+export class OtlpHttpServer {
+  private readonly server: Server;
+  private readonly config: OtlpHttpConfig;
+  private readonly ingest: Ingest;
+  private readonly logger: Logger;
+  private readonly metrics: TransportMetrics;
+  private readonly cors: CorsPolicy | undefined;
+  private readonly auth: BearerAuth | undefined;
+  /** The answers to a fully accepted request never change: encode them once. */
+  private readonly okBody: Record<Wire, Uint8Array | string>;
+  private bound: HostPort | undefined;
+  private closing = false;
+  private closed: Promise<void> | undefined;
+
+  constructor(options: OtlpHttpServerOptions) {
+    this.config = options.config;
+    this.ingest = options.ingest;
+    this.logger = options.logger;
+    this.metrics = options.ingest.metricsFor('http');
+    this.cors = options.config.cors !== undefined ? new CorsPolicy(options.config.cors) : undefined;
+    this.auth = options.config.auth !== undefined ? new BearerAuth(options.config.auth.bearer_token) : undefined;
+    this.okBody = { proto: encodeTraceResponse(0, ''), json: encodeTraceResponseJson(0, '') };
+    const serverOptions = {
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      headersTimeout: HEADERS_TIMEOUT_MS,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      connectionsCheckingInterval: 2_000,
+    };
+    this.server =
+      options.tls !== undefined
+        ? createHttpsServer({ ...serverOptions, ...options.tls }, this.onRequest)
+        : createHttpServer(serverOptions, this.onRequest);
+    this.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  }
+
+  async start(): Promise<HostPort> {
+    this.bound = await listen(this.server, this.config.endpoint, 'the otlp receiver (HTTP)');
+    return this.bound;
+  }
+
+  address(): HostPort | undefined {
+    return this.bound;
+  }
+
+  /** Errors of the listening socket after start (the service treats them as fatal). */
+  onServerError(cb: (err: Error) => void): void {
+    this.server.on('error', cb);
+  }
+
+  /**
+   * Stops accepting, closes idle keep-alive connections, lets requests in flight finish for up to `graceMs` (their
+   * answers carry `Connection: close`, so each connection ends with its answer), then cuts what is left.
+   * Idempotent.
+   */
+  shutdown(graceMs: number): Promise<void> {
+    this.closed ??= this.doShutdown(graceMs);
+    return this.closed;
+  }
+
+  private async doShutdown(graceMs: number): Promise<void> {
+    this.closing = true;
+    if (!this.server.listening) return;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    if (!(await settlesWithin(closed, graceMs))) {
+      this.server.closeAllConnections();
+      await closed;
+    }
+  }
+
+  private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    // A client that goes away mid-request makes these emit; the handler notices through 'close' instead.
+    req.on('error', noop);
+    res.on('error', noop);
+    this.handle(req, res).catch((err: unknown) => {
+      this.logger.error({ err }, 'the OTLP/HTTP handler failed unexpectedly (PULSE_ERR_INTERNAL)');
+      this.answerError(req, res, 503, 'refused', `internal error: ${errorMessage(err)}`, 'json', 1000);
+    });
+  };
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const contentType = req.headers['content-type'];
+    const wire = parseContentType(contentType);
+    const answerWire: Wire = wire ?? 'json';
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const method = req.method ?? '';
+
+    if (this.cors !== undefined && req.headers.origin !== undefined && method !== 'OPTIONS') this.cors.decorate(req, res);
+    if (path !== this.config.traces_url_path) {
+      return this.answerError(req, res, 404, 'unsupported', `nothing is served at ${path}; send traces to POST ${this.config.traces_url_path}`, answerWire);
+    }
+    if (method === 'OPTIONS' && this.cors !== undefined) {
+      const pre = this.cors.preflight(req, res);
+      if (!pre.ok) return this.answerError(req, res, 403, 'forbidden', `CORS preflight refused: ${pre.reason}`, answerWire);
+      res.statusCode = 204;
+      if (this.closing) res.setHeader('Connection', 'close');
+      res.end();
+      this.metrics.requests.ok.inc();
+      return;
+    }
+    if (method !== 'POST') {
+      res.setHeader('Allow', 'POST');
+      return this.answerError(req, res, 405, 'unsupported', `method ${method} is not allowed on ${path}; send POST`, answerWire);
+    }
+    if (this.auth !== undefined && !this.auth.check(req.headers.authorization)) {
+      res.setHeader('WWW-Authenticate', 'Bearer');
+      return this.answerError(req, res, 401, 'unauthorized', 'missing or wrong bearer token; send "Authorization: Bearer <token>"', answerWire);
+    }
+    if (wire === undefined) {
+      return this.answerError(
+        req,
+        res,
+        415,
+        'unsupported',
+        `Content-Type ${contentType === undefined ? '(none)' : `"${contentType}"`} is not supported; send application/x-protobuf or application/json`,
+        answerWire,
+      );
+    }
+    const contentEncoding = req.headers['content-encoding'];
+    const encoding = parseBodyEncoding(contentEncoding);
+    if (encoding === undefined) {
+      return this.answerError(req, res, 415, 'unsupported', `Content-Encoding "${contentEncoding}" is not supported; send gzip, deflate or identity`, wire);
+    }
+    const limit = this.config.max_request_body_size;
+    const lengthHeader = req.headers['content-length'];
+    const declared = lengthHeader !== undefined ? Number(lengthHeader) : undefined;
+    if (declared !== undefined && declared > limit) {
+      return this.answerError(req, res, 413, 'too_large', `the body is ${declared} bytes, over the ${limit}-byte limit (max_request_body_size); send smaller batches`, wire);
+    }
+
+    const lease = new Lease(this.ingest.budget);
+    try {
+      if (!lease.tryReserve(declared ?? 0)) return this.answerBusy(req, res, wire);
+      let body: Buffer;
+      try {
+        body = await readBody(req, limit, declared, lease);
+      } catch (err) {
+        const reason = (err as BodyError).reason;
+        if (reason === 'too_large') {
+          return this.answerError(req, res, 413, 'too_large', `the body is over the ${limit}-byte limit (max_request_body_size); send smaller batches`, wire);
+        }
+        if (reason === 'busy') return this.answerBusy(req, res, wire);
+        this.metrics.requests.aborted.inc();
+        return;
+      }
+
+      let raw: Buffer;
+      try {
+        raw = decompressBody(body, encoding, limit);
+      } catch (err) {
+        const tooLarge = (err as PermanentError).code === TOO_LARGE;
+        return this.answerError(req, res, tooLarge ? 413 : 400, tooLarge ? 'too_large' : 'bad_request', errorMessage(err), wire);
+      }
+      if (raw !== body) lease.add(raw.length);
+
+      let decoded: DecodeResult;
+      try {
+        decoded = wire === 'proto' ? decodeTraceRequest(raw) : decodeTraceRequestJson(raw);
+      } catch (err) {
+        return this.answerError(req, res, 400, 'bad_request', errorMessage(err), wire);
+      }
+
+      const verdict = await this.ingest.deliver(decoded, this.metrics);
+      switch (verdict.kind) {
+        case 'ok':
+          return this.answerOk(res, wire, decoded);
+        case 'retry':
+          return this.answerError(req, res, verdict.resourceExhausted ? 429 : 503, 'refused', verdict.message, wire, verdict.retryAfterMs);
+        case 'permanent':
+          return this.answerError(req, res, 400, 'rejected', verdict.message, wire);
+      }
+    } finally {
+      lease.release();
+    }
+  }
+
+  private answerOk(res: ServerResponse, wire: Wire, decoded: DecodeResult): void {
+    if (res.destroyed) {
+      this.metrics.requests.aborted.inc();
+      return;
+    }
+    const body =
+      decoded.rejectedSpans === 0
+        ? this.okBody[wire]
+        : wire === 'proto'
+          ? encodeTraceResponse(decoded.rejectedSpans, decoded.rejectReason)
+          : encodeTraceResponseJson(decoded.rejectedSpans, decoded.rejectReason);
+    this.metrics.requests.ok.inc();
+    this.write(res, 200, wire, body);
+  }
+
+  private answerBusy(req: IncomingMessage, res: ServerResponse, wire: Wire): void {
+    this.answerError(
+      req,
+      res,
+      503,
+      'refused',
+      `the receiver holds its limit of ${this.ingest.budget.limit} bytes of requests in flight (max_inflight_bytes); retry later`,
+      wire,
+      1000,
+    );
+  }
+
+  /** Answers a refusal with a google.rpc.Status body; `retryAfterMs` adds `Retry-After` (whole seconds, ≥ 1). */
+  private answerError(
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    outcome: Outcome,
+    message: string,
+    wire: Wire,
+    retryAfterMs?: number,
+  ): void {
+    if (res.headersSent || res.destroyed) {
+      this.metrics.requests.aborted.inc();
+      return;
+    }
+    this.metrics.requests[outcome].inc();
+    if (outcome !== 'refused') this.ingest.logBadRequest('http', outcome, message);
+    const code = grpcCodeForHttpStatus(status);
+    const body = wire === 'proto' ? encodeStatus(code, message) : encodeStatusJson(code, message);
+    if (retryAfterMs !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+    this.write(res, status, wire, body);
+    if (!req.complete) this.discardRest(req, res);
+  }
+
+  private write(res: ServerResponse, status: number, wire: Wire, body: Uint8Array | string): void {
+    res.statusCode = status;
+    res.setHeader('Content-Type', CONTENT_TYPE[wire]);
+    res.setHeader('Content-Length', typeof body === 'string' ? Buffer.byteLength(body) : body.length);
+    if (this.closing) res.setHeader('Connection', 'close');
+    res.end(body);
+  }
+
+  /**
+   * The body of a refused request is still arriving: read and drop it (memory stays flat) so the sender gets to
+   * read the answer, but cut the connection once that has cost DISCARD_MAX_BYTES or DISCARD_MAX_MS.
+   */
+  private discardRest(req: IncomingMessage, res: ServerResponse): void {
+    const socket = req.socket;
+    const cut = () => {
+      if (res.writableFinished) socket.destroy();
+      else res.once('finish', () => socket.destroy());
+    };
+    let discarded = 0;
+    const timer = setTimeout(cut, DISCARD_MAX_MS);
+    timer.unref();
+    const onData = (chunk: Buffer) => {
+      discarded += chunk.length;
+      if (discarded > DISCARD_MAX_BYTES) {
+        req.off('data', onData);
+        clearTimeout(timer);
+        cut();
+      }
+    };
+    const done = () => clearTimeout(timer);
+    req.on('data', onData);
+    req.once('end', done);
+    req.once('close', done);
+    req.resume();
+  }
+}

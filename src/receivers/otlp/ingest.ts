@@ -1,0 +1,129 @@
+/**
+ * The part of request handling both transports share: metrics, the memory budget, handing a decoded batch to the
+ * pipeline, and turning what the pipeline threw into an answer for the sender.
+ *
+ * Error mapping (the transports turn the `Verdict` into status codes):
+ * - `RetryableError` → `retry` (HTTP 429 when `resourceExhausted` else 503; gRPC RESOURCE_EXHAUSTED / UNAVAILABLE),
+ *   with `retryAfterMs` from the error or 1 s;
+ * - `PermanentError` → `permanent` (HTTP 400; gRPC INVALID_ARGUMENT);
+ * - anything else (a bug) → `retry` as unavailable, logged rate-limited: dropping data for an unclassified error
+ *   would be silent data loss.
+ */
+import type { Logger } from 'pino';
+import type { Consumer } from '../../core/consumer.js';
+import type { TraceBatch } from '../../core/model.js';
+import type { BoundCounter, MetricsRegistry } from '../../core/telemetry.js';
+import { PermanentError, RetryableError, errorMessage } from '../../core/errors.js';
+import type { DecodeResult } from '../../otlp/index.js';
+import { InflightBudget } from './inflight.js';
+import { LogThrottle } from './log-throttle.js';
+
+export type Transport = 'http' | 'grpc';
+
+/** Values of the `outcome` label of `pulse_receiver_requests_total`. */
+export const OUTCOMES = [
+  'ok', // answered success (possibly with partial_success)
+  'bad_request', // malformed body, bad compression, bad framing
+  'too_large', // over max_request_body_size / max_recv_msg_size
+  'unsupported', // content type, encoding, method or path not served
+  'unauthorized', // missing or wrong bearer token
+  'forbidden', // CORS preflight refused
+  'refused', // retryable: pipeline busy or down, or the in-flight budget is full
+  'rejected', // the pipeline refused the data as permanently bad
+  'aborted', // the client went away or timed out before the answer
+] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+export const DEFAULT_RETRY_AFTER_MS = 1000;
+
+export type Verdict =
+  | { readonly kind: 'ok' }
+  | { readonly kind: 'retry'; readonly resourceExhausted: boolean; readonly retryAfterMs: number; readonly message: string }
+  | { readonly kind: 'permanent'; readonly message: string };
+
+const OK: Verdict = { kind: 'ok' };
+
+/** Counters of one transport, bound once so the request path only adds numbers. */
+export interface TransportMetrics {
+  readonly acceptedSpans: BoundCounter;
+  readonly refusedSpans: BoundCounter;
+  readonly requests: Readonly<Record<Outcome, BoundCounter>>;
+}
+
+export class Ingest {
+  readonly budget: InflightBudget;
+  private readonly pipelineErrors = new LogThrottle(10_000);
+  private readonly badRequests = new LogThrottle(30_000);
+
+  constructor(
+    private readonly receiverId: string,
+    private readonly logger: Logger,
+    private readonly metrics: MetricsRegistry,
+    private readonly next: Consumer<TraceBatch>,
+    maxInflightBytes: number,
+  ) {
+    this.budget = new InflightBudget(maxInflightBytes);
+    metrics
+      .gauge('pulse_receiver_inflight_bytes', 'Bytes of request bodies a receiver holds right now (as sent plus decompressed)')
+      .observe((set) => set({ receiver: receiverId }, this.budget.bytes));
+  }
+
+  metricsFor(transport: Transport): TransportMetrics {
+    const accepted = this.metrics.counter('pulse_receiver_accepted_spans_total', 'Spans a receiver handed to its pipeline successfully');
+    const refused = this.metrics.counter(
+      'pulse_receiver_refused_spans_total',
+      'Spans a receiver could not deliver: refused by the pipeline or rejected by the decoder (e.g. an empty trace id)',
+    );
+    const requests = this.metrics.counter('pulse_receiver_requests_total', 'Export requests a receiver answered, by outcome');
+    const labels = { receiver: this.receiverId, transport };
+    const byOutcome = {} as Record<Outcome, BoundCounter>;
+    for (const o of OUTCOMES) byOutcome[o] = requests.with({ ...labels, outcome: o });
+    return { acceptedSpans: accepted.with(labels), refusedSpans: refused.with(labels), requests: byOutcome };
+  }
+
+  /**
+   * Hands a decoded request to the pipeline. Spans the decoder rejected are counted as refused; an empty batch
+   * is not passed on. Never throws.
+   */
+  async deliver(decoded: DecodeResult, m: TransportMetrics): Promise<Verdict> {
+    if (decoded.rejectedSpans > 0) m.refusedSpans.inc(decoded.rejectedSpans);
+    const batch = decoded.batch;
+    const n = batch.spanCount;
+    if (n === 0) return OK;
+    try {
+      await this.next.consume(batch);
+      m.acceptedSpans.inc(n);
+      return OK;
+    } catch (err) {
+      m.refusedSpans.inc(n);
+      if (err instanceof PermanentError) return { kind: 'permanent', message: err.message };
+      if (err instanceof RetryableError) {
+        return {
+          kind: 'retry',
+          resourceExhausted: err.resourceExhausted,
+          retryAfterMs: err.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS,
+          message: err.message,
+        };
+      }
+      const skipped = this.pipelineErrors.take();
+      if (skipped !== undefined) {
+        this.logger.warn({ err, skipped }, 'the pipeline failed with an unclassified error; answering "retry later" (PULSE_ERR_PIPELINE)');
+      }
+      return {
+        kind: 'retry',
+        resourceExhausted: false,
+        retryAfterMs: DEFAULT_RETRY_AFTER_MS,
+        message: `the pipeline failed: ${errorMessage(err)}`,
+      };
+    }
+  }
+
+  /** Logs a refused request: at debug each time, at warn at most every 30 s with a count. */
+  logBadRequest(transport: Transport, outcome: Outcome, message: string): void {
+    if (this.logger.isLevelEnabled('debug')) this.logger.debug({ transport, outcome }, message);
+    const skipped = this.badRequests.take();
+    if (skipped !== undefined) {
+      this.logger.warn({ transport, outcome, skipped }, `refused a request: ${message}`);
+    }
+  }
+}
