@@ -1,0 +1,13 @@
+/** The exporter helper's public API; see README.md in this folder. */
+export { exporterHelperFields, validateExporterHelper, type ExporterHelperConfig, type ExporterHelperDefaults } from './config.js';
+export {
+  createQueuedExporter,
+  type ItemCodec,
+  type QueuedExporter,
+  type QueuedExporterOptions,
+} from './queued-exporter.js';
+export type { SendFn, SendResult } from './sender.js';
+export { exporterMetrics, METRIC, type ExporterMetrics, type SendFailureReason } from './metrics.js';
+export { LogThrottle } from './log-throttle.js';
+export { clientTlsSchema, loadClientTls, type ClientTlsConfig, type LoadedTls } from './tls.js';
+export { traceItemFunctions, traceBatchCodec, mergeTraceBatches, traceItemCount, traceBatchSizeEstimate } from './traces.js';
