@@ -54,15 +54,24 @@ export interface PulseConfig {
   readonly service: ServiceConfig;
 }
 
-/** One problem found in a config file, with the position of the YAML node it concerns (1-based). */
+/**
+ * One problem found in a config file, with the position of the YAML node it concerns (1-based). `line` and `col`
+ * are 0 when the problem concerns the whole file (it cannot be read). `file` is the path as the user gave it.
+ */
 export interface ConfigIssue {
   readonly file: string;
   readonly line: number;
   readonly col: number;
   readonly message: string;
+  /** Absent means an error. Warnings (a component no pipeline uses) do not stop Pulse from starting. */
+  readonly severity?: 'error' | 'warning';
 }
 
-/** Renders an issue the way compilers do, so editors and terminals can jump to it: `file:line:col: message`. */
+/**
+ * Renders an issue the way compilers do, so editors and terminals can jump to it: `file:line:col: message`
+ * (`file:line:col: warning: message` for a warning, `file: message` for a whole-file problem).
+ */
 export function formatIssue(issue: ConfigIssue): string {
-  return `${issue.file}:${issue.line}:${issue.col}: ${issue.message}`;
+  const where = issue.line > 0 ? `${issue.file}:${issue.line}:${issue.col}` : issue.file;
+  return `${where}: ${issue.severity === 'warning' ? 'warning: ' : ''}${issue.message}`;
 }

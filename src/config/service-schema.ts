@@ -1,0 +1,95 @@
+/**
+ * The `service:` section: which pipelines run, and Pulse's own telemetry.
+ *
+ * ```yaml
+ * service:
+ *   pipelines:
+ *     traces:                       # `<signal>` or `<signal>/<name>`
+ *       receivers: [otlp]
+ *       processors: [memory_limiter, batch]   # optional, run in this order
+ *       exporters: [debug]
+ *   telemetry:
+ *     logs: { level: info }         # trace | debug | info | warn | error | fatal | silent
+ *     metrics: { address: 0.0.0.0:8888 }     # Prometheus /metrics; `enabled: false` turns it off
+ *     health: { address: 0.0.0.0:13133 }     # /healthz and /readyz; `enabled: false` turns it off
+ *   shutdown_timeout: 20s
+ *   data_dir: .pulse/data
+ * ```
+ *
+ * The shape is checked here; that pipeline ids name a known signal and that every listed component exists,
+ * supports the signal and is listed once are checked by the loader, which knows the components.
+ */
+import { z } from 'zod';
+import { duration, listenAddress } from './types.js';
+
+/** A `signal` or `signal/name` pipeline id, and a `type` or `type/name` component id. */
+export const ID_NAME_PATTERN = '[A-Za-z0-9_.-]+';
+export const COMPONENT_TYPE_PATTERN = '[a-z][a-z0-9_]*';
+
+/** `section:` written with nothing after it means "all defaults", like a component with an empty body. */
+function defaultsWhenEmpty<T extends z.ZodType>(schema: T) {
+  return schema
+    .nullable()
+    .transform((v) => v ?? schema.parse({}))
+    .prefault({} as z.input<T>);
+}
+
+const componentIds = (kind: 'receiver' | 'processor' | 'exporter') =>
+  z.array(z.string().describe(`The id (\`type\` or \`type/name\`) of one of the ${kind}s defined above`));
+
+export const pipelineSchema = z
+  .strictObject({
+    receivers: componentIds('receiver').min(1).describe('Receivers feeding this pipeline (at least one)'),
+    processors: componentIds('processor').default([]).describe('Processors, run in this order (optional)'),
+    exporters: componentIds('exporter').min(1).describe('Exporters this pipeline sends to (at least one)'),
+  })
+  .describe('One pipeline: receivers → processors (in order) → exporters');
+
+const endpointSection = (what: string, address: string) =>
+  defaultsWhenEmpty(
+    z
+      .strictObject({
+        enabled: z.boolean().default(true).describe(`Serve ${what}; false turns it off`),
+        address: listenAddress().prefault(address).describe(`host:port to serve ${what} on (default ${address})`),
+      })
+      .describe(`Where Pulse serves ${what}`),
+  );
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+export const telemetrySchema = defaultsWhenEmpty(
+  z
+    .strictObject({
+      logs: defaultsWhenEmpty(
+        z
+          .strictObject({
+            level: z.enum(LOG_LEVELS).default('info').describe('Minimum level of Pulse’s own log lines (JSON on stderr)'),
+          })
+          .describe('Pulse’s own logs'),
+      ),
+      metrics: endpointSection('Prometheus metrics (/metrics)', '0.0.0.0:8888'),
+      health: endpointSection('health checks (/healthz, /readyz)', '0.0.0.0:13133'),
+    })
+    .describe('Pulse’s own logs, metrics and health endpoints'),
+);
+
+export const serviceSchema = z
+  .strictObject({
+    // Optional here so that a missing or empty `pipelines:` gets the loader's one clear "no pipelines" issue.
+    pipelines: z
+      .record(z.string(), pipelineSchema)
+      .nullish()
+      .describe('Pipelines by id: `traces` or `traces/<name>`'),
+    telemetry: telemetrySchema,
+    shutdown_timeout: duration()
+      .prefault('20s')
+      .describe('How long shutdown may take (stop receivers, drain, flush exporters), for example 20s'),
+    data_dir: z
+      .string()
+      .min(1)
+      .default('.pulse/data')
+      .describe('Directory for state on disk (persistent queues), relative to the working directory'),
+  })
+  .describe('Which pipelines run, and Pulse’s own telemetry');
+
+export type ServiceSection = z.output<typeof serviceSchema>;

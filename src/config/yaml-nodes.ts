@@ -1,0 +1,115 @@
+/**
+ * Finding the YAML node a problem is about, so every issue carries the `line:col` of what the user wrote.
+ *
+ * Validation works on plain JS values (`node.toJS()`), and reports problems as paths (`['protocols', 'grpc',
+ * 'endpoint']`). `locate()` walks the same path through the parsed document and `offsetOf()` picks the offset
+ * to report: the value itself when it is a scalar or a flow collection (`[a, b]`), else the key that holds it
+ * (a block map or list starts on the next line, and an empty value has no text of its own), else the deepest node that exists (a missing field is
+ * reported at the key of the map that lacks it).
+ */
+import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+import type { ConfigIssue } from './model.js';
+
+export type PathSegment = string | number;
+
+export interface Located {
+  /** The deepest node reached (`null` when even the starting value is absent or empty). */
+  readonly node: Node | null;
+  /** The key of the map entry whose value is `node`, when there is one. */
+  readonly key: Node | null;
+  /** The path segments that do not exist in the document. */
+  readonly rest: readonly PathSegment[];
+}
+
+/** The text of a scalar map key (`null` for keys that are maps, lists or empty). */
+export function keyText(key: unknown): string | null {
+  if (isScalar(key) && key.value !== null && typeof key.value !== 'object') return String(key.value);
+  return null;
+}
+
+function deref(doc: Document, node: unknown): Node | null {
+  if (isAlias(node)) return node.resolve(doc) ?? null;
+  return (node as Node | null | undefined) ?? null;
+}
+
+/** Walks `path` from `start` (a value node and the key holding it) as far as the document goes. */
+export function locate(doc: Document, start: { node: Node | null; key: Node | null }, path: readonly PathSegment[]): Located {
+  let node = deref(doc, start.node);
+  let key = start.key;
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i]!;
+    let next: { node: Node | null; key: Node | null } | undefined;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => keyText(p.key) === String(seg));
+      if (pair) next = { node: deref(doc, pair.value), key: pair.key as Node };
+    } else if (isSeq(node) && typeof seg === 'number') {
+      const item = node.items[seg];
+      if (item !== undefined) next = { node: deref(doc, item), key: null };
+    }
+    if (!next) return { node, key, rest: path.slice(i) };
+    ({ node, key } = next);
+  }
+  return { node, key, rest: [] };
+}
+
+function start(node: Node | null): number | undefined {
+  return node?.range?.[0];
+}
+
+/** Where to report a problem about the located node (see the file comment). */
+export function offsetOf(loc: Located, fallback = 0): number {
+  const n = loc.node;
+  if (loc.rest.length === 0 && isScalar(n) && n.range && n.range[0] !== n.range[1]) return n.range[0];
+  // A flow collection (`[a, b]`, `{}`) is on the key's line: point at it. A block one starts on the next line.
+  if (loc.rest.length === 0 && (isMap(n) || isSeq(n)) && n.flow) return start(n) ?? 0;
+  return start(loc.key) ?? start(n) ?? fallback;
+}
+
+/**
+ * Collects errors and warnings for one file, with positions. Nothing stops at the first problem: the loader
+ * checks everything it can and hands back every issue, sorted by position.
+ */
+export class IssueCollector {
+  private readonly errorList: ConfigIssue[] = [];
+  private readonly warningList: ConfigIssue[] = [];
+
+  constructor(
+    readonly file: string,
+    private readonly lines: LineCounter | undefined,
+  ) {}
+
+  private at(offset: number, message: string, severity: 'error' | 'warning'): ConfigIssue {
+    const { line, col } = this.lines ? this.lines.linePos(offset) : { line: 1, col: 1 };
+    return severity === 'error' ? { file: this.file, line, col, message } : { file: this.file, line, col, message, severity };
+  }
+
+  error(offset: number, message: string): void {
+    this.errorList.push(this.at(offset, message, 'error'));
+  }
+
+  warning(offset: number, message: string): void {
+    this.warningList.push(this.at(offset, message, 'warning'));
+  }
+
+  /** An error about the whole file (it cannot be read): position 0:0, printed without one. */
+  fileError(message: string): void {
+    this.errorList.push({ file: this.file, line: 0, col: 0, message });
+  }
+
+  get hasErrors(): boolean {
+    return this.errorList.length > 0;
+  }
+
+  errors(): ConfigIssue[] {
+    return sortByPosition(this.errorList);
+  }
+
+  warnings(): ConfigIssue[] {
+    return sortByPosition(this.warningList);
+  }
+}
+
+/** Sorted by line, then column; issues at the same position keep the order they were found in. */
+export function sortByPosition(issues: readonly ConfigIssue[]): ConfigIssue[] {
+  return [...issues].sort((a, b) => a.line - b.line || a.col - b.col);
+}

@@ -1,0 +1,315 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig, loadConfigText, type LoadResult } from '../../../src/config/load.js';
+import { formatIssue, type PulseConfig } from '../../../src/config/model.js';
+import { fakeRegistry } from './fake-registry.js';
+
+const yaml = (...lines: string[]) => `${lines.join('\n')}\n`;
+
+function load(text: string, env: Record<string, string> = {}): LoadResult {
+  return loadConfigText(text, 'pulse.yaml', fakeRegistry(), env);
+}
+
+/** The issues as `line:col: message` (the file name is the same everywhere). */
+function problems(text: string, env: Record<string, string> = {}): string[] {
+  const r = load(text, env);
+  if (!('issues' in r)) throw new Error('expected the config to be rejected');
+  return r.issues.map((i) => `${i.line}:${i.col}: ${i.message}`);
+}
+
+function valid(text: string, env: Record<string, string> = {}): PulseConfig {
+  const r = load(text, env);
+  if ('issues' in r) throw new Error(`expected a valid config, got:\n${r.issues.map(formatIssue).join('\n')}`);
+  return r.config;
+}
+
+const pipeline = ['service:', '  pipelines:', '    traces:', '      receivers: [otlp]', '      exporters: [debug]'];
+const minimal = ['receivers:', '  otlp:', 'exporters:', '  debug:'];
+
+describe('loadConfigText: positions of problems', () => {
+  it('reports every YAML syntax error with its position, and nothing else', () => {
+    const out = problems(yaml('receivers:', '  otlp: [grpc', 'exporters:', '  debug: {', 'service: }'));
+    expect(out.length).toBeGreaterThanOrEqual(2);
+    for (const p of out) expect(p).toMatch(/^\d+:\d+: YAML syntax: /);
+    expect(out[0]).toMatch(/^3:1: /);
+  });
+
+  it('reports a duplicate key as a syntax error at the second occurrence', () => {
+    expect(problems(yaml(...minimal, '  debug:', ...pipeline))).toEqual([expect.stringMatching(/^5:3: YAML syntax: Map keys must be unique/)]);
+  });
+
+  it('reports an unknown top-level key at the key, with a did-you-mean', () => {
+    expect(problems(yaml(...minimal, 'proccessors:', '  batch:', ...pipeline))).toEqual([
+      '5:1: unknown top-level key "proccessors" (did you mean "processors"?); allowed: receivers, processors, exporters, service',
+    ]);
+  });
+
+  it('reports an unknown component type with the known types and a did-you-mean', () => {
+    expect(problems(yaml('receivers:', '  otpl:', 'exporters:', '  debug:', ...pipeline))).toEqual([
+      '2:3: unknown receiver type "otpl" (did you mean "otlp"?); known receiver types: otlp, silent',
+      '8:19: receiver "otlp" is not defined in receivers: (did you mean "otpl"?)',
+    ]);
+  });
+
+  it('says where a component of another kind belongs', () => {
+    expect(problems(yaml(...minimal, '  batch:', ...pipeline))).toEqual([
+      '5:3: unknown exporter type "batch"; "batch" is a processor: define it under processors:; known exporter types: debug, otlphttp',
+    ]);
+  });
+
+  it('reports a bad field type deep inside a component at the value', () => {
+    const text = yaml('receivers:', '  otlp:', '    protocols:', '      grpc:', '        max_recv_msg_size: true', 'exporters:', '  debug:', ...pipeline);
+    expect(problems(text)).toEqual(['5:28: receivers.otlp.protocols.grpc.max_recv_msg_size: expected a number or a string, got true']);
+  });
+
+  it('reports an unknown key inside a component at the key, with a did-you-mean among that object’s keys', () => {
+    const text = yaml('receivers:', '  otlp:', '    protocols:', '      grpc:', '        endpiont: 0.0.0.0:4317', 'exporters:', '  debug:', ...pipeline);
+    expect(problems(text)).toEqual(['5:9: receivers.otlp.protocols.grpc: unknown key "endpiont" (did you mean "endpoint"?)']);
+  });
+
+  it('reports unknown keys even where the schema is a plain (non-strict) z.object', () => {
+    const text = yaml(...minimal, '  otlphttp:', '    endpoint: http://x', '    retry_on_failure:', '      max_elapsed: 5s', '    extra: 1', ...pipeline);
+    expect(problems(text)).toEqual([
+      '8:7: exporters.otlphttp.retry_on_failure: unknown key "max_elapsed" (did you mean "max_elapsed_time"?)',
+      '9:5: exporters.otlphttp: unknown key "extra"; allowed keys: endpoint, compression, timeout, retry_on_failure',
+    ]);
+  });
+
+  it('reports a bad duration at the value, with the component’s own message', () => {
+    const text = yaml(...minimal, 'processors:', '  batch:', '    timeout: 5 seconds', ...pipeline);
+    expect(problems(text)).toEqual([
+      '7:14: processors.batch.timeout: "5 seconds" is not a duration: write a number and a unit, like 500ms, 10s, 5m or 1h',
+    ]);
+  });
+
+  it('reports an enum mismatch with the allowed values and a did-you-mean', () => {
+    expect(problems(yaml('receivers:', '  otlp:', 'exporters:', '  debug: { verbosity: detail }', ...pipeline))).toEqual([
+      '4:23: exporters.debug.verbosity: must be one of "basic", "normal", "detailed", got the string "detail" (did you mean "detailed"?)',
+    ]);
+  });
+
+  it('reports a missing required field at the key of the component that lacks it', () => {
+    const text = yaml(...minimal, '  otlphttp/next:', '    compression: gzip', 'service:', '  pipelines:', '    traces:', '      receivers: [otlp]', '      exporters: [otlphttp/next]');
+    expect(problems(text)).toEqual(['5:3: exporters.otlphttp/next: "endpoint" is required (a string)']);
+  });
+
+  it('reports an undefined pipeline reference at the reference, with a did-you-mean', () => {
+    const text = yaml(...minimal, '  otlphttp/next: { endpoint: http://x }', 'service:', '  pipelines:', '    traces:', '      receivers: [otlp]', '      exporters: [debug, otlphttp/nxt]');
+    expect(problems(text)).toEqual(['10:26: exporter "otlphttp/nxt" is not defined in exporters: (did you mean "otlphttp/next"?)']);
+  });
+
+  it('checks pipeline ids, duplicates, kinds and signal support', () => {
+    const text = yaml(
+      'receivers:',
+      '  otlp:',
+      '  silent:',
+      'processors:',
+      '  batch:',
+      'exporters:',
+      '  debug:',
+      'service:',
+      '  pipelines:',
+      '    trace:',
+      '      receivers: [otlp]',
+      '      exporters: [debug]',
+      '    traces/x:',
+      '      receivers: [otlp, silent]',
+      '      processors: [batch, batch, debug]',
+      '      exporters: [debug]',
+    );
+    expect(problems(text)).toEqual([
+      '10:5: pipeline "trace": unknown signal "trace" (did you mean "traces"?); a pipeline id is <signal> or <signal>/<name>, signals: traces',
+      '14:25: receiver "silent" does not support traces pipelines (it supports: none)',
+      '15:27: processor "batch" is listed twice in pipeline "traces/x"',
+      '15:34: processor "debug" is not defined in processors: ("debug" is an exporter: list it under exporters)',
+    ]);
+  });
+
+  it('requires at least one receiver and one exporter per pipeline', () => {
+    const text = yaml(...minimal, 'service:', '  pipelines:', '    traces:', '      receivers: []');
+    expect(problems(text)).toEqual([
+      '7:5: service.pipelines.traces: "exporters" is required (a list)',
+      '8:18: service.pipelines.traces.receivers: must have at least 1 item, got an empty list',
+    ]);
+  });
+
+  it('reports a config without pipelines, and one without a service section', () => {
+    expect(problems(yaml(...minimal, 'service:', '  pipelines:'))).toEqual([
+      '6:3: no pipelines: add one under service.pipelines, for example traces: {receivers: [otlp], exporters: [debug]}',
+    ]);
+    expect(problems(yaml(...minimal))).toEqual([
+      '1:1: no service section: add service.pipelines, for example traces: {receivers: [otlp], exporters: [debug]}',
+    ]);
+    expect(problems('')).toEqual([
+      '1:1: the config file is empty: it needs receivers, exporters and service.pipelines (see config/pulse.yaml)',
+    ]);
+  });
+
+  it('reports every problem in one pass, sorted by position', () => {
+    const text = yaml(
+      'receivers:',
+      '  otlp:',
+      '    protocols:',
+      '      grpc: { endpoint: "nowhere" }',
+      'processors:',
+      '  batch:',
+      '    send_batch_size: -5',
+      'exporters:',
+      '  debug: { verbosity: loud }',
+      'extensions: {}',
+      'service:',
+      '  shutdown_timeout: soon',
+      '  pipelines:',
+      '    traces:',
+      '      receivers: [otlp]',
+      '      processors: [bach]',
+      '      exporters: [debug]',
+    );
+    const out = problems(text);
+    expect(out.map((p) => p.split(':', 2).join(':'))).toEqual(['4:25', '7:22', '9:23', '10:1', '12:21', '16:20']);
+    expect(out[1]).toBe('7:22: processors.batch.send_batch_size: must be greater than 0, got the number -5');
+    expect(out[3]).toMatch(/unknown top-level key "extensions"; Pulse has no extensions/);
+    expect(out[5]).toBe('16:20: processor "bach" is not defined in processors: (did you mean "batch"?)');
+  });
+});
+
+describe('loadConfigText: environment variables', () => {
+  const withEndpoint = (endpoint: string) =>
+    yaml(...minimal, '  otlphttp:', `    endpoint: ${endpoint}`, 'service:', '  pipelines:', '    traces:', '      receivers: [otlp]', '      exporters: [otlphttp]');
+  const endpointOf = (config: PulseConfig) => (config.exporters.get('otlphttp')!.config as { endpoint: unknown }).endpoint;
+
+  it('reports an unset variable without a default at the reference, and nothing else about that value', () => {
+    expect(problems(withEndpoint('http://${env:NEXT_HOP}/'))).toEqual([
+      '6:22: environment variable NEXT_HOP is not set: set it, or give a default with ${env:NEXT_HOP:-default}',
+    ]);
+  });
+
+  it('expands a set variable, and uses the default when unset or empty', () => {
+    expect(endpointOf(valid(withEndpoint('http://${env:NEXT_HOP}/v1'), { NEXT_HOP: 'hop:4318' }))).toBe('http://hop:4318/v1');
+    expect(endpointOf(valid(withEndpoint('${env:NEXT_HOP:-http://127.0.0.1:14318}')))).toBe('http://127.0.0.1:14318');
+    expect(endpointOf(valid(withEndpoint('${env:NEXT_HOP:-http://d}'), { NEXT_HOP: '' }))).toBe('http://d');
+  });
+
+  it('types a plain scalar that is exactly one reference the way YAML would, and keeps quoted ones strings', () => {
+    const text = (size: string) =>
+      yaml('receivers:', '  otlp:', '    protocols:', '      grpc:', `        max_recv_msg_size: ${size}`, 'exporters:', '  debug:', ...pipeline);
+    const config = valid(text('${env:SIZE}'), { SIZE: '1000' });
+    const otlp = config.receivers.get('otlp')!.config as { protocols: { grpc: { max_recv_msg_size: number } } };
+    expect(otlp.protocols.grpc.max_recv_msg_size).toBe(1000);
+    // Quoted: stays the string "1000", which the byte-size schema also accepts as text.
+    const quoted = valid(text('"${env:SIZE}"'), { SIZE: '1000' }).receivers.get('otlp')!.config as typeof otlp;
+    expect(quoted.protocols.grpc.max_recv_msg_size).toBe(1000);
+    const send = (v: string) => yaml(...minimal, 'processors:', '  batch:', `    send_batch_size: ${v}`, ...pipeline);
+    expect((valid(send('${env:N}'), { N: '0x10' }).processors.get('batch')!.config as { send_batch_size: number }).send_batch_size).toBe(16);
+    expect(problems(send('"${env:N}"'), { N: '16' })).toEqual([
+      '7:22: processors.batch.send_batch_size: expected a number, got the string "16"',
+    ]);
+  });
+
+  it('turns $$ into a literal $ and refuses bare ${VAR} and other providers', () => {
+    expect(endpointOf(valid(withEndpoint('http://x/$${env:A}/$$1')))).toBe('http://x/${env:A}/$1');
+    expect(problems(withEndpoint('http://x/${HOME}'))).toEqual([
+      '6:24: ${HOME} is not expanded: write ${env:HOME} for the environment variable, or $${HOME} for the literal text',
+    ]);
+    expect(problems(withEndpoint('${file:/etc/x}'))).toEqual(['6:15: ${file:/etc/x}: the "file" provider is not supported; only ${env:NAME} is']);
+  });
+});
+
+describe('loadConfigText: the loaded config', () => {
+  const text = yaml(
+    'receivers:',
+    '  otlp:',
+    '    protocols:',
+    '      http: { endpoint: "127.0.0.1:0" }',
+    '  otlp/spare:',
+    'processors:',
+    '  batch:',
+    '    timeout: 1.5s',
+    'exporters:',
+    '  debug:',
+    '  otlphttp/next:',
+    '    endpoint: http://hop:4318',
+    'service:',
+    '  pipelines:',
+    '    traces:',
+    '      receivers: [otlp]',
+    '      processors: [batch]',
+    '      exporters: [debug, otlphttp/next]',
+    '  telemetry:',
+    '    logs: { level: debug }',
+    '    metrics: { enabled: false }',
+    '  shutdown_timeout: 5s',
+  );
+
+  it('holds parsed values, defaults applied, and is frozen all the way down', () => {
+    const r = load(text);
+    if ('issues' in r) throw new Error(r.issues.map(formatIssue).join('\n'));
+    const { config } = r;
+    expect(isAbsolute(config.path)).toBe(true);
+    expect([...config.receivers.keys()]).toEqual(['otlp', 'otlp/spare']);
+    const spare = config.receivers.get('otlp/spare')!;
+    expect(spare).toMatchObject({ id: 'otlp/spare', kind: 'receiver', type: 'otlp', name: 'spare' });
+    expect(spare.config).toEqual({ protocols: { grpc: { endpoint: { host: '0.0.0.0', port: 4317 }, max_recv_msg_size: 4 * 1024 * 1024 }, http: { endpoint: { host: '0.0.0.0', port: 4318 }, max_recv_msg_size: 4194304 } } });
+    expect(config.processors.get('batch')!.config).toEqual({ send_batch_size: 8192, timeout: 1500 });
+    expect(config.exporters.get('otlphttp/next')!.config).toMatchObject({ endpoint: 'http://hop:4318', compression: 'gzip', timeout: 10_000, retry_on_failure: { enabled: true, max_elapsed_time: 300_000 } });
+    expect(config.service.pipelines.get('traces')).toEqual({ id: 'traces', signal: 'traces', receivers: ['otlp'], processors: ['batch'], exporters: ['debug', 'otlphttp/next'] });
+    expect(config.service.telemetry).toEqual({ logs: { level: 'debug' }, metrics: undefined, health: { address: { host: '0.0.0.0', port: 13133 } } });
+    expect(config.service.shutdownTimeoutMs).toBe(5000);
+    expect(config.service.dataDir).toBe('.pulse/data');
+
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.service)).toBe(true);
+    expect(Object.isFrozen(config.processors.get('batch')!.config)).toBe(true);
+    expect(Object.isFrozen(config.service.pipelines.get('traces')!.exporters)).toBe(true);
+    expect(() => (config.receivers as Map<string, unknown>).set('x', {})).toThrow(/read-only/);
+    expect(() => (config.service.pipelines as Map<string, unknown>).delete('traces')).toThrow(/read-only/);
+    expect(config.receivers.size).toBe(2);
+  });
+
+  it('warns (separately) about components no pipeline uses', () => {
+    const r = load(text);
+    expect(r.warnings.map((w) => `${w.line}:${w.col}: ${w.severity}: ${w.message}`)).toEqual([
+      '5:3: warning: receiver "otlp/spare" is defined but no pipeline uses it; it will not be started',
+    ]);
+    expect(formatIssue(r.warnings[0]!)).toBe('pulse.yaml:5:3: warning: receiver "otlp/spare" is defined but no pipeline uses it; it will not be started');
+  });
+
+  it('reads an empty component body as the default config', () => {
+    const config = valid(yaml(...minimal, ...pipeline));
+    expect(config.exporters.get('debug')!.config).toEqual({ verbosity: 'basic' });
+  });
+});
+
+describe('loadConfig: files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pulse-config-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reports issues with the path as given and an unreadable file without a position', () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, yaml('receivers:', '  otlp:', 'exporters:', '  debgu:', ...pipeline));
+    const r = loadConfig(file, fakeRegistry(), {});
+    expect('issues' in r && r.issues.map(formatIssue)[0]).toBe(`${file}:4:3: unknown exporter type "debgu" (did you mean "debug"?); known exporter types: debug, otlphttp`);
+    const missing = loadConfig('no/such/pulse.yaml', fakeRegistry(), {});
+    expect('issues' in missing && missing.issues.map(formatIssue)).toEqual([
+      'no/such/pulse.yaml: cannot read the config file: no such file (pass another one with --config <file>)',
+    ]);
+  });
+});
+
+describe('loadConfigText: YAML details', () => {
+  it('refuses a second YAML document with a plain explanation', () => {
+    expect(problems(yaml(...minimal, ...pipeline, '---', 'receivers:'))).toEqual([
+      '10:1: YAML syntax: a config file holds one YAML document: remove the "---" separator and what follows, or merge it into the first',
+    ]);
+  });
+
+  it('follows anchors and aliases, reporting a problem in the anchored text for each component using it', () => {
+    const text = yaml(...minimal, '  otlphttp/a: &hop { endpoint: http://x, timeout: 1x }', '  otlphttp/b: *hop', ...pipeline);
+    expect(problems(text)).toEqual([
+      '5:51: exporters.otlphttp/a.timeout: "1x" is not a duration: write a number and a unit, like 500ms, 10s, 5m or 1h',
+      '5:51: exporters.otlphttp/b.timeout: "1x" is not a duration: write a number and a unit, like 500ms, 10s, 5m or 1h',
+    ]);
+  });
+});
