@@ -1,0 +1,174 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { CreateSettings } from '../../../src/core/component.js';
+import type { Consumer } from '../../../src/core/consumer.js';
+import { RetryableError } from '../../../src/core/errors.js';
+import type { TraceBatch } from '../../../src/core/model.js';
+import { MetricsRegistry } from '../../../src/core/telemetry.js';
+import { batchConfigSchema, type BatchConfig } from '../../../src/processors/batch/config.js';
+import { batchProcessorFactory } from '../../../src/processors/batch/factory.js';
+import { deferred, makeBatch, silentLogger, spanNames } from '../service/fakes.js';
+
+/** A downstream whose answers the test controls: each consume() waits for `answer()` unless `autoAccept`. */
+function downstream(autoAccept = false) {
+  const sent: TraceBatch[] = [];
+  const answers: Array<ReturnType<typeof deferred<void>>> = [];
+  const next: Consumer<TraceBatch> = {
+    mutatesData: false,
+    consume(batch) {
+      sent.push(batch);
+      if (autoAccept) return Promise.resolve();
+      const d = deferred<void>();
+      answers.push(d);
+      return d.promise;
+    },
+  };
+  return { next, sent, answers };
+}
+
+function makeBatcher(config: Partial<Record<keyof BatchConfig, number | string>>, next: Consumer<TraceBatch>) {
+  const metrics = new MetricsRegistry();
+  const settings: CreateSettings = { id: 'batch', kind: 'processor', logger: silentLogger(), metrics, dataDir: '/tmp/x' };
+  const processor = batchProcessorFactory.create.traces!(settings, batchConfigSchema.parse(config), next);
+  return { processor, metrics };
+}
+
+/** Whether a promise has settled, after letting every pending callback run (one macrotask; real timers only). */
+async function state(p: Promise<unknown>): Promise<'pending' | 'resolved' | 'rejected'> {
+  let result: 'pending' | 'resolved' | 'rejected' = 'pending';
+  p.then(
+    () => (result = 'resolved'),
+    () => (result = 'rejected'),
+  );
+  await new Promise((r) => setImmediate(r));
+  return result;
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('batch processor', () => {
+  it('has the documented defaults and refuses contradictory sizes', () => {
+    expect(batchConfigSchema.parse({})).toEqual({ send_batch_size: 8192, send_batch_max_size: 0, timeout: 200, max_pending_spans: 81920 });
+    expect(batchConfigSchema.safeParse({ send_batch_size: 100, send_batch_max_size: 50 }).success).toBe(false);
+    expect(batchConfigSchema.safeParse({ send_batch_size: 100, max_pending_spans: 50 }).success).toBe(false);
+  });
+
+  it('sends one merged batch once send_batch_size spans are pending, in arrival order', async () => {
+    const down = downstream();
+    const { processor } = makeBatcher({ send_batch_size: 10 }, down.next);
+    const a = processor.consume(makeBatch(4, 'a'));
+    const b = processor.consume(makeBatch(4, 'b', 2));
+    expect(down.sent).toHaveLength(0);
+    const c = processor.consume(makeBatch(4, 'c'));
+    expect(down.sent).toHaveLength(1);
+    expect(down.sent[0]!.spanCount).toBe(12);
+    expect(down.sent[0]!.resourceSpans).toHaveLength(4);
+    expect(spanNames(down.sent[0]!)).toEqual(['a-0', 'a-1', 'a-2', 'a-3', 'b-0', 'b-1', 'b-2', 'b-3', 'c-0', 'c-1', 'c-2', 'c-3']);
+    // nobody is answered before downstream answers
+    expect(await state(a)).toBe('pending');
+    down.answers[0]!.resolve();
+    await Promise.all([a, b, c]);
+  });
+
+  it('sends what is pending when the timeout after the first span passes', async () => {
+    vi.useFakeTimers();
+    const down = downstream(true);
+    const { processor, metrics } = makeBatcher({ send_batch_size: 100, timeout: '200ms' }, down.next);
+    const a = processor.consume(makeBatch(3, 'a'));
+    vi.advanceTimersByTime(150);
+    const b = processor.consume(makeBatch(2, 'b'));
+    vi.advanceTimersByTime(49);
+    expect(down.sent).toHaveLength(0);
+    vi.advanceTimersByTime(1);
+    expect(down.sent).toHaveLength(1);
+    expect(down.sent[0]!.spanCount).toBe(5);
+    await Promise.all([a, b]);
+    expect(metrics.find('pulse_processor_batch_sends_total')!.get({ processor: 'batch', trigger: 'timeout' })).toBe(1);
+  });
+
+  it('splits batches larger than send_batch_max_size, keeping order and counts exact', async () => {
+    vi.useFakeTimers();
+    const down = downstream(true);
+    const { processor } = makeBatcher({ send_batch_size: 10, send_batch_max_size: 10 }, down.next);
+    const big = makeBatch(25, 'x', 2); // resources of 13 and 12 spans
+    const done = processor.consume(big);
+    expect(down.sent.map((b) => b.spanCount)).toEqual([10, 10]);
+    vi.advanceTimersByTime(200);
+    expect(down.sent.map((b) => b.spanCount)).toEqual([10, 10, 5]);
+    for (const b of down.sent) expect(spanNames(b)).toHaveLength(b.spanCount);
+    expect(down.sent.flatMap(spanNames)).toEqual(spanNames(big));
+    await done;
+    // the input batch itself was not changed
+    expect(big.resourceSpans[0]!.scopeSpans[0]!.spans).toHaveLength(13);
+    // a resource split across two sends has its own attribute list in each
+    const first = down.sent[1]!.resourceSpans.at(-1)!;
+    const second = down.sent[2]!.resourceSpans[0]!;
+    expect(second.resource.attributes).toEqual(first.resource.attributes);
+    expect(second.resource.attributes).not.toBe(first.resource.attributes);
+  });
+
+  it('rejects every contributor of a merged batch that downstream refused', async () => {
+    const down = downstream();
+    const { processor } = makeBatcher({ send_batch_size: 6 }, down.next);
+    const a = processor.consume(makeBatch(3, 'a'));
+    const b = processor.consume(makeBatch(3, 'b'));
+    const refusal = new RetryableError('PULSE_ERR_QUEUE_FULL', 'exporter queue full', { resourceExhausted: true });
+    down.answers[0]!.reject(refusal);
+    await expect(a).rejects.toBe(refusal);
+    await expect(b).rejects.toBe(refusal);
+  });
+
+  it('rejects a contributor split over two sends when either send is refused, and only after both answered', async () => {
+    const down = downstream();
+    const { processor } = makeBatcher({ send_batch_size: 4, send_batch_max_size: 4 }, down.next);
+    const p = processor.consume(makeBatch(8));
+    expect(down.sent).toHaveLength(2);
+    down.answers[1]!.reject(new Error('connection reset'));
+    expect(await state(p)).toBe('pending');
+    down.answers[0]!.resolve();
+    await expect(p).rejects.toThrow('connection reset');
+  });
+
+  it('flushes what is pending on shutdown, waits for it, and refuses data afterwards', async () => {
+    const down = downstream();
+    const { processor, metrics } = makeBatcher({ send_batch_size: 100 }, down.next);
+    const a = processor.consume(makeBatch(3));
+    const stopped = processor.shutdown();
+    expect(down.sent.map((b) => b.spanCount)).toEqual([3]);
+    expect(await state(stopped)).toBe('pending');
+    down.answers[0]!.resolve();
+    await stopped;
+    await a;
+    expect(metrics.find('pulse_processor_batch_sends_total')!.get({ processor: 'batch', trigger: 'shutdown' })).toBe(1);
+    await expect(processor.consume(makeBatch(1))).rejects.toMatchObject({ code: 'PULSE_ERR_SHUTTING_DOWN' });
+    expect(processor.shutdown()).toBe(stopped);
+  });
+
+  it('refuses with a resource-exhausted RetryableError beyond max_pending_spans, and accepts again once sends settle', async () => {
+    const down = downstream();
+    const { processor, metrics } = makeBatcher({ send_batch_size: 5, max_pending_spans: 10 }, down.next);
+    const a = processor.consume(makeBatch(5));
+    const b = processor.consume(makeBatch(5));
+    const refused = processor.consume(makeBatch(1));
+    await expect(refused).rejects.toBeInstanceOf(RetryableError);
+    await expect(refused).rejects.toMatchObject({ code: 'PULSE_ERR_BATCH_FULL', resourceExhausted: true });
+    expect(metrics.find('pulse_processor_batch_refused_spans_total')!.get({ processor: 'batch' })).toBe(1);
+    expect(metrics.find('pulse_processor_batch_pending_spans')!.get({ processor: 'batch' })).toBe(10);
+    down.answers[0]!.resolve();
+    await a;
+    const c = processor.consume(makeBatch(5));
+    expect(down.sent).toHaveLength(3);
+    down.answers[1]!.resolve();
+    down.answers[2]!.resolve();
+    await Promise.all([b, c]);
+    expect(metrics.find('pulse_processor_batch_pending_spans')!.get({ processor: 'batch' })).toBe(0);
+  });
+
+  it('admits one batch larger than max_pending_spans when nothing is held', async () => {
+    const down = downstream(true);
+    const { processor } = makeBatcher({ send_batch_size: 5, max_pending_spans: 10 }, down.next);
+    await processor.consume(makeBatch(30));
+    expect(down.sent.map((b) => b.spanCount)).toEqual([30]);
+  });
+});

@@ -1,0 +1,217 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Host } from '../../../src/core/component.js';
+import { PulseError, RetryableError } from '../../../src/core/errors.js';
+import { MetricsRegistry } from '../../../src/core/telemetry.js';
+import { PipelineGraph } from '../../../src/service/graph.js';
+import { startOrder } from '../../../src/service/start-order.js';
+import { fakeRegistry, makeBatch, makeConfig, silentLogger, spanNames, type ConfigSpec } from './fakes.js';
+
+const host: Host = { reportFatalError: () => undefined };
+
+function build(spec: ConfigSpec) {
+  const fakes = fakeRegistry();
+  const metrics = new MetricsRegistry();
+  const graph = PipelineGraph.build(makeConfig(spec), fakes.registry, { logger: silentLogger(), metrics });
+  return { ...fakes, graph, metrics };
+}
+
+const onePipeline: ConfigSpec = {
+  receivers: { fake: {} },
+  processors: { 'fakeproc/a': {}, 'fakeproc/b': {} },
+  exporters: { 'rec/1': {}, 'rec/2': {} },
+  pipelines: { traces: { receivers: ['fake'], processors: ['fakeproc/a', 'fakeproc/b'], exporters: ['rec/1', 'rec/2'] } },
+};
+
+describe('PipelineGraph lifecycle', () => {
+  it('starts exporters, then processors from the exporter end, then receivers; shuts down in reverse', async () => {
+    const { graph, events } = build(onePipeline);
+    await graph.start(host);
+    expect(graph.state).toBe('running');
+    expect(events).toEqual(['start exporter rec/1', 'start exporter rec/2', 'start processor fakeproc/b', 'start processor fakeproc/a', 'start receiver fake']);
+    events.length = 0;
+    const report = await graph.shutdown(1000);
+    expect(report).toEqual({ unfinished: [], failed: [] });
+    expect(events).toEqual([
+      'shutdown receiver fake',
+      'shutdown processor fakeproc/a',
+      'shutdown processor fakeproc/b',
+      'shutdown exporter rec/2',
+      'shutdown exporter rec/1',
+    ]);
+    expect(graph.state).toBe('stopped');
+    // idempotent
+    await graph.shutdown(1000);
+    expect(events).toHaveLength(5);
+  });
+
+  it('on a start failure stops what started, in reverse, and names the failing component', async () => {
+    const { graph, events } = build({ ...onePipeline, processors: { 'fakeproc/a': {}, 'fakeproc/b': { fail_start: 'no such file: rules.yaml' } } });
+    const err = await graph.start(host).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(PulseError);
+    expect((err as PulseError).code).toBe('PULSE_ERR_START');
+    expect((err as PulseError).message).toBe('processor fakeproc/b (pipeline traces): no such file: rules.yaml');
+    expect(events).toEqual(['start exporter rec/1', 'start exporter rec/2', 'start processor fakeproc/b', 'shutdown exporter rec/2', 'shutdown exporter rec/1']);
+    expect(graph.state).toBe('failed');
+  });
+
+  it('reports a receiver that cannot listen as "receiver <id>: <reason>"', async () => {
+    const { graph } = build({ ...onePipeline, receivers: { fake: { fail_start: 'listen EADDRINUSE 0.0.0.0:4318' } } });
+    await expect(graph.start(host)).rejects.toThrow('receiver fake: listen EADDRINUSE 0.0.0.0:4318');
+  });
+
+  it('gives every component its id, kind, metrics and a data directory under service.dataDir', () => {
+    const { settings, metrics } = build({ ...onePipeline, dataDir: '/var/lib/pulse' });
+    const exporter = settings.find((s) => s.id === 'rec/1')!;
+    expect(exporter.kind).toBe('exporter');
+    expect(exporter.dataDir).toBe(join('/var/lib/pulse', 'exporter', 'rec_1'));
+    expect(exporter.metrics).toBe(metrics);
+    expect(settings.find((s) => s.id === 'fake')!.dataDir).toBe(join('/var/lib/pulse', 'receiver', 'fake'));
+  });
+
+  it('waits at most the deadline for a component that does not stop, and still stops the rest', async () => {
+    const { graph, events } = build({ ...onePipeline, processors: { 'fakeproc/a': { hang_shutdown: true }, 'fakeproc/b': {} } });
+    await graph.start(host);
+    const report = await graph.shutdown(50);
+    expect(report.unfinished).toEqual(['processor fakeproc/a (pipeline traces)']);
+    expect(events.slice(-3)).toEqual(['shutdown processor fakeproc/b', 'shutdown exporter rec/2', 'shutdown exporter rec/1']);
+  });
+
+  it('forwards a fatal error with the component name, and ignores reports once shutdown began', async () => {
+    const reported: Error[] = [];
+    const { graph, receivers } = build(onePipeline);
+    await graph.start({ reportFatalError: (e) => reported.push(e) });
+    receivers.get('fake')!.host!.reportFatalError(new Error('socket closed'));
+    expect(reported.map((e) => e.message)).toEqual(['receiver fake: socket closed']);
+    await graph.shutdown(100);
+    receivers.get('fake')!.host!.reportFatalError(new Error('late'));
+    expect(reported).toHaveLength(1);
+  });
+});
+
+describe('PipelineGraph wiring', () => {
+  it('shares one exporter instance and one receiver instance between pipelines, with a processor per pipeline', async () => {
+    const { graph, receivers, exporters, processors } = build({
+      receivers: { fake: {} },
+      processors: { fakeproc: {} },
+      exporters: { rec: {} },
+      pipelines: {
+        'traces/a': { receivers: ['fake'], processors: ['fakeproc'], exporters: ['rec'] },
+        'traces/b': { receivers: ['fake'], processors: ['fakeproc'], exporters: ['rec'] },
+      },
+    });
+    expect(receivers.size).toBe(1);
+    expect(exporters.size).toBe(1);
+    expect(processors).toHaveLength(2);
+    await graph.start(host);
+    await receivers.get('fake')!.push(makeBatch(2));
+    // one batch through each pipeline into the shared exporter
+    expect(exporters.get('rec')!.received).toHaveLength(2);
+  });
+
+  it('gives a pipeline that mutates a copy, so another pipeline sees the data unmodified', async () => {
+    const { graph, receivers, exporters } = build({
+      receivers: { fake: {} },
+      processors: { fakeproc: { mutates: true } },
+      exporters: { 'rec/changed': {}, 'rec/plain': {} },
+      pipelines: {
+        'traces/changed': { receivers: ['fake'], processors: ['fakeproc'], exporters: ['rec/changed'] },
+        'traces/plain': { receivers: ['fake'], exporters: ['rec/plain'] },
+      },
+    });
+    await graph.start(host);
+    const batch = makeBatch(2);
+    await receivers.get('fake')!.push(batch);
+    expect(spanNames(exporters.get('rec/changed')!.received[0]!)).toEqual(['s-0+', 's-1+']);
+    expect(spanNames(exporters.get('rec/plain')!.received[0]!)).toEqual(['s-0', 's-1']);
+    expect(exporters.get('rec/plain')!.received[0]).toBe(batch);
+  });
+
+  it('copies for a pipeline whose mutating consumer sits behind a read-only processor', async () => {
+    const { graph, receivers, exporters } = build({
+      receivers: { fake: {} },
+      processors: { fakeproc: {} },
+      exporters: { 'rec/mutating': { mutates: true }, 'rec/plain': {} },
+      pipelines: {
+        'traces/a': { receivers: ['fake'], processors: ['fakeproc'], exporters: ['rec/mutating'] },
+        'traces/b': { receivers: ['fake'], exporters: ['rec/plain'] },
+      },
+    });
+    await graph.start(host);
+    await receivers.get('fake')!.push(makeBatch(1));
+    const plain = exporters.get('rec/plain')!.received[0]!;
+    expect(plain.resourceSpans[0]!.resource.attributes.map((a) => a.key)).toEqual(['service.name']);
+  });
+
+  it("propagates an exporter's refusal to the receiver's consume promise", async () => {
+    const { graph, receivers, exporters } = build(onePipeline);
+    await graph.start(host);
+    const refusal = new RetryableError('PULSE_ERR_QUEUE_FULL', 'sending queue is full', { resourceExhausted: true });
+    exporters.get('rec/2')!.refuseWith = refusal;
+    await expect(receivers.get('fake')!.push(makeBatch(3))).rejects.toBe(refusal);
+    // the other exporter was still attempted
+    expect(exporters.get('rec/1')!.received).toHaveLength(1);
+  });
+
+  it('counts incoming, outgoing and refused items per processor and pipeline', async () => {
+    const { graph, receivers, exporters, metrics } = build({
+      receivers: { fake: {} },
+      processors: { 'fakeproc/filter': { drop_odd: true }, 'fakeproc/pass': {} },
+      exporters: { rec: {} },
+      pipelines: { traces: { receivers: ['fake'], processors: ['fakeproc/filter', 'fakeproc/pass'], exporters: ['rec'] } },
+    });
+    await graph.start(host);
+    await receivers.get('fake')!.push(makeBatch(10));
+    exporters.get('rec')!.refuseWith = new RetryableError('PULSE_ERR_DOWN', 'down');
+    await expect(receivers.get('fake')!.push(makeBatch(4))).rejects.toThrow('down');
+    const get = (name: string, processor: string) => metrics.find(name)!.get({ processor, pipeline: 'traces' });
+    expect(get('pulse_processor_incoming_items_total', 'fakeproc/filter')).toBe(14);
+    expect(get('pulse_processor_outgoing_items_total', 'fakeproc/filter')).toBe(7);
+    expect(get('pulse_processor_refused_items_total', 'fakeproc/filter')).toBe(4);
+    expect(get('pulse_processor_incoming_items_total', 'fakeproc/pass')).toBe(7);
+    expect(get('pulse_processor_outgoing_items_total', 'fakeproc/pass')).toBe(7);
+    expect(get('pulse_processor_refused_items_total', 'fakeproc/pass')).toBe(2);
+  });
+
+  it('refuses a config that names an unknown component type, naming it', () => {
+    const fakes = fakeRegistry();
+    const config = makeConfig(onePipeline);
+    const broken = { ...config, exporters: new Map([...config.exporters, ['rec/2', { ...config.exporters.get('rec/2')!, type: 'kafka' }]]) };
+    expect(() => PipelineGraph.build(broken, fakes.registry, { logger: silentLogger(), metrics: new MetricsRegistry() })).toThrow(
+      'exporter rec/2: unknown exporter type "kafka" (known: rec)',
+    );
+  });
+});
+
+describe('startOrder', () => {
+  it('refuses a cycle, naming the components on it', () => {
+    const nodes = [
+      { key: 'exporter/x', kind: 'exporter' as const },
+      { key: 'receiver/x', kind: 'receiver' as const },
+    ];
+    expect(() =>
+      startOrder(nodes, [
+        ['receiver/x', 'exporter/x'],
+        ['exporter/x', 'receiver/x'],
+      ]),
+    ).toThrow(/cycle: exporter\/x, receiver\/x/);
+  });
+
+  it('starts a connector-like node after what it feeds even when its kind would go first', () => {
+    const nodes = [
+      { key: 'receiver/r', kind: 'receiver' as const },
+      { key: 'exporter/conn', kind: 'exporter' as const },
+      { key: 'receiver/conn', kind: 'receiver' as const },
+      { key: 'exporter/out', kind: 'exporter' as const },
+    ];
+    const order = startOrder(nodes, [
+      ['receiver/r', 'exporter/conn'],
+      ['exporter/conn', 'receiver/conn'],
+      ['receiver/conn', 'exporter/out'],
+    ]).map((n) => n.key);
+    expect(order).toEqual(['exporter/out', 'receiver/conn', 'exporter/conn', 'receiver/r']);
+  });
+});
