@@ -1,0 +1,325 @@
+// A real single-node Apache Kafka (KRaft: broker + controller in one JVM) for tests, the demo and CI: jars from
+// Maven Central via a throwaway pom, run as a detached `java` process on free loopback ports, stopped by PID.
+// Types: kafka-lib.d.mts. CLI: kafka.mjs. Notes and measured timings: README.md.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createConnection } from 'node:net';
+import {
+  HOST,
+  PORT_CONFLICT,
+  excerpt,
+  fileSize,
+  freePorts,
+  isListening,
+  isRunning,
+  pollUntil,
+  portIsFree,
+  readFrom,
+  spawnDetached,
+  stopPid,
+  withInstallLock,
+} from './process-control.mjs';
+
+export const KAFKA_VERSION = process.env.PULSE_KAFKA_VERSION ?? '3.9.1';
+const SCALA_VERSION = '2.13';
+// kafka_2.13's published POM brings slf4j-api but no logging backend: without these the broker prints nothing.
+const LOGGING_DEPENDENCIES = [
+  ['org.slf4j', 'slf4j-reload4j', '1.7.36'],
+  ['ch.qos.reload4j', 'reload4j', '1.2.25'],
+];
+const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.6.1';
+const COMPLETE_MARKER = '.pulse-complete';
+const STATE_FILE = 'kafka.json';
+// Marker used to recognise our broker in /proc/<pid>/cmdline before signalling a PID.
+const PROCESS_MARKER = 'kafka.Kafka';
+const START_TIMEOUT_MS = 90_000;
+const STOP_GRACE_MS = 20_000;
+const READY_LINE = 'Kafka Server started';
+const JVM_FLAGS = ['-Xms256m', '-Xmx512m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:InitiatingHeapOccupancyPercent=35', '-Djava.awt.headless=true'];
+
+const log = (msg) => process.stderr.write(`[infra/kafka] ${msg}\n`);
+
+/** Where the jars are cached: `$PULSE_KAFKA_LIBS`, else `~/.cache/pulse/kafka-<version>/libs`. */
+export function kafkaLibsDir() {
+  return resolve(process.env.PULSE_KAFKA_LIBS ?? join(homedir(), '.cache', 'pulse', `kafka-${KAFKA_VERSION}`, 'libs'));
+}
+
+/** True when the cache holds a complete jar set (every jar listed in its marker file is present). */
+export function kafkaInstalled(libs = kafkaLibsDir()) {
+  const marker = join(libs, COMPLETE_MARKER);
+  if (!existsSync(marker)) return false;
+  const jars = readFileSync(marker, 'utf8').split('\n').filter(Boolean);
+  return jars.length > 0 && jars.every((jar) => existsSync(join(libs, jar)));
+}
+
+function pom() {
+  const deps = [['org.apache.kafka', `kafka_${SCALA_VERSION}`, KAFKA_VERSION], ...LOGGING_DEPENDENCIES]
+    .map(([g, a, v]) => `    <dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version></dependency>`)
+    .join('\n');
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>dev.pulse.infra</groupId>
+  <artifactId>kafka-runtime</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+${deps}
+  </dependencies>
+</project>
+`;
+}
+
+/**
+ * Downloads the Kafka broker's runtime jars with Maven into `kafkaLibsDir()`. Idempotent: returns
+ * `{ installed: false, libs }` at once when the cache is complete. The jars are copied into a sibling temp dir
+ * and renamed into place, so an interrupted install never leaves a cache that looks complete; concurrent
+ * installers (parallel test workers) serialise on a lock. Maven's own ~/.m2 is filled as a side effect.
+ */
+export function installKafka({ quiet = false } = {}) {
+  const libs = kafkaLibsDir();
+  if (kafkaInstalled(libs)) {
+    if (!quiet) log(`Kafka ${KAFKA_VERSION} jars already cached in ${libs}`);
+    return { installed: false, libs };
+  }
+  return withInstallLock(`kafka-${KAFKA_VERSION}`, () => {
+    // Another worker may have filled the cache while we waited for the lock.
+    if (kafkaInstalled(libs)) {
+      if (!quiet) log(`Kafka ${KAFKA_VERSION} jars were cached by another installer meanwhile (${libs})`);
+      return { installed: false, libs };
+    }
+    return mavenInstall(libs);
+  });
+}
+
+function mavenInstall(libs) {
+  mkdirSync(dirname(libs), { recursive: true });
+  const work = mkdtempSync(join(dirname(libs), '.install-'));
+  try {
+    writeFileSync(join(work, 'pom.xml'), pom());
+    const out = join(work, 'libs');
+    const args = ['-B', '-q', '-Dstyle.color=never', '-f', join(work, 'pom.xml'), `${DEPENDENCY_PLUGIN}:copy-dependencies`, '-DincludeScope=runtime', `-DoutputDirectory=${out}`];
+    log(`downloading Kafka ${KAFKA_VERSION} jars: mvn ${args.join(' ')}`);
+    const res = spawnSync('mvn', args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (res.error) throw new Error(`PULSE_ERR_INFRA_INSTALL: could not run mvn (${res.error.message}); install Maven (apt-get install -y maven)`);
+    if (res.status !== 0) throw new Error(`PULSE_ERR_INFRA_INSTALL: mvn failed (exit ${res.status}) resolving Kafka ${KAFKA_VERSION}; see its output above`);
+    const jars = readdirSync(out).filter((f) => f.endsWith('.jar')).sort();
+    if (!jars.some((j) => j.startsWith(`kafka_${SCALA_VERSION}-${KAFKA_VERSION}`))) {
+      throw new Error(`PULSE_ERR_INFRA_INSTALL: mvn finished but kafka_${SCALA_VERSION}-${KAFKA_VERSION}.jar is not among the ${jars.length} jars`);
+    }
+    writeFileSync(join(out, COMPLETE_MARKER), `${jars.join('\n')}\n`);
+    rmSync(libs, { recursive: true, force: true });
+    renameSync(out, libs);
+    log(`cached ${jars.length} jars in ${libs}`);
+    return { installed: true, libs };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function serverProperties(dir, port, controllerPort) {
+  return `# Written by scripts/infra/kafka-lib.mjs: a single KRaft node (broker + controller) on loopback.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@${HOST}:${controllerPort}
+listeners=PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}
+advertised.listeners=PLAINTEXT://${HOST}:${port}
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=${dir}/data
+num.partitions=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+`;
+}
+
+function log4jProperties() {
+  return `# Written by scripts/infra/kafka-lib.mjs: warnings to stdout, plus the broker's "started" line.
+log4j.rootLogger=WARN, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.server.KafkaRaftServer=INFO
+`;
+}
+
+function java(libs, dir, mainClass, args) {
+  return ['java', [...JVM_FLAGS, `-Dlog4j.configuration=file:${dir}/log4j.properties`, '-cp', `${libs}/*`, mainClass, ...args]];
+}
+
+/** Runs `kafka.tools.StorageTool <args>` (a short-lived JVM) and returns its stdout; throws with its output on failure. */
+function storageTool(libs, dir, args) {
+  const [cmd, javaArgs] = java(libs, dir, 'kafka.tools.StorageTool', args);
+  const res = spawnSync(cmd, javaArgs, { encoding: 'utf8', timeout: 60_000 });
+  if (res.status !== 0) {
+    const why = res.error ? res.error.message : `exit ${res.status}`;
+    throw new Error(`PULSE_ERR_INFRA_START: kafka StorageTool ${args[0]} failed (${why}) for ${dir}:\n${res.stdout ?? ''}${res.stderr ?? ''}`);
+  }
+  return res.stdout;
+}
+
+/** Reads `<dir>/kafka.json` (null when absent). */
+export function readKafkaState(dir) {
+  const file = resolve(dir, STATE_FILE);
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null;
+}
+
+/**
+ * Starts a single-node Kafka whose config, data and log live in `dir`. Ports not given are picked free.
+ * A fresh dir is formatted with a new cluster id; with `reuse: true` a dir that already holds formatted data is
+ * started as is (same topics and offsets: stop + start with the same ports simulates an outage). Without
+ * `reuse`, a dir with data is refused. Resolves once the log says "Kafka Server started" and the broker answers
+ * an ApiVersions request on its port; writes `<dir>/kafka.json`.
+ */
+export async function startKafka({ dir, ports = {}, reuse = false, timeoutMs = START_TIMEOUT_MS } = {}) {
+  if (!dir) throw new Error('PULSE_ERR_INFRA_ARGS: startKafka needs { dir }');
+  const libs = kafkaLibsDir();
+  if (!kafkaInstalled(libs)) throw new Error(`PULSE_ERR_INFRA_NOT_INSTALLED: no Kafka jars in ${libs}; run \`node scripts/infra/kafka.mjs install\``);
+  dir = resolve(dir);
+  const previous = readKafkaState(dir);
+  if (previous && isRunning(previous.pid, PROCESS_MARKER)) {
+    throw new Error(`PULSE_ERR_INFRA_RUNNING: a Kafka broker (pid ${previous.pid}) already uses ${dir}; stop it first`);
+  }
+  const formatted = existsSync(join(dir, 'data', 'meta.properties'));
+  if (formatted && !reuse) {
+    throw new Error(`PULSE_ERR_INFRA_DIR_IN_USE: ${dir} already holds Kafka data; pass reuse: true (--reuse) to start it again, or use an empty dir`);
+  }
+  const given = [ports.port, ports.controllerPort];
+  const allGiven = given.every(Boolean);
+  for (let attempt = 1; ; attempt++) {
+    const [port, controllerPort] = allGiven ? given : await pickMissing(given);
+    try {
+      return await startOnce(libs, dir, { port, controllerPort }, timeoutMs);
+    } catch (err) {
+      // A port that was free when picked can be taken by another process before the JVM binds it (parallel
+      // test workers): when the broker could not bind ports we picked, try again with fresh ones. A fresh dir
+      // is wiped so the retry formats it for the new ports.
+      if (allGiven || attempt === 3 || !err.portConflict) throw err;
+      log(`start failed, retrying with other ports: ${err.message.split('\n')[0]}`);
+      if (!formatted) rmSync(join(dir, 'data'), { recursive: true, force: true });
+    }
+  }
+}
+
+async function startOnce(libs, dir, { port, controllerPort }, timeoutMs) {
+  for (const [name, p] of [['port', port], ['controllerPort', controllerPort]]) {
+    if (!(await portIsFree(p))) {
+      const err = new Error(`PULSE_ERR_INFRA_PORT_IN_USE: ${name} ${p} on ${HOST} is already in use; stop whatever holds it or let the ports be picked`);
+      err.portConflict = true;
+      throw err;
+    }
+  }
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  writeFileSync(join(dir, 'server.properties'), serverProperties(dir, port, controllerPort));
+  writeFileSync(join(dir, 'log4j.properties'), log4jProperties());
+  const logFile = join(dir, 'kafka.log');
+
+  const started = Date.now();
+  if (!existsSync(join(dir, 'data', 'meta.properties'))) {
+    const clusterId = storageTool(libs, dir, ['random-uuid']).trim();
+    storageTool(libs, dir, ['format', '-t', clusterId, '-c', join(dir, 'server.properties')]);
+  }
+  // A restart appends to the same log: only what this run writes counts (an old "started" line must not).
+  const logOffset = fileSize(logFile);
+  const thisRun = () => readFrom(logFile, logOffset);
+  const [cmd, args] = java(libs, dir, 'kafka.Kafka', [join(dir, 'server.properties')]);
+  const child = spawnDetached(cmd, args, { logFile, cwd: dir, env: process.env });
+  const fail = (reason) => {
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+    const text = thisRun();
+    const err = new Error(`PULSE_ERR_INFRA_START: Kafka (pid ${child.pid}, port ${port}) ${reason}. From ${logFile}:\n${excerpt(text, { lines: 20, important: /\b(ERROR|FATAL)\b/ })}`);
+    err.portConflict = PORT_CONFLICT.test(text);
+    return err;
+  };
+  await pollUntil(async () => thisRun().includes(READY_LINE) && isListening(child.pid, port) && (await kafkaApiVersions(port)).length > 0, {
+    timeoutMs,
+    intervalMs: 200,
+    failed: () => child.exitDescription() ?? (isRunning(child.pid, PROCESS_MARKER) ? null : 'exited'),
+    makeError: fail,
+  });
+  const state = { pid: child.pid, port, controllerPort, brokers: `${HOST}:${port}`, version: KAFKA_VERSION, startedInMs: Date.now() - started };
+  writeFileSync(resolve(dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+  return { ...state, dir, logFile, stop: () => stopKafka({ dir }) };
+}
+
+async function pickMissing(given) {
+  const free = await freePorts(given.filter((p) => !p).length);
+  return given.map((p) => p || free.shift());
+}
+
+/**
+ * Stops the broker recorded in `<dir>/kafka.json`: SIGTERM (a clean controlled shutdown), SIGKILL after 20 s.
+ * Removes the json. Resolves `{ pid, killed }` (pid null when nothing was recorded). Safe to call twice.
+ */
+export async function stopKafka({ dir }) {
+  const state = readKafkaState(dir);
+  if (!state) return { pid: null, killed: false };
+  const { killed } = await stopPid(state.pid, { marker: PROCESS_MARKER, graceMs: STOP_GRACE_MS });
+  rmSync(resolve(dir, STATE_FILE), { force: true });
+  return { pid: state.pid, killed };
+}
+
+/**
+ * Sends one Kafka request (non-flexible versions only: request header v1, response header v0) to
+ * 127.0.0.1:`port` on a fresh connection and resolves the response body after the correlation id. Enough to
+ * probe a broker without a client library; rejects on timeout, connection errors or a mismatched correlation id.
+ */
+export function kafkaRequest(port, { apiKey, apiVersion, body = Buffer.alloc(0), timeoutMs = 5000 }) {
+  const clientId = Buffer.from('pulse-infra');
+  const header = Buffer.alloc(10 + clientId.length);
+  const correlationId = Math.floor(Math.random() * 0x7fffffff);
+  header.writeInt16BE(apiKey, 0);
+  header.writeInt16BE(apiVersion, 2);
+  header.writeInt32BE(correlationId, 4);
+  header.writeInt16BE(clientId.length, 8);
+  clientId.copy(header, 10);
+  const size = Buffer.alloc(4);
+  size.writeInt32BE(header.length + body.length);
+  return new Promise((resolvePromise, reject) => {
+    const socket = createConnection({ host: HOST, port });
+    let received = Buffer.alloc(0);
+    const finish = (err, value) => {
+      socket.destroy();
+      if (err) reject(err);
+      else resolvePromise(value);
+    };
+    socket.setTimeout(timeoutMs, () => finish(new Error(`PULSE_ERR_INFRA_KAFKA: no answer from ${HOST}:${port} within ${timeoutMs} ms`)));
+    socket.once('error', (err) => finish(err));
+    socket.once('connect', () => socket.write(Buffer.concat([size, header, body])));
+    socket.on('data', (chunk) => {
+      received = Buffer.concat([received, chunk]);
+      if (received.length < 4 || received.length < 4 + received.readInt32BE(0)) return;
+      if (received.readInt32BE(4) !== correlationId) return finish(new Error('PULSE_ERR_INFRA_KAFKA: correlation id mismatch'));
+      finish(null, received.subarray(8, 4 + received.readInt32BE(0)));
+    });
+    socket.once('end', () => finish(new Error(`PULSE_ERR_INFRA_KAFKA: ${HOST}:${port} closed the connection without a full answer`)));
+  });
+}
+
+/**
+ * ApiVersions v0: the `{ apiKey, minVersion, maxVersion }` ranges the broker supports. Rejects when the broker
+ * answers with an error code (e.g. while it is still starting).
+ */
+export async function kafkaApiVersions(port, timeoutMs = 2000) {
+  const body = await kafkaRequest(port, { apiKey: 18, apiVersion: 0, timeoutMs });
+  const errorCode = body.readInt16BE(0);
+  if (errorCode !== 0) throw new Error(`PULSE_ERR_INFRA_KAFKA: ApiVersions answered error code ${errorCode}`);
+  const count = body.readInt32BE(2);
+  const ranges = [];
+  for (let i = 0, at = 6; i < count; i++, at += 6) {
+    ranges.push({ apiKey: body.readInt16BE(at), minVersion: body.readInt16BE(at + 2), maxVersion: body.readInt16BE(at + 4) });
+  }
+  return ranges;
+}
