@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.pulse/**', 'bin/**', 'bench/**/*.mjs', '*.js'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.pulse/**', 'bin/**', 'bench/**/*.mjs', 'scripts/**/*.mjs', '.ci/**', '*.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
