@@ -1,15 +1,13 @@
 /**
  * A real single-node Kafka broker for integration tests: jars fetched with Maven on first use (cached in
  * ~/.cache/pulse, or $PULSE_KAFKA_LIBS), started in a temp dir on free 127.0.0.1 ports, restartable on the same
- * ports and data (to simulate an outage), stopped by PID. Wraps scripts/infra/kafka-lib.mjs.
+ * ports and data (to simulate an outage), stopped by PID. Wraps scripts/infra/kafka-lib.mjs through detached-server.ts.
  *
  * No client library is needed here: readiness and the helpers below speak the Kafka wire protocol directly.
  * Clients must use `brokers` (127.0.0.1, never `localhost`, which may resolve to ::1).
  * Budget hook timeouts: a cold jar download takes ~5-10 s, a start ~2-3 s (JVM) on a 2-core machine.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import {
   installKafka,
   kafkaApiVersions,
@@ -19,22 +17,7 @@ import {
   type ApiVersionRange,
   type KafkaBroker,
 } from '../../scripts/infra/kafka-lib.mjs';
-
-/**
- * PIDs of servers started through this module and not yet stopped. The servers run detached (so the CLI can
- * leave them running), so a test process that ends without calling close() — a crash, a timeout — would
- * leave them behind; this exit hook kills them.
- */
-const running = new Set<number>();
-process.once('exit', () => {
-  for (const pid of running) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-});
+import { startDetachedServer } from './detached-server.js';
 
 export interface TestKafka {
   /** `127.0.0.1:<port>`; stays the same across restart(). */
@@ -65,42 +48,28 @@ export interface TestKafka {
 
 export async function startTestKafka(): Promise<TestKafka> {
   installKafka({ quiet: true });
-  const dir = mkdtempSync(join(tmpdir(), 'pulse-kafka-'));
-  let broker: KafkaBroker;
-  try {
-    broker = await startKafka({ dir });
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
-  running.add(broker.pid);
-  const ports = { port: broker.port, controllerPort: broker.controllerPort };
-  const stop = async (): Promise<void> => {
-    const { pid } = await stopKafka({ dir });
-    if (pid !== null) running.delete(pid);
-  };
+  const s = await startDetachedServer<KafkaBroker>({
+    tempPrefix: 'pulse-kafka-',
+    start: (dir) => startKafka({ dir }),
+    restart: (dir, { port, controllerPort }) => startKafka({ dir, ports: { port, controllerPort }, reuse: true }),
+    stop: (dir) => stopKafka({ dir }),
+  });
+  const { brokers, port, controllerPort, version } = s.first;
   return {
-    brokers: broker.brokers,
-    port: ports.port,
-    controllerPort: ports.controllerPort,
-    dir,
-    version: broker.version,
+    brokers,
+    port,
+    controllerPort,
+    dir: s.dir,
+    version,
     get pid() {
-      return broker.pid;
+      return s.current.pid;
     },
-    log: () => readFileSync(broker.logFile, 'utf8'),
-    apiVersions: () => kafkaApiVersions(ports.port),
-    topics: (names) => metadataTopics(ports.port, names),
-    stop,
-    async restart() {
-      await stop();
-      broker = await startKafka({ dir, ports, reuse: true });
-      running.add(broker.pid);
-    },
-    async close() {
-      await stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
+    log: () => readFileSync(s.current.logFile, 'utf8'),
+    apiVersions: () => kafkaApiVersions(port),
+    topics: (names) => metadataTopics(port, names),
+    stop: s.stop,
+    restart: s.restart,
+    close: s.close,
   };
 }
 

@@ -8,6 +8,15 @@ export {
 } from './queued-exporter.js';
 export type { SendFn, SendResult } from './sender.js';
 export { exporterMetrics, METRIC, type ExporterMetrics, type SendFailureReason } from './metrics.js';
-export { LogThrottle } from './log-throttle.js';
+export { LogThrottle } from '../../core/log-throttle.js';
 export { clientTlsSchema, loadClientTls, type ClientTlsConfig, type LoadedTls } from './tls.js';
-export { traceItemFunctions, traceBatchCodec, mergeTraceBatches, traceItemCount, traceBatchSizeEstimate } from './traces.js';
+export {
+  createQueuedTracesExporter,
+  tracePartialSuccess,
+  traceItemFunctions,
+  traceBatchCodec,
+  mergeTraceBatches,
+  traceItemCount,
+  traceBatchSizeEstimate,
+  type TraceClient,
+} from './traces.js';

@@ -63,9 +63,7 @@ export class MemoryQueue<T> implements ExportQueue<T, MemoryEntry<T>> {
   }
 
   waiting(): { entries: number; items: number } {
-    let items = 0;
-    this.line.forEachWaiting((e) => (items += e.count));
-    return { entries: this.line.length, items };
+    return this.line.waiting();
   }
 
   async dispose(): Promise<void> {}

@@ -226,9 +226,7 @@ export class PersistentQueue<T> implements ExportQueue<T, DiskEntry<T>> {
   }
 
   waiting(): { entries: number; items: number } {
-    let items = 0;
-    this.line.forEachWaiting((e) => (items += e.count));
-    return { entries: this.line.length, items };
+    return this.line.waiting();
   }
 
   async dispose(): Promise<void> {

@@ -77,8 +77,11 @@ export class WaitLine<E extends QueueEntry> {
     return this.items[this.head];
   }
 
-  forEachWaiting(fn: (e: E) => void): void {
-    for (let i = this.head; i < this.items.length; i++) fn(this.items[i]!);
+  /** Entries and items waiting (not taken): `ExportQueue.waiting()` of both queues. */
+  waiting(): { entries: number; items: number } {
+    let items = 0;
+    for (let i = this.head; i < this.items.length; i++) items += this.items[i]!.count;
+    return { entries: this.length, items };
   }
 
   close(): void {

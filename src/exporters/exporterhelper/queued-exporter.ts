@@ -8,7 +8,7 @@ import type { Component, CreateSettings, Host } from '../../core/component.js';
 import type { Consumer } from '../../core/consumer.js';
 import { PulseError, RetryableError, errorMessage, isPermanent } from '../../core/errors.js';
 import type { ExporterHelperConfig } from './config.js';
-import { LogThrottle } from './log-throttle.js';
+import { LogThrottle } from '../../core/log-throttle.js';
 import { MemoryQueue } from './memory-queue.js';
 import { METRIC, exporterMetrics, type ExporterMetrics } from './metrics.js';
 import { PersistentQueue } from './persistent-queue.js';

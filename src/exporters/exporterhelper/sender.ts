@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { PulseError, RetryableError, errorMessage, isPermanent } from '../../core/errors.js';
 import { jitteredInterval, sleep } from './backoff.js';
 import type { ExporterHelperConfig } from './config.js';
-import type { LogThrottle } from './log-throttle.js';
+import type { LogThrottle } from '../../core/log-throttle.js';
 import type { ExporterMetrics } from './metrics.js';
 
 /** What a destination said about a send that succeeded. */

@@ -1,10 +1,14 @@
 /**
  * The traces side of the generic helper: what `createQueuedExporter<TraceBatch>()` needs to count, size, merge and
- * persist trace batches. Every traces exporter (otlp, otlphttp, later ClickHouse and Kafka) passes these.
+ * persist trace batches. Every traces exporter (otlp, otlphttp, later ClickHouse and Kafka) passes these; an
+ * exporter built around one client object (send, start, close) uses `createQueuedTracesExporter()`.
  */
+import type { CreateSettings } from '../../core/component.js';
 import type { TraceBatch } from '../../core/model.js';
-import { decodeTraceRequest, encodeTraceRequest } from '../../otlp/index.js';
-import type { ItemCodec } from './queued-exporter.js';
+import { decodeTraceRequest, encodeTraceRequest, type TraceResponse } from '../../otlp/index.js';
+import type { ExporterHelperConfig } from './config.js';
+import { createQueuedExporter, type ItemCodec, type QueuedExporter } from './queued-exporter.js';
+import type { SendResult } from './sender.js';
 
 /**
  * Heap bytes of one decoded span (strings, attribute objects, bigints) with the ~8 attributes typical of
@@ -47,3 +51,37 @@ export const traceItemFunctions = {
   merge: mergeTraceBatches,
   codec: traceBatchCodec,
 };
+
+/** A destination client as the OTLP exporters have one: sends one batch, opens and closes its connections. */
+export interface TraceClient {
+  /** See `SendFn` for the error contract. */
+  send(batch: TraceBatch, signal: AbortSignal): Promise<SendResult>;
+  /** Runs before the queue opens (load TLS files, create the connection pool); reject to fail start. */
+  start(): Promise<void>;
+  /** Runs after the queue drained or the shutdown deadline passed. */
+  close(): Promise<void>;
+}
+
+/** A queued traces exporter that sends through `client`. */
+export function createQueuedTracesExporter(
+  settings: CreateSettings,
+  config: ExporterHelperConfig,
+  client: TraceClient,
+): QueuedExporter<TraceBatch> {
+  return createQueuedExporter<TraceBatch>({
+    settings,
+    config,
+    ...traceItemFunctions,
+    send: (batch, signal) => client.send(batch, signal),
+    start: () => client.start(),
+    shutdown: () => client.close(),
+  });
+}
+
+/**
+ * What an OTLP export response means for the helper's accounting: its `partial_success` rejected spans (with the
+ * destination's message) are counted as rejected by the destination; an empty one means all were accepted.
+ */
+export function tracePartialSuccess(response: TraceResponse): SendResult {
+  return response.rejectedSpans > 0 ? { rejectedItems: response.rejectedSpans, rejectMessage: response.errorMessage } : {};
+}

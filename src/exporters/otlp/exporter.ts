@@ -18,10 +18,10 @@ import type { CreateSettings } from '../../core/component.js';
 import { PermanentError, RetryableError } from '../../core/errors.js';
 import type { TraceBatch } from '../../core/model.js';
 import { decodeStatus, decodeTraceResponse, encodeGrpcFrame, encodeTraceRequest, parseGrpcFrames } from '../../otlp/index.js';
-import { createQueuedExporter, type QueuedExporter } from '../exporterhelper/queued-exporter.js';
+import type { QueuedExporter } from '../exporterhelper/queued-exporter.js';
 import type { SendResult } from '../exporterhelper/sender.js';
 import { loadClientTls } from '../exporterhelper/tls.js';
-import { traceItemFunctions } from '../exporterhelper/traces.js';
+import { createQueuedTracesExporter, tracePartialSuccess, type TraceClient } from '../exporterhelper/traces.js';
 import { grpcTarget, type GrpcTarget, type OtlpGrpcConfig } from './config.js';
 import { GrpcClient, TransportError, type UnaryAnswer } from './grpc-client.js';
 
@@ -58,18 +58,10 @@ const RETRYABLE = new Set([1, 4, 10, 11, 14, 15]);
 const RESOURCE_EXHAUSTED = 8;
 
 export function createOtlpGrpcTracesExporter(settings: CreateSettings, config: OtlpGrpcConfig): QueuedExporter<TraceBatch> {
-  const client = new OtlpGrpcTraceClient(settings, config);
-  return createQueuedExporter<TraceBatch>({
-    settings,
-    config,
-    ...traceItemFunctions,
-    send: (batch, signal) => client.send(batch, signal),
-    start: () => client.start(),
-    shutdown: () => client.close(),
-  });
+  return createQueuedTracesExporter(settings, config, new OtlpGrpcTraceClient(settings, config));
 }
 
-export class OtlpGrpcTraceClient {
+export class OtlpGrpcTraceClient implements TraceClient {
   private readonly target: GrpcTarget;
   private client: GrpcClient | undefined;
   private readonly headers: http2.OutgoingHttpHeaders;
@@ -168,8 +160,7 @@ export class OtlpGrpcTraceClient {
       const frame = parseGrpcFrames(a.body, MAX_RESPONSE_BYTES)[0];
       if (!frame || frame.message.length === 0) return {};
       const message = frame.compressed ? await gunzip(frame.message) : frame.message;
-      const r = decodeTraceResponse(message);
-      return r.rejectedSpans > 0 ? { rejectedItems: r.rejectedSpans, rejectMessage: r.errorMessage } : {};
+      return tracePartialSuccess(decodeTraceResponse(message));
     } catch {
       return {}; // an unreadable success body does not undo the success
     }

@@ -25,10 +25,10 @@ import {
   encodeTraceRequest,
   encodeTraceRequestJson,
 } from '../../otlp/index.js';
-import { createQueuedExporter, type QueuedExporter } from '../exporterhelper/queued-exporter.js';
+import type { QueuedExporter } from '../exporterhelper/queued-exporter.js';
 import type { SendResult } from '../exporterhelper/sender.js';
 import { loadClientTls } from '../exporterhelper/tls.js';
-import { traceItemFunctions } from '../exporterhelper/traces.js';
+import { createQueuedTracesExporter, tracePartialSuccess, type TraceClient } from '../exporterhelper/traces.js';
 import { tracesUrl, type OtlpHttpConfig } from './config.js';
 import { parseRetryAfter } from './retry-after.js';
 
@@ -50,18 +50,10 @@ interface HttpAnswer {
 }
 
 export function createOtlpHttpTracesExporter(settings: CreateSettings, config: OtlpHttpConfig): QueuedExporter<TraceBatch> {
-  const client = new OtlpHttpClient(config);
-  return createQueuedExporter<TraceBatch>({
-    settings,
-    config,
-    ...traceItemFunctions,
-    send: (batch, signal) => client.send(batch, signal),
-    start: () => client.start(),
-    shutdown: () => client.close(),
-  });
+  return createQueuedTracesExporter(settings, config, new OtlpHttpClient(config));
 }
 
-export class OtlpHttpClient {
+export class OtlpHttpClient implements TraceClient {
   private readonly url: URL;
   private readonly secure: boolean;
   private agent: http.Agent | undefined;
@@ -193,8 +185,7 @@ export class OtlpHttpClient {
   private partialSuccess(a: HttpAnswer): SendResult {
     if (a.body.length === 0) return {};
     try {
-      const r = isJson(a.headers) ? decodeTraceResponseJson(a.body.toString('utf8')) : decodeTraceResponse(a.body);
-      return r.rejectedSpans > 0 ? { rejectedItems: r.rejectedSpans, rejectMessage: r.errorMessage } : {};
+      return tracePartialSuccess(isJson(a.headers) ? decodeTraceResponseJson(a.body.toString('utf8')) : decodeTraceResponse(a.body));
     } catch {
       return {}; // an unreadable success body does not undo the success
     }

@@ -30,7 +30,6 @@ import {
 } from 'node:http2';
 import type { Logger } from 'pino';
 import { errorMessage, type PermanentError } from '../../core/errors.js';
-import type { HostPort } from '../../config/types.js';
 import {
   decodeTraceRequest,
   encodeGrpcFrame,
@@ -44,7 +43,7 @@ import { BearerAuth } from './auth.js';
 import { TOO_LARGE, decompressBody, parseBodyEncoding, type BodyEncoding } from './decompress.js';
 import type { Ingest, Outcome, TransportMetrics } from './ingest.js';
 import { Lease } from './inflight.js';
-import { listen, settlesWithin } from './server-lifecycle.js';
+import { ServerLifecycle } from './server-lifecycle.js';
 import { GrpcCode, parseGrpcTimeout, percentEncodeGrpcMessage } from './status.js';
 import type { TlsServerOptions } from './tls.js';
 
@@ -77,8 +76,17 @@ export interface OtlpGrpcServerOptions {
   tls: TlsServerOptions | undefined;
 }
 
-export class OtlpGrpcServer {
-  private readonly server: Http2Server | Http2SecureServer;
+/** h2c, or h2 over TLS (ALPN) with HTTP/1.1 refused, with the windows and frame size above. */
+function createGrpcServer(tls: TlsServerOptions | undefined): Http2Server | Http2SecureServer {
+  const settings = {
+    initialWindowSize: STREAM_WINDOW,
+    maxFrameSize: MAX_FRAME_SIZE,
+    maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
+  };
+  return tls !== undefined ? createSecureServer({ ...tls, settings, allowHTTP1: false }) : createServer({ settings });
+}
+
+export class OtlpGrpcServer extends ServerLifecycle<Http2Server | Http2SecureServer> {
   private readonly config: OtlpGrpcConfig;
   private readonly ingest: Ingest;
   private readonly logger: Logger;
@@ -87,64 +95,31 @@ export class OtlpGrpcServer {
   /** The answer to a fully accepted call never changes: frame it once. */
   private readonly okFrame: Buffer;
   private readonly sessions = new Set<Http2Session>();
-  private bound: HostPort | undefined;
-  private closing = false;
-  private closed: Promise<void> | undefined;
 
   constructor(options: OtlpGrpcServerOptions) {
+    super(createGrpcServer(options.tls), options.config.endpoint, 'the otlp receiver (gRPC)');
     this.config = options.config;
     this.ingest = options.ingest;
     this.logger = options.logger;
     this.metrics = options.ingest.metricsFor('grpc');
     this.auth = options.config.auth !== undefined ? new BearerAuth(options.config.auth.bearer_token) : undefined;
     this.okFrame = encodeGrpcFrame(encodeTraceResponse(0, ''), false);
-    const settings = {
-      initialWindowSize: STREAM_WINDOW,
-      maxFrameSize: MAX_FRAME_SIZE,
-      maxConcurrentStreams: MAX_CONCURRENT_STREAMS,
-    };
-    this.server =
-      options.tls !== undefined
-        ? createSecureServer({ ...options.tls, settings, allowHTTP1: false })
-        : createServer({ settings });
     this.server.on('session', this.onSession);
     this.server.on('stream', this.onStream);
     // Protocol errors of one connection (a client speaking HTTP/1.1 to this port, a bad preface) end that session.
     this.server.on('sessionError', (err: Error) => this.logger.debug({ err }, 'OTLP/gRPC session error'));
   }
 
-  async start(): Promise<HostPort> {
-    this.bound = await listen(this.server, this.config.endpoint, 'the otlp receiver (gRPC)');
-    return this.bound;
-  }
-
-  address(): HostPort | undefined {
-    return this.bound;
-  }
-
-  onServerError(cb: (err: Error) => void): void {
-    this.server.on('error', cb);
-  }
-
   /**
-   * Stops accepting connections, sends GOAWAY on every session (streams in flight go on, new ones are refused by
-   * the client; each session closes once its last stream is answered and flushed), waits up to `graceMs` for that,
-   * then destroys what is left. Idempotent.
+   * Sends GOAWAY on every session: streams in flight go on, new ones are refused by the client, and each session
+   * closes once its last stream is answered and flushed.
    */
-  shutdown(graceMs: number): Promise<void> {
-    this.closed ??= this.doShutdown(graceMs);
-    return this.closed;
+  protected closeGently(): void {
+    for (const s of this.sessions) s.close();
   }
 
-  private async doShutdown(graceMs: number): Promise<void> {
-    this.closing = true;
-    if (!this.server.listening) return;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const s of this.sessions) s.close();
-    if (!(await settlesWithin(closed, graceMs))) {
-      for (const s of this.sessions) s.destroy();
-      await closed;
-    }
+  protected closeForcibly(): void {
+    for (const s of this.sessions) s.destroy();
   }
 
   private readonly onSession = (session: Http2Session): void => {
@@ -166,8 +141,7 @@ export class OtlpGrpcServer {
     try {
       this.handle(stream, headers);
     } catch (err) {
-      this.logger.error({ err }, 'the OTLP/gRPC handler failed unexpectedly (PULSE_ERR_INTERNAL)');
-      this.answerError(stream, GrpcCode.UNAVAILABLE, 'refused', `internal error: ${errorMessage(err)}`, 1000);
+      this.answerInternalError(stream, err);
     }
   };
 
@@ -217,7 +191,7 @@ export class OtlpGrpcServer {
     const onData = (chunk: Buffer) => {
       total += chunk.length;
       if (!lease.tryReserve(chunk.length)) {
-        return refuse(GrpcCode.UNAVAILABLE, 'refused', this.busyMessage(), 1000);
+        return refuse(GrpcCode.UNAVAILABLE, 'refused', this.ingest.busyMessage(), 1000);
       }
       chunks.push(chunk);
       if (!headerChecked && total >= 5) {
@@ -239,8 +213,7 @@ export class OtlpGrpcServer {
         () => lease.release(),
         (err: unknown) => {
           lease.release();
-          this.logger.error({ err }, 'the OTLP/gRPC handler failed unexpectedly (PULSE_ERR_INTERNAL)');
-          this.answerError(stream, GrpcCode.UNAVAILABLE, 'refused', `internal error: ${errorMessage(err)}`, 1000);
+          this.answerInternalError(stream, err);
         },
       );
     };
@@ -265,8 +238,7 @@ export class OtlpGrpcServer {
     try {
       frames = parseGrpcFrames(body, max);
     } catch (err) {
-      const tooLarge = (err as PermanentError).code === TOO_LARGE;
-      return this.answerError(stream, tooLarge ? GrpcCode.RESOURCE_EXHAUSTED : GrpcCode.INVALID_ARGUMENT, tooLarge ? 'too_large' : 'bad_request', errorMessage(err));
+      return this.answerUnreadable(stream, err);
     }
     if (frames.length !== 1) {
       return this.answerError(stream, GrpcCode.INVALID_ARGUMENT, 'bad_request', `a unary Export call carries exactly one message; got ${frames.length}`);
@@ -280,8 +252,7 @@ export class OtlpGrpcServer {
       try {
         message = decompressBody(message, encoding, max);
       } catch (err) {
-        const tooLarge = (err as PermanentError).code === TOO_LARGE;
-        return this.answerError(stream, tooLarge ? GrpcCode.RESOURCE_EXHAUSTED : GrpcCode.INVALID_ARGUMENT, tooLarge ? 'too_large' : 'bad_request', errorMessage(err));
+        return this.answerUnreadable(stream, err);
       }
       lease.add(message.length);
     }
@@ -308,8 +279,16 @@ export class OtlpGrpcServer {
     }
   }
 
-  private busyMessage(): string {
-    return `the receiver holds its limit of ${this.ingest.budget.limit} bytes of requests in flight (max_inflight_bytes); retry later`;
+  /** A message that could not be unframed or decompressed: over the size limit, or malformed. */
+  private answerUnreadable(stream: ServerHttp2Stream, err: unknown): void {
+    const tooLarge = (err as PermanentError).code === TOO_LARGE;
+    this.answerError(stream, tooLarge ? GrpcCode.RESOURCE_EXHAUSTED : GrpcCode.INVALID_ARGUMENT, tooLarge ? 'too_large' : 'bad_request', errorMessage(err));
+  }
+
+  /** A bug in this handler: logged, and answered "retry later" so the data is not lost. */
+  private answerInternalError(stream: ServerHttp2Stream, err: unknown): void {
+    this.logger.error({ err }, 'the OTLP/gRPC handler failed unexpectedly (PULSE_ERR_INTERNAL)');
+    this.answerError(stream, GrpcCode.UNAVAILABLE, 'refused', `internal error: ${errorMessage(err)}`, 1000);
   }
 
   private answerOk(stream: ServerHttp2Stream, decoded: DecodeResult): void {
@@ -337,8 +316,7 @@ export class OtlpGrpcServer {
       this.metrics.requests.aborted.inc();
       return;
     }
-    this.metrics.requests[outcome].inc();
-    if (outcome !== 'refused') this.ingest.logBadRequest('grpc', outcome, message);
+    this.ingest.recordError(this.metrics, outcome, message);
     const headers: OutgoingHttpHeaders = {
       ':status': 200,
       'content-type': 'application/grpc',
@@ -355,8 +333,7 @@ export class OtlpGrpcServer {
 
   /** Plain HTTP refusals for requests that are not gRPC at all (wrong content type or method). */
   private answerHttp(stream: ServerHttp2Stream, status: number, message: string): void {
-    this.metrics.requests.unsupported.inc();
-    this.ingest.logBadRequest('grpc', 'unsupported', message);
+    this.ingest.recordError(this.metrics, 'unsupported', message);
     if (stream.destroyed || stream.headersSent) return;
     const body = Buffer.from(message + '\n');
     stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length });

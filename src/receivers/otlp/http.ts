@@ -14,7 +14,6 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { Logger } from 'pino';
 import { errorMessage, type PermanentError } from '../../core/errors.js';
-import type { HostPort } from '../../config/types.js';
 import {
   decodeTraceRequest,
   decodeTraceRequestJson,
@@ -30,7 +29,7 @@ import { CorsPolicy } from './cors.js';
 import { TOO_LARGE, decompressBody, parseBodyEncoding } from './decompress.js';
 import type { Ingest, Outcome, TransportMetrics } from './ingest.js';
 import { Lease } from './inflight.js';
-import { listen, settlesWithin } from './server-lifecycle.js';
+import { ServerLifecycle } from './server-lifecycle.js';
 import { grpcCodeForHttpStatus } from './status.js';
 import type { TlsServerOptions } from './tls.js';
 
@@ -118,8 +117,20 @@ export interface OtlpHttpServerOptions {
   tls: TlsServerOptions | undefined;
 }
 
-export class OtlpHttpServer {
-  private readonly server: Server;
+/** HTTP/1.1 (HTTPS with TLS) with the slowloris and keep-alive bounds above. */
+function createOtlpHttpServer(tls: TlsServerOptions | undefined): Server {
+  const serverOptions = {
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    headersTimeout: HEADERS_TIMEOUT_MS,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    connectionsCheckingInterval: 2_000,
+  };
+  const server = tls !== undefined ? createHttpsServer({ ...serverOptions, ...tls }) : createHttpServer(serverOptions);
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  return server;
+}
+
+export class OtlpHttpServer extends ServerLifecycle<Server> {
   private readonly config: OtlpHttpConfig;
   private readonly ingest: Ingest;
   private readonly logger: Logger;
@@ -128,11 +139,9 @@ export class OtlpHttpServer {
   private readonly auth: BearerAuth | undefined;
   /** The answers to a fully accepted request never change: encode them once. */
   private readonly okBody: Record<Wire, Uint8Array | string>;
-  private bound: HostPort | undefined;
-  private closing = false;
-  private closed: Promise<void> | undefined;
 
   constructor(options: OtlpHttpServerOptions) {
+    super(createOtlpHttpServer(options.tls), options.config.endpoint, 'the otlp receiver (HTTP)');
     this.config = options.config;
     this.ingest = options.ingest;
     this.logger = options.logger;
@@ -140,52 +149,19 @@ export class OtlpHttpServer {
     this.cors = options.config.cors !== undefined ? new CorsPolicy(options.config.cors) : undefined;
     this.auth = options.config.auth !== undefined ? new BearerAuth(options.config.auth.bearer_token) : undefined;
     this.okBody = { proto: encodeTraceResponse(0, ''), json: encodeTraceResponseJson(0, '') };
-    const serverOptions = {
-      requestTimeout: REQUEST_TIMEOUT_MS,
-      headersTimeout: HEADERS_TIMEOUT_MS,
-      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
-      connectionsCheckingInterval: 2_000,
-    };
-    this.server =
-      options.tls !== undefined
-        ? createHttpsServer({ ...serverOptions, ...options.tls }, this.onRequest)
-        : createHttpServer(serverOptions, this.onRequest);
-    this.server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  }
-
-  async start(): Promise<HostPort> {
-    this.bound = await listen(this.server, this.config.endpoint, 'the otlp receiver (HTTP)');
-    return this.bound;
-  }
-
-  address(): HostPort | undefined {
-    return this.bound;
-  }
-
-  /** Errors of the listening socket after start (the service treats them as fatal). */
-  onServerError(cb: (err: Error) => void): void {
-    this.server.on('error', cb);
+    this.server.on('request', this.onRequest);
   }
 
   /**
-   * Stops accepting, closes idle keep-alive connections, lets requests in flight finish for up to `graceMs` (their
-   * answers carry `Connection: close`, so each connection ends with its answer), then cuts what is left.
-   * Idempotent.
+   * Closes idle keep-alive connections; requests in flight go on, and their answers carry `Connection: close`, so
+   * each connection ends with its answer.
    */
-  shutdown(graceMs: number): Promise<void> {
-    this.closed ??= this.doShutdown(graceMs);
-    return this.closed;
+  protected closeGently(): void {
+    this.server.closeIdleConnections();
   }
 
-  private async doShutdown(graceMs: number): Promise<void> {
-    this.closing = true;
-    if (!this.server.listening) return;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeIdleConnections();
-    if (!(await settlesWithin(closed, graceMs))) {
-      this.server.closeAllConnections();
-      await closed;
-    }
+  protected closeForcibly(): void {
+    this.server.closeAllConnections();
   }
 
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
@@ -312,15 +288,7 @@ export class OtlpHttpServer {
   }
 
   private answerBusy(req: IncomingMessage, res: ServerResponse, wire: Wire): void {
-    this.answerError(
-      req,
-      res,
-      503,
-      'refused',
-      `the receiver holds its limit of ${this.ingest.budget.limit} bytes of requests in flight (max_inflight_bytes); retry later`,
-      wire,
-      1000,
-    );
+    this.answerError(req, res, 503, 'refused', this.ingest.busyMessage(), wire, 1000);
   }
 
   /** Answers a refusal with a google.rpc.Status body; `retryAfterMs` adds `Retry-After` (whole seconds, ≥ 1). */
@@ -337,8 +305,7 @@ export class OtlpHttpServer {
       this.metrics.requests.aborted.inc();
       return;
     }
-    this.metrics.requests[outcome].inc();
-    if (outcome !== 'refused') this.ingest.logBadRequest('http', outcome, message);
+    this.ingest.recordError(this.metrics, outcome, message);
     const code = grpcCodeForHttpStatus(status);
     const body = wire === 'proto' ? encodeStatus(code, message) : encodeStatusJson(code, message);
     if (retryAfterMs !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));

@@ -1,6 +1,6 @@
 /**
  * The part of request handling both transports share: metrics, the memory budget, handing a decoded batch to the
- * pipeline, and turning what the pipeline threw into an answer for the sender.
+ * pipeline, turning what the pipeline threw into an answer for the sender, and counting and logging error answers.
  *
  * Error mapping (the transports turn the `Verdict` into status codes):
  * - `RetryableError` → `retry` (HTTP 429 when `resourceExhausted` else 503; gRPC RESOURCE_EXHAUSTED / UNAVAILABLE),
@@ -14,9 +14,9 @@ import type { Consumer } from '../../core/consumer.js';
 import type { TraceBatch } from '../../core/model.js';
 import type { BoundCounter, MetricsRegistry } from '../../core/telemetry.js';
 import { PermanentError, RetryableError, errorMessage } from '../../core/errors.js';
+import { LogThrottle } from '../../core/log-throttle.js';
 import type { DecodeResult } from '../../otlp/index.js';
 import { InflightBudget } from './inflight.js';
-import { LogThrottle } from './log-throttle.js';
 
 export type Transport = 'http' | 'grpc';
 
@@ -45,6 +45,7 @@ const OK: Verdict = { kind: 'ok' };
 
 /** Counters of one transport, bound once so the request path only adds numbers. */
 export interface TransportMetrics {
+  readonly transport: Transport;
   readonly acceptedSpans: BoundCounter;
   readonly refusedSpans: BoundCounter;
   readonly requests: Readonly<Record<Outcome, BoundCounter>>;
@@ -78,7 +79,7 @@ export class Ingest {
     const labels = { receiver: this.receiverId, transport };
     const byOutcome = {} as Record<Outcome, BoundCounter>;
     for (const o of OUTCOMES) byOutcome[o] = requests.with({ ...labels, outcome: o });
-    return { acceptedSpans: accepted.with(labels), refusedSpans: refused.with(labels), requests: byOutcome };
+    return { transport, acceptedSpans: accepted.with(labels), refusedSpans: refused.with(labels), requests: byOutcome };
   }
 
   /**
@@ -105,7 +106,7 @@ export class Ingest {
           message: err.message,
         };
       }
-      const skipped = this.pipelineErrors.take();
+      const skipped = this.pipelineErrors.take('pipeline');
       if (skipped !== undefined) {
         this.logger.warn({ err, skipped }, 'the pipeline failed with an unclassified error; answering "retry later" (PULSE_ERR_PIPELINE)');
       }
@@ -118,10 +119,24 @@ export class Ingest {
     }
   }
 
+  /**
+   * Counts a request answered with an error under `outcome` and, unless the outcome is `refused` (retryable: the
+   * sender did nothing wrong), logs it as a bad request.
+   */
+  recordError(m: TransportMetrics, outcome: Outcome, message: string): void {
+    m.requests[outcome].inc();
+    if (outcome !== 'refused') this.logBadRequest(m.transport, outcome, message);
+  }
+
+  /** Why a request was refused because the in-flight budget is full (answered retryable). */
+  busyMessage(): string {
+    return `the receiver holds its limit of ${this.budget.limit} bytes of requests in flight (max_inflight_bytes); retry later`;
+  }
+
   /** Logs a refused request: at debug each time, at warn at most every 30 s with a count. */
-  logBadRequest(transport: Transport, outcome: Outcome, message: string): void {
+  private logBadRequest(transport: Transport, outcome: Outcome, message: string): void {
     if (this.logger.isLevelEnabled('debug')) this.logger.debug({ transport, outcome }, message);
-    const skipped = this.badRequests.take();
+    const skipped = this.badRequests.take('bad_request');
     if (skipped !== undefined) {
       this.logger.warn({ transport, outcome, skipped }, `refused a request: ${message}`);
     }

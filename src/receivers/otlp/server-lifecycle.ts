@@ -1,4 +1,7 @@
-/** Binding a server to its endpoint (with an error that says which address failed and why) and bounded waits. */
+/**
+ * Binding a server to its endpoint (with an error that says which address failed and why), bounded waits, and the
+ * start/shutdown skeleton both transports' servers share (`ServerLifecycle`).
+ */
 import type { Server } from 'node:net';
 import { PulseError } from '../../core/errors.js';
 import type { HostPort } from '../../config/types.js';
@@ -48,4 +51,62 @@ export function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean>
       resolve(true);
     });
   });
+}
+
+/**
+ * The lifecycle both transports' servers share: bind (`start`), the bound address, errors of the listening socket,
+ * and an idempotent graceful shutdown: stop accepting, ask open connections to finish (`closeGently`), wait up to
+ * `graceMs` for them, then cut what is left (`closeForcibly`). Subclasses read `closing` to refuse new work (HTTP
+ * answers carry `Connection: close`, new HTTP/2 sessions are closed at once).
+ */
+export abstract class ServerLifecycle<S extends Server> {
+  /** True from the moment shutdown starts. */
+  protected closing = false;
+  private bound: HostPort | undefined;
+  private closed: Promise<void> | undefined;
+
+  /** `what` names the server in the PULSE_ERR_LISTEN message, e.g. "the otlp receiver (HTTP)". */
+  constructor(
+    protected readonly server: S,
+    private readonly endpoint: HostPort,
+    private readonly what: string,
+  ) {}
+
+  async start(): Promise<HostPort> {
+    this.bound = await listen(this.server, this.endpoint, this.what);
+    return this.bound;
+  }
+
+  /** The bound address after `start()` (the real port when the config says 0). */
+  address(): HostPort | undefined {
+    return this.bound;
+  }
+
+  /** Errors of the listening socket after start (the service treats them as fatal). */
+  onServerError(cb: (err: Error) => void): void {
+    this.server.on('error', cb);
+  }
+
+  /** Stops accepting, lets what is in flight finish for up to `graceMs`, then cuts what is left. Idempotent. */
+  shutdown(graceMs: number): Promise<void> {
+    this.closed ??= this.doShutdown(graceMs);
+    return this.closed;
+  }
+
+  /** Called once the server stopped accepting: lets open connections finish what they carry, then close. */
+  protected abstract closeGently(): void;
+
+  /** Called when `graceMs` ran out: cuts the connections still open. */
+  protected abstract closeForcibly(): void;
+
+  private async doShutdown(graceMs: number): Promise<void> {
+    this.closing = true;
+    if (!this.server.listening) return;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.closeGently();
+    if (!(await settlesWithin(closed, graceMs))) {
+      this.closeForcibly();
+      await closed;
+    }
+  }
 }

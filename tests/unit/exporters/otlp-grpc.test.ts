@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TraceBatch } from '../../../src/core/model.js';
 import type { QueuedExporter } from '../../../src/exporters/exporterhelper/index.js';
 import { configSchema, grpcTarget } from '../../../src/exporters/otlp/config.js';
@@ -7,34 +7,13 @@ import { freePort } from '../../support/net.js';
 import { encodeStatus, encodeTraceResponse } from '../../../src/otlp/index.js';
 import { makeRealisticBatch } from '../../support/traces.js';
 import { bytes, startFakeGrpcOtlp, type FakeGrpcOtlp } from './fake-otlp-servers.js';
-import { host, makeSettings, metric, tempDir, until, type TestSettings } from './settings.js';
+import { useOtlpTestBed } from './otlp-test-bed.js';
+import { host, metric, until } from './settings.js';
 import { hasOpenssl, makeSelfSignedCert } from './tls-fixture.js';
 
-let dir: Awaited<ReturnType<typeof tempDir>>;
-let settings: TestSettings;
-let servers: FakeGrpcOtlp[] = [];
-let exporters: Array<QueuedExporter<TraceBatch>> = [];
+const bed = useOtlpTestBed<FakeGrpcOtlp>('otlp/test', (port) => startFakeGrpcOtlp(port));
 const ex = { exporter: 'otlp/test' };
 const FAILED = 'pulse_exporter_send_failed_items_total';
-
-beforeEach(async () => {
-  dir = await tempDir();
-  settings = makeSettings(dir.path, 'otlp/test');
-});
-
-afterEach(async () => {
-  await Promise.all(exporters.map((e) => e.shutdown(Date.now() + 200)));
-  await Promise.all(servers.map((s) => s.close()));
-  exporters = [];
-  servers = [];
-  await dir.remove();
-});
-
-async function server(port = 0): Promise<FakeGrpcOtlp> {
-  const s = await startFakeGrpcOtlp(port);
-  servers.push(s);
-  return s;
-}
 
 function parse(over: Record<string, unknown>) {
   return configSchema.parse({
@@ -46,8 +25,8 @@ function parse(over: Record<string, unknown>) {
 }
 
 async function exporter(over: Record<string, unknown>): Promise<QueuedExporter<TraceBatch>> {
-  const e = otlpExporterFactory.create.traces!(settings, parse(over)) as QueuedExporter<TraceBatch>;
-  exporters.push(e);
+  const e = otlpExporterFactory.create.traces!(bed.settings, parse(over)) as QueuedExporter<TraceBatch>;
+  bed.exporters.push(e);
   await e.start(host);
   return e;
 }
@@ -71,7 +50,7 @@ describe('config', () => {
 describe('delivery', () => {
   for (const compression of ['gzip', 'none'] as const) {
     it(`delivers batches intact over h2c (${compression})`, async () => {
-      const s = await server();
+      const s = await bed.server();
       const e = await exporter({ endpoint: `127.0.0.1:${s.port}`, compression, headers: { 'X-Api-Key': 'k1' }, timeout: '2s' });
       await e.consume(batch(1));
       await e.consume(batch(2));
@@ -85,23 +64,23 @@ describe('delivery', () => {
       expect(r.headers['grpc-timeout']).toBe('2000m');
       expect(r.headers['x-api-key']).toBe('k1');
       expect(s.sessions()).toBe(1);
-      await until(() => metric(settings, 'pulse_exporter_sent_items_total', ex) === 60);
+      await until(() => metric(bed.settings, 'pulse_exporter_sent_items_total', ex) === 60);
     });
   }
 
   it('retries UNAVAILABLE and delivers exactly once', async () => {
-    const s = await server();
+    const s = await bed.server();
     s.replies = [{ grpcStatus: 14, message: 'overloaded' }];
     const e = await exporter({ endpoint: `127.0.0.1:${s.port}` });
     await e.consume(batch(1));
     await until(() => s.delivered().length === 1);
     await e.shutdown(Date.now() + 1000);
     expect(s.requests.map((r) => r.answered)).toEqual([14, 0]);
-    expect(metric(settings, 'pulse_exporter_retries_total', ex)).toBe(1);
+    expect(metric(bed.settings, 'pulse_exporter_retries_total', ex)).toBe(1);
   });
 
   it('retries RESOURCE_EXHAUSTED with RetryInfo after the delay it gives', async () => {
-    const s = await server();
+    const s = await bed.server();
     s.replies = [{ grpcStatus: 8, message: 'slow down', details: bytes(encodeStatus(8, 'slow down', 300)) }];
     const e = await exporter({ endpoint: `127.0.0.1:${s.port}` });
     await e.consume(batch(1));
@@ -110,7 +89,7 @@ describe('delivery', () => {
   });
 
   it('drops RESOURCE_EXHAUSTED without RetryInfo, and permanent codes, without retrying', async () => {
-    const s = await server();
+    const s = await bed.server();
     s.replies = [{ grpcStatus: 8, message: 'quota' }, { grpcStatus: 3, message: 'bad span: 100% wrong' }];
     const e = await exporter({ endpoint: `127.0.0.1:${s.port}` });
     await e.consume(batch(1));
@@ -118,20 +97,20 @@ describe('delivery', () => {
     await e.consume(batch(3));
     await until(() => s.delivered().length === 1);
     expect(s.requests.map((r) => r.answered)).toEqual([8, 3, 0]);
-    expect(metric(settings, FAILED, { ...ex, reason: 'permanent' })).toBe(60);
-    const messages = settings.logs.filter((l) => l.code === 'PULSE_ERR_EXPORT_REJECTED').map((l) => String(l.err));
+    expect(metric(bed.settings, FAILED, { ...ex, reason: 'permanent' })).toBe(60);
+    const messages = bed.settings.logs.filter((l) => l.code === 'PULSE_ERR_EXPORT_REJECTED').map((l) => String(l.err));
     expect(messages[0]).toContain('RESOURCE_EXHAUSTED');
   });
 
   it('percent-decodes grpc-message in the error it reports', async () => {
-    const s = await server();
+    const s = await bed.server();
     s.replies = [{ grpcStatus: 3, message: 'bad span: 100% wrong' }];
     const e = await exporter({ endpoint: `127.0.0.1:${s.port}`, sending_queue: { enabled: false } });
     await expect(e.consume(batch(1))).rejects.toThrow('INVALID_ARGUMENT (3): bad span: 100% wrong');
   });
 
   it('retries an HTTP error without grpc-status (a proxy answering 503)', async () => {
-    const s = await server();
+    const s = await bed.server();
     s.replies = [{ httpStatus: 503 }];
     const e = await exporter({ endpoint: `127.0.0.1:${s.port}` });
     await e.consume(batch(1));
@@ -139,7 +118,7 @@ describe('delivery', () => {
   });
 
   it('times out a hung call, and retries', async () => {
-    const s = await server();
+    const s = await bed.server();
     s.replies = ['hang'];
     const e = await exporter({ endpoint: `127.0.0.1:${s.port}`, timeout: '100ms' });
     await e.consume(batch(1));
@@ -148,43 +127,43 @@ describe('delivery', () => {
   });
 
   it('counts spans rejected in a partial success', async () => {
-    const s = await server();
+    const s = await bed.server();
     s.replies = [{ grpcStatus: 0, response: bytes(encodeTraceResponse(5, 'too old')) }];
     const e = await exporter({ endpoint: `127.0.0.1:${s.port}` });
     await e.consume(batch(1));
-    await until(() => metric(settings, FAILED, { ...ex, reason: 'rejected_by_destination' }) === 5);
-    expect(metric(settings, 'pulse_exporter_sent_items_total', ex)).toBe(25);
+    await until(() => metric(bed.settings, FAILED, { ...ex, reason: 'rejected_by_destination' }) === 5);
+    expect(metric(bed.settings, 'pulse_exporter_sent_items_total', ex)).toBe(25);
   });
 
   it('reconnects after the server restarts', async () => {
-    const s1 = await server();
+    const s1 = await bed.server();
     const port = s1.port;
     const e = await exporter({ endpoint: `127.0.0.1:${port}` });
     await e.consume(batch(1));
     await until(() => s1.delivered().length === 1);
     await s1.close();
-    servers = [];
+    bed.servers = [];
     await e.consume(batch(2)); // fails against the closed server and is retried
-    await until(() => metric(settings, 'pulse_exporter_retries_total', ex) >= 1);
-    const s2 = await server(port);
+    await until(() => metric(bed.settings, 'pulse_exporter_retries_total', ex) >= 1);
+    const s2 = await bed.server(port);
     await until(() => s2.delivered().length === 1);
     expect(s2.delivered()).toEqual([batch(2)]);
-    expect(settings.logs.some((l) => l.code === 'PULSE_ERR_EXPORT_CONNECT')).toBe(true);
+    expect(bed.settings.logs.some((l) => l.code === 'PULSE_ERR_EXPORT_CONNECT')).toBe(true);
   });
 
   it('retries while nothing listens, and delivers once the server comes up', async () => {
     const port = await freePort();
     const e = await exporter({ endpoint: `127.0.0.1:${port}` });
     await e.consume(batch(1));
-    await until(() => metric(settings, 'pulse_exporter_retries_total', ex) >= 2);
-    const s = await server(port);
+    await until(() => metric(bed.settings, 'pulse_exporter_retries_total', ex) >= 2);
+    const s = await bed.server(port);
     await until(() => s.delivered().length === 1);
   });
 
   it.skipIf(!hasOpenssl())('sends over TLS, trusting the CA from tls.ca_file', async () => {
-    const tls = makeSelfSignedCert(dir.path);
+    const tls = makeSelfSignedCert(bed.dir.path);
     const s = await startFakeGrpcOtlp(0, tls);
-    servers.push(s);
+    bed.servers.push(s);
     const e = await exporter({ endpoint: `127.0.0.1:${s.port}`, tls: { ca_file: tls.certFile } });
     await e.consume(batch(1));
     await until(() => s.delivered().length === 1);

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TraceBatch } from '../../../src/core/model.js';
 import { PermanentError } from '../../../src/core/errors.js';
 import type { QueuedExporter } from '../../../src/exporters/exporterhelper/index.js';
@@ -9,33 +9,12 @@ import { freePort } from '../../support/net.js';
 import { encodeStatus, encodeTraceResponse } from '../../../src/otlp/index.js';
 import { makeRealisticBatch } from '../../support/traces.js';
 import { bytes, startFakeHttpOtlp, type FakeHttpOtlp } from './fake-otlp-servers.js';
-import { host, makeSettings, metric, tempDir, until, type TestSettings } from './settings.js';
+import { useOtlpTestBed } from './otlp-test-bed.js';
+import { host, makeSettings, metric, until, type TestSettings } from './settings.js';
 import { hasOpenssl, makeSelfSignedCert } from './tls-fixture.js';
 
-let dir: Awaited<ReturnType<typeof tempDir>>;
-let settings: TestSettings;
-let servers: FakeHttpOtlp[] = [];
-let exporters: Array<QueuedExporter<TraceBatch>> = [];
+const bed = useOtlpTestBed<FakeHttpOtlp>('otlphttp/test', (port) => startFakeHttpOtlp(port));
 const ex = { exporter: 'otlphttp/test' };
-
-beforeEach(async () => {
-  dir = await tempDir();
-  settings = makeSettings(dir.path, 'otlphttp/test');
-});
-
-afterEach(async () => {
-  await Promise.all(exporters.map((e) => e.shutdown(Date.now() + 200)));
-  await Promise.all(servers.map((s) => s.close()));
-  exporters = [];
-  servers = [];
-  await dir.remove();
-});
-
-async function server(port = 0): Promise<FakeHttpOtlp> {
-  const s = await startFakeHttpOtlp(port);
-  servers.push(s);
-  return s;
-}
 
 function parse(over: Record<string, unknown>) {
   return configSchema.parse({
@@ -45,9 +24,9 @@ function parse(over: Record<string, unknown>) {
   });
 }
 
-async function exporter(over: Record<string, unknown>, s: TestSettings = settings): Promise<QueuedExporter<TraceBatch>> {
+async function exporter(over: Record<string, unknown>, s: TestSettings = bed.settings): Promise<QueuedExporter<TraceBatch>> {
   const e = otlphttpExporterFactory.create.traces!(s, parse(over)) as QueuedExporter<TraceBatch>;
-  exporters.push(e);
+  bed.exporters.push(e);
   await e.start(host);
   return e;
 }
@@ -79,7 +58,7 @@ describe('delivery', () => {
   for (const encoding of ['proto', 'json'] as const) {
     for (const compression of ['gzip', 'none'] as const) {
       it(`delivers batches intact (${encoding}, ${compression})`, async () => {
-        const s = await server();
+        const s = await bed.server();
         const e = await exporter({ endpoint: s.url, encoding, compression, headers: { 'X-Api-Key': 'k1' } });
         const sent = [batch(1), batch(2)];
         for (const b of sent) await e.consume(b);
@@ -90,13 +69,13 @@ describe('delivery', () => {
         expect(r.json).toBe(encoding === 'json');
         expect(r.gzip).toBe(compression === 'gzip');
         expect(r.headers['x-api-key']).toBe('k1');
-        await until(() => metric(settings, 'pulse_exporter_sent_items_total', ex) === 60);
+        await until(() => metric(bed.settings, 'pulse_exporter_sent_items_total', ex) === 60);
       });
     }
   }
 
   it('retries after 503 and delivers exactly once', async () => {
-    const s = await server();
+    const s = await bed.server();
     s.replies = [{ status: 503 }];
     const e = await exporter({ endpoint: s.url });
     await e.consume(batch(1));
@@ -104,11 +83,11 @@ describe('delivery', () => {
     await e.shutdown(Date.now() + 1000);
     expect(s.requests.map((r) => r.answered)).toEqual([503, 200]);
     expect(s.delivered()).toHaveLength(1);
-    expect(metric(settings, 'pulse_exporter_retries_total', ex)).toBe(1);
+    expect(metric(bed.settings, 'pulse_exporter_retries_total', ex)).toBe(1);
   });
 
   it('waits as long as Retry-After says before retrying a 429', async () => {
-    const s = await server();
+    const s = await bed.server();
     s.replies = [{ status: 429, headers: { 'retry-after': '1' } }];
     const e = await exporter({ endpoint: s.url });
     await e.consume(batch(1));
@@ -117,20 +96,20 @@ describe('delivery', () => {
   });
 
   it('drops a batch refused with 400, counts it, logs the server message, and does not retry', async () => {
-    const s = await server();
+    const s = await bed.server();
     s.replies = [{ status: 400, body: bytes(encodeStatus(3, 'span 7 has no trace id')) }];
     const e = await exporter({ endpoint: s.url });
     await e.consume(batch(1));
     await e.consume(batch(2));
     await until(() => s.delivered().length === 1);
     expect(s.requests.map((r) => r.answered)).toEqual([400, 200]);
-    expect(metric(settings, 'pulse_exporter_send_failed_items_total', { ...ex, reason: 'permanent' })).toBe(30);
-    const line = settings.logs.find((l) => l.code === 'PULSE_ERR_EXPORT_REJECTED');
+    expect(metric(bed.settings, 'pulse_exporter_send_failed_items_total', { ...ex, reason: 'permanent' })).toBe(30);
+    const line = bed.settings.logs.find((l) => l.code === 'PULSE_ERR_EXPORT_REJECTED');
     expect(String(line?.err)).toContain('span 7 has no trace id');
   });
 
   it('surfaces a 400 as a PermanentError when the queue is disabled', async () => {
-    const s = await server();
+    const s = await bed.server();
     s.replies = [{ status: 400, headers: { 'content-type': 'application/json' }, body: '{"code":3,"message":"bad json"}' }];
     const e = await exporter({ endpoint: s.url, sending_queue: { enabled: false } });
     const err = await e.consume(batch(1)).catch((x: unknown) => x);
@@ -139,7 +118,7 @@ describe('delivery', () => {
   });
 
   it('times out a destination that does not answer, and retries', async () => {
-    const s = await server();
+    const s = await bed.server();
     s.replies = ['hang'];
     const e = await exporter({ endpoint: s.url, timeout: '100ms' });
     await e.consume(batch(1));
@@ -148,7 +127,7 @@ describe('delivery', () => {
   });
 
   it('shuts down by its deadline while the destination hangs, counting the batches it could not send', async () => {
-    const s = await server();
+    const s = await bed.server();
     s.replies = ['hang', 'hang'];
     const e = await exporter({ endpoint: s.url, timeout: '30s' });
     await e.consume(batch(1));
@@ -157,20 +136,20 @@ describe('delivery', () => {
     const t0 = Date.now();
     await e.shutdown(Date.now() + 300);
     expect(Date.now() - t0).toBeLessThan(2000);
-    expect(metric(settings, 'pulse_exporter_send_failed_items_total', { ...ex, reason: 'shutdown' })).toBe(60);
+    expect(metric(bed.settings, 'pulse_exporter_send_failed_items_total', { ...ex, reason: 'shutdown' })).toBe(60);
   });
 
   it('counts spans rejected in a partial success (protobuf and JSON)', async () => {
-    const s = await server();
+    const s = await bed.server();
     s.replies = [{ status: 200, body: bytes(encodeTraceResponse(4, 'too old')) }];
     const e = await exporter({ endpoint: s.url });
     await e.consume(batch(1));
     await until(() => s.delivered().length === 1);
-    await until(() => metric(settings, 'pulse_exporter_send_failed_items_total', { ...ex, reason: 'rejected_by_destination' }) === 4);
-    expect(metric(settings, 'pulse_exporter_sent_items_total', ex)).toBe(26);
+    await until(() => metric(bed.settings, 'pulse_exporter_send_failed_items_total', { ...ex, reason: 'rejected_by_destination' }) === 4);
+    expect(metric(bed.settings, 'pulse_exporter_sent_items_total', ex)).toBe(26);
 
     s.replies = [{ status: 200, body: '{"partialSuccess":{"rejectedSpans":"2","errorMessage":"dup"}}' }];
-    const s2 = makeSettings(dir.path, 'otlphttp/json');
+    const s2 = makeSettings(bed.dir.path, 'otlphttp/json');
     const j = await exporter({ endpoint: s.url, encoding: 'json' }, s2);
     await j.consume(batch(2));
     await until(() => metric(s2, 'pulse_exporter_send_failed_items_total', { exporter: 'otlphttp/json', reason: 'rejected_by_destination' }) === 2);
@@ -181,9 +160,9 @@ describe('delivery', () => {
     const port = await freePort();
     const e = await exporter({ endpoint: `http://127.0.0.1:${port}` });
     await e.consume(batch(1));
-    await until(() => metric(settings, 'pulse_exporter_retries_total', ex) >= 2);
-    expect(settings.logs.some((l) => l.code === 'PULSE_ERR_EXPORT_CONNECT')).toBe(true);
-    const s = await server(port);
+    await until(() => metric(bed.settings, 'pulse_exporter_retries_total', ex) >= 2);
+    expect(bed.settings.logs.some((l) => l.code === 'PULSE_ERR_EXPORT_CONNECT')).toBe(true);
+    const s = await bed.server(port);
     await until(() => s.delivered().length === 1);
     expect(s.delivered()[0]).toEqual(batch(1));
   });
@@ -195,8 +174,8 @@ describe('delivery', () => {
     for (let i = 1; i <= 6; i++) await first.consume(batch(i));
     await first.shutdown(Date.now() + 100);
 
-    const s = await server(port);
-    const second = await exporter(cfg, makeSettings(dir.path, 'otlphttp/test'));
+    const s = await bed.server(port);
+    const second = await exporter(cfg, makeSettings(bed.dir.path, 'otlphttp/test'));
     await second.consume(batch(7));
     await until(() => s.delivered().length === 7);
     await second.shutdown(Date.now() + 1000);
@@ -204,17 +183,17 @@ describe('delivery', () => {
   });
 
   it.skipIf(!hasOpenssl())('sends over HTTPS, trusting the CA from tls.ca_file', async () => {
-    const tls = makeSelfSignedCert(dir.path);
+    const tls = makeSelfSignedCert(bed.dir.path);
     const s = await startFakeHttpOtlp(0, tls);
-    servers.push(s);
+    bed.servers.push(s);
     const e = await exporter({ endpoint: s.url, tls: { ca_file: tls.certFile } });
     await e.consume(batch(1));
     await until(() => s.delivered().length === 1);
   });
 
   it('fails start with a clear error when a TLS file is missing', async () => {
-    const e = otlphttpExporterFactory.create.traces!(settings, parse({ endpoint: 'https://127.0.0.1:1', tls: { ca_file: '/nonexistent/ca.pem' } }));
-    exporters.push(e as QueuedExporter<TraceBatch>);
+    const e = otlphttpExporterFactory.create.traces!(bed.settings, parse({ endpoint: 'https://127.0.0.1:1', tls: { ca_file: '/nonexistent/ca.pem' } }));
+    bed.exporters.push(e as QueuedExporter<TraceBatch>);
     await expect(e.start(host)).rejects.toMatchObject({ code: 'PULSE_ERR_TLS_FILE' });
   });
 });

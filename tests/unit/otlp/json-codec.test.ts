@@ -1,21 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { PermanentError } from '../../../src/core/errors.js';
+import type { PermanentError } from '../../../src/core/errors.js';
 import { KvList, idToHex, type TraceBatch } from '../../../src/core/model.js';
 import { decodeTraceRequestJson, encodeTraceRequest, encodeTraceRequestJson, decodeTraceRequest } from '../../../src/otlp/index.js';
+import { expectPermanent } from '../../support/permanent-error.js';
 import { id, makeBatch, makeEveryTypeSpan, makeRealisticBatch, makeSpan, toAttributes } from '../../support/traces.js';
 
 const TRACE = '5b8efff798038103d269b633813fc60c';
 const SPAN = 'eee19b7ec3c1b174';
 
 function jsonError(body: string | Uint8Array): PermanentError {
-  try {
-    decodeTraceRequestJson(body);
-  } catch (err) {
-    expect(err).toBeInstanceOf(PermanentError);
-    expect((err as PermanentError).code).toBe('PULSE_ERR_BAD_JSON');
-    return err as PermanentError;
-  }
-  throw new Error('expected decodeTraceRequestJson to throw');
+  return expectPermanent(() => decodeTraceRequestJson(body), 'PULSE_ERR_BAD_JSON');
 }
 
 /** A request with one span whose JSON fields are `span` (plus valid ids unless given). */

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PermanentError } from '../../../src/core/errors.js';
 import { KvList, idToHex, type TraceBatch } from '../../../src/core/model.js';
 import { decodeTraceRequest, encodeTraceRequest } from '../../../src/otlp/index.js';
+import { expectPermanent } from '../../support/permanent-error.js';
 import { id, makeBatch, makeEveryTypeSpan, makeRealisticBatch, makeSpan, toAttributes } from '../../support/traces.js';
 import { SPAN_ID, TRACE_ID, bytes, fixed32, fixed64, hex, ld, request, spanFields, str, tag, varint, vint } from './proto-bytes.js';
 
@@ -13,14 +14,7 @@ function roundTrip(batch: TraceBatch): TraceBatch {
 }
 
 function decodeError(buf: Uint8Array): PermanentError {
-  try {
-    decodeTraceRequest(buf);
-  } catch (err) {
-    expect(err).toBeInstanceOf(PermanentError);
-    expect((err as PermanentError).code).toBe('PULSE_ERR_BAD_PROTOBUF');
-    return err as PermanentError;
-  }
-  throw new Error('expected decodeTraceRequest to throw');
+  return expectPermanent(() => decodeTraceRequest(buf), 'PULSE_ERR_BAD_PROTOBUF');
 }
 
 function onlySpan(batch: TraceBatch) {

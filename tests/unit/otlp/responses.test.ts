@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { PermanentError } from '../../../src/core/errors.js';
 import {
   RETRY_INFO_TYPE_URL,
   decodeStatus,
@@ -11,21 +10,11 @@ import {
   encodeTraceResponse,
   encodeTraceResponseJson,
 } from '../../../src/otlp/index.js';
+import { expectPermanent } from '../../support/permanent-error.js';
 import { bytes, ld, str, vint } from './proto-bytes.js';
 
 function hexOf(b: Uint8Array): string {
   return Buffer.from(b).toString('hex');
-}
-
-function permanent(fn: () => unknown, code: string): PermanentError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(PermanentError);
-    expect((err as PermanentError).code).toBe(code);
-    return err as PermanentError;
-  }
-  throw new Error('expected a PermanentError');
 }
 
 describe('ExportTraceServiceResponse', () => {
@@ -54,12 +43,12 @@ describe('ExportTraceServiceResponse', () => {
   });
 
   it('rejects malformed responses with a PermanentError', () => {
-    permanent(() => decodeTraceResponse(bytes([0x0a, 0x05, 0x08])), 'PULSE_ERR_BAD_PROTOBUF');
-    permanent(() => decodeTraceResponseJson('{"partialSuccess":'), 'PULSE_ERR_BAD_JSON');
-    expect(permanent(() => decodeTraceResponseJson('{"partialSuccess":{"rejectedSpans":true}}'), 'PULSE_ERR_BAD_JSON').message).toContain(
+    expectPermanent(() => decodeTraceResponse(bytes([0x0a, 0x05, 0x08])), 'PULSE_ERR_BAD_PROTOBUF');
+    expectPermanent(() => decodeTraceResponseJson('{"partialSuccess":'), 'PULSE_ERR_BAD_JSON');
+    expect(expectPermanent(() => decodeTraceResponseJson('{"partialSuccess":{"rejectedSpans":true}}'), 'PULSE_ERR_BAD_JSON').message).toContain(
       'partialSuccess.rejectedSpans',
     );
-    permanent(() => decodeTraceResponseJson('[1]'), 'PULSE_ERR_BAD_JSON');
+    expectPermanent(() => decodeTraceResponseJson('[1]'), 'PULSE_ERR_BAD_JSON');
   });
 });
 
@@ -89,7 +78,7 @@ describe('google.rpc.Status', () => {
   it('has a JSON form', () => {
     expect(encodeStatusJson(3, 'bad "data"')).toBe('{"code":3,"message":"bad \\"data\\""}');
     expect(decodeStatusJson(encodeStatusJson(3, 'x'))).toEqual({ code: 3, message: 'x' });
-    permanent(() => decodeStatusJson('{"code":"three"}'), 'PULSE_ERR_BAD_JSON');
+    expectPermanent(() => decodeStatusJson('{"code":"three"}'), 'PULSE_ERR_BAD_JSON');
   });
 
   it('rejects malformed bytes with a PermanentError', () => {
@@ -98,7 +87,7 @@ describe('google.rpc.Status', () => {
     // every other cut is malformed.
     for (let n = 1; n < full.length; n++) {
       if (n === 2 || n === 13) expect(() => decodeStatus(full.subarray(0, n))).not.toThrow();
-      else permanent(() => decodeStatus(full.subarray(0, n)), 'PULSE_ERR_BAD_PROTOBUF');
+      else expectPermanent(() => decodeStatus(full.subarray(0, n)), 'PULSE_ERR_BAD_PROTOBUF');
     }
   });
 });
