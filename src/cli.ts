@@ -11,8 +11,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { ComponentRegistry } from './components.js';
 import { loadConfig } from './config/load.js';
-import { formatIssue, type ConfigIssue, type PulseConfig } from './config/model.js';
-import { sortByPosition } from './config/yaml-nodes.js';
+import { formatIssue, sortIssues, type ConfigIssue, type PulseConfig } from './config/model.js';
 import { errorMessage } from './core/errors.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/pulse.yaml';
@@ -48,7 +47,7 @@ function plural(n: number, word: string): string {
 }
 
 function componentCount(config: PulseConfig): number {
-  return config.receivers.size + config.processors.size + config.exporters.size;
+  return config.receivers.size + config.processors.size + config.exporters.size + config.connectors.size;
 }
 
 export const COMMANDS: readonly Command[] = [
@@ -62,7 +61,7 @@ export const COMMANDS: readonly Command[] = [
       const registry = await deps.registry();
       const result = loadConfig(configPath, registry);
       if ('issues' in result) {
-        for (const issue of sortByPosition([...result.issues, ...result.warnings])) deps.err(formatIssue(issue));
+        for (const issue of sortIssues([...result.issues, ...result.warnings], configPath)) deps.err(formatIssue(issue));
         deps.err(`pulse: not starting: ${configPath} has ${plural(result.issues.length, 'error')}`);
         return 1;
       }
@@ -72,14 +71,15 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: 'validate',
-    summary: 'Check a config file and print every problem as file:line:col: message',
+    summary: 'Check a config file (and the files it points at, such as journeys) and print every problem as file:line:col: message',
     usage: `validate [--config <file>]   (default ${DEFAULT_CONFIG_PATH})`,
     options: configOption,
     async run({ values }, deps) {
       const configPath = String(values.config);
       const result = loadConfig(configPath, await deps.registry());
       const errors: readonly ConfigIssue[] = 'issues' in result ? result.issues : [];
-      for (const issue of sortByPosition([...errors, ...result.warnings])) deps.out(formatIssue(issue));
+      // The config file's issues first, then those of the files its components point at (journey definitions).
+      for (const issue of sortIssues([...errors, ...result.warnings], configPath)) deps.out(formatIssue(issue));
       const warnings = result.warnings.length > 0 ? `, ${plural(result.warnings.length, 'warning')}` : '';
       if ('issues' in result) {
         deps.out(`${configPath}: ${plural(errors.length, 'error')}${warnings}`);

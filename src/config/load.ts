@@ -9,23 +9,30 @@
  * 3. Top-level keys; component ids (`type` or `type/name`) against the registry; each component's body against
  *    its factory's zod `configSchema` (an empty body means the defaults); the `service:` section against
  *    service-schema.ts; pipeline ids, references, signal support and duplicates.
- * 4. Components no pipeline uses are warnings: Pulse still starts (and does not start them).
+ * 4. Connectors (Collector semantics): a connector id may be listed under `exporters` of pipelines whose signal
+ *    the connector consumes and under `receivers` of pipelines whose signal it produces; it must be on both
+ *    sides; it may not share its id with a receiver or exporter; and the pipelines it links may not form a
+ *    cycle (data would go round forever).
+ * 5. Components no pipeline uses are warnings: Pulse still starts (and does not start them).
+ * 6. Only when all of the above found no error: each used component's `validateExternal(config)` (checks of the
+ *    files it points at, such as a journeys directory). Its issues carry their own files and positions.
  *
- * Issues are sorted by position; warnings are returned separately, also sorted. The file name in issues is the
- * path as given (relative stays relative); `PulseConfig.path` is absolute.
+ * Issues of the config file come first, sorted by position, then those of other files (by file, then position);
+ * warnings are returned separately in the same order. The file name in issues is the path as given (relative
+ * stays relative); `PulseConfig.path` is absolute.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, visit, type Document, type Node, type Pair } from 'yaml';
 import type { z } from 'zod';
-import type { ComponentKind, Factory } from '../core/component.js';
+import type { ComponentKind, ConnectorFactory, Factory } from '../core/component.js';
 import { SIGNALS, type Signal } from '../core/consumer.js';
 import { errorMessage } from '../core/errors.js';
 import type { ComponentRegistry } from '../components.js';
 import { didYouMean, quotedList } from './did-you-mean.js';
 import { expandEnvText, typeLikeYaml, type Env } from './env.js';
 import { FrozenMap, deepFreeze } from './frozen.js';
-import type { ComponentConfig, ConfigIssue, PipelineConfig, PulseConfig, ServiceConfig } from './model.js';
+import { sortIssues, type ComponentConfig, type ConfigIssue, type PipelineConfig, type PulseConfig, type ServiceConfig } from './model.js';
 import { serviceSchema, ID_NAME_PATTERN, type ServiceSection } from './service-schema.js';
 import { explainZodIssues, unknownKeyProblems } from './zod-issues.js';
 import { IssueCollector, keyText, locate, offsetOf } from './yaml-nodes.js';
@@ -34,15 +41,17 @@ export type LoadResult =
   | { readonly config: PulseConfig; readonly warnings: readonly ConfigIssue[] }
   | { readonly issues: readonly ConfigIssue[]; readonly warnings: readonly ConfigIssue[] };
 
-type Section = 'receivers' | 'processors' | 'exporters';
-const SECTIONS: readonly Section[] = ['receivers', 'processors', 'exporters'];
+type Section = 'receivers' | 'processors' | 'exporters' | 'connectors';
+const SECTIONS: readonly Section[] = ['receivers', 'processors', 'exporters', 'connectors'];
+/** The lists of a pipeline; `receivers` and `exporters` may also name connectors. */
+type PipelineList = Exclude<Section, 'connectors'>;
+const PIPELINE_LISTS: readonly PipelineList[] = ['receivers', 'processors', 'exporters'];
 const TOP_LEVEL_KEYS = [...SECTIONS, 'service'] as const;
-const KIND_OF: Record<Section, ComponentKind> = { receivers: 'receiver', processors: 'processor', exporters: 'exporter' };
+const KIND_OF: Record<Section, ComponentKind> = { receivers: 'receiver', processors: 'processor', exporters: 'exporter', connectors: 'connector' };
 
 /** Hints for top-level keys that people bring from OpenTelemetry Collector configs. */
 const COLLECTOR_HINTS: Record<string, string> = {
   extensions: '; Pulse has no extensions: health and metrics endpoints are configured under service.telemetry',
-  connectors: '; Pulse has no connectors yet',
 };
 
 const TYPE_RE = /^[A-Za-z][A-Za-z0-9_]*$/;
@@ -78,11 +87,16 @@ export function loadConfigText(text: string, fileName: string, registry: Compone
     }
     return { issues: issues.errors(), warnings: issues.warnings() };
   }
-  const loader = new Loader(doc, text, registry, issues);
+  const loader = new Loader(doc, text, registry, issues, lines);
   loader.expandEnv(env);
   const config = loader.load(resolve(fileName));
-  if (!config || issues.hasErrors) return { issues: issues.errors(), warnings: issues.warnings() };
-  return { config, warnings: issues.warnings() };
+  const external = config && !issues.hasErrors ? loader.validateExternal(config) : [];
+  const externalErrors = external.filter((i) => i.severity !== 'warning');
+  const warnings = [...issues.warnings(), ...sortIssues(external.filter((i) => i.severity === 'warning'), fileName)];
+  if (!config || issues.hasErrors || externalErrors.length > 0) {
+    return { issues: [...issues.errors(), ...sortIssues(externalErrors, fileName)], warnings };
+  }
+  return { config, warnings };
 }
 
 /** One entry of a section map, with the nodes needed to report about it. */
@@ -92,16 +106,32 @@ interface Entry {
   readonly value: Node | null;
 }
 
+/** Where a connector is listed: the pipeline and the list item (for positions). */
+interface ConnectorUse {
+  readonly pipeline: string;
+  readonly item: Node;
+  /** False when the pipeline's signal is not one the connector consumes/produces (already an error). */
+  readonly fits: boolean;
+}
+
 class Loader {
   /** Scalars whose `${env:…}` could not be expanded: schema issues about them would only repeat that. */
   private readonly unexpanded = new Set<Node>();
   /** Valid component ids per section (valid id syntax; the type may still be unknown). */
-  private readonly defined: Record<Section, Map<string, Entry>> = { receivers: new Map(), processors: new Map(), exporters: new Map() };
+  private readonly defined: Record<Section, Map<string, Entry>> = {
+    receivers: new Map(),
+    processors: new Map(),
+    exporters: new Map(),
+    connectors: new Map(),
+  };
   private readonly components: Record<Section, Map<string, ComponentConfig>> = {
     receivers: new Map(),
     processors: new Map(),
     exporters: new Map(),
+    connectors: new Map(),
   };
+  /** Connector id → the pipelines that list it under exporters (feed it) and under receivers (it feeds them). */
+  private readonly connectorUses = new Map<string, { asExporter: ConnectorUse[]; asReceiver: ConnectorUse[] }>();
 
   constructor(
     private readonly doc: Document,
@@ -109,6 +139,7 @@ class Loader {
     private readonly text: string,
     private readonly registry: ComponentRegistry,
     private readonly issues: IssueCollector,
+    private readonly lines: LineCounter,
   ) {}
 
   expandEnv(env: Env): void {
@@ -158,7 +189,10 @@ class Loader {
       sections.set(name, pair);
     }
     for (const section of SECTIONS) this.loadSection(section, sections.get(section));
+    this.checkConnectorIds();
     const service = this.loadService(sections.get('service'));
+    this.checkConnectorSides();
+    this.checkCycles();
     this.warnUnused(service?.pipelines);
     if (this.issues.hasErrors || !service) return undefined;
     return Object.freeze({
@@ -166,8 +200,47 @@ class Loader {
       receivers: new FrozenMap(this.components.receivers),
       processors: new FrozenMap(this.components.processors),
       exporters: new FrozenMap(this.components.exporters),
+      connectors: new FrozenMap(this.components.connectors),
       service,
     });
+  }
+
+  /**
+   * Runs `validateExternal` of every component some pipeline uses (each id once), and returns its issues,
+   * without duplicates (two connectors pointing at one directory report its problems once). A check that throws
+   * is a bug in that component; it becomes one error at the component's id rather than a crash.
+   */
+  validateExternal(config: PulseConfig): ConfigIssue[] {
+    const used = new Set<string>();
+    for (const p of config.service.pipelines.values()) {
+      for (const id of p.receivers) used.add(`${config.connectors.has(id) ? 'connectors' : 'receivers'}\0${id}`);
+      for (const id of p.processors) used.add(`processors\0${id}`);
+      for (const id of p.exporters) used.add(`${config.connectors.has(id) ? 'connectors' : 'exporters'}\0${id}`);
+    }
+    const out: ConfigIssue[] = [];
+    const seen = new Set<string>();
+    for (const section of SECTIONS) {
+      for (const cc of this.components[section].values()) {
+        if (!used.has(`${section}\0${cc.id}`)) continue;
+        const check = this.factories(section).get(cc.type)?.validateExternal;
+        if (!check) continue;
+        let found: ConfigIssue[];
+        try {
+          found = check(cc.config);
+        } catch (err) {
+          const entry = this.defined[section].get(cc.id)!;
+          const { line, col } = this.lines.linePos(at(entry.key));
+          found = [{ file: this.issues.file, line, col, message: `${cc.kind} "${cc.id}": checking the files it points at failed: ${errorMessage(err)}` }];
+        }
+        for (const issue of found) {
+          const key = `${issue.file}\0${issue.line}\0${issue.col}\0${issue.severity ?? 'error'}\0${issue.message}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          out.push(issue);
+        }
+      }
+    }
+    return out;
   }
 
   private factories(section: Section): Map<string, Factory> {
@@ -293,7 +366,7 @@ class Loader {
       const signal = this.pipelineSignal(id, keyNode);
       const body = (item.value as Node | null) ?? null;
       const lists = { receivers: [] as string[], processors: [] as string[], exporters: [] as string[] };
-      for (const section of SECTIONS) {
+      for (const section of PIPELINE_LISTS) {
         const list = locate(this.doc, { node: body, key: keyNode }, [section]);
         if (list.rest.length > 0 || !isSeq(list.node)) continue;
         lists[section] = this.checkReferences(section, id, signal, list.node.items as Node[]);
@@ -325,7 +398,7 @@ class Loader {
     return signal as Signal;
   }
 
-  private checkReferences(section: Section, pipeline: string, signal: Signal | undefined, items: readonly Node[]): string[] {
+  private checkReferences(section: PipelineList, pipeline: string, signal: Signal | undefined, items: readonly Node[]): string[] {
     const kind = KIND_OF[section];
     const seen = new Set<string>();
     const ids: string[] = [];
@@ -333,19 +406,29 @@ class Loader {
       // Not a string: the schema reports it. Unexpanded `${…}`: already reported.
       if (!isScalar(item) || typeof item.value !== 'string' || this.unexpanded.has(item)) continue;
       const ref = item.value;
-      const entry = this.defined[section].get(ref);
-      if (!entry) {
+      const own = this.defined[section].get(ref);
+      const connector = section === 'processors' ? undefined : this.defined.connectors.get(ref);
+      if (!own && !connector) {
         this.issues.error(at(item), this.undefinedReferenceMessage(section, ref));
         continue;
       }
       if (seen.has(ref)) {
-        this.issues.error(at(item), `${kind} "${ref}" is listed twice in pipeline "${pipeline}"`);
+        this.issues.error(at(item), `${connector && !own ? 'connector' : kind} "${ref}" is listed twice in pipeline "${pipeline}"`);
         continue;
       }
       seen.add(ref);
       ids.push(ref);
+      // An id that is both (already reported at the connector's definition): nothing more to say about it here.
+      if (own && connector) continue;
       const type = ref.split('/', 1)[0]!;
-      const factory = this.factories(section).get(type);
+      if (connector) {
+        const factory = this.registry.connectors.get(type);
+        const list = section === 'exporters' ? 'exporters' : 'receivers';
+        const fits = signal !== undefined && factory !== undefined && this.checkConnectorSignal(factory, ref, list, signal, item);
+        this.useConnector(ref, list === 'exporters' ? 'asExporter' : 'asReceiver', { pipeline, item, fits });
+        continue;
+      }
+      const factory = this.registry[section].get(type);
       if (signal && factory && !factory.create[signal]) {
         const supported = Object.keys(factory.create);
         this.issues.error(
@@ -357,15 +440,127 @@ class Loader {
     return ids;
   }
 
-  private undefinedReferenceMessage(section: Section, ref: string): string {
+  private useConnector(id: string, side: 'asExporter' | 'asReceiver', use: ConnectorUse): void {
+    let uses = this.connectorUses.get(id);
+    if (!uses) this.connectorUses.set(id, (uses = { asExporter: [], asReceiver: [] }));
+    uses[side].push(use);
+  }
+
+  /**
+   * A connector consumes the signals of the pipelines that list it under exporters, and produces those of the
+   * pipelines that list it under receivers. Returns whether this use fits.
+   */
+  private checkConnectorSignal(factory: ConnectorFactory, id: string, list: 'receivers' | 'exporters', signal: Signal, item: Node): boolean {
+    if (list === 'exporters' && !factory.inputs.includes(signal)) {
+      this.issues.error(
+        at(item),
+        `connector "${id}" cannot receive ${signal}: it consumes ${factory.inputs.join(', ') || 'nothing'} (list it under exporters of ${factory.inputs.join(' or ') || 'no'} pipelines only)`,
+      );
+    } else if (list === 'receivers' && !factory.outputs.includes(signal)) {
+      this.issues.error(
+        at(item),
+        `connector "${id}" cannot produce ${signal}: it produces ${factory.outputs.join(', ') || 'nothing'} (list it under receivers of ${factory.outputs.join(' or ') || 'no'} pipelines only)`,
+      );
+    } else {
+      return true;
+    }
+    return false;
+  }
+
+  private undefinedReferenceMessage(section: PipelineList, ref: string): string {
     const kind = KIND_OF[section];
-    const base = `${kind} "${ref}" is not defined in ${section}:`;
+    const connectorsToo = section !== 'processors' && this.defined.connectors.size > 0;
+    const base = `${kind} "${ref}" is not defined in ${section}:${connectorsToo ? ' or connectors:' : ''}`;
+    if (this.defined.connectors.has(ref)) {
+      return `${base} ("${ref}" is a connector: it goes under exporters of the pipelines that feed it and under receivers of the pipelines it feeds, never under processors)`;
+    }
     const elsewhere = SECTIONS.find((s) => s !== section && this.defined[s].has(ref));
     if (elsewhere) return `${base} ("${ref}" is ${article(KIND_OF[elsewhere])}: list it under ${elsewhere})`;
-    const defined = [...this.defined[section].keys()];
+    const defined = [...this.defined[section].keys(), ...(connectorsToo ? this.defined.connectors.keys() : [])];
     const hint = didYouMean(ref, defined);
     if (hint) return `${base}${hint}`;
     return `${base} (${defined.length > 0 ? `defined: ${quotedList(defined)}` : `no ${kind} is defined`})`;
+  }
+
+  /**
+   * A pipeline's `receivers: [x]` must say one thing: an id may not be both a connector and a receiver (or an
+   * exporter), as the Collector also refuses. Reported at the connector.
+   */
+  private checkConnectorIds(): void {
+    for (const entry of this.defined.connectors.values()) {
+      const clash = (['receivers', 'exporters'] as const).find((s) => this.defined[s].has(entry.id));
+      if (!clash) continue;
+      const suggestion = entry.id.includes('/') ? `${entry.id}-connector` : `${entry.id}/connector`;
+      this.issues.error(
+        at(entry.key),
+        `connector "${entry.id}" has the same id as ${article(KIND_OF[clash])} defined under ${clash}:, so pipelines could not tell them apart: rename one of them (for example to "${suggestion}")`,
+      );
+    }
+  }
+
+  /**
+   * A connector must be on both sides: fed by some pipeline (listed under its exporters) and feeding some
+   * pipeline (listed under its receivers). One side only is an error at its first use; no side at all is the
+   * "unused" warning.
+   */
+  private checkConnectorSides(): void {
+    for (const [id, uses] of this.connectorUses) {
+      if (!this.components.connectors.has(id)) continue; // its definition has errors of its own
+      if (uses.asReceiver.length === 0 && uses.asExporter.length > 0) {
+        const first = uses.asExporter[0]!;
+        this.issues.error(
+          at(first.item),
+          `connector "${id}" is used as an exporter (pipeline "${first.pipeline}") but no pipeline lists it under receivers, so its output would go nowhere: add it to the receivers of the pipelines it should feed`,
+        );
+      } else if (uses.asExporter.length === 0 && uses.asReceiver.length > 0) {
+        const first = uses.asReceiver[0]!;
+        this.issues.error(
+          at(first.item),
+          `connector "${id}" is used as a receiver (pipeline "${first.pipeline}") but no pipeline lists it under exporters, so it would never get data: add it to the exporters of the pipeline that should feed it`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Pipelines linked by connectors (pipeline A lists connector c under exporters, pipeline B lists c under
+   * receivers: A feeds B) must not form a cycle, or data would go round forever. Each cycle is reported once, at
+   * the connector reference that closes it, naming the whole loop. Uses whose signal does not fit the connector
+   * are already errors and link nothing.
+   */
+  private checkCycles(): void {
+    const feeds = new Map<string, Array<{ to: string; via: string; item: Node }>>();
+    for (const [connector, uses] of this.connectorUses) {
+      for (const from of uses.asExporter) {
+        if (!from.fits) continue;
+        for (const to of uses.asReceiver) {
+          if (!to.fits) continue;
+          let list = feeds.get(from.pipeline);
+          if (!list) feeds.set(from.pipeline, (list = []));
+          list.push({ to: to.pipeline, via: connector, item: from.item });
+        }
+      }
+    }
+    const state = new Map<string, 'visiting' | 'done'>();
+    const path: Array<{ pipeline: string; via: string }> = [];
+    const visit = (pipeline: string): void => {
+      state.set(pipeline, 'visiting');
+      for (const edge of feeds.get(pipeline) ?? []) {
+        const s = state.get(edge.to);
+        if (s === 'visiting') {
+          const start = path.findIndex((p) => p.pipeline === edge.to);
+          const loop = [...path.slice(start < 0 ? path.length : start), { pipeline, via: edge.via }];
+          const text = [...loop.map((p) => `pipeline "${p.pipeline}" → connector "${p.via}"`), `pipeline "${edge.to}"`].join(' → ');
+          this.issues.error(at(edge.item), `the pipelines form a cycle: ${text}; data would go round forever: remove one of these links`);
+        } else if (s === undefined) {
+          path.push({ pipeline, via: edge.via });
+          visit(edge.to);
+          path.pop();
+        }
+      }
+      state.set(pipeline, 'done');
+    };
+    for (const id of feeds.keys()) if (!state.has(id)) visit(id);
   }
 
   /** Components no pipeline lists: a warning each, when there are pipelines at all (else it is just noise). */
@@ -376,10 +571,14 @@ class Loader {
     if (pipelines === undefined && !(loc.rest.length === 0 && isMap(loc.node) && loc.node.items.length > 0)) return;
     if (isMap(loc.node)) {
       for (const p of loc.node.items) {
-        for (const section of SECTIONS) {
+        for (const section of PIPELINE_LISTS) {
           const list = locate(this.doc, { node: (p.value as Node | null) ?? null, key: null }, [section]);
           if (list.rest.length === 0 && isSeq(list.node)) {
-            for (const item of list.node.items) if (isScalar(item)) used.add(`${section}\0${String(item.value)}`);
+            for (const item of list.node.items) {
+              if (!isScalar(item)) continue;
+              used.add(`${section}\0${String(item.value)}`);
+              if (section !== 'processors') used.add(`connectors\0${String(item.value)}`);
+            }
           }
         }
       }

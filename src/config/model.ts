@@ -22,7 +22,11 @@ export interface PipelineConfig {
   /** `traces` or `traces/name`. */
   readonly id: string;
   readonly signal: Signal;
-  /** Component ids, in the order written (processors run in this order). */
+  /**
+   * Component ids, in the order written (processors run in this order). `receivers` may name connectors (the
+   * pipeline takes what the connector produces) and `exporters` may name connectors (the pipeline feeds it);
+   * `PulseConfig.connectors.has(id)` tells which.
+   */
   readonly receivers: readonly string[];
   readonly processors: readonly string[];
   readonly exporters: readonly string[];
@@ -51,6 +55,12 @@ export interface PulseConfig {
   readonly receivers: ReadonlyMap<string, ComponentConfig>;
   readonly processors: ReadonlyMap<string, ComponentConfig>;
   readonly exporters: ReadonlyMap<string, ComponentConfig>;
+  /**
+   * Connectors join pipelines: each one is listed under `exporters` of the pipelines that feed it and under
+   * `receivers` of the pipelines it feeds (both sides are guaranteed by the loader, as is the absence of cycles
+   * and of ids shared with a receiver or exporter).
+   */
+  readonly connectors: ReadonlyMap<string, ComponentConfig>;
   readonly service: ServiceConfig;
 }
 
@@ -74,4 +84,16 @@ export interface ConfigIssue {
 export function formatIssue(issue: ConfigIssue): string {
   const where = issue.line > 0 ? `${issue.file}:${issue.line}:${issue.col}` : issue.file;
   return `${where}: ${issue.severity === 'warning' ? 'warning: ' : ''}${issue.message}`;
+}
+
+/**
+ * Issues in a stable reading order: those of `firstFile` (the config file) first, then those of other files (the
+ * files a component's `validateExternal` checked, such as journey definitions) by file name; by line and column
+ * within a file. Issues at the same position keep their order.
+ */
+export function sortIssues(issues: readonly ConfigIssue[], firstFile: string): ConfigIssue[] {
+  const rank = (file: string) => (file === firstFile ? 0 : 1);
+  return [...issues].sort(
+    (a, b) => rank(a.file) - rank(b.file) || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) || a.line - b.line || a.col - b.col,
+  );
 }

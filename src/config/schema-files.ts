@@ -5,6 +5,7 @@
  */
 import type { ComponentRegistry } from '../components.js';
 import { buildConfigJsonSchema, type JsonSchema } from './json-schema.js';
+import { buildJourneyJsonSchema } from '../journeys/definition/json-schema.js';
 
 export interface SchemaFile {
   /** Path relative to the repository root. */
@@ -13,7 +14,10 @@ export interface SchemaFile {
 }
 
 export function schemaFiles(registry: ComponentRegistry): SchemaFile[] {
-  return [{ file: 'schemas/pulse-config.schema.json', build: () => buildConfigJsonSchema(registry) }];
+  return [
+    { file: 'schemas/pulse-config.schema.json', build: () => buildConfigJsonSchema(registry) },
+    { file: 'schemas/journey.schema.json', build: buildJourneyJsonSchema },
+  ];
 }
 
 /** The exact bytes written: 2-space JSON and a trailing newline, so diffs and the staleness check are stable. */

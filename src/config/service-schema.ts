@@ -4,10 +4,16 @@
  * ```yaml
  * service:
  *   pipelines:
- *     traces:                       # `<signal>` or `<signal>/<name>`
+ *     traces/in:                    # `<signal>` or `<signal>/<name>`; signals: traces, attempts, journey_metrics
  *       receivers: [otlp]
- *       processors: [memory_limiter, batch]   # optional, run in this order
- *       exporters: [debug]
+ *       processors: [memory_limiter]          # optional, run in this order
+ *       exporters: [journeys]       # a connector: this pipeline feeds it
+ *     traces/out:
+ *       receivers: [journeys]       # the same connector: it feeds this pipeline (and the next two)
+ *       processors: [batch]
+ *       exporters: [otlp/next]
+ *     attempts: { receivers: [journeys], exporters: [debug] }
+ *     journey_metrics: { receivers: [journeys], exporters: [debug] }
  *   telemetry:
  *     logs: { level: info }         # trace | debug | info | warn | error | fatal | silent
  *     metrics: { address: 0.0.0.0:8888 }     # Prometheus /metrics; `enabled: false` turns it off
@@ -16,8 +22,9 @@
  *   data_dir: .pulse/data
  * ```
  *
- * The shape is checked here; that pipeline ids name a known signal and that every listed component exists,
- * supports the signal and is listed once are checked by the loader, which knows the components.
+ * The shape is checked here; that pipeline ids name a known signal, that every listed component exists,
+ * supports the signal and is listed once, and the connector rules (both sides used, no cycles) are checked by the
+ * loader, which knows the components.
  */
 import { z } from 'zod';
 import { duration, listenAddress } from './types.js';
@@ -34,14 +41,17 @@ function defaultsWhenEmpty<T extends z.ZodType>(schema: T) {
     .prefault({} as z.input<T>);
 }
 
-const componentIds = (kind: 'receiver' | 'processor' | 'exporter') =>
-  z.array(z.string().describe(`The id (\`type\` or \`type/name\`) of one of the ${kind}s defined above`));
+const componentIds = (what: string) => z.array(z.string().describe(`The id (\`type\` or \`type/name\`) of one of the ${what} defined above`));
 
 export const pipelineSchema = z
   .strictObject({
-    receivers: componentIds('receiver').min(1).describe('Receivers feeding this pipeline (at least one)'),
-    processors: componentIds('processor').default([]).describe('Processors, run in this order (optional)'),
-    exporters: componentIds('exporter').min(1).describe('Exporters this pipeline sends to (at least one)'),
+    receivers: componentIds('receivers or connectors')
+      .min(1)
+      .describe('Receivers feeding this pipeline, or connectors whose output it takes (at least one)'),
+    processors: componentIds('processors').default([]).describe('Processors, run in this order (optional)'),
+    exporters: componentIds('exporters or connectors')
+      .min(1)
+      .describe('Exporters this pipeline sends to, or connectors it feeds (at least one)'),
   })
   .describe('One pipeline: receivers → processors (in order) → exporters');
 
@@ -79,7 +89,7 @@ export const serviceSchema = z
     pipelines: z
       .record(z.string(), pipelineSchema)
       .nullish()
-      .describe('Pipelines by id: `traces` or `traces/<name>`'),
+      .describe('Pipelines by id: `<signal>` or `<signal>/<name>`; signals: traces, attempts, journey_metrics'),
     telemetry: telemetrySchema,
     shutdown_timeout: duration()
       .prefault('20s')

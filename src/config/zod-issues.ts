@@ -90,6 +90,13 @@ function bound(issue: { minimum?: number | bigint; maximum?: number | bigint; in
   return inclusive ? `must be at most ${n}` : `must be less than ${n}`;
 }
 
+/** `parent: "name" is required (what)`, for a missing field. */
+function required(prefix: string, path: readonly PathSegment[], what: string): SchemaProblem {
+  const parent = formatPath(prefix, path.slice(0, -1));
+  const name = path[path.length - 1];
+  return { path, atKey: false, message: `${parent === '' ? '' : `${parent}: `}"${String(name)}" is required (${what})` };
+}
+
 /** Explains every issue of a failed `safeParse` of `input` against `schema`. */
 export function explainZodIssues(issues: readonly Issue[], schema: z.ZodType, input: unknown, prefix: string): SchemaProblem[] {
   const out: SchemaProblem[] = [];
@@ -105,9 +112,7 @@ export function explainZodIssues(issues: readonly Issue[], schema: z.ZodType, in
       }
       case 'invalid_type':
         if (value === undefined) {
-          const parent = formatPath(prefix, path.slice(0, -1));
-          const name = path[path.length - 1];
-          out.push({ path, atKey: false, message: `${parent === '' ? '' : `${parent}: `}"${String(name)}" is required (${expected(issue.expected)})` });
+          out.push(required(prefix, path, expected(issue.expected)));
         } else {
           out.push({ path, atKey: false, message: `${where}: expected ${expected(issue.expected)}, got ${describeValue(value)}` });
         }
@@ -138,6 +143,10 @@ export function explainZodIssues(issues: readonly Issue[], schema: z.ZodType, in
           return;
         }
         const kinds = [...new Set(branches.flatMap((b) => b.filter((i) => i.code === 'invalid_type').map((i) => expected(i.expected))))];
+        if (value === undefined && kinds.length > 0 && path.length > 0) {
+          out.push(required(prefix, path, kinds.join(' or ')));
+          return;
+        }
         const msg = kinds.length > 0 ? `expected ${kinds.join(' or ')}, got ${describeValue(value)}` : issue.message;
         out.push({ path, atKey: false, message: `${where}: ${msg}` });
         return;

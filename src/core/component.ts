@@ -3,7 +3,10 @@
  *
  * - **receivers** turn something outside (a socket, a file) into data and hand it to `next`;
  * - **processors** take data, change or filter it, and hand it to `next`;
- * - **exporters** take data and send it somewhere outside.
+ * - **exporters** take data and send it somewhere outside;
+ * - **connectors** join pipelines: a connector is an exporter at the end of one pipeline and a receiver at the
+ *   start of others, and may turn one signal into others (the journeys connector turns traces into tagged traces,
+ *   attempts and journey metrics), as the Collector's spanmetrics connector does.
  *
  * A component never looks its neighbours up: the service builds the graph from config and hands each component
  * its `next` consumer at creation. The service starts components downstream first (exporters, then processors,
@@ -17,8 +20,9 @@ import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Consumer, SignalData, Signal } from './consumer.js';
 import type { MetricsRegistry } from './telemetry.js';
+import type { ConfigIssue } from '../config/model.js';
 
-export type ComponentKind = 'receiver' | 'processor' | 'exporter';
+export type ComponentKind = 'receiver' | 'processor' | 'exporter' | 'connector';
 
 export interface Component {
   /**
@@ -64,6 +68,12 @@ interface FactoryBase<C> {
    * `superRefine`s, so every problem maps to a path and from there to a `file:line:col`.
    */
   readonly configSchema: z.ZodType<C>;
+  /**
+   * Checks that need more than the config text: files it points at (a journeys directory). Run by
+   * `pulse validate` and before start, after `configSchema` accepted the config; returns every problem with the
+   * position in *its* file. Relative paths are relative to the working directory.
+   */
+  readonly validateExternal?: (config: C) => ConfigIssue[];
 }
 
 export interface ReceiverFactory<C = unknown> extends FactoryBase<C> {
@@ -83,4 +93,22 @@ export interface ExporterFactory<C = unknown> extends FactoryBase<C> {
   readonly create: { [S in Signal]?: (settings: CreateSettings, config: C) => ConsumingComponent<S> };
 }
 
-export type Factory = ReceiverFactory | ProcessorFactory | ExporterFactory;
+/** The consumers a connector hands its output to: one per output signal that some pipeline receives from it. */
+export type ConnectorOutputs = { readonly [S in Signal]?: Consumer<SignalData[S]> };
+
+export interface ConnectorComponent extends Component {
+  /** One consumer per input signal; the pipelines that export to this connector feed these. */
+  readonly inputs: { readonly [S in Signal]?: Consumer<SignalData[S]> };
+}
+
+export interface ConnectorFactory<C = unknown> extends FactoryBase<C> {
+  readonly kind: 'connector';
+  /** Signals it consumes: it may be an exporter of pipelines of these signals. */
+  readonly inputs: readonly Signal[];
+  /** Signals it produces: it may be a receiver of pipelines of these signals. */
+  readonly outputs: readonly Signal[];
+  /** One instance per connector id, whatever the number of pipelines it joins. */
+  create(settings: CreateSettings, config: C, outputs: ConnectorOutputs): ConnectorComponent;
+}
+
+export type Factory = ReceiverFactory | ProcessorFactory | ExporterFactory | ConnectorFactory;

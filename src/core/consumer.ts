@@ -9,16 +9,23 @@
  * sets `mutatesData`, and fan-out gives it its own copy when other consumers read the same data.
  */
 import type { TraceBatch } from './model.js';
+import type { AttemptRecord, SliWindow } from '../journeys/model.js';
 
-/** The signals that flow through pipelines, and the unit each carries. Later components add attempts, journey
- * metrics and alerts. */
+/**
+ * The signals that flow through pipelines, and the unit each carries:
+ * - `traces`: OTLP spans;
+ * - `attempts`: decided journey attempts (the journeys connector produces them);
+ * - `journey_metrics`: SLI window rows by journey × segment × window (the journeys connector produces them).
+ */
 export interface SignalData {
   traces: TraceBatch;
+  attempts: AttemptRecord[];
+  journey_metrics: SliWindow[];
 }
 
 export type Signal = keyof SignalData;
 
-export const SIGNALS: readonly Signal[] = ['traces'];
+export const SIGNALS: readonly Signal[] = ['traces', 'attempts', 'journey_metrics'];
 
 export interface Consumer<T> {
   readonly mutatesData: boolean;
@@ -28,4 +35,6 @@ export interface Consumer<T> {
 /** How many items a unit of data holds, for metrics (spans for traces). */
 export const itemCount: { [S in Signal]: (data: SignalData[S]) => number } = {
   traces: (batch) => batch.spanCount,
+  attempts: (records) => records.length,
+  journey_metrics: (rows) => rows.length,
 };

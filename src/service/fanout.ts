@@ -22,6 +22,9 @@ import { cloneBatch } from '../core/model.js';
 
 const cloneData: { [S in Signal]: (data: SignalData[S]) => SignalData[S] } = {
   traces: cloneBatch,
+  // Attempt records and SLI rows are immutable once produced; a consumer that mutates gets its own array.
+  attempts: (records) => records.slice(),
+  journey_metrics: (rows) => rows.slice(),
 };
 
 export function fanout<S extends Signal>(signal: S, consumers: readonly Consumer<SignalData[S]>[]): Consumer<SignalData[S]> {

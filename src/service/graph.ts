@@ -3,23 +3,29 @@
  * deadline-bounded shutdown.
  *
  * Instances, as the OpenTelemetry Collector makes them:
- * - one exporter instance per exporter id, shared by every pipeline that lists it (one queue, one connection);
+ * - one exporter instance per exporter id and signal, shared by every pipeline of that signal that lists it (one
+ *   queue, one connection); `debug` in an attempts and a journey_metrics pipeline is two instances;
  * - one processor instance per (pipeline, processor id): processors keep per-pipeline state (a `batch` buffer);
- * - one receiver instance per receiver id (one listening socket), whose `next` fans out to every pipeline that
- *   lists it (see fanout.ts for the copy and error rules).
+ * - one receiver instance per receiver id and signal (one listening socket), whose `next` fans out to every
+ *   pipeline that lists it (see fanout.ts for the copy and error rules);
+ * - one connector instance per connector id, whatever the number of pipelines it joins. Its `outputs` are, per
+ *   output signal used, a fan-out to the entries of every pipeline listing it under `receivers`; the pipelines
+ *   listing it under `exporters` hand their data to `connector.inputs[signal]`. Pipelines are therefore built
+ *   downstream first (`pipelinesDownstreamFirst`), and a cycle through connectors is refused (`PULSE_ERR_CYCLE`).
  *
- * Lifecycle: `start()` starts components downstream first (exporters, processors from the exporter end, then
- * receivers; start-order.ts); if one fails, the ones already started are shut down in reverse and `start()`
- * rejects with `PULSE_ERR_START` naming the component. `shutdown(deadlineMs)` goes the other way — receivers
- * stop accepting and finish requests in flight, processors flush, exporters drain — each awaited in turn, the
- * whole bounded by the deadline: each component gets the time that is left, and whatever did not finish is logged
- * and reported.
+ * Lifecycle: `start()` starts components downstream first, across pipelines (start-order.ts): the exporters and
+ * processors of the pipelines a connector feeds, then the connector, then the processors of the pipelines feeding
+ * it, receivers last. If one fails, the ones already started are shut down in reverse and `start()` rejects with
+ * `PULSE_ERR_START` naming the component. `shutdown(deadlineMs)` goes the other way — receivers stop accepting and
+ * finish requests in flight, upstream processors flush, a connector flushes into the downstream pipelines (still
+ * running), their processors flush, exporters drain — each awaited in turn, the whole bounded by the deadline:
+ * each component gets the time that is left, and whatever did not finish is logged and reported.
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ComponentRegistry } from '../components.js';
 import type { ComponentConfig, PipelineConfig, PulseConfig } from '../config/model.js';
-import type { Component, ComponentKind, ConsumingComponent, CreateSettings, Host } from '../core/component.js';
+import type { Component, ComponentKind, ConnectorComponent, ConsumingComponent, CreateSettings, Host } from '../core/component.js';
 import type { Consumer, Signal, SignalData } from '../core/consumer.js';
 import { PulseError, errorMessage } from '../core/errors.js';
 import type { MetricsRegistry } from '../core/telemetry.js';
@@ -186,13 +192,25 @@ async function settleWithin(component: Component, ms: number): Promise<'done' | 
   }
 }
 
+/** A pipeline's entry: the consumer its receivers (or the connector feeding it) hand data to, and its first nodes. */
+interface PipelineEntry {
+  readonly consumer: Consumer<SignalData[Signal]>;
+  readonly keys: readonly string[];
+  /** The pipeline's position in the config, so fan-outs keep the order pipelines were written in. */
+  readonly order: number;
+}
+
 /** Builds one graph; a class only to keep the shared build state out of argument lists. */
 class GraphBuilder {
   private readonly nodes: GraphNode[] = [];
   private readonly edges: Array<readonly [string, string]> = [];
+  /** `id\0signal` → the exporter instance for that signal. */
   private readonly exporters = new Map<string, { key: string; consumer: Consumer<SignalData[Signal]> }>();
-  /** Receiver id → the entry consumer and first node keys of each pipeline listing it, in pipeline order. */
-  private readonly receiverTargets = new Map<string, { signal: Signal; entries: Array<{ consumer: Consumer<SignalData[Signal]>; keys: string[] }> }>();
+  private readonly connectors = new Map<string, { key: string; component: ConnectorComponent }>();
+  /** Receiver or connector id → signal → the entries of the pipelines that list it under `receivers`. */
+  private readonly feeds = new Map<string, Map<Signal, PipelineEntry[]>>();
+  /** Exporter and receiver id → the signals of the pipelines using it (an instance per signal; see names). */
+  private readonly signalsOf = new Map<string, Set<Signal>>();
 
   constructor(
     private readonly config: PulseConfig,
@@ -202,16 +220,36 @@ class GraphBuilder {
 
   /** Every component, in start order. */
   build(): GraphNode[] {
-    for (const pipeline of this.config.service.pipelines.values()) this.addPipeline(pipeline);
-    for (const [id, target] of this.receiverTargets) this.addReceiver(id, target.signal, target.entries);
+    const pipelines = [...this.config.service.pipelines.values()];
+    for (const p of pipelines) {
+      for (const id of [...p.receivers, ...p.exporters]) {
+        let set = this.signalsOf.get(id);
+        if (!set) this.signalsOf.set(id, (set = new Set()));
+        set.add(p.signal);
+      }
+    }
+    // Downstream pipelines first: a connector is created with the entries of the pipelines it feeds, before the
+    // pipelines that feed it are built around its inputs.
+    for (const p of pipelinesDownstreamFirst(pipelines, this.config.connectors)) this.addPipeline(p, pipelines.indexOf(p));
+    for (const [id, bySignal] of this.feeds) {
+      if (this.config.connectors.has(id)) {
+        if (!this.connectors.has(id)) {
+          const [signal, entries] = [...bySignal][0]!;
+          const pipeline = pipelines[entries[0]!.order]!.id;
+          throw new PulseError('PULSE_ERR_CREATE', `connector ${id} feeds pipeline ${pipeline} (${signal}) but no pipeline lists it under exporters, so it would never get data`);
+        }
+        continue;
+      }
+      for (const [signal, entries] of bySignal) this.addReceiver(id, signal, entries);
+    }
     return startOrder(this.nodes, this.edges);
   }
 
-  private addPipeline(pipeline: PipelineConfig): void {
+  private addPipeline(pipeline: PipelineConfig, order: number): void {
     const { signal } = pipeline;
-    const exporterKeys = pipeline.exporters.map((id) => this.exporter(id, signal).key);
-    let next = fanout(signal, pipeline.exporters.map((id) => this.exporters.get(id)!.consumer));
-    let nextKeys = exporterKeys;
+    const targets = pipeline.exporters.map((id) => (this.config.connectors.has(id) ? this.connectorInput(id, signal, pipeline.id) : this.exporter(id, signal)));
+    let next = fanout(signal, targets.map((t) => t.consumer));
+    let nextKeys: readonly string[] = targets.map((t) => t.key);
     let mutates = next.mutatesData;
     for (let i = pipeline.processors.length - 1; i >= 0; i--) {
       const id = pipeline.processors[i]!;
@@ -221,7 +259,7 @@ class GraphBuilder {
       const created = this.create(name, () => {
         const create = this.factory('processor', cc).create[signal];
         if (!create) throw unsupported(name, signal);
-        return create(this.createSettings('processor', id, pipeline.id), cc.config, countOutgoing(signal, next, counters.outgoing));
+        return create(this.createSettings('processor', id, { pipeline: pipeline.id }), cc.config, countOutgoing(signal, next, counters.outgoing));
       }) as ConsumingComponent<Signal>;
       const processor = new ObservedProcessor(signal, created, counters);
       const key = `processor/${id}@${pipeline.id}`;
@@ -233,56 +271,113 @@ class GraphBuilder {
     }
     // A processor that hands its input on unchanged lets a mutating one after it change the caller's object, so
     // the pipeline as a whole mutates when any part of it does (the Collector's "capabilities" node).
-    const entry = mutates === next.mutatesData ? next : withMutates(next, mutates);
+    const consumer = mutates === next.mutatesData ? next : withMutates(next, mutates);
     for (const id of pipeline.receivers) {
-      let target = this.receiverTargets.get(id);
-      if (!target) this.receiverTargets.set(id, (target = { signal, entries: [] }));
-      target.entries.push({ consumer: entry, keys: nextKeys });
+      if (this.connectors.has(id)) {
+        // Cannot happen after pipelinesDownstreamFirst; a guard against wiring a connector without this pipeline.
+        throw new PulseError('PULSE_ERR_CREATE', `connector ${id} was created before pipeline ${pipeline.id}, which it feeds`);
+      }
+      let bySignal = this.feeds.get(id);
+      if (!bySignal) this.feeds.set(id, (bySignal = new Map()));
+      let entries = bySignal.get(signal);
+      if (!entries) bySignal.set(signal, (entries = []));
+      entries.push({ consumer, keys: nextKeys, order });
     }
   }
 
+  /** Exporters: one instance per exporter id and signal, shared by every pipeline of that signal listing it. */
   private exporter(id: string, signal: Signal): { key: string; consumer: Consumer<SignalData[Signal]> } {
-    const existing = this.exporters.get(id);
+    const existing = this.exporters.get(`${id}\0${signal}`);
     if (existing) return existing;
     const cc = this.componentConfig('exporter', id);
-    const name = `exporter ${id}`;
+    const name = this.instanceName('exporter', id, signal);
     const component = this.create(name, () => {
       const create = this.factory('exporter', cc).create[signal];
       if (!create) throw unsupported(name, signal);
-      return create(this.createSettings('exporter', id), cc.config);
+      return create(this.createSettings('exporter', id, { signal }), cc.config);
     });
-    const entry = { key: `exporter/${id}`, consumer: component };
+    const entry = { key: `exporter/${id}@${signal}`, consumer: component };
     this.nodes.push({ key: entry.key, kind: 'exporter', name, component });
-    this.exporters.set(id, entry);
+    this.exporters.set(`${id}\0${signal}`, entry);
     return entry;
   }
 
-  private addReceiver(id: string, signal: Signal, entries: Array<{ consumer: Consumer<SignalData[Signal]>; keys: string[] }>): void {
+  /**
+   * The consumer a pipeline feeding connector `id` hands its `signal` data to. The connector (one instance per
+   * id) is created on first use; by then every pipeline it feeds is built (downstream first), so its outputs are
+   * complete: per output signal, a fan-out to the entries of the pipelines of that signal listing it as receiver.
+   */
+  private connectorInput(id: string, signal: Signal, pipeline: string): { key: string; consumer: Consumer<SignalData[Signal]> } {
+    let created = this.connectors.get(id);
+    if (!created) {
+      const cc = this.componentConfig('connector', id);
+      const name = `connector ${id}`;
+      const key = `connector/${id}`;
+      const fed = [...(this.feeds.get(id) ?? new Map<Signal, PipelineEntry[]>())];
+      if (fed.length === 0) {
+        throw new PulseError('PULSE_ERR_CREATE', `connector ${id} is fed by pipeline ${pipeline} but no pipeline lists it under receivers, so its output would go nowhere`);
+      }
+      const component = this.create(name, () => {
+        const factory = this.factory('connector', cc);
+        const outputs: { [S in Signal]?: Consumer<SignalData[S]> } = {};
+        for (const [out, entries] of fed) {
+          if (!factory.outputs.includes(out)) throw new PulseError('PULSE_ERR_CREATE', `${name} does not produce ${out} (it produces: ${factory.outputs.join(', ') || 'nothing'})`);
+          (outputs as Record<Signal, Consumer<SignalData[Signal]>>)[out] = fanout(out, byOrder(entries).map((e) => e.consumer));
+        }
+        return factory.create(this.createSettings('connector', id), cc.config, outputs);
+      });
+      created = { key, component };
+      this.nodes.push({ key, kind: 'connector', name, component });
+      for (const [, entries] of fed) for (const e of entries) for (const to of e.keys) this.edges.push([key, to]);
+      this.connectors.set(id, created);
+    }
+    const input = created.component.inputs[signal] as Consumer<SignalData[Signal]> | undefined;
+    if (!input) throw new PulseError('PULSE_ERR_CREATE', `connector ${id} does not consume ${signal} (pipeline ${pipeline} lists it under exporters)`);
+    return { key: created.key, consumer: input };
+  }
+
+  /** Receivers: one instance per receiver id and signal; its `next` fans out to every pipeline listing it. */
+  private addReceiver(id: string, signal: Signal, entries: readonly PipelineEntry[]): void {
     const cc = this.componentConfig('receiver', id);
-    const name = `receiver ${id}`;
-    const next = fanout(signal, entries.map((e) => e.consumer));
+    const name = this.instanceName('receiver', id, signal);
+    const ordered = byOrder(entries);
+    const next = fanout(signal, ordered.map((e) => e.consumer));
     const component = this.create(name, () => {
       const create = this.factory('receiver', cc).create[signal];
       if (!create) throw unsupported(name, signal);
-      return create(this.createSettings('receiver', id), cc.config, next);
+      return create(this.createSettings('receiver', id, { signal }), cc.config, next);
     });
-    const key = `receiver/${id}`;
+    const key = `receiver/${id}@${signal}`;
     this.nodes.push({ key, kind: 'receiver', name, component });
-    for (const e of entries) for (const to of e.keys) this.edges.push([key, to]);
+    for (const e of ordered) for (const to of e.keys) this.edges.push([key, to]);
+  }
+
+  /** `exporter debug`, or `exporter debug (attempts)` when the id serves pipelines of several signals. */
+  private instanceName(kind: 'receiver' | 'exporter', id: string, signal: Signal): string {
+    return (this.signalsOf.get(id)?.size ?? 1) > 1 ? `${kind} ${id} (${signal})` : `${kind} ${id}`;
   }
 
   private componentConfig(kind: ComponentKind, id: string): ComponentConfig {
-    const section = kind === 'receiver' ? this.config.receivers : kind === 'processor' ? this.config.processors : this.config.exporters;
-    const cc = section.get(id);
+    const cc = this.section(kind).get(id);
     if (!cc) throw new PulseError('PULSE_ERR_CREATE', `${kind} ${id} is used by a pipeline but not configured under ${kind}s:`);
     return cc;
   }
 
+  private section(kind: ComponentKind): ReadonlyMap<string, ComponentConfig> {
+    switch (kind) {
+      case 'receiver':
+        return this.config.receivers;
+      case 'processor':
+        return this.config.processors;
+      case 'exporter':
+        return this.config.exporters;
+      case 'connector':
+        return this.config.connectors;
+    }
+  }
+
   private factory<K extends ComponentKind>(kind: K, cc: ComponentConfig): FactoryOf<K> {
-    const factories = (kind === 'receiver' ? this.registry.receivers : kind === 'processor' ? this.registry.processors : this.registry.exporters) as Map<
-      string,
-      FactoryOf<K>
-    >;
+    const factories = this.registry[`${kind}s`] as Map<string, FactoryOf<K>>;
     const factory = factories.get(cc.type);
     if (!factory) {
       const known = [...factories.keys()].join(', ') || 'none';
@@ -291,15 +386,22 @@ class GraphBuilder {
     return factory;
   }
 
-  private createSettings(kind: ComponentKind, id: string, pipeline?: string): CreateSettings {
+  /**
+   * `dataDir` = `<service.data_dir>/<kind>/<id, '/' → '_'>`, with `@<signal>` appended for an instance of a signal
+   * other than traces: an exporter used by pipelines of several signals has one instance (and one disk queue)
+   * per signal, and the traces instance keeps the directory it had before other signals existed.
+   */
+  private createSettings(kind: ComponentKind, id: string, scope: { pipeline?: string; signal?: Signal } = {}): CreateSettings {
     const bindings: Record<string, string> = { component: `${kind}/${id}` };
-    if (pipeline !== undefined) bindings.pipeline = pipeline;
+    if (scope.pipeline !== undefined) bindings.pipeline = scope.pipeline;
+    if (scope.signal !== undefined && (this.signalsOf.get(id)?.size ?? 1) > 1) bindings.signal = scope.signal;
+    const dirName = id.replaceAll('/', '_') + (scope.signal === undefined || scope.signal === 'traces' ? '' : `@${scope.signal}`);
     return {
       id,
       kind,
       logger: this.settings.logger.child(bindings),
       metrics: this.settings.metrics,
-      dataDir: join(this.config.service.dataDir, kind, id.replaceAll('/', '_')),
+      dataDir: join(this.config.service.dataDir, kind, dirName),
     };
   }
 
@@ -313,11 +415,53 @@ class GraphBuilder {
   }
 }
 
-type FactoryOf<K extends ComponentKind> = K extends 'receiver'
-  ? ComponentRegistry['receivers'] extends Map<string, infer F> ? F : never
-  : K extends 'processor'
-    ? ComponentRegistry['processors'] extends Map<string, infer F> ? F : never
-    : ComponentRegistry['exporters'] extends Map<string, infer F> ? F : never;
+type FactoryOf<K extends ComponentKind> = ComponentRegistry[`${K}s`] extends Map<string, infer F> ? F : never;
+
+function byOrder(entries: readonly PipelineEntry[]): PipelineEntry[] {
+  return [...entries].sort((a, b) => a.order - b.order);
+}
+
+/**
+ * The pipelines in build order: every pipeline after the pipelines it feeds through connectors (pipeline A lists
+ * connector c under exporters and pipeline B lists c under receivers: A feeds B), otherwise in config order.
+ * Throws `PULSE_ERR_CYCLE` naming the loop when the links form a cycle (the loader refuses such configs first).
+ */
+function pipelinesDownstreamFirst(pipelines: readonly PipelineConfig[], connectors: ReadonlyMap<string, unknown>): PipelineConfig[] {
+  const receiving = new Map<string, PipelineConfig[]>();
+  for (const p of pipelines) {
+    for (const id of p.receivers) {
+      if (!connectors.has(id)) continue;
+      let list = receiving.get(id);
+      if (!list) receiving.set(id, (list = []));
+      list.push(p);
+    }
+  }
+  const out: PipelineConfig[] = [];
+  const state = new Map<string, 'visiting' | 'done'>();
+  const path: string[] = [];
+  const visit = (p: PipelineConfig): void => {
+    state.set(p.id, 'visiting');
+    path.push(p.id);
+    for (const id of p.exporters) {
+      for (const q of receiving.get(id) ?? []) {
+        const s = state.get(q.id);
+        if (s === 'done') continue;
+        if (s === 'visiting') {
+          const loop = [...path.slice(path.indexOf(q.id)), `(${id})`, q.id].join(' → ');
+          throw new PulseError('PULSE_ERR_CYCLE', `the pipelines form a cycle through connectors (${loop}), so data would go round forever; remove one of the links`);
+        }
+        path.push(`(${id})`);
+        visit(q);
+        path.pop();
+      }
+    }
+    path.pop();
+    state.set(p.id, 'done');
+    out.push(p);
+  };
+  for (const p of pipelines) if (!state.has(p.id)) visit(p);
+  return out;
+}
 
 function unsupported(name: string, signal: Signal): PulseError {
   return new PulseError('PULSE_ERR_CREATE', `${name} does not support ${signal} pipelines`);

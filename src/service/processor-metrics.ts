@@ -1,5 +1,6 @@
 /**
- * Counts what goes into and out of every processor, so a user can see where spans are dropped or refused:
+ * Counts what goes into and out of every processor, so a user can see where items (spans, attempts or SLI rows,
+ * depending on the pipeline's signal) are dropped or refused:
  *
  * - `pulse_processor_incoming_items_total{processor,pipeline}`: items handed to the processor;
  * - `pulse_processor_outgoing_items_total{processor,pipeline}`: items the processor handed on;
@@ -22,10 +23,10 @@ export interface ProcessorCounters {
 export function processorCounters(metrics: MetricsRegistry, processor: string, pipeline: string): ProcessorCounters {
   const labels = { processor, pipeline };
   return {
-    incoming: metrics.counter('pulse_processor_incoming_items_total', 'Items (spans) handed to a processor.').with(labels),
-    outgoing: metrics.counter('pulse_processor_outgoing_items_total', 'Items (spans) a processor handed on to the next consumer.').with(labels),
+    incoming: metrics.counter('pulse_processor_incoming_items_total', 'Items (spans, attempts or SLI rows) handed to a processor.').with(labels),
+    outgoing: metrics.counter('pulse_processor_outgoing_items_total', 'Items (spans, attempts or SLI rows) a processor handed on to the next consumer.').with(labels),
     refused: metrics
-      .counter('pulse_processor_refused_items_total', 'Items (spans) a processor refused (its consume() rejected).')
+      .counter('pulse_processor_refused_items_total', 'Items (spans, attempts or SLI rows) a processor refused (its consume() rejected).')
       .with(labels),
   };
 }

@@ -12,9 +12,8 @@ import type { Logger } from 'pino';
 import { version } from '../cli.js';
 import type { ComponentRegistry } from '../components.js';
 import { loadConfig } from '../config/load.js';
-import { formatIssue, type PulseConfig } from '../config/model.js';
+import { formatIssue, sortIssues, type PulseConfig } from '../config/model.js';
 import type { HostPort } from '../config/types.js';
-import { sortByPosition } from '../config/yaml-nodes.js';
 import { errorMessage } from '../core/errors.js';
 import { createRootLogger } from '../core/logger.js';
 import { Service } from './service.js';
@@ -30,7 +29,7 @@ export async function runStart(options: RunStartOptions): Promise<number> {
   const { configPath, registry } = options;
   const loaded = loadConfig(configPath, registry);
   if ('issues' in loaded) {
-    for (const issue of sortByPosition([...loaded.issues, ...loaded.warnings])) process.stderr.write(formatIssue(issue) + '\n');
+    for (const issue of sortIssues([...loaded.issues, ...loaded.warnings], configPath)) process.stderr.write(formatIssue(issue) + '\n');
     process.stderr.write(`${configPath}: ${loaded.issues.length} problem(s); Pulse did not start\n`);
     return 1;
   }

@@ -2,10 +2,12 @@
  * The order components start in: every component after all the components it hands data to, so nothing ever
  * hands data to a component that is not running. Shutdown uses the reverse.
  *
- * Without connectors the graph is receivers → processors → exporters and this is simply "exporters, then
- * processors from the exporter end, then receivers". The general topological sort is kept (small) so that a
- * connector — an exporter of one pipeline that is the receiver of another — slots in, and so that a cycle is
- * refused with the components that form it instead of deadlocking at start.
+ * Within one pipeline this is "exporters, then processors from the exporter end, then receivers". A connector is
+ * the exporter of the pipelines feeding it and the receiver of the pipelines it feeds, so across pipelines the
+ * sort puts everything downstream of a connector (the pipelines it feeds, their processors and exporters) before
+ * it, and the connector before the processors and receivers of the pipelines feeding it. Shut down in reverse,
+ * a connector stops after everything that feeds it and flushes into downstream pipelines that still run. A cycle
+ * is refused with the components on it instead of deadlocking at start.
  */
 import type { ComponentKind } from '../core/component.js';
 import { PulseError } from '../core/errors.js';
@@ -16,11 +18,11 @@ export interface OrderNode {
   readonly kind: ComponentKind;
 }
 
-const KIND_RANK: Record<ComponentKind, number> = { exporter: 0, processor: 1, receiver: 2 };
+const KIND_RANK: Record<ComponentKind, number> = { exporter: 0, processor: 1, connector: 2, receiver: 3 };
 
 /**
  * Sorts `nodes` so that for every edge `from → to` (from hands data to to), `to` comes first. Among nodes that
- * are free to go, exporters go before processors before receivers, then the input order. Throws
+ * are free to go, exporters go before processors before connectors before receivers, then the input order. Throws
  * `PULSE_ERR_CYCLE` naming the components on a cycle.
  */
 export function startOrder<N extends OrderNode>(nodes: readonly N[], edges: ReadonlyArray<readonly [from: string, to: string]>): N[] {

@@ -1,8 +1,9 @@
 /**
- * What the debug exporter logs at each verbosity, as plain JSON-safe objects for pino (bigints become strings,
- * bytes base64, ids hex).
+ * What the debug exporter logs at each verbosity, and writes to its file for attempts and SLI rows, as plain
+ * JSON-safe objects for pino and JSON.stringify (bigints become strings, bytes base64, ids hex).
  */
 import { KvList, idToHex, serviceNameOf, type AnyValue, type KeyValue, type Span, type TraceBatch } from '../../core/model.js';
+import type { AttemptRecord, SliWindow } from '../../journeys/model.js';
 
 /** At most this many distinct span names are listed per scope at `normal` verbosity. */
 const MAX_NAMES = 10;
@@ -70,4 +71,60 @@ function loggable(v: AnyValue): unknown {
   if (v instanceof KvList) return attributesObject(v.values);
   if (Array.isArray(v)) return v.map(loggable);
   return v;
+}
+
+/** `attempts` at basic verbosity: how many, and how many succeeded and failed. */
+export function attemptsSummary(records: readonly AttemptRecord[]): Record<string, unknown> {
+  let successes = 0;
+  for (const r of records) if (r.outcome === 'success') successes++;
+  return { attempts: records.length, successes, failures: records.length - successes };
+}
+
+/** One attempt at normal verbosity: what an SRE scans for. */
+export function attemptLine(r: AttemptRecord): Record<string, unknown> {
+  return {
+    journey: r.journey,
+    traceId: idToHex(r.traceId),
+    outcome: r.outcome,
+    reasons: r.reasons,
+    signals: r.signals.length > 0 ? r.signals : undefined,
+    segments: r.segments,
+    durationMs: r.durationMs,
+  };
+}
+
+/**
+ * The whole attempt as a JSON-safe object (detailed verbosity, and one line of the `path` file): ids in hex, the
+ * start time (a bigint of nanoseconds) as a decimal string, every other field as it is.
+ */
+export function attemptJson(r: AttemptRecord): Record<string, unknown> {
+  return {
+    ...r,
+    traceId: idToHex(r.traceId),
+    startSpanId: idToHex(r.startSpanId),
+    startTimeUnixNano: r.startTimeUnixNano.toString(),
+    spans: r.spans.map((s) => ({ ...s, spanId: idToHex(s.spanId) })),
+  };
+}
+
+/** `journey_metrics` at basic verbosity. */
+export function sliSummary(rows: readonly SliWindow[]): Record<string, unknown> {
+  return { rows: rows.length };
+}
+
+/** One SLI row at normal verbosity: journey, window, segment and the success ratio. */
+export function sliLine(row: SliWindow): Record<string, unknown> {
+  return {
+    journey: row.journey,
+    windowStart: new Date(row.windowStartMs).toISOString(),
+    segment: row.segmentKey === '' ? 'all' : `${row.segmentKey}=${row.segmentValue}`,
+    attempts: row.attempts,
+    // Rounded to 4 decimals: 0.9951 reads as 99.51 %; null when the window holds no attempt.
+    successRatio: row.attempts > 0 ? Math.round((row.successes / row.attempts) * 1e4) / 1e4 : null,
+  };
+}
+
+/** The whole SLI row as a JSON-safe object (it has no bigints or binary ids, so it is the row itself). */
+export function sliJson(row: SliWindow): SliWindow {
+  return row;
 }

@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { PulseError, RetryableError, errorMessage } from '../../core/errors.js';
-import { LogThrottle } from '../exporterhelper/log-throttle.js';
+import { LogThrottle } from '../../core/log-throttle.js';
 
 export class JsonLinesFile {
   private stream: WriteStream | undefined;
@@ -94,7 +94,7 @@ export class JsonLinesFile {
       if (this.stream === s) this.stream = undefined;
       const suppressed = this.throttle.take('write');
       if (suppressed !== undefined) {
-        this.logger.error({ path: this.path, err: errorMessage(err), suppressed }, 'debug exporter: cannot write the traces file; reopening it on the next batch');
+        this.logger.error({ path: this.path, err: errorMessage(err), suppressed }, 'debug exporter: cannot write the file; reopening it on the next batch');
       }
     });
     this.stream = s;

@@ -48,6 +48,37 @@ describe('pulse validate', () => {
     ]);
   });
 
+  it('reports problems in the files a component points at (journeys) after the config file’s own', async () => {
+    const lines = (directory: string) => [
+      'receivers:',
+      '  otlp:',
+      '  otlp/spare:',
+      'exporters:',
+      '  debug:',
+      'connectors:',
+      `  journeys: { directory: ${directory} }`,
+      'service:',
+      '  pipelines:',
+      '    traces: { receivers: [otlp], exporters: [journeys] }',
+      '    attempts: { receivers: [journeys], exporters: [debug] }',
+    ];
+    const broken = file('journeys-broken.yaml', ...lines('broken'));
+    const r = await run(['validate', '--config', broken]);
+    expect(r.code).toBe(1);
+    expect(r.out.split('\n')).toEqual([
+      `${broken}:3:3: warning: receiver "otlp/spare" is defined but no pipeline uses it; it will not be started`,
+      'broken/checkout.yaml:3:9: warning: metadata.owner is empty',
+      'broken/checkout.yaml:7:5: spec.start.service is required',
+      'broken/signup.yaml:2:1: kind: must be "Journey"',
+      `${broken}: 2 errors, 2 warnings`,
+    ]);
+    const fine = file('journeys-good.yaml', ...lines('journeys'));
+    expect((await run(['validate', '--config', fine])).out).toBe(
+      `${fine}:3:3: warning: receiver "otlp/spare" is defined but no pipeline uses it; it will not be started\n` +
+        `${fine}: valid (2 pipelines, 4 components, 1 warning)`,
+    );
+  });
+
   it('reports a missing file and exits 1', async () => {
     const r = await run(['validate', '--config', join(dir, 'nope.yaml')]);
     expect(r.code).toBe(1);

@@ -17,7 +17,7 @@ const read = (file: string) => readFileSync(`${root}${file}`, 'utf8');
 type Obj = Record<string, unknown>;
 
 const SAMPLES = ['config/pulse.yaml', 'config/gateway.yaml'];
-const SECTIONS = ['receivers', 'processors', 'exporters'] as const;
+const SECTIONS = ['receivers', 'processors', 'exporters', 'connectors'] as const;
 
 describe('committed schemas', () => {
   for (const { file, build } of schemaFiles(defaultRegistry())) {
@@ -42,7 +42,11 @@ describe('committed schemas', () => {
       for (const type of registry[section].keys()) expect(patterns).toContain(`^${type}(/[A-Za-z0-9_.-]+)?$`);
     }
     const service = props.service!.properties as Record<string, Obj>;
-    expect(Object.keys(service.pipelines!.patternProperties as Obj)).toEqual(['^traces(/[A-Za-z0-9_.-]+)?$']);
+    expect(Object.keys(service.pipelines!.patternProperties as Obj)).toEqual([
+      '^traces(/[A-Za-z0-9_.-]+)?$',
+      '^attempts(/[A-Za-z0-9_.-]+)?$',
+      '^journey_metrics(/[A-Za-z0-9_.-]+)?$',
+    ]);
   });
 });
 

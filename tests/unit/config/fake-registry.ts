@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 import type { ComponentRegistry } from '../../../src/components.js';
-import type { ExporterFactory, ProcessorFactory, ReceiverFactory } from '../../../src/core/component.js';
+import type { ConnectorFactory, ExporterFactory, ProcessorFactory, ReceiverFactory } from '../../../src/core/component.js';
+import type { ConfigIssue } from '../../../src/config/model.js';
 import { byteSize, duration, listenAddress } from '../../../src/config/types.js';
 
 const component = {
@@ -64,7 +65,7 @@ export const fakeDebugExporter: ExporterFactory = {
   configSchema: z.strictObject({
     verbosity: z.enum(['basic', 'normal', 'detailed']).default('basic').describe('How much to print'),
   }),
-  create: { traces: () => component },
+  create: { traces: () => component, attempts: () => component, journey_metrics: () => component },
 };
 
 export const fakeOtlphttpExporter: ExporterFactory = {
@@ -85,6 +86,43 @@ export const fakeOtlphttpExporter: ExporterFactory = {
   create: { traces: () => component },
 };
 
+const connector = { ...component, inputs: {} };
+
+/**
+ * A journeys-like connector: traces in; traces, attempts and journey metrics out. Its `validateExternal` stands
+ * in for checking a journeys directory: `directory: broken` reports problems in two files (and a warning),
+ * `directory: explode` throws.
+ */
+export const fakeJourneysConnector: ConnectorFactory<{ directory: string }> = {
+  kind: 'connector',
+  type: 'journeys',
+  description: 'Journeys',
+  configSchema: z.strictObject({ directory: z.string().default('journeys').describe('Where the journey files are') }),
+  inputs: ['traces'],
+  outputs: ['traces', 'attempts', 'journey_metrics'],
+  validateExternal(config): ConfigIssue[] {
+    if (config.directory === 'explode') throw new Error('boom');
+    if (config.directory !== 'broken') return [];
+    return [
+      { file: 'broken/signup.yaml', line: 2, col: 1, message: 'kind: must be "Journey"' },
+      { file: 'broken/checkout.yaml', line: 7, col: 5, message: 'spec.start.service is required' },
+      { file: 'broken/checkout.yaml', line: 3, col: 9, message: 'metadata.owner is empty', severity: 'warning' },
+    ];
+  },
+  create: () => connector,
+};
+
+/** traces in, traces out: enough to link traces pipelines (and to make cycles). */
+export const fakeForwardConnector: ConnectorFactory = {
+  kind: 'connector',
+  type: 'forward',
+  description: 'Forwards traces',
+  configSchema: z.strictObject({}),
+  inputs: ['traces'],
+  outputs: ['traces'],
+  create: () => connector,
+};
+
 export function fakeRegistry(): ComponentRegistry {
   return {
     receivers: new Map([
@@ -95,6 +133,10 @@ export function fakeRegistry(): ComponentRegistry {
     exporters: new Map([
       ['debug', fakeDebugExporter],
       ['otlphttp', fakeOtlphttpExporter],
+    ]),
+    connectors: new Map([
+      ['journeys', fakeJourneysConnector as unknown as ConnectorFactory],
+      ['forward', fakeForwardConnector],
     ]),
   };
 }

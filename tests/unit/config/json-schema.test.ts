@@ -10,9 +10,9 @@ const get = (o: unknown, ...path: string[]): Obj => path.reduce<Obj>((acc, k) =>
 describe('buildConfigJsonSchema', () => {
   const schema = buildConfigJsonSchema(fakeRegistry());
 
-  it('is a draft-07 schema of a map with exactly the four sections', () => {
+  it('is a draft-07 schema of a map with exactly the five sections', () => {
     expect(schema.$schema).toBe('http://json-schema.org/draft-07/schema#');
-    expect(Object.keys(get(schema, 'properties'))).toEqual(['receivers', 'processors', 'exporters', 'service']);
+    expect(Object.keys(get(schema, 'properties'))).toEqual(['receivers', 'processors', 'exporters', 'connectors', 'service']);
     expect(schema.additionalProperties).toBe(false);
     expect(schema.required).toEqual(['service']);
   });
@@ -40,11 +40,37 @@ describe('buildConfigJsonSchema', () => {
     const pipelines = get(schema, 'properties', 'service', 'properties', 'pipelines');
     const traces = get(pipelines, 'patternProperties', '^traces(/[A-Za-z0-9_.-]+)?$');
     expect(traces.required).toEqual(['receivers', 'exporters']);
-    expect(get(traces, 'properties', 'exporters', 'items').pattern).toBe('^(debug|otlphttp)(/[A-Za-z0-9_.-]+)?$');
+    expect(get(traces, 'properties', 'exporters', 'items').pattern).toBe('^(debug|forward|journeys|otlphttp)(/[A-Za-z0-9_.-]+)?$');
     expect(pipelines.additionalProperties).toBe(false);
+    expect(Object.keys(pipelines.patternProperties as Obj)).toEqual([
+      '^traces(/[A-Za-z0-9_.-]+)?$',
+      '^attempts(/[A-Za-z0-9_.-]+)?$',
+      '^journey_metrics(/[A-Za-z0-9_.-]+)?$',
+    ]);
     const telemetry = JSON.stringify(get(schema, 'properties', 'service', 'properties', 'telemetry'));
     expect(telemetry).toContain('"enabled"');
     expect(telemetry).toContain('0.0.0.0:8888');
+  });
+
+  it('has a connectors section like the other component sections', () => {
+    const connectors = get(schema, 'properties', 'connectors');
+    expect(Object.keys(connectors.patternProperties as Obj)).toEqual(['^forward(/[A-Za-z0-9_.-]+)?$', '^journeys(/[A-Za-z0-9_.-]+)?$']);
+    expect(connectors.additionalProperties).toBe(false);
+    const journeys = get(connectors, 'patternProperties', '^journeys(/[A-Za-z0-9_.-]+)?$');
+    expect(journeys.description).toBe('Journeys');
+    expect(get(journeys, 'properties', 'directory')).toMatchObject({ type: 'string', default: 'journeys' });
+  });
+
+  it('lets each pipeline list exactly the types that fit its signal, connectors by what they consume and produce', () => {
+    const pipeline = (signal: string) => get(schema, 'properties', 'service', 'properties', 'pipelines', 'patternProperties', `^${signal}(/[A-Za-z0-9_.-]+)?$`, 'properties');
+    const pattern = (signal: string, list: string) => get(pipeline(signal), list, 'items').pattern;
+    expect(pattern('traces', 'receivers')).toBe('^(forward|journeys|otlp)(/[A-Za-z0-9_.-]+)?$');
+    expect(pattern('traces', 'exporters')).toBe('^(debug|forward|journeys|otlphttp)(/[A-Za-z0-9_.-]+)?$');
+    expect(pattern('attempts', 'receivers')).toBe('^journeys(/[A-Za-z0-9_.-]+)?$');
+    expect(pattern('attempts', 'exporters')).toBe('^debug(/[A-Za-z0-9_.-]+)?$');
+    expect(pattern('journey_metrics', 'exporters')).toBe('^debug(/[A-Za-z0-9_.-]+)?$');
+    // No processor handles attempts in this registry: the list accepts no item.
+    expect(get(pipeline('attempts'), 'processors')).toMatchObject({ maxItems: 0 });
   });
 
   it('moves the definitions of recursive schemas to the root, with their references rewritten', () => {

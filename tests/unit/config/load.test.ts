@@ -42,7 +42,7 @@ describe('loadConfigText: positions of problems', () => {
 
   it('reports an unknown top-level key at the key, with a did-you-mean', () => {
     expect(problems(yaml(...minimal, 'proccessors:', '  batch:', ...pipeline))).toEqual([
-      '5:1: unknown top-level key "proccessors" (did you mean "processors"?); allowed: receivers, processors, exporters, service',
+      '5:1: unknown top-level key "proccessors" (did you mean "processors"?); allowed: receivers, processors, exporters, connectors, service',
     ]);
   });
 
@@ -120,7 +120,7 @@ describe('loadConfigText: positions of problems', () => {
       '      exporters: [debug]',
     );
     expect(problems(text)).toEqual([
-      '10:5: pipeline "trace": unknown signal "trace" (did you mean "traces"?); a pipeline id is <signal> or <signal>/<name>, signals: traces',
+      '10:5: pipeline "trace": unknown signal "trace" (did you mean "traces"?); a pipeline id is <signal> or <signal>/<name>, signals: traces, attempts, journey_metrics',
       '14:25: receiver "silent" does not support traces pipelines (it supports: none)',
       '15:27: processor "batch" is listed twice in pipeline "traces/x"',
       '15:34: processor "debug" is not defined in processors: ("debug" is an exporter: list it under exporters)',
@@ -311,5 +311,155 @@ describe('loadConfigText: YAML details', () => {
       '5:51: exporters.otlphttp/a.timeout: "1x" is not a duration: write a number and a unit, like 500ms, 10s, 5m or 1h',
       '5:51: exporters.otlphttp/b.timeout: "1x" is not a duration: write a number and a unit, like 500ms, 10s, 5m or 1h',
     ]);
+  });
+});
+
+describe('loadConfigText: connectors', () => {
+  /** The journeys layout from the issue: traces in → journeys → tagged traces, attempts, journey metrics. */
+  const journeys = (directory = 'journeys') =>
+    yaml(
+      'receivers:',
+      '  otlp:',
+      'processors:',
+      '  batch:',
+      'exporters:',
+      '  debug:',
+      '  otlphttp/next: { endpoint: http://next:4318 }',
+      'connectors:',
+      '  journeys:',
+      `    directory: ${directory}`,
+      'service:',
+      '  pipelines:',
+      '    traces/in: { receivers: [otlp], exporters: [journeys] }',
+      '    traces/out: { receivers: [journeys], processors: [batch], exporters: [otlphttp/next] }',
+      '    attempts: { receivers: [journeys], exporters: [debug] }',
+      '    journey_metrics: { receivers: [journeys], exporters: [debug] }',
+    );
+
+  it('loads connectors and the pipelines they join', () => {
+    const config = valid(journeys());
+    expect(config.connectors.get('journeys')).toEqual({ id: 'journeys', kind: 'connector', type: 'journeys', name: '', config: { directory: 'journeys' } });
+    expect(config.service.pipelines.get('traces/in')).toMatchObject({ signal: 'traces', receivers: ['otlp'], exporters: ['journeys'] });
+    expect(config.service.pipelines.get('attempts')).toMatchObject({ signal: 'attempts', receivers: ['journeys'], exporters: ['debug'] });
+    expect(config.service.pipelines.get('journey_metrics')!.signal).toBe('journey_metrics');
+    expect(load(journeys()).warnings).toEqual([]);
+    expect(() => (config.connectors as Map<string, unknown>).set('x', {})).toThrow(/read-only/);
+  });
+
+  it('checks the signals a connector consumes and produces, at the reference', () => {
+    const text = yaml(
+      'receivers:',
+      '  otlp:',
+      'exporters:',
+      '  debug:',
+      'connectors:',
+      '  journeys:',
+      '  forward:',
+      'service:',
+      '  pipelines:',
+      '    traces: { receivers: [otlp], exporters: [journeys, forward] }',
+      '    attempts: { receivers: [journeys, forward], exporters: [journeys] }',
+    );
+    expect(problems(text)).toEqual([
+      '11:39: connector "forward" cannot produce attempts: it produces traces (list it under receivers of traces pipelines only)',
+      '11:61: connector "journeys" cannot receive attempts: it consumes traces (list it under exporters of traces pipelines only)',
+    ]);
+  });
+
+  it('requires a connector on both sides, and warns about one no pipeline uses', () => {
+    const text = yaml(
+      'receivers:',
+      '  otlp:',
+      'exporters:',
+      '  debug:',
+      'connectors:',
+      '  journeys:',
+      '  forward:',
+      '  forward/spare:',
+      'service:',
+      '  pipelines:',
+      '    traces: { receivers: [otlp], exporters: [debug, journeys] }',
+      '    traces/b: { receivers: [forward], exporters: [debug] }',
+    );
+    const r = load(text);
+    expect('issues' in r && r.issues.map((i) => `${i.line}:${i.col}: ${i.message}`)).toEqual([
+      '11:53: connector "journeys" is used as an exporter (pipeline "traces") but no pipeline lists it under receivers, so its output would go nowhere: add it to the receivers of the pipelines it should feed',
+      '12:29: connector "forward" is used as a receiver (pipeline "traces/b") but no pipeline lists it under exporters, so it would never get data: add it to the exporters of the pipeline that should feed it',
+    ]);
+    expect(r.warnings.map((w) => `${w.line}:${w.col}: ${w.message}`)).toEqual([
+      '8:3: connector "forward/spare" is defined but no pipeline uses it; it will not be started',
+    ]);
+  });
+
+  it('reports an unknown connector type with a did-you-mean, and says where a connector does not belong', () => {
+    const text = yaml(
+      'receivers:',
+      '  otlp:',
+      'exporters:',
+      '  debug:',
+      '  journeys:',
+      'connectors:',
+      '  journey:',
+      'service:',
+      '  pipelines:',
+      '    traces: { receivers: [otlp], processors: [journey], exporters: [debug] }',
+    );
+    expect(problems(text)).toEqual([
+      '5:3: unknown exporter type "journeys"; "journeys" is a connector: define it under connectors:; known exporter types: debug, otlphttp',
+      '7:3: unknown connector type "journey" (did you mean "journeys"?); known connector types: forward, journeys',
+      '10:47: processor "journey" is not defined in processors: ("journey" is a connector: it goes under exporters of the pipelines that feed it and under receivers of the pipelines it feeds, never under processors)',
+    ]);
+  });
+
+  it('refuses a connector that shares its id with a receiver', () => {
+    const text = yaml('receivers:', '  otlp:', 'exporters:', '  debug:', 'connectors:', '  otlp:', ...pipeline);
+    expect(problems(text)).toContain(
+      '6:3: connector "otlp" has the same id as a receiver defined under receivers:, so pipelines could not tell them apart: rename one of them (for example to "otlp/connector")',
+    );
+  });
+
+  it('refuses pipelines that form a cycle through connectors, naming the loop at the link that closes it', () => {
+    const text = yaml(
+      'receivers:',
+      '  otlp:',
+      'exporters:',
+      '  debug:',
+      'connectors:',
+      '  forward:',
+      '  forward/back:',
+      'service:',
+      '  pipelines:',
+      '    traces/a: { receivers: [otlp, forward/back], exporters: [forward] }',
+      '    traces/b: { receivers: [forward], exporters: [forward/back, debug] }',
+    );
+    expect(problems(text)).toEqual([
+      '10:62: the pipelines form a cycle: pipeline "traces/b" → connector "forward/back" → pipeline "traces/a" → connector "forward" → pipeline "traces/b"; data would go round forever: remove one of these links',
+    ]);
+    const self = yaml('receivers:', '  otlp:', 'connectors:', '  forward:', 'service:', '  pipelines:', '    traces: { receivers: [otlp, forward], exporters: [forward] }');
+    expect(problems(self)).toEqual([
+      '7:55: the pipelines form a cycle: pipeline "traces" → connector "forward" → pipeline "traces"; data would go round forever: remove one of these links',
+    ]);
+  });
+
+  it('merges the problems validateExternal finds in other files, after the config’s own, by file and position', () => {
+    const r = load(journeys('broken'));
+    if (!('issues' in r)) throw new Error('expected issues');
+    expect(r.issues.map(formatIssue)).toEqual([
+      'broken/checkout.yaml:7:5: spec.start.service is required',
+      'broken/signup.yaml:2:1: kind: must be "Journey"',
+    ]);
+    expect(r.warnings.map(formatIssue)).toEqual(['broken/checkout.yaml:3:9: warning: metadata.owner is empty']);
+  });
+
+  it('runs validateExternal only for a config without errors, and only for components in use', () => {
+    const withError = journeys('broken').replace('exporters: [debug] }', 'exporters: [debgu] }');
+    expect(problems(withError)).toEqual([expect.stringMatching(/^15:52: exporter "debgu" is not defined/)]);
+    const unused = yaml(...minimal, 'connectors:', '  journeys: { directory: broken }', ...pipeline);
+    expect(load(unused)).toMatchObject({ warnings: [expect.objectContaining({ message: expect.stringMatching(/connector "journeys" is defined but no pipeline uses it/) as unknown })] });
+    expect('config' in load(unused)).toBe(true);
+  });
+
+  it('reports a validateExternal that throws as an error at the component', () => {
+    expect(problems(journeys('explode'))).toEqual(['9:3: connector "journeys": checking the files it points at failed: boom']);
   });
 });

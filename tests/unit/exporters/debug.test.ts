@@ -1,16 +1,18 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ConsumingComponent } from '../../../src/core/component.js';
+import type { Component, ConsumingComponent } from '../../../src/core/component.js';
 import { configSchema } from '../../../src/exporters/debug/config.js';
 import { debugExporterFactory } from '../../../src/exporters/debug/factory.js';
+import { hexToId } from '../../../src/core/model.js';
+import type { AttemptRecord, SliWindow } from '../../../src/journeys/model.js';
 import { decodeTraceRequestJson } from '../../../src/otlp/index.js';
 import { makeRealisticBatch } from '../../support/traces.js';
 import { host, makeSettings, metric, tempDir, type TestSettings } from './settings.js';
 
 let dir: Awaited<ReturnType<typeof tempDir>>;
 let settings: TestSettings;
-let exporters: Array<ConsumingComponent<'traces'>> = [];
+let exporters: Component[] = [];
 
 beforeEach(async () => {
   dir = await tempDir();
@@ -92,5 +94,145 @@ describe('debug exporter', () => {
     await e.shutdown();
     await e.shutdown();
     await expect(e.consume(makeRealisticBatch({ services: 1, spansPerService: 1 }))).rejects.toMatchObject({ code: 'PULSE_ERR_SHUTTING_DOWN' });
+  });
+});
+
+const TRACE = '0af7651916cd43dd8448eb211c80319c';
+const SPAN = 'b7ad6b7169203331';
+
+function attempt(over: Partial<AttemptRecord> = {}): AttemptRecord {
+  return {
+    journey: 'checkout',
+    traceId: hexToId(TRACE)!,
+    startSpanId: hexToId(SPAN)!,
+    startTimeUnixNano: 1_700_000_000_123_456_789n,
+    durationMs: 412.5,
+    outcome: 'success',
+    reasons: [],
+    signals: [],
+    segments: { 'customer.tier': 'enterprise', release: '1.4.2' },
+    services: [{ service: 'frontend', version: '1.4.2' }],
+    failingStep: undefined,
+    spans: [{ step: 'start', spanId: hexToId(SPAN)!, service: 'frontend', version: '1.4.2', statusCode: 0, durationMs: 412.5 }],
+    decidedBy: 'complete',
+    decidedAtMs: 1_700_000_001_000,
+    ...over,
+  };
+}
+
+const failed = attempt({
+  outcome: 'failure',
+  reasons: ['missing_step:charge', 'slow'],
+  signals: ['duplicate_calls:confirm'],
+  failingStep: { step: 'charge', service: 'payments', version: '2.0.0' },
+});
+
+function sliRow(over: Partial<SliWindow> = {}): SliWindow {
+  return {
+    journey: 'checkout',
+    windowStartMs: Date.UTC(2026, 0, 2, 3, 4, 10),
+    windowSeconds: 10,
+    segmentKey: 'customer.tier',
+    segmentValue: 'enterprise',
+    attempts: 3,
+    successes: 2,
+    failures: 1,
+    failuresByReason: { slow: 1 },
+    latencyBoundsMs: [10, 100, 1000],
+    latencyCounts: [0, 1, 2, 0],
+    latencySumMs: 1300,
+    ...over,
+  };
+}
+
+describe('debug exporter: attempts', () => {
+  async function attemptsExporter(over: Record<string, unknown>): Promise<ConsumingComponent<'attempts'>> {
+    const e = debugExporterFactory.create.attempts!(settings, configSchema.parse(over));
+    exporters.push(e);
+    await e.start(host);
+    return e;
+  }
+
+  it('logs counts at basic, one line per attempt at normal, the whole record at detailed', async () => {
+    await (await attemptsExporter({ verbosity: 'basic' })).consume([attempt(), failed, attempt()]);
+    expect(settings.logs.filter((l) => l.msg === 'attempts')).toEqual([expect.objectContaining({ attempts: 3, successes: 2, failures: 1 })]);
+
+    settings.logs.length = 0;
+    await (await attemptsExporter({ verbosity: 'normal' })).consume([attempt(), failed]);
+    const lines = settings.logs.filter((l) => l.msg === 'attempt');
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toMatchObject({
+      journey: 'checkout',
+      traceId: TRACE,
+      outcome: 'failure',
+      reasons: ['missing_step:charge', 'slow'],
+      signals: ['duplicate_calls:confirm'],
+      segments: { 'customer.tier': 'enterprise', release: '1.4.2' },
+      durationMs: 412.5,
+    });
+
+    settings.logs.length = 0;
+    await (await attemptsExporter({ verbosity: 'detailed' })).consume([failed]);
+    expect(settings.logs.filter((l) => l.msg === 'attempt')).toEqual([
+      expect.objectContaining({
+        traceId: TRACE,
+        startSpanId: SPAN,
+        startTimeUnixNano: '1700000000123456789',
+        failingStep: { step: 'charge', service: 'payments', version: '2.0.0' },
+        spans: [expect.objectContaining({ spanId: SPAN, step: 'start' })],
+        decidedBy: 'complete',
+      }),
+    ]);
+    expect(metric(settings, 'pulse_exporter_sent_items_total', { exporter: 'debug' })).toBe(6);
+  });
+
+  it('writes one JSON object per attempt, with hex ids and the start time as a decimal string', async () => {
+    const path = join(dir.path, 'attempts.jsonl');
+    const e = await attemptsExporter({ path });
+    await e.consume([attempt(), failed]);
+    await e.consume([]);
+    await e.shutdown();
+    const lines = (await readFile(path, 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(2);
+    const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(parsed[0]).toMatchObject({ journey: 'checkout', traceId: TRACE, startSpanId: SPAN, startTimeUnixNano: '1700000000123456789', outcome: 'success' });
+    expect(parsed[1]).toMatchObject({ outcome: 'failure', reasons: ['missing_step:charge', 'slow'], failingStep: { step: 'charge' } });
+    expect(BigInt(parsed[0]!.startTimeUnixNano as string)).toBe(1_700_000_000_123_456_789n);
+  });
+});
+
+describe('debug exporter: journey metrics', () => {
+  async function metricsExporter(over: Record<string, unknown>): Promise<ConsumingComponent<'journey_metrics'>> {
+    const e = debugExporterFactory.create.journey_metrics!(settings, configSchema.parse(over));
+    exporters.push(e);
+    await e.start(host);
+    return e;
+  }
+
+  it('logs the row count at basic, one line per row at normal, the whole row at detailed', async () => {
+    const rows = [sliRow(), sliRow({ segmentKey: '', segmentValue: '', attempts: 4, successes: 4, failures: 0, failuresByReason: {} }), sliRow({ attempts: 0, successes: 0, failures: 0 })];
+    await (await metricsExporter({ verbosity: 'basic' })).consume(rows);
+    expect(settings.logs.filter((l) => l.msg === 'journey_metrics')).toEqual([expect.objectContaining({ rows: 3 })]);
+
+    settings.logs.length = 0;
+    await (await metricsExporter({ verbosity: 'normal' })).consume(rows);
+    expect(settings.logs.filter((l) => l.msg === 'journey_metric').map(({ journey, windowStart, segment, attempts, successRatio }) => ({ journey, windowStart, segment, attempts, successRatio }))).toEqual([
+      { journey: 'checkout', windowStart: '2026-01-02T03:04:10.000Z', segment: 'customer.tier=enterprise', attempts: 3, successRatio: 0.6667 },
+      { journey: 'checkout', windowStart: '2026-01-02T03:04:10.000Z', segment: 'all', attempts: 4, successRatio: 1 },
+      { journey: 'checkout', windowStart: '2026-01-02T03:04:10.000Z', segment: 'customer.tier=enterprise', attempts: 0, successRatio: null },
+    ]);
+
+    settings.logs.length = 0;
+    await (await metricsExporter({ verbosity: 'detailed' })).consume([sliRow()]);
+    expect(settings.logs.filter((l) => l.msg === 'journey_metric')).toEqual([expect.objectContaining({ ...sliRow() })]);
+  });
+
+  it('writes one JSON object per row', async () => {
+    const path = join(dir.path, 'metrics.jsonl');
+    const e = await metricsExporter({ path });
+    await e.consume([sliRow(), sliRow({ segmentValue: 'free' })]);
+    await e.shutdown();
+    const lines = (await readFile(path, 'utf8')).trim().split('\n');
+    expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual([sliRow(), sliRow({ segmentValue: 'free' })]);
   });
 });

@@ -9,6 +9,9 @@ import type { ComponentRegistry } from '../../../src/components.js';
 import type { ComponentConfig, PipelineConfig, PulseConfig } from '../../../src/config/model.js';
 import type {
   Component,
+  ConnectorComponent,
+  ConnectorFactory,
+  ConnectorOutputs,
   ConsumingComponent,
   CreateSettings,
   ExporterFactory,
@@ -16,7 +19,8 @@ import type {
   ProcessorFactory,
   ReceiverFactory,
 } from '../../../src/core/component.js';
-import type { Consumer } from '../../../src/core/consumer.js';
+import type { Consumer, Signal } from '../../../src/core/consumer.js';
+import type { AttemptRecord } from '../../../src/journeys/model.js';
 import type { ComponentKind } from '../../../src/core/component.js';
 import { SpanKind, type Span, type TraceBatch } from '../../../src/core/model.js';
 
@@ -168,12 +172,83 @@ export class FakeProcessor extends FakeComponent implements ConsumingComponent<'
   }
 }
 
-/** Fake factories (receiver `fake`, processor `fakeproc`, exporter `rec`) and the instances they made. */
+/** Records attempts (the `rec` exporter in an attempts pipeline). */
+export class RecordingAttemptsExporter extends FakeComponent implements ConsumingComponent<'attempts'> {
+  readonly mutatesData = false;
+  readonly received: AttemptRecord[] = [];
+  consume(records: AttemptRecord[]): Promise<void> {
+    if (!this.running) return Promise.reject(new Error(`exporter ${this.settings.id} is not running`));
+    this.received.push(...records);
+    return Promise.resolve();
+  }
+}
+
+/** One attempt record per span name, for the fake connector. */
+export function fakeAttempt(journey: string): AttemptRecord {
+  return {
+    journey,
+    traceId: 'T'.repeat(16),
+    startSpanId: 'S'.repeat(8),
+    startTimeUnixNano: 1n,
+    durationMs: 1,
+    outcome: 'success',
+    reasons: [],
+    signals: [],
+    segments: {},
+    services: [],
+    failingStep: undefined,
+    spans: [],
+    decidedBy: 'complete',
+    decidedAtMs: 0,
+  };
+}
+
+/**
+ * The `split` connector: traces in; out, the same traces (when a traces pipeline receives from it) and one
+ * attempt per span, named after the span (when an attempts pipeline does). At shutdown it flushes one more
+ * attempt named `flushed`, as the journeys connector flushes pending attempts, and records whether the
+ * downstream consumer still accepted it.
+ */
+export class FakeConnector extends FakeComponent implements ConnectorComponent {
+  readonly inputs: ConnectorComponent['inputs'];
+  flushResult: 'accepted' | 'refused' | undefined;
+  constructor(
+    settings: CreateSettings,
+    config: FakeConfig,
+    events: string[],
+    readonly outputs: ConnectorOutputs,
+  ) {
+    super(settings, config, events);
+    this.inputs = {
+      traces: {
+        mutatesData: config.mutates,
+        consume: async (batch) => {
+          if (!this.running) throw new Error(`connector ${settings.id} is not running`);
+          const attempts = spanNames(batch).map((name) => fakeAttempt(name));
+          await Promise.all([this.outputs.traces?.consume(batch), this.outputs.attempts?.consume(attempts)]);
+        },
+      },
+    };
+  }
+  override async shutdown(): Promise<void> {
+    await super.shutdown();
+    if (!this.outputs.attempts) return;
+    this.flushResult = await this.outputs.attempts.consume([fakeAttempt('flushed')]).then(
+      () => 'accepted' as const,
+      () => 'refused' as const,
+    );
+  }
+}
+
+/** Fake factories (receiver `fake`, processor `fakeproc`, exporter `rec`, connector `split`) and their instances. */
 export function fakeRegistry() {
   const events: string[] = [];
   const receivers = new Map<string, FakeReceiver>();
   const processors: FakeProcessor[] = [];
   const exporters = new Map<string, RecordingExporter>();
+  const attemptExporters = new Map<string, RecordingAttemptsExporter>();
+  const connectors = new Map<string, FakeConnector>();
+  const connectorOutputs: Signal[][] = [];
   const settings: CreateSettings[] = [];
   const receiverFactory: ReceiverFactory<FakeConfig> = {
     kind: 'receiver',
@@ -201,6 +276,11 @@ export function fakeRegistry() {
         processors.push(p);
         return p;
       },
+      // Any signal: a pass-through, enough to see processors wired and counted in attempts pipelines.
+      attempts: (s, c, next) => {
+        settings.push(s);
+        return Object.assign(new FakeComponent(s, c, events), { mutatesData: false, consume: (d: AttemptRecord[]) => next.consume(d) });
+      },
     },
   };
   const exporterFactory: ExporterFactory<FakeConfig> = {
@@ -215,20 +295,44 @@ export function fakeRegistry() {
         exporters.set(s.id, e);
         return e;
       },
+      attempts: (s, c) => {
+        settings.push(s);
+        const e = new RecordingAttemptsExporter(s, c, events);
+        attemptExporters.set(s.id, e);
+        return e;
+      },
+    },
+  };
+  const connectorFactory: ConnectorFactory<FakeConfig> = {
+    kind: 'connector',
+    type: 'split',
+    description: 'test connector',
+    configSchema: fakeSchema,
+    inputs: ['traces'],
+    outputs: ['traces', 'attempts'],
+    create: (s, c, outputs) => {
+      settings.push(s);
+      connectorOutputs.push(Object.keys(outputs) as Signal[]);
+      const conn = new FakeConnector(s, c, events, outputs);
+      connectors.set(s.id, conn);
+      return conn;
     },
   };
   const registry: ComponentRegistry = {
     receivers: new Map([['fake', receiverFactory as unknown as ReceiverFactory]]),
     processors: new Map([['fakeproc', processorFactory as unknown as ProcessorFactory]]),
     exporters: new Map([['rec', exporterFactory as unknown as ExporterFactory]]),
+    connectors: new Map([['split', connectorFactory as unknown as ConnectorFactory]]),
   };
-  return { registry, events, receivers, processors, exporters, settings };
+  return { registry, events, receivers, processors, exporters, attemptExporters, connectors, connectorOutputs, settings };
 }
 
 export interface ConfigSpec {
   receivers?: Record<string, Partial<FakeConfig>>;
   processors?: Record<string, Partial<FakeConfig>>;
   exporters?: Record<string, Partial<FakeConfig>>;
+  connectors?: Record<string, Partial<FakeConfig>>;
+  /** The signal is the id up to a '/': `traces`, `attempts/x`. */
   pipelines: Record<string, { receivers: string[]; processors?: string[]; exporters: string[] }>;
   shutdownTimeoutMs?: number;
   dataDir?: string;
@@ -248,7 +352,10 @@ export function makeConfig(spec: ConfigSpec): PulseConfig {
       }),
     );
   const pipelines = new Map<string, PipelineConfig>(
-    Object.entries(spec.pipelines).map(([id, p]) => [id, { id, signal: 'traces', receivers: p.receivers, processors: p.processors ?? [], exporters: p.exporters }]),
+    Object.entries(spec.pipelines).map(([id, p]) => [
+      id,
+      { id, signal: id.split('/')[0] as Signal, receivers: p.receivers, processors: p.processors ?? [], exporters: p.exporters },
+    ]),
   );
   const address = (text: string | undefined) => {
     if (text === undefined) return undefined;
@@ -260,6 +367,7 @@ export function makeConfig(spec: ConfigSpec): PulseConfig {
     receivers: section('receiver', spec.receivers),
     processors: section('processor', spec.processors),
     exporters: section('exporter', spec.exporters),
+    connectors: section('connector', spec.connectors),
     service: {
       pipelines,
       telemetry: { logs: { level: spec.level ?? 'silent' }, metrics: address(spec.metrics), health: address(spec.health) },

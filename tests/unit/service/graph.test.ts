@@ -215,3 +215,146 @@ describe('startOrder', () => {
     expect(order).toEqual(['exporter/out', 'receiver/conn', 'exporter/conn', 'receiver/r']);
   });
 });
+
+describe('PipelineGraph with connectors', () => {
+  /** otlp-like receiver → connector → a traces pipeline and an attempts pipeline, as the journeys connector runs. */
+  const joined: ConfigSpec = {
+    receivers: { fake: {} },
+    processors: { 'fakeproc/in': {}, 'fakeproc/out': {} },
+    exporters: { 'rec/traces': {}, 'rec/attempts': {} },
+    connectors: { split: {} },
+    pipelines: {
+      'traces/in': { receivers: ['fake'], processors: ['fakeproc/in'], exporters: ['split'] },
+      'traces/out': { receivers: ['split'], processors: ['fakeproc/out'], exporters: ['rec/traces'] },
+      attempts: { receivers: ['split'], exporters: ['rec/attempts'] },
+    },
+  };
+
+  it('starts everything downstream of the connector first, and shuts down upstream first', async () => {
+    const { graph, events } = build(joined);
+    expect(graph.componentNames).toEqual([
+      'exporter rec/traces',
+      'exporter rec/attempts',
+      'processor fakeproc/out (pipeline traces/out)',
+      'connector split',
+      'processor fakeproc/in (pipeline traces/in)',
+      'receiver fake',
+    ]);
+    await graph.start(host);
+    expect(events).toEqual([
+      'start exporter rec/traces',
+      'start exporter rec/attempts',
+      'start processor fakeproc/out',
+      'start connector split',
+      'start processor fakeproc/in',
+      'start receiver fake',
+    ]);
+    events.length = 0;
+    expect(await graph.shutdown(1000)).toEqual({ unfinished: [], failed: [] });
+    expect(events).toEqual([
+      'shutdown receiver fake',
+      'shutdown processor fakeproc/in',
+      'shutdown connector split',
+      'shutdown processor fakeproc/out',
+      'shutdown exporter rec/attempts',
+      'shutdown exporter rec/traces',
+    ]);
+  });
+
+  it('carries data through the connector into every pipeline it feeds, and lets it flush into them at shutdown', async () => {
+    const { graph, receivers, exporters, attemptExporters, connectors, connectorOutputs } = build(joined);
+    expect(connectorOutputs).toEqual([['traces', 'attempts']]);
+    await graph.start(host);
+    await receivers.get('fake')!.push(makeBatch(3));
+    expect(exporters.get('rec/traces')!.received.map(spanNames)).toEqual([['s-0', 's-1', 's-2']]);
+    expect(attemptExporters.get('rec/attempts')!.received.map((a) => a.journey)).toEqual(['s-0', 's-1', 's-2']);
+    await graph.shutdown(1000);
+    // The connector stopped while the attempts pipeline still ran, so its last records were delivered.
+    expect(connectors.get('split')!.flushResult).toBe('accepted');
+    expect(attemptExporters.get('rec/attempts')!.received.at(-1)!.journey).toBe('flushed');
+  });
+
+  it('gives the connector an output only for the signals some pipeline receives from it', () => {
+    const { connectorOutputs } = build({
+      receivers: { fake: {} },
+      exporters: { rec: {} },
+      connectors: { split: {} },
+      pipelines: {
+        'traces/in': { receivers: ['fake'], exporters: ['split'] },
+        'traces/out': { receivers: ['split'], exporters: ['rec'] },
+      },
+    });
+    expect(connectorOutputs).toEqual([['traces']]);
+  });
+
+  it('creates one instance of an exporter per signal, each with its own data directory', () => {
+    const { graph, settings } = build({
+      receivers: { fake: {} },
+      exporters: { rec: {} },
+      connectors: { split: {} },
+      pipelines: {
+        'traces/in': { receivers: ['fake'], exporters: ['split', 'rec'] },
+        attempts: { receivers: ['split'], exporters: ['rec'] },
+      },
+      dataDir: '/d',
+    });
+    expect(graph.componentNames.filter((n) => n.startsWith('exporter'))).toEqual(['exporter rec (attempts)', 'exporter rec (traces)']);
+    expect(settings.filter((s) => s.id === 'rec').map((s) => s.dataDir)).toEqual([join('/d', 'exporter', 'rec@attempts'), join('/d', 'exporter', 'rec')]);
+    expect(settings.find((s) => s.kind === 'connector')).toMatchObject({ id: 'split', dataDir: join('/d', 'connector', 'split') });
+  });
+
+  it('counts the items of processors in attempts pipelines', async () => {
+    const { graph, receivers, metrics } = build({
+      receivers: { fake: {} },
+      processors: { fakeproc: {} },
+      exporters: { rec: {} },
+      connectors: { split: {} },
+      pipelines: {
+        traces: { receivers: ['fake'], exporters: ['split'] },
+        attempts: { receivers: ['split'], processors: ['fakeproc'], exporters: ['rec'] },
+      },
+    });
+    await graph.start(host);
+    await receivers.get('fake')!.push(makeBatch(4));
+    expect(metrics.find('pulse_processor_incoming_items_total')!.get({ processor: 'fakeproc', pipeline: 'attempts' })).toBe(4);
+    expect(metrics.find('pulse_processor_outgoing_items_total')!.get({ processor: 'fakeproc', pipeline: 'attempts' })).toBe(4);
+    await graph.shutdown(1000);
+  });
+
+  it('refuses pipelines that form a cycle through connectors, naming the loop', () => {
+    const self = () =>
+      build({
+        receivers: { fake: {} },
+        exporters: { rec: {} },
+        connectors: { split: {} },
+        pipelines: {
+          'traces/a': { receivers: ['fake'], exporters: ['split'] },
+          'traces/b': { receivers: ['split'], exporters: ['split', 'rec'] },
+        },
+      });
+    expect(self).toThrow(expect.objectContaining({ code: 'PULSE_ERR_CYCLE' }) as Error);
+    expect(self).toThrow('traces/b → (split) → traces/b');
+    const two = () =>
+      build({
+        receivers: { fake: {} },
+        exporters: { rec: {} },
+        connectors: { 'split/1': {}, 'split/2': {} },
+        pipelines: {
+          'traces/a': { receivers: ['fake', 'split/2'], exporters: ['split/1'] },
+          'traces/b': { receivers: ['split/1'], exporters: ['split/2', 'rec'] },
+        },
+      });
+    expect(two).toThrow('the pipelines form a cycle through connectors (traces/a → (split/1) → traces/b → (split/2) → traces/a)');
+  });
+
+  it('refuses a connector used on one side only', () => {
+    expect(() =>
+      build({
+        receivers: { fake: {} },
+        exporters: { rec: {} },
+        connectors: { split: {} },
+        pipelines: { traces: { receivers: ['fake'], exporters: ['split', 'rec'] } },
+      }),
+    ).toThrow('connector split is fed by pipeline traces but no pipeline lists it under receivers');
+  });
+});
