@@ -1,0 +1,273 @@
+/**
+ * The zod schema of one journey document (one YAML document of a journey file). It is the single source of truth
+ * for what a journey file may contain: the loader validates with it (load.ts maps its issues to `file:line:col`),
+ * `schemas/journey.schema.json` is generated from it (json-schema.ts; every `.describe()` becomes the hover text
+ * in editors), and the compiler (compile.ts) reads its output. The format is documented in ../README.md.
+ *
+ * Objects are strict (an unknown key is an error with a "did you mean"). Values are checked here as far as one
+ * value can be: names, durations, percentages, regexes (regex-safety.ts). Checks that relate several values
+ * (duplicate names, selectors that can never match, conditions that can never hold) are in load.ts and
+ * unreachable.ts.
+ */
+import { z } from 'zod';
+import { duration } from '../../config/types.js';
+import { didYouMean } from '../../config/did-you-mean.js';
+import { checkRegex } from './regex-safety.js';
+
+export const API_VERSION = 'pulse/v1';
+export const KIND = 'Journey';
+
+export const JOURNEY_NAME_RE = /^[a-z0-9][a-z0-9-]*$/;
+export const STEP_NAME_RE = /^[a-z0-9_-]+$/;
+export const SEGMENT_NAME_RE = /^[A-Za-z0-9_.-]+$/;
+/** What `parseDuration` (config/types.ts) accepts, for editors. */
+const DURATION_PATTERN = '^\\s*\\d+(\\.\\d+)?(ns|us|µs|ms|s|m|h|d)\\s*$';
+
+/** OTLP span kinds by the names a journey file uses (case-insensitive, `SPAN_KIND_` prefix allowed). */
+export const SPAN_KINDS = ['server', 'client', 'internal', 'producer', 'consumer'] as const;
+export type SpanKindName = (typeof SPAN_KINDS)[number];
+
+export const CONDITION_OPERATORS = ['eq', 'in', 'not', 'exists', 'regex', 'glob', 'lt', 'lte', 'gt', 'gte'] as const;
+
+export type ScalarValue = string | number | boolean;
+
+/** A condition's operators, as parsed. Several operators in one map must all hold. */
+export interface ConditionOps {
+  eq?: ScalarValue | undefined;
+  in?: ScalarValue[] | undefined;
+  not?: ConditionSpec | undefined;
+  exists?: boolean | undefined;
+  regex?: string | undefined;
+  glob?: string | undefined;
+  lt?: number | undefined;
+  lte?: number | undefined;
+  gt?: number | undefined;
+  gte?: number | undefined;
+}
+
+/** A scalar is shorthand for `{ eq: scalar }`. */
+export type ConditionSpec = ScalarValue | ConditionOps;
+
+const scalar = z
+  .union([z.string(), z.number(), z.boolean()])
+  .describe('A value: text, a number or true/false. A number also matches int, double and numeric-text attribute values');
+
+/** A regular expression, checked for validity and for catastrophic backtracking at load time. */
+function regexText(what: string) {
+  return z
+    .string()
+    .describe(`${what}: a JavaScript regular expression (Unicode mode), searched anywhere in the text unless anchored with ^ and $. Backreferences, lookarounds and nested repetitions like (a+)+ are rejected`)
+    .superRefine((source, ctx) => {
+      const checked = checkRegex(source);
+      if (!checked.ok) ctx.addIssue({ code: 'custom', message: checked.message });
+    });
+}
+
+const conditionOps: z.ZodType<ConditionOps> = z.lazy(() =>
+  z
+    .strictObject({
+      eq: scalar.optional().describe('Equal to this value (the same as writing the value alone)'),
+      in: z.array(scalar).optional().describe('Equal to one of these values'),
+      not: condition.optional().describe('Holds when this condition does not (also when the attribute is absent)'),
+      exists: z.boolean().optional().describe('true: the attribute is present (with any value); false: it is absent'),
+      regex: regexText('Text matching this pattern').optional(),
+      glob: z.string().optional().describe('Text matching this glob: * is any run of characters, ? one character'),
+      lt: z.number().optional().describe('A number (int, double or numeric text) below this'),
+      lte: z.number().optional().describe('A number (int, double or numeric text) at most this'),
+      gt: z.number().optional().describe('A number (int, double or numeric text) above this'),
+      gte: z.number().optional().describe('A number (int, double or numeric text) at least this'),
+    })
+    .refine((ops) => Object.values(ops).some((v) => v !== undefined), {
+      message: `a condition needs at least one operator: ${CONDITION_OPERATORS.join(', ')}`,
+      // Not when the map has other problems (an unknown key like `regx` is not "no operator").
+      when: (payload) => payload.issues.length === 0,
+    })
+    .meta({ minProperties: 1 }),
+);
+
+const condition: z.ZodType<ConditionSpec> = z
+  .lazy(() => z.union([scalar, conditionOps]))
+  .describe('A value (equality), or a map of operators that must all hold: eq, in, not, exists, regex, glob, lt, lte, gt, gte')
+  // Names the recursive definition in the JSON Schema (instead of zod's generated __schema0).
+  .meta({ id: 'condition' });
+
+const where = (on: string) =>
+  z
+    .record(z.string().min(1), condition)
+    .describe(`Attribute conditions, all of which must hold; attributes are looked up on ${on}`);
+
+/** `frontend`, `[frontend, web]`, `POST /api/*`, or `{ regex: … }`. */
+function namePattern(what: string) {
+  return z
+    .union([
+      z.string().min(1),
+      z.array(z.string().min(1)).min(1),
+      z.strictObject({ regex: regexText(`The ${what} matches`) }).describe(`The ${what} matches a regular expression`),
+    ])
+    .describe(
+      `The ${what}: exact text, a glob (* any run of characters, ? one; \\* for a literal *), a list of those, or { regex: "…" }`,
+    );
+}
+
+const spanKind = z
+  .string()
+  .describe('Span kind: server, client, internal, producer or consumer (any case)')
+  .meta({ enum: [...SPAN_KINDS, ...SPAN_KINDS.map((k) => k.toUpperCase())] })
+  .transform((text, ctx): SpanKindName => {
+    const k = text.toLowerCase().replace(/^span_kind_/, '');
+    if ((SPAN_KINDS as readonly string[]).includes(k)) return k as SpanKindName;
+    ctx.addIssue({ code: 'custom', message: `must be one of ${SPAN_KINDS.join(', ')}, got "${text}"${didYouMean(k, SPAN_KINDS)}` });
+    return z.NEVER;
+  });
+
+function selectorFields(role: string) {
+  return {
+    service: namePattern('service (resource attribute service.name)').optional(),
+    span: namePattern('span name'),
+    kind: spanKind.optional(),
+    where: where(`the ${role} span, then its resource`).optional(),
+  };
+}
+
+export const startSchema = z.strictObject(selectorFields('start')).describe('The span that begins one attempt of the journey');
+
+export const stepSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .max(64)
+      .regex(STEP_NAME_RE, { message: 'must use lowercase letters, digits, "_" and "-", like "charge" or "send_email"' })
+      .describe('The step\'s name, unique within the journey: the value of the journey.step tag and of failure reasons like missing_step:<name>'),
+    ...selectorFields('step'),
+    required: z
+      .boolean()
+      .default(false)
+      .describe('When true, an attempt decided without this step fails with reason missing_step:<name>'),
+    max_calls: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe('More calls than this in one attempt add the signal duplicate_calls:<name> (a call firing 8 times instead of once)'),
+  })
+  .describe('A span of the same trace (a descendant of the start span) that belongs to the attempt');
+
+function positiveDuration(description: string) {
+  return duration()
+    .refine((ms) => ms > 0, { message: 'must be longer than 0' })
+    .describe(`${description}: a number and a unit (ms, s, m, h, d), for example 2s`)
+    .meta({ pattern: DURATION_PATTERN });
+}
+
+export const successSchema = z
+  .strictObject({
+    no_errors: z
+      .enum(['journey', 'start', 'off'])
+      .default('journey')
+      .describe('journey: no span of the attempt (start or steps) may have status ERROR (reason error:<step>); start: the start span only; off: not checked'),
+    where: where('the start span, then its resource (each broken condition is a failure reason where:<condition>)').optional(),
+    max_duration: positiveDuration('Longest acceptable start span duration; longer is the failure reason "slow"').optional(),
+  })
+  .describe('Rules an attempt must pass to count as a success; every broken rule is a failure reason');
+
+/** `99.5%` or `0.995` → 0.995; must lie strictly between 0 and 1. */
+function percentage() {
+  return z
+    .union([z.number(), z.string()])
+    .describe('Share of attempts that must succeed: a percentage like 99.5% or a fraction like 0.995, above 0 and below 100%')
+    .transform((v, ctx) => {
+      let fraction: number;
+      if (typeof v === 'number') {
+        if (v > 1 && v < 100) {
+          ctx.addIssue({ code: 'custom', message: `${v} is read as a fraction and is above 1: write ${v}% (or ${Number(`${v}e-2`)})` });
+          return z.NEVER;
+        }
+        fraction = v;
+      } else {
+        const m = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(v);
+        if (!m) {
+          ctx.addIssue({ code: 'custom', message: `"${v}" is not a percentage: write it like 99.5% or 0.995` });
+          return z.NEVER;
+        }
+        // Through the decimal text, so 99.9% is exactly 0.999 (99.9 / 100 is 0.9990000000000001).
+        fraction = Number(`${m[1]}e-2`);
+      }
+      if (fraction >= 1) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${typeof v === 'string' ? v.trim() : v} leaves no error budget: with a 100% objective every single failed attempt breaks it; use a target below 100%, like 99.9%`,
+        });
+        return z.NEVER;
+      }
+      if (!(fraction > 0)) {
+        ctx.addIssue({ code: 'custom', message: 'must be above 0%, like 99.5%' });
+        return z.NEVER;
+      }
+      return fraction;
+    });
+}
+
+export const DEFAULT_TARGET = '99%';
+export const DEFAULT_WINDOW = '28d';
+
+export const objectiveSchema = z
+  .strictObject({
+    target: percentage().prefault(DEFAULT_TARGET),
+    window: positiveDuration('The SLO period over which the target applies').prefault(DEFAULT_WINDOW),
+  })
+  .describe(`The service level objective: target (default ${DEFAULT_TARGET}) over window (default ${DEFAULT_WINDOW})`);
+
+export const segmentSchema = z
+  .union([
+    z.string().min(1).describe('An attribute name; the dimension has the same name'),
+    z
+      .strictObject({
+        name: z
+          .string()
+          .regex(SEGMENT_NAME_RE, { message: 'must use letters, digits, "_", "." and "-"' })
+          .optional()
+          .describe('The dimension\'s name in SLI rows (default: the attribute name)'),
+        attribute: z.string().min(1).describe('The attribute whose value is the segment'),
+      })
+      .describe('A dimension with its own name, e.g. { name: release, attribute: service.version }'),
+  ])
+  .describe('A segment dimension: looked up on the start span, then its resource, then the attempt\'s other spans');
+
+export const specSchema = z
+  .strictObject({
+    start: startSchema,
+    steps: z.array(stepSchema).default([]).describe('Spans of the same trace that belong to the attempt (optional)'),
+    success: successSchema.prefault({}),
+    segments: z.array(segmentSchema).default([]).describe('Dimensions the SLIs are cut by, each separately'),
+    objective: objectiveSchema.prefault({}),
+    alerts: z.unknown().optional().describe('alert rules (see the alerting docs)'),
+  })
+  .describe('What an attempt of the journey is, and when it succeeds');
+
+export const metadataSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .max(63)
+      .regex(JOURNEY_NAME_RE, { message: 'must use lowercase letters, digits and "-" (starting with a letter or digit), like "checkout"' })
+      .describe('The journey\'s name, unique across all journey files: lowercase letters, digits and -'),
+    description: z.string().default('').describe('What the user does, in one sentence'),
+    owner: z.string().default('').describe('The team that owns the journey'),
+    runbook: z.string().default('').describe('Where to look when it breaks (a URL)'),
+  })
+  .describe('Name and ownership');
+
+export const journeyDocumentSchema = z
+  .strictObject({
+    apiVersion: z.literal(API_VERSION).describe(`Always ${API_VERSION}`),
+    kind: z.literal(KIND).describe(`Always ${KIND}`),
+    metadata: metadataSchema,
+    spec: specSchema,
+  })
+  .describe('A Pulse journey: a money moment of the product (checkout, sign-up), recognised in the span stream');
+
+/** A validated journey document, with defaults applied (durations in ms, target as a fraction, kind lowercase). */
+export type JourneyDocument = z.output<typeof journeyDocumentSchema>;
+export type StepSpec = z.output<typeof stepSchema>;
+export type SelectorSpec = z.output<typeof startSchema>;
+export type SegmentSpec = z.output<typeof segmentSchema>;
