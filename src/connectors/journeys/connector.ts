@@ -1,0 +1,224 @@
+/**
+ * The `journeys` connector: the exporter end of a traces pipeline and the receiver end of up to three others.
+ *
+ *     traces in ──▶ match (one index) ──▶ tag in place ──▶ traces out (at once, never waits for assembly)
+ *                        └─ journey-relevant spans only ──▶ attempt assembly ──▶ attempts out
+ *                                                                  └──▶ SLI windows ──▶ journey_metrics out
+ *
+ * `inputs.traces.consume(batch)` matches and tags synchronously, hands matched spans to the assembler (which
+ * copies what it needs), and returns the `traces` output's own answer, so refusals downstream reach the sender.
+ * A periodic tick (one unref'd timer) decides attempts and closes SLI windows, and hands results to the
+ * `attempts` / `journey_metrics` outputs through bounded senders. Definitions come from a `JourneySource` (the
+ * shared `JourneyStore` of the directory); every reload rebuilds the index.
+ */
+import type { ConnectorComponent, ConnectorOutputs, CreateSettings, Host } from '../../core/component.js';
+import type { Consumer } from '../../core/consumer.js';
+import { RetryableError, errorMessage } from '../../core/errors.js';
+import { LogThrottle } from '../../core/log-throttle.js';
+import type { TraceBatch } from '../../core/model.js';
+import type { Logger } from '../../core/logger.js';
+import type { MetricsRegistry } from '../../core/telemetry.js';
+import type { AttemptRecord, JourneySnapshot, SliWindow } from '../../journeys/model.js';
+import { JourneyRuntime } from '../../journeys/runtime/journey-runtime.js';
+import { JourneyMetrics } from '../../journeys/runtime/metrics.js';
+import type { JourneysConnectorConfig } from './config.js';
+import { OutputSender } from './output-sender.js';
+
+/** What the connector needs from the definition store (`JourneyStore` satisfies it). */
+export interface JourneySource {
+  /** Loads the definitions; rejects (PULSE_ERR_JOURNEYS) when they are invalid. */
+  start(): Promise<void>;
+  current(): JourneySnapshot;
+  /** Calls `listener` with the new snapshot after every successful reload; returns an unsubscribe function. */
+  onChange(listener: (snapshot: JourneySnapshot) => void): () => void;
+  release(): void | Promise<void>;
+}
+
+export interface JourneySourceOptions {
+  readonly logger: Logger;
+  readonly metrics: MetricsRegistry;
+  readonly pollIntervalMs: number;
+}
+
+export interface JourneysConnectorDeps {
+  openSource(directory: string, options: JourneySourceOptions): JourneySource;
+  /** Wall clock, ms since epoch. Default `Date.now`. */
+  readonly now?: () => number;
+  /** Period of the decision tick. Default `TICK_INTERVAL_MS`. */
+  readonly tickIntervalMs?: number;
+}
+
+/** How often attempts are decided and windows closed: well under settle_delay, cheap when nothing is due. */
+export const TICK_INTERVAL_MS = 100;
+/** Derived items waiting for a refusing output, at most, per output. */
+export const MAX_BUFFERED_OUTPUT_ITEMS = 100_000;
+/** Items per send to an output. */
+export const MAX_OUTPUT_BATCH = 10_000;
+
+export class JourneysConnector implements ConnectorComponent {
+  readonly inputs: { readonly traces: Consumer<TraceBatch> };
+
+  private readonly runtime: JourneyRuntime;
+  private readonly metrics: JourneyMetrics;
+  private readonly now: () => number;
+  private readonly attemptsOut: OutputSender<AttemptRecord> | undefined;
+  private readonly windowsOut: OutputSender<SliWindow> | undefined;
+  private readonly throttle = new LogThrottle();
+  private readonly unobserve: Array<() => void> = [];
+  private source: JourneySource | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private readonly settings: CreateSettings,
+    private readonly config: JourneysConnectorConfig,
+    private readonly outputs: ConnectorOutputs,
+    private readonly deps: JourneysConnectorDeps,
+  ) {
+    this.now = deps.now ?? Date.now;
+    const registry = settings.metrics;
+    this.metrics = new JourneyMetrics(registry, settings.id);
+    this.runtime = new JourneyRuntime(
+      {
+        traceWaitMs: config.trace_wait,
+        settleDelayMs: config.settle_delay,
+        maxPendingAttempts: config.max_pending_attempts,
+        keepAttempts: outputs.attempts !== undefined,
+        sli: {
+          windowMs: config.sli.window,
+          allowedLatenessMs: config.sli.allowed_lateness,
+          maxSegmentValues: config.sli.max_segment_values,
+        },
+      },
+      this.metrics,
+    );
+    const dropped = registry.counter(
+      'pulse_journey_output_dropped_total',
+      'Attempt records and SLI rows the journeys connector dropped because its output refused them (reason: overflow, permanent, shutdown).',
+    );
+    const sender = <T>(consumer: Consumer<T[]> | undefined, signal: 'attempts' | 'journey_metrics') =>
+      consumer && new OutputSender<T>(consumer, signal, MAX_BUFFERED_OUTPUT_ITEMS, MAX_OUTPUT_BATCH, dropped, settings.id, settings.logger);
+    this.attemptsOut = sender(outputs.attempts, 'attempts');
+    this.windowsOut = sender(outputs.journey_metrics, 'journey_metrics');
+
+    const labels = { connector: settings.id };
+    this.unobserve.push(
+      registry
+        .gauge('pulse_journey_pending_attempts', 'Journey attempts (journey × trace, including orphan steps waiting for their start) held by the journeys connector.')
+        .observe((set) => set(labels, this.runtime.pendingAttempts)),
+      registry
+        .gauge('pulse_journey_definitions_loaded', 'Journey definitions the journeys connector currently matches against.')
+        .observe((set) => set(labels, this.runtime.journeyCount)),
+    );
+
+    this.inputs = { traces: { mutatesData: true, consume: (batch) => this.consumeTraces(batch) } };
+  }
+
+  async start(_host: Host): Promise<void> {
+    const source = this.deps.openSource(this.config.directory, {
+      logger: this.settings.logger,
+      metrics: this.settings.metrics,
+      pollIntervalMs: this.config.reload_poll_interval,
+    });
+    try {
+      await source.start();
+    } catch (err) {
+      await source.release();
+      throw err;
+    }
+    this.source = source;
+    this.apply(source.current(), 'loaded');
+    this.unsubscribe = source.onChange((snapshot) => this.apply(snapshot, 'reloaded'));
+    this.timer = setInterval(() => this.tick(), this.deps.tickIntervalMs ?? TICK_INTERVAL_MS);
+    // Pending attempts must not keep the process alive; shutdown() flushes them instead.
+    this.timer.unref();
+  }
+
+  /**
+   * Decides attempts whose time has come, closes SLI windows and hands the results to the outputs. Run by the
+   * timer; public so tests can drive time.
+   */
+  tick(): void {
+    try {
+      this.runtime.tick(this.now());
+    } catch (err) {
+      this.logError('tick', err);
+    }
+    this.handOut();
+  }
+
+  shutdown(): Promise<void> {
+    this.stopping ??= this.stop();
+    return this.stopping;
+  }
+
+  private async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.unsubscribe?.();
+    try {
+      this.runtime.flush(this.now());
+    } catch (err) {
+      this.logError('flush', err);
+    }
+    this.handOut();
+    await Promise.all([this.attemptsOut?.drain(), this.windowsOut?.drain()]);
+    for (const off of this.unobserve.splice(0)) off();
+    const source = this.source;
+    this.source = undefined;
+    if (source) await source.release();
+  }
+
+  private consumeTraces(batch: TraceBatch): Promise<void> {
+    if (this.stopped) {
+      return Promise.reject(
+        new RetryableError('PULSE_ERR_SHUTTING_DOWN', `journeys connector ${this.settings.id} is shut down and accepts no more data; retry against a running instance`),
+      );
+    }
+    try {
+      this.runtime.process(batch, this.now());
+    } catch (err) {
+      // A bug must not cost the user their traces: forward the batch (possibly partly tagged) and count.
+      this.metrics.processErrors.inc();
+      this.logError('process', err);
+    }
+    const next = this.outputs.traces;
+    if (next === undefined) return Promise.resolve();
+    try {
+      return next.consume(batch);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private handOut(): void {
+    const attempts = this.runtime.takeAttempts();
+    if (attempts.length > 0) this.attemptsOut?.push(attempts);
+    const windows = this.runtime.takeWindows();
+    if (windows.length > 0) this.windowsOut?.push(windows);
+    this.attemptsOut?.pump();
+    this.windowsOut?.pump();
+  }
+
+  private apply(snapshot: JourneySnapshot, what: 'loaded' | 'reloaded'): void {
+    this.runtime.setJourneys(snapshot.journeys);
+    const names = snapshot.journeys.map((j) => j.name).join(', ');
+    // The store logs loads and reloads with their files; this line only ties the index rebuild to a generation.
+    this.settings.logger.debug(
+      { generation: snapshot.generation, journeys: snapshot.journeys.length },
+      `journeys ${what} from ${this.config.directory}: ${snapshot.journeys.length} journey(s)${names ? ` (${names})` : ''}`,
+    );
+  }
+
+  private logError(where: string, err: unknown): void {
+    const suppressed = this.throttle.take(where);
+    if (suppressed === undefined) return;
+    this.settings.logger.error(
+      { err },
+      `journeys connector ${where} failed unexpectedly: ${errorMessage(err)}${suppressed > 0 ? ` (${suppressed} similar error(s) suppressed)` : ''}`,
+    );
+  }
+}

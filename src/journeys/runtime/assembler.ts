@@ -1,0 +1,390 @@
+/**
+ * Attempt assembly: collects the journey-relevant spans of each (journey, trace) until the attempt can be
+ * decided, then hands one `AttemptRecord` per start span to `events.decided`.
+ *
+ * Contract:
+ * - Spans of one trace arrive out of order and in different batches; a step before its start is normal. Only
+ *   matched spans are buffered, as compact `SpanRecord`s (never the batch's objects).
+ * - **Early decision**: once the start span is present and every required step too (for every start, when the
+ *   trace holds several), the group is decided `settleDelayMs` later (`complete`), so late duplicates and
+ *   optional steps are still caught. The delay runs from the moment the group became complete and is not
+ *   extended by further spans.
+ * - **Timeout**: otherwise it is decided `traceWaitMs` after the *arrival* of its latest start span (`timeout`).
+ *   Waiting uses arrival time; records carry span time.
+ * - **Orphans**: steps whose start has not arrived wait `traceWaitMs` after the first of them arrived; if no start
+ *   arrives they are dropped and counted (`events.orphanSteps`).
+ * - **Late spans**: a span for a (journey, trace) decided recently is counted (`events.lateSpan`) and dropped. A
+ *   *start* span with a new span id in such a trace is a new attempt (a later retry), while the same start span
+ *   re-sent is late. Decided keys are remembered in a bounded, oldest-first set.
+ * - **Duplicates**: a span id already buffered in its group (an at-least-once re-send) is ignored and counted.
+ * - **Memory bound**: at most `maxPendingAttempts` pending groups (a group is one (journey, trace): its attempts
+ *   or its orphan steps). On overflow the oldest trace is decided early (`evicted`, counted); its orphans are
+ *   dropped and counted as orphans. A group buffers at most `MAX_SPANS_PER_GROUP` spans; more are counted and
+ *   dropped.
+ * - **Completeness** is checked at once, with a bitmask, for the common single-start case; a group with several
+ *   starts is checked at the next tick (its early decision may come one tick later).
+ * - **Timers**: none of its own. The owner calls `tick(now)` periodically; deadlines sit in two FIFO queues
+ *   (settle, wait) that are naturally in time order because every deadline is `now + constant`.
+ * - **Reload**: a group keeps the `CompiledJourney` it started with. A span matched by a newer definition of the
+ *   same journey (by name) joins it under its step *name*; a step name the old definition lacks is not buffered.
+ */
+import type { KeyValue, Span } from '../../core/model.js';
+import type { AttemptRecord, CompiledJourney } from '../model.js';
+import { buildAttempts, everyStartComplete, type DecidedBy } from './attempt-record.js';
+import { START_ROLE, type Candidate } from './matcher-index.js';
+import { captureSpan, type SpanRecord } from './span-record.js';
+
+/** Spans buffered per (journey, trace) at most: a loop calling a step thousands of times must not grow a group without bound. */
+export const MAX_SPANS_PER_GROUP = 512;
+
+export interface AssemblerOptions {
+  readonly traceWaitMs: number;
+  readonly settleDelayMs: number;
+  readonly maxPendingAttempts: number;
+  /** Decided keys remembered for late-span detection; default `max(1000, maxPendingAttempts)`. */
+  readonly maxRecentDecided?: number;
+}
+
+/** What the assembler reports. Called synchronously from `add`, `tick` and `flush`. */
+export interface AssemblerEvents {
+  decided(journey: CompiledJourney, record: AttemptRecord): void;
+  orphanSteps(journey: string, count: number): void;
+  lateSpan(journey: string): void;
+  evicted(journey: string, attempts: number): void;
+  duplicateSpan(journey: string): void;
+  overflowSpan(journey: string): void;
+}
+
+class PendingGroup {
+  records: SpanRecord[] = [];
+  startCount = 0;
+  /** Bit i set: step i seen (steps 0..29); the fast completeness test for a single start. */
+  seenSteps = 0;
+  /** When the group is decided by timeout (or dropped, for orphans). */
+  waitUntil: number;
+  /** When a complete group is decided early; -1 while incomplete. */
+  settleAt = -1;
+  decided = false;
+  /** Waiting in the assembler's dirty list for a completeness check at the next tick. */
+  dirty = false;
+  /** The next group of the same trace (another journey). */
+  next: PendingGroup | undefined = undefined;
+
+  constructor(
+    readonly journey: CompiledJourney,
+    readonly traceId: string,
+    readonly requiredSteps: number,
+    /** Whether every required step index fits the bitmask. */
+    readonly maskable: boolean,
+    waitUntil: number,
+  ) {
+    this.waitUntil = waitUntil;
+  }
+}
+
+interface RecentDecided {
+  readonly journey: string;
+  startIds: string[];
+  next: RecentDecided | undefined;
+}
+
+const MASK_BITS = 30;
+
+/**
+ * A FIFO of (deadline, group) kept in two parallel arrays (no object per entry). Entries become stale when their
+ * group is decided or its deadline moves; the reader skips them.
+ */
+class DeadlineQueue {
+  private at: number[] = [];
+  private groups: Array<PendingGroup | null> = [];
+  private head = 0;
+
+  get size(): number {
+    return this.at.length - this.head;
+  }
+
+  push(at: number, group: PendingGroup): void {
+    this.at.push(at);
+    this.groups.push(group);
+  }
+
+  /** The first deadline, or Infinity when empty. */
+  peek(): number {
+    return this.head < this.at.length ? this.at[this.head]! : Infinity;
+  }
+
+  shift(): PendingGroup {
+    const g = this.groups[this.head]!;
+    this.groups[this.head] = null;
+    this.head++;
+    // Drop the consumed prefix once it is most of the arrays: amortised O(1), and memory follows the live size.
+    if (this.head >= 1024 && this.head * 2 >= this.at.length) this.dropHead();
+    return g;
+  }
+
+  /** Removes entries for which `live` is false (stale entries of evicted groups would otherwise pile up). */
+  compact(live: (at: number, g: PendingGroup) => boolean): void {
+    const at: number[] = [];
+    const groups: PendingGroup[] = [];
+    for (let i = this.head; i < this.at.length; i++) {
+      const g = this.groups[i]!;
+      if (live(this.at[i]!, g)) {
+        at.push(this.at[i]!);
+        groups.push(g);
+      }
+    }
+    this.at = at;
+    this.groups = groups;
+    this.head = 0;
+  }
+
+  private dropHead(): void {
+    this.at.splice(0, this.head);
+    this.groups.splice(0, this.head);
+    this.head = 0;
+  }
+}
+
+export class Assembler {
+  /** Trace id → its pending groups (a chain, one per journey); insertion order = first arrival, oldest first. */
+  private readonly pending = new Map<string, PendingGroup>();
+  private groupCount = 0;
+  private readonly settleQueue = new DeadlineQueue();
+  private readonly waitQueue = new DeadlineQueue();
+  /** Groups whose completeness must be checked at the next tick (several starts; see `tick`). */
+  private dirty: PendingGroup[] = [];
+  private readonly recent = new Map<string, RecentDecided>();
+  private readonly maxRecent: number;
+  /** Arrival clock, never going backwards, so that queued deadlines stay in order. */
+  private now = -Infinity;
+  /** Required-step masks by journey object, computed once per journey definition. */
+  private readonly masks = new WeakMap<CompiledJourney, { required: number; maskable: boolean }>();
+
+  constructor(
+    private readonly options: AssemblerOptions,
+    private readonly events: AssemblerEvents,
+  ) {
+    this.maxRecent = options.maxRecentDecided ?? Math.max(1000, options.maxPendingAttempts);
+  }
+
+  /** Pending groups: attempts waiting for a decision and orphan steps waiting for their start. */
+  get pendingCount(): number {
+    return this.groupCount;
+  }
+
+  /**
+   * Buffers one matched span. `resourceAttributes`, `service` and `version` describe its resource; `nowMs` is
+   * the arrival time.
+   */
+  add(candidate: Candidate, span: Span, resourceAttributes: readonly KeyValue[], service: string, version: string, nowMs: number): void {
+    const now = this.advance(nowMs);
+    const traceId = span.traceId;
+    const name = candidate.journey.name;
+    const head = this.pending.get(traceId);
+    let g = head;
+    while (g !== undefined && g.journey.name !== name) g = g.next;
+
+    if (g === undefined) {
+      const seen = this.recentlyDecided(traceId, name);
+      if (seen !== undefined && (candidate.role !== START_ROLE || seen.startIds.includes(span.spanId))) {
+        this.events.lateSpan(name);
+        return;
+      }
+      g = this.newGroup(candidate.journey, traceId, now);
+      if (head === undefined) this.pending.set(traceId, g);
+      else {
+        g.next = head.next;
+        head.next = g;
+      }
+      this.groupCount++;
+    }
+
+    const journey = g.journey;
+    let role = candidate.role;
+    if (candidate.journey !== journey && role !== START_ROLE) {
+      // Matched by a reloaded definition: file it under the step of the same name in the definition the attempt started with.
+      role = journey.steps.findIndex((s) => s.name === candidate.stepName);
+      if (role < 0) return;
+    }
+    const records = g.records;
+    for (let i = 0; i < records.length; i++) {
+      if (records[i]!.spanId === span.spanId) {
+        this.events.duplicateSpan(name);
+        return;
+      }
+    }
+    if (records.length >= MAX_SPANS_PER_GROUP) {
+      this.events.overflowSpan(name);
+      return;
+    }
+    records.push(captureSpan(journey, role, span, resourceAttributes, service, version));
+
+    if (role === START_ROLE) {
+      g.startCount++;
+      const until = now + this.options.traceWaitMs;
+      if (until !== g.waitUntil) {
+        g.waitUntil = until;
+        this.waitQueue.push(until, g);
+      }
+      if (g.startCount === 1 && g.maskable) this.checkComplete(g, now);
+      else {
+        g.settleAt = -1; // the new start needs its own steps
+        this.markDirty(g);
+      }
+    } else {
+      if (role < MASK_BITS) g.seenSteps |= 1 << role;
+      if (g.startCount > 0 && journey.steps[role]?.required === true) {
+        if (g.startCount === 1 && g.maskable) {
+          if (g.settleAt < 0) this.checkComplete(g, now);
+        } else this.markDirty(g);
+      }
+    }
+
+    if (this.groupCount > this.options.maxPendingAttempts) this.evictOldest(now);
+  }
+
+  /** Decides every group whose settle delay or trace wait has run out at `nowMs`. */
+  tick(nowMs: number): void {
+    const now = this.advance(nowMs);
+    // Several starts in one trace: completeness needs the step → start assignment, so it is checked once per
+    // tick rather than per span (a trace with hundreds of starts must not cost quadratic time per span).
+    if (this.dirty.length > 0) {
+      for (const g of this.dirty.splice(0)) {
+        g.dirty = false;
+        if (!g.decided) this.checkComplete(g, now);
+      }
+    }
+    while (this.settleQueue.peek() <= now) {
+      const at = this.settleQueue.peek();
+      const g = this.settleQueue.shift();
+      if (!g.decided && g.settleAt === at) this.decide(g, 'complete', now);
+    }
+    while (this.waitQueue.peek() <= now) {
+      const at = this.waitQueue.peek();
+      const g = this.waitQueue.shift();
+      if (!g.decided && g.waitUntil === at) this.decide(g, 'timeout', now);
+    }
+    // Evicted groups leave stale queue entries until their deadline; bound them by the live size.
+    const bound = 2 * this.options.maxPendingAttempts + 1024;
+    if (this.waitQueue.size > bound) this.waitQueue.compact((at, g) => !g.decided && g.waitUntil === at);
+    if (this.settleQueue.size > bound) this.settleQueue.compact((at, g) => !g.decided && g.settleAt === at);
+  }
+
+  /** Decides everything pending now (`flush`): shutdown or end of input. Orphan steps are dropped and counted. */
+  flush(nowMs: number): void {
+    const now = this.advance(nowMs);
+    for (const head of [...this.pending.values()]) {
+      for (let g: PendingGroup | undefined = head; g !== undefined; g = g.next) if (!g.decided) this.decide(g, 'flush', now);
+    }
+    this.settleQueue.compact(() => false);
+    this.waitQueue.compact(() => false);
+  }
+
+  private advance(nowMs: number): number {
+    if (nowMs > this.now) this.now = nowMs;
+    return this.now;
+  }
+
+  private newGroup(journey: CompiledJourney, traceId: string, now: number): PendingGroup {
+    let mask = this.masks.get(journey);
+    if (mask === undefined) {
+      let required = 0;
+      let maskable = true;
+      for (const step of journey.steps) {
+        if (!step.required) continue;
+        if (step.index < MASK_BITS) required |= 1 << step.index;
+        else maskable = false;
+      }
+      mask = { required, maskable };
+      this.masks.set(journey, mask);
+    }
+    const g = new PendingGroup(journey, traceId, mask.required, mask.maskable, now + this.options.traceWaitMs);
+    this.waitQueue.push(g.waitUntil, g);
+    return g;
+  }
+
+  private markDirty(g: PendingGroup): void {
+    if (g.dirty) return;
+    g.dirty = true;
+    this.dirty.push(g);
+  }
+
+  private checkComplete(g: PendingGroup, now: number): void {
+    const complete =
+      g.startCount === 1 && g.maskable
+        ? (g.seenSteps & g.requiredSteps) === g.requiredSteps
+        : everyStartComplete(g.journey, g.records, g.startCount);
+    if (!complete) {
+      g.settleAt = -1;
+      return;
+    }
+    if (g.settleAt >= 0) return;
+    g.settleAt = now + this.options.settleDelayMs;
+    this.settleQueue.push(g.settleAt, g);
+  }
+
+  private decide(g: PendingGroup, by: DecidedBy, now: number): void {
+    g.decided = true;
+    this.unlink(g);
+    const name = g.journey.name;
+    if (g.startCount === 0) {
+      this.events.orphanSteps(name, g.records.length);
+      g.records = [];
+      return;
+    }
+    const attempts = buildAttempts(g.journey, g.traceId, g.records, g.startCount, by, now);
+    g.records = [];
+    this.remember(g.traceId, name, attempts.map((a) => a.startSpanId));
+    if (by === 'evicted') this.events.evicted(name, attempts.length);
+    for (const a of attempts) this.events.decided(g.journey, a);
+  }
+
+  private unlink(g: PendingGroup): void {
+    this.groupCount--;
+    const head = this.pending.get(g.traceId);
+    if (head === g) {
+      if (g.next === undefined) this.pending.delete(g.traceId);
+      else this.pending.set(g.traceId, g.next);
+      return;
+    }
+    for (let p = head; p !== undefined; p = p.next) {
+      if (p.next === g) {
+        p.next = g.next;
+        return;
+      }
+    }
+  }
+
+  private evictOldest(now: number): void {
+    while (this.groupCount > this.options.maxPendingAttempts) {
+      const oldest = this.pending.values().next();
+      if (oldest.done === true) return;
+      // Orphan-only groups are dropped and counted as orphan steps by decide().
+      for (let g: PendingGroup | undefined = oldest.value; g !== undefined; g = g.next) this.decide(g, 'evicted', now);
+    }
+  }
+
+  private recentlyDecided(traceId: string, journey: string): RecentDecided | undefined {
+    for (let r = this.recent.get(traceId); r !== undefined; r = r.next) if (r.journey === journey) return r;
+    return undefined;
+  }
+
+  private remember(traceId: string, journey: string, startIds: string[]): void {
+    const existing = this.recent.get(traceId);
+    for (let r = existing; r !== undefined; r = r.next) {
+      if (r.journey === journey) {
+        r.startIds.push(...startIds);
+        return;
+      }
+    }
+    const entry: RecentDecided = { journey, startIds, next: existing };
+    // Re-inserting moves the trace to the young end of the bound.
+    if (existing !== undefined) this.recent.delete(traceId);
+    this.recent.set(traceId, entry);
+    while (this.recent.size > this.maxRecent) {
+      const oldest = this.recent.keys().next();
+      if (oldest.done === true) break;
+      this.recent.delete(oldest.value);
+    }
+  }
+}

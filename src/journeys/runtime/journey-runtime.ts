@@ -1,0 +1,164 @@
+/**
+ * The journeys data plane in one object, independent of pipelines, timers and files: match + tag spans, assemble
+ * attempts, aggregate SLI windows. The journeys connector drives it from its consume() and its tick; the
+ * `journeys test` command can drive it over recorded traces (process everything, then `flush`).
+ *
+ * Time is always passed in (`nowMs`, wall-clock ms), so callers and tests control it.
+ *
+ * Tagging: a span matching one journey gets the string attributes `journey.name` and `journey.step` (`start` or
+ * the step name). A span matching several journeys gets both as string ARRAYS of equal length, aligned by position
+ * and ordered as the journeys are in the snapshot: `journey.name: [checkout, signup]`,
+ * `journey.step: [charge, start]`. Existing `journey.*` attributes are replaced.
+ */
+import { getAttribute, serviceNameOf, setAttribute, type AnyValue, type Resource, type Span, type TraceBatch } from '../../core/model.js';
+import type { BoundCounter } from '../../core/telemetry.js';
+import type { AttemptRecord, CompiledJourney, SliWindow } from '../model.js';
+import { Assembler, type AssemblerOptions } from './assembler.js';
+import { MatcherIndex, type Candidate } from './matcher-index.js';
+import type { JourneyMetrics } from './metrics.js';
+import { SliAggregator, type SliOptions } from './sli.js';
+
+export const JOURNEY_NAME_ATTRIBUTE = 'journey.name';
+export const JOURNEY_STEP_ATTRIBUTE = 'journey.step';
+
+export interface JourneyRuntimeOptions extends AssemblerOptions {
+  readonly sli: SliOptions;
+  /** Keep decided attempt records for `takeAttempts()`; false when nobody consumes them (SLIs are still computed). */
+  readonly keepAttempts: boolean;
+}
+
+export class JourneyRuntime {
+  private index: MatcherIndex | undefined;
+  private matched: BoundCounter[] = [];
+  private readonly assembler: Assembler;
+  private readonly sli: SliAggregator;
+  private attempts: AttemptRecord[] = [];
+  private windows: SliWindow[] = [];
+  /** Reused for every span: the candidates it matched. */
+  private readonly scratch: Candidate[] = [];
+
+  constructor(
+    private readonly options: JourneyRuntimeOptions,
+    private readonly metrics: JourneyMetrics,
+  ) {
+    this.assembler = new Assembler(options, {
+      decided: (journey, record) => this.decided(journey, record),
+      orphanSteps: (journey, n) => metrics.orphanSteps(journey, n),
+      lateSpan: (journey) => metrics.lateSpan(journey),
+      evicted: (journey, n) => metrics.evictedAttempts(journey, n),
+      duplicateSpan: (journey) => metrics.duplicateSpan(journey),
+      overflowSpan: (journey) => metrics.overflowSpan(journey),
+    });
+    this.sli = new SliAggregator(options.sli, {
+      lateAttempt: (journey) => metrics.lateAttempt(journey),
+      folded: (journey, dimension) => metrics.foldedValue(journey, dimension),
+    });
+  }
+
+  /** Swaps in the journeys of a new snapshot: new spans use them; pending attempts keep their own definitions. */
+  setJourneys(journeys: readonly CompiledJourney[]): void {
+    this.index = MatcherIndex.build(journeys);
+    this.matched = journeys.map((j) => this.metrics.matchedFor(j.name));
+  }
+
+  get journeyCount(): number {
+    return this.index?.journeys.length ?? 0;
+  }
+
+  get pendingAttempts(): number {
+    return this.assembler.pendingCount;
+  }
+
+  /**
+   * Matches every span of `batch`, tags the matching ones in place and buffers them for assembly. Returns the
+   * number of spans tagged. Never keeps a reference to the batch.
+   */
+  process(batch: TraceBatch, nowMs: number): number {
+    const index = this.index;
+    if (index === undefined) return 0;
+    const scratch = this.scratch;
+    let tagged = 0;
+    const resourceSpans = batch.resourceSpans;
+    for (let r = 0; r < resourceSpans.length; r++) {
+      const rs = resourceSpans[r]!;
+      const service = serviceNameOf(rs.resource);
+      const view = index.viewFor(service);
+      if (view === undefined) continue;
+      const resourceAttributes = rs.resource.attributes;
+      let version: string | undefined;
+      const scopes = rs.scopeSpans;
+      for (let s = 0; s < scopes.length; s++) {
+        const spans = scopes[s]!.spans;
+        for (let i = 0; i < spans.length; i++) {
+          const span = spans[i]!;
+          const n = index.match(view, span, resourceAttributes, scratch);
+          if (n === 0) continue;
+          version ??= versionOf(rs.resource);
+          tag(span, scratch, n);
+          tagged++;
+          for (let k = 0; k < n; k++) {
+            const c = scratch[k]!;
+            this.matched[c.journeyOrder]!.inc();
+            this.assembler.add(c, span, resourceAttributes, service, version, nowMs);
+          }
+        }
+      }
+    }
+    if (tagged > 0) this.metrics.spansTagged.inc(tagged);
+    return tagged;
+  }
+
+  /** Decides attempts whose time has come and closes SLI windows whose lateness has passed. */
+  tick(nowMs: number): void {
+    this.assembler.tick(nowMs);
+    this.sli.tick(nowMs, this.windows);
+  }
+
+  /** Decides every pending attempt (`flush`) and closes every SLI window: shutdown or end of input. */
+  flush(nowMs: number): void {
+    this.assembler.flush(nowMs);
+    this.sli.flush(this.windows);
+  }
+
+  /** Attempts decided since the last call, in decision order. */
+  takeAttempts(): AttemptRecord[] {
+    const out = this.attempts;
+    this.attempts = [];
+    return out;
+  }
+
+  /** SLI rows emitted since the last call. */
+  takeWindows(): SliWindow[] {
+    const out = this.windows;
+    this.windows = [];
+    return out;
+  }
+
+  private decided(journey: CompiledJourney, record: AttemptRecord): void {
+    this.metrics.attempt(record);
+    this.sli.add(journey, record);
+    if (this.options.keepAttempts) this.attempts.push(record);
+  }
+}
+
+function versionOf(resource: Resource): string {
+  const v = getAttribute(resource.attributes, 'service.version');
+  return typeof v === 'string' ? v : '';
+}
+
+function tag(span: Span, matched: readonly Candidate[], n: number): void {
+  if (n === 1) {
+    const c = matched[0]!;
+    setAttribute(span.attributes, JOURNEY_NAME_ATTRIBUTE, c.journey.name);
+    setAttribute(span.attributes, JOURNEY_STEP_ATTRIBUTE, c.stepName);
+    return;
+  }
+  const names: AnyValue[] = [];
+  const steps: AnyValue[] = [];
+  for (let k = 0; k < n; k++) {
+    names.push(matched[k]!.journey.name);
+    steps.push(matched[k]!.stepName);
+  }
+  setAttribute(span.attributes, JOURNEY_NAME_ATTRIBUTE, names);
+  setAttribute(span.attributes, JOURNEY_STEP_ATTRIBUTE, steps);
+}

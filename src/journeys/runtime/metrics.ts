@@ -1,0 +1,93 @@
+/**
+ * The journeys data plane's own metrics. Counters are bound once per (journey, …) label set and cached, so
+ * counting an event costs a Map lookup at most; the per-span counters (`matched`) are bound per journey when the
+ * index is built and indexed by the journey's position.
+ */
+import type { BoundCounter, Counter, MetricsRegistry } from '../../core/telemetry.js';
+import type { AttemptRecord } from '../model.js';
+
+export class JourneyMetrics {
+  readonly spansTagged: BoundCounter;
+  readonly processErrors: BoundCounter;
+  private readonly matched: Counter;
+  private readonly attempts: Counter;
+  private readonly orphans: Counter;
+  private readonly late: Counter;
+  private readonly evicted: Counter;
+  private readonly duplicates: Counter;
+  private readonly overflow: Counter;
+  private readonly lateAttempts: Counter;
+  private readonly folded: Counter;
+  private readonly cache = new Map<string, BoundCounter>();
+
+  constructor(
+    readonly registry: MetricsRegistry,
+    readonly connector: string,
+  ) {
+    const c = (name: string, help: string) => registry.counter(name, help);
+    this.spansTagged = c('pulse_journey_spans_tagged_total', 'Spans that matched at least one journey and were tagged with journey.name and journey.step.').with({ connector });
+    this.processErrors = c(
+      'pulse_journey_process_errors_total',
+      'Batches whose journey matching failed with an unexpected error; they were forwarded untagged.',
+    ).with({ connector });
+    this.matched = c('pulse_journey_spans_matched_total', 'Spans matched by a journey selector (start or step), by journey.');
+    this.attempts = c('pulse_journey_attempts_total', 'Journey attempts decided, by journey, outcome and what decided them (complete, timeout, evicted, flush).');
+    this.orphans = c('pulse_journey_orphan_steps_total', 'Step spans dropped because no start span of their journey arrived in their trace within trace_wait.');
+    this.late = c('pulse_journey_late_spans_total', 'Journey spans that arrived after their attempt was decided; counted and dropped from assembly (still tagged).');
+    this.evicted = c('pulse_journey_evicted_attempts_total', 'Attempts decided early because max_pending_attempts was reached.');
+    this.duplicates = c('pulse_journey_duplicate_spans_total', 'Journey spans received again (same span id) while their attempt was pending; ignored.');
+    this.overflow = c('pulse_journey_overflow_spans_total', 'Journey spans not buffered because their attempt already held the most spans one attempt may hold.');
+    this.lateAttempts = c('pulse_journey_late_attempts_total', 'Attempts decided after their SLI window was emitted; emitted as an extra partial row.');
+    this.folded = c('pulse_journey_segment_values_folded_total', 'Attempts whose segment value was folded into __other__ by the cardinality guard, by journey and dimension.');
+  }
+
+  matchedFor(journey: string): BoundCounter {
+    return this.bound(this.matched, journey, { journey });
+  }
+
+  attempt(record: AttemptRecord): void {
+    this.bound(this.attempts, `${record.journey}\0${record.outcome}\0${record.decidedBy}`, {
+      journey: record.journey,
+      outcome: record.outcome,
+      decided_by: record.decidedBy,
+    }).inc();
+  }
+
+  orphanSteps(journey: string, n: number): void {
+    this.bound(this.orphans, journey, { journey }).inc(n);
+  }
+
+  lateSpan(journey: string): void {
+    this.bound(this.late, journey, { journey }).inc();
+  }
+
+  evictedAttempts(journey: string, n: number): void {
+    this.bound(this.evicted, journey, { journey }).inc(n);
+  }
+
+  duplicateSpan(journey: string): void {
+    this.bound(this.duplicates, journey, { journey }).inc();
+  }
+
+  overflowSpan(journey: string): void {
+    this.bound(this.overflow, journey, { journey }).inc();
+  }
+
+  lateAttempt(journey: string): void {
+    this.bound(this.lateAttempts, journey, { journey }).inc();
+  }
+
+  foldedValue(journey: string, dimension: string): void {
+    this.bound(this.folded, `${journey}\0${dimension}`, { journey, dimension }).inc();
+  }
+
+  private bound(counter: Counter, key: string, labels: Record<string, string>): BoundCounter {
+    const cacheKey = `${counter.name}\0${key}`;
+    let b = this.cache.get(cacheKey);
+    if (b === undefined) {
+      b = counter.with({ connector: this.connector, ...labels });
+      this.cache.set(cacheKey, b);
+    }
+    return b;
+  }
+}

@@ -1,0 +1,346 @@
+import { describe, expect, it } from 'vitest';
+import { SpanKind, StatusCode } from '../../../../src/core/model.js';
+import {
+  FRONTEND,
+  NOTIFIER,
+  PAYMENTS,
+  attr,
+  batch,
+  checkoutJourney,
+  checkoutSpans,
+  journey,
+  makeRuntime,
+  span,
+  traceId,
+} from './support.js';
+import { BASE_TIME_NS } from '../../../support/traces.js';
+import { MAX_SPANS_PER_GROUP } from '../../../../src/journeys/runtime/assembler.js';
+
+const NOW = 1_000_000;
+
+describe('tagging', () => {
+  it('tags matching spans with journey.name and journey.step in place, and leaves the rest alone', () => {
+    const { runtime, metric } = makeRuntime([checkoutJourney()]);
+    const t = traceId(1);
+    const { start, charge, confirm } = checkoutSpans(t);
+    const other = span({ trace: t, name: 'SELECT orders' });
+    const b = batch([FRONTEND, [start, other]], [PAYMENTS, [charge]], [NOTIFIER, [confirm]]);
+    expect(runtime.process(b, NOW)).toBe(3);
+    expect(attr(start.attributes, 'journey.name')).toBe('checkout');
+    expect(attr(start.attributes, 'journey.step')).toBe('start');
+    expect(attr(charge.attributes, 'journey.step')).toBe('charge');
+    expect(attr(confirm.attributes, 'journey.step')).toBe('confirm');
+    expect(other.attributes).toEqual([]);
+    expect(metric('pulse_journey_spans_tagged_total')).toBe(3);
+    expect(metric('pulse_journey_spans_matched_total', { journey: 'checkout' })).toBe(3);
+  });
+
+  it('tags a span that matches several journeys with aligned string arrays', () => {
+    const { runtime } = makeRuntime([
+      journey({ name: 'checkout', start: { service: 'frontend', span: 'POST /api/checkout' }, steps: [{ name: 'pay', service: 'payments', span: 'charge card' }] }),
+      journey({ name: 'payment', start: { service: 'payments', span: 'charge card' } }),
+    ]);
+    const s = span({ trace: traceId(2), name: 'charge card' });
+    runtime.process(batch([PAYMENTS, [s]]), NOW);
+    expect(attr(s.attributes, 'journey.name')).toEqual(['checkout', 'payment']);
+    expect(attr(s.attributes, 'journey.step')).toEqual(['pay', 'start']);
+  });
+});
+
+describe('attempt assembly', () => {
+  it('assembles steps that arrive before their start, across batches, and decides after the settle delay', () => {
+    const { runtime, metric } = makeRuntime([checkoutJourney()]);
+    const t = traceId(3);
+    const { start, charge, confirm } = checkoutSpans(t, { tier: 'enterprise' });
+    runtime.process(batch([NOTIFIER, [confirm]]), NOW);
+    runtime.process(batch([PAYMENTS, [charge]]), NOW + 100);
+    runtime.tick(NOW + 5000);
+    expect(runtime.takeAttempts()).toEqual([]);
+    runtime.process(batch([FRONTEND, [start]]), NOW + 6000);
+    runtime.tick(NOW + 6400);
+    expect(runtime.takeAttempts()).toEqual([]); // still settling
+    runtime.tick(NOW + 6500);
+    const [a, ...rest] = runtime.takeAttempts();
+    expect(rest).toEqual([]);
+    expect(a).toMatchObject({
+      journey: 'checkout',
+      traceId: t,
+      startSpanId: start.spanId,
+      startTimeUnixNano: BASE_TIME_NS,
+      durationMs: 120,
+      outcome: 'success',
+      reasons: [],
+      signals: [],
+      segments: { 'customer.tier': 'enterprise', 'cloud.region': 'eu-west-1', release: '5.0.1' },
+      services: [
+        { service: 'frontend', version: '5.0.1' },
+        { service: 'payments', version: '2.8.0' },
+        { service: 'notifier', version: '7.1.0' },
+      ],
+      failingStep: undefined,
+      decidedBy: 'complete',
+      decidedAtMs: NOW + 6500,
+    });
+    expect(a!.spans.map((s) => [s.step, s.spanId, s.service])).toEqual([
+      ['start', start.spanId, 'frontend'],
+      ['charge', charge.spanId, 'payments'],
+      ['confirm', confirm.spanId, 'notifier'],
+    ]);
+    expect(runtime.pendingAttempts).toBe(0);
+    expect(metric('pulse_journey_attempts_total', { journey: 'checkout', outcome: 'success', decided_by: 'complete' })).toBe(1);
+  });
+
+  it('catches an optional step arriving within the settle delay', () => {
+    const { runtime } = makeRuntime([checkoutJourney()]);
+    const { start, charge, confirm } = checkoutSpans(traceId(4));
+    runtime.process(batch([FRONTEND, [start]], [PAYMENTS, [charge]]), NOW);
+    runtime.process(batch([NOTIFIER, [confirm]]), NOW + 300);
+    runtime.tick(NOW + 500);
+    expect(runtime.takeAttempts()[0]!.spans.map((s) => s.step)).toEqual(['start', 'charge', 'confirm']);
+  });
+
+  it('decides by timeout trace_wait after the start ARRIVED, failing with missing_step for a required step', () => {
+    const { runtime } = makeRuntime([checkoutJourney()]);
+    const { start, confirm } = checkoutSpans(traceId(5));
+    runtime.process(batch([FRONTEND, [start]], [NOTIFIER, [confirm]]), NOW);
+    runtime.tick(NOW + 9_999);
+    expect(runtime.takeAttempts()).toEqual([]);
+    runtime.tick(NOW + 10_000);
+    const [a] = runtime.takeAttempts();
+    expect(a).toMatchObject({
+      outcome: 'failure',
+      reasons: ['missing_step:charge'],
+      failingStep: { step: 'charge', service: 'payments', version: '' },
+      decidedBy: 'timeout',
+      decidedAtMs: NOW + 10_000,
+      // Span time, never arrival time.
+      startTimeUnixNano: BASE_TIME_NS,
+    });
+  });
+
+  it('reports errors, slow starts and broken success conditions as reasons, with the failing step and its version', () => {
+    const { runtime } = makeRuntime([checkoutJourney()]);
+    const { start, charge, confirm } = checkoutSpans(traceId(6), { chargeError: true, status: 503n, durationMs: 2500 });
+    start.statusCode = StatusCode.ERROR;
+    runtime.process(batch([FRONTEND, [start]], [PAYMENTS, [charge]], [NOTIFIER, [confirm]]), NOW);
+    runtime.tick(NOW + 500);
+    const [a] = runtime.takeAttempts();
+    expect(a!.reasons).toEqual(['error:start', 'error:charge', 'slow', 'where:http.response.status_code < 500']);
+    expect(a!.failingStep).toEqual({ step: 'start', service: 'frontend', version: '5.0.1' });
+  });
+
+  it('names the first failing step in definition order with the service and version that failed', () => {
+    const { runtime } = makeRuntime([checkoutJourney()]);
+    const { start, charge } = checkoutSpans(traceId(7), { chargeError: true });
+    const confirm = span({ trace: traceId(7), name: 'send sms', error: true });
+    runtime.process(batch([FRONTEND, [start]], [{ ...PAYMENTS, 'service.version': '2.9.0-rc1' }, [charge]], [NOTIFIER, [confirm]]), NOW);
+    runtime.tick(NOW + 500);
+    const [a] = runtime.takeAttempts();
+    expect(a!.reasons).toEqual(['error:charge', 'error:confirm']);
+    expect(a!.failingStep).toEqual({ step: 'charge', service: 'payments', version: '2.9.0-rc1' });
+  });
+
+  it('with no_errors: start, ignores errors of steps', () => {
+    const { runtime } = makeRuntime([checkoutJourney({ noErrors: 'start' })]);
+    const { start, charge } = checkoutSpans(traceId(8), { chargeError: true });
+    runtime.process(batch([FRONTEND, [start]], [PAYMENTS, [charge]]), NOW);
+    runtime.tick(NOW + 500);
+    expect(runtime.takeAttempts()[0]).toMatchObject({ outcome: 'success', reasons: [], failingStep: undefined });
+  });
+
+  it('signals duplicate calls above max_calls without failing the attempt', () => {
+    const { runtime } = makeRuntime([checkoutJourney()]);
+    const t = traceId(9);
+    const { start, charge } = checkoutSpans(t);
+    const again = span({ trace: t, name: 'charge card', parent: start.spanId, atMs: 60 });
+    runtime.process(batch([FRONTEND, [start]], [PAYMENTS, [charge, again]]), NOW);
+    runtime.tick(NOW + 500);
+    const [a] = runtime.takeAttempts();
+    expect(a).toMatchObject({ outcome: 'success', signals: ['duplicate_calls:charge'] });
+    expect(a!.spans.filter((s) => s.step === 'charge')).toHaveLength(2);
+  });
+
+  it('ignores a span re-sent with the same span id while pending (no false duplicate call)', () => {
+    const { runtime, metric } = makeRuntime([checkoutJourney()]);
+    const { start, charge } = checkoutSpans(traceId(10));
+    runtime.process(batch([FRONTEND, [start]], [PAYMENTS, [charge]]), NOW);
+    runtime.process(batch([PAYMENTS, [{ ...charge, attributes: [] }]]), NOW + 100);
+    runtime.tick(NOW + 500);
+    expect(runtime.takeAttempts()[0]!.signals).toEqual([]);
+    expect(metric('pulse_journey_duplicate_spans_total', { journey: 'checkout' })).toBe(1);
+  });
+
+  it('looks segments up on the start span, then its resource, then the other spans', () => {
+    const j = journey({
+      name: 'signup',
+      start: { service: 'web', span: 'signup' },
+      steps: [{ name: 'create', service: 'users', span: 'create user' }],
+      segments: ['customer.tier', 'cloud.region', 'plan', 'feature.flag', 'missing'],
+    });
+    const { runtime } = makeRuntime([j]);
+    const t = traceId(11);
+    const start = span({ trace: t, name: 'signup', attributes: { 'cloud.region': 'us-east-1', 'feature.flag': true } });
+    const step = span({ trace: t, name: 'create user', attributes: { 'customer.tier': 'pro', 'cloud.region': 'ignored', plan: 42n } });
+    runtime.process(batch([{ 'service.name': 'web', 'customer.tier': 'free', 'cloud.region': 'eu-west-1' }, [start]], [{ 'service.name': 'users' }, [step]]), NOW);
+    runtime.tick(NOW + 500);
+    expect(runtime.takeAttempts()[0]!.segments).toEqual({
+      'customer.tier': 'free', // start resource before other spans
+      'cloud.region': 'us-east-1', // start span before its resource
+      plan: '42', // other spans last; bigint as decimal
+      'feature.flag': 'true',
+    });
+  });
+
+  it('drops and counts orphan steps whose start never arrives within trace_wait of their arrival', () => {
+    const { runtime, metric } = makeRuntime([checkoutJourney()]);
+    const { charge, confirm } = checkoutSpans(traceId(12));
+    runtime.process(batch([PAYMENTS, [charge]], [NOTIFIER, [confirm]]), NOW);
+    expect(runtime.pendingAttempts).toBe(1);
+    runtime.tick(NOW + 10_000);
+    expect(runtime.takeAttempts()).toEqual([]);
+    expect(runtime.pendingAttempts).toBe(0);
+    expect(metric('pulse_journey_orphan_steps_total', { journey: 'checkout' })).toBe(2);
+  });
+
+  it('counts late spans for a decided attempt, and a re-sent start as late rather than a new attempt', () => {
+    const { runtime, metric } = makeRuntime([checkoutJourney()]);
+    const t = traceId(13);
+    const { start, charge, confirm } = checkoutSpans(t);
+    runtime.process(batch([FRONTEND, [start]], [PAYMENTS, [charge]]), NOW);
+    runtime.tick(NOW + 500);
+    expect(runtime.takeAttempts()).toHaveLength(1);
+    runtime.process(batch([NOTIFIER, [confirm]], [FRONTEND, [{ ...start, attributes: [...start.attributes] }]]), NOW + 2000);
+    expect(confirm.attributes.length).toBeGreaterThan(0); // still tagged
+    expect(metric('pulse_journey_late_spans_total', { journey: 'checkout' })).toBe(2);
+    expect(runtime.pendingAttempts).toBe(0);
+    runtime.tick(NOW + 20_000);
+    expect(runtime.takeAttempts()).toEqual([]);
+  });
+
+  it('treats a new start span in an already decided trace as a new attempt', () => {
+    const { runtime } = makeRuntime([checkoutJourney()]);
+    const t = traceId(14);
+    const first = checkoutSpans(t);
+    runtime.process(batch([FRONTEND, [first.start]], [PAYMENTS, [first.charge]]), NOW);
+    runtime.tick(NOW + 500);
+    const retry = checkoutSpans(t);
+    runtime.process(batch([FRONTEND, [retry.start]], [PAYMENTS, [retry.charge]]), NOW + 3000);
+    runtime.tick(NOW + 3500);
+    expect(runtime.takeAttempts().map((a) => a.startSpanId)).toEqual([first.start.spanId, retry.start.spanId]);
+  });
+
+  it('decides the oldest attempts early when max_pending_attempts is exceeded', () => {
+    const { runtime, metric } = makeRuntime([checkoutJourney()], { maxPendingAttempts: 3 });
+    const starts = [1, 2, 3, 4, 5].map((n) => checkoutSpans(traceId(100 + n)).start);
+    for (const [i, s] of starts.entries()) runtime.process(batch([FRONTEND, [s]]), NOW + i);
+    expect(runtime.pendingAttempts).toBe(3);
+    const evicted = runtime.takeAttempts();
+    expect(evicted.map((a) => a.startSpanId)).toEqual([starts[0]!.spanId, starts[1]!.spanId]);
+    expect(evicted.every((a) => a.decidedBy === 'evicted' && a.reasons[0] === 'missing_step:charge')).toBe(true);
+    expect(metric('pulse_journey_evicted_attempts_total', { journey: 'checkout' })).toBe(2);
+    runtime.tick(NOW + 20_000);
+    expect(runtime.takeAttempts().map((a) => a.decidedBy)).toEqual(['timeout', 'timeout', 'timeout']);
+  });
+
+  it('flush decides everything pending and drops orphans', () => {
+    const { runtime, metric } = makeRuntime([checkoutJourney()]);
+    runtime.process(batch([FRONTEND, [checkoutSpans(traceId(15)).start]], [PAYMENTS, [checkoutSpans(traceId(16)).charge]]), NOW);
+    runtime.flush(NOW + 1);
+    expect(runtime.takeAttempts().map((a) => a.decidedBy)).toEqual(['flush']);
+    expect(metric('pulse_journey_orphan_steps_total', { journey: 'checkout' })).toBe(1);
+    expect(runtime.pendingAttempts).toBe(0);
+  });
+
+  it('keeps pending attempts on the definition they started with after a reload', () => {
+    const { runtime } = makeRuntime([checkoutJourney()]);
+    const t = traceId(17);
+    const { start, charge } = checkoutSpans(t);
+    runtime.process(batch([FRONTEND, [start]]), NOW);
+    // v2: charge no longer required, and renamed span; the pending attempt still needs charge as v1 defined it.
+    runtime.setJourneys([
+      checkoutJourney({ steps: [{ name: 'charge', service: 'payments', span: 'charge card v2', required: false }] }),
+    ]);
+    const other = checkoutSpans(traceId(18));
+    runtime.process(batch([FRONTEND, [other.start]]), NOW + 1);
+    runtime.tick(NOW + 501);
+    // The new-definition attempt has no required step: complete at once.
+    expect(runtime.takeAttempts().map((a) => [a.startSpanId, a.outcome])).toEqual([[other.start.spanId, 'success']]);
+    // A span matched by the new definition joins the old attempt under its step name.
+    const v2charge = { ...charge, name: 'charge card v2' };
+    runtime.process(batch([PAYMENTS, [v2charge]]), NOW + 600);
+    runtime.tick(NOW + 1100);
+    const [a] = runtime.takeAttempts();
+    expect(a).toMatchObject({ startSpanId: start.spanId, outcome: 'success', decidedBy: 'complete' });
+  });
+});
+
+describe('several starts in one trace', () => {
+  const j = () =>
+    journey({
+      name: 'checkout',
+      start: { service: 'frontend', span: 'POST /api/checkout', kind: SpanKind.SERVER },
+      steps: [{ name: 'charge', service: 'payments', span: 'charge card', required: true }],
+    });
+
+  it('assigns a step to the start it descends from, then by time range, then to the nearest preceding start', () => {
+    const { runtime } = makeRuntime([j()]);
+    const t = traceId(20);
+    const s1 = span({ trace: t, name: 'POST /api/checkout', kind: SpanKind.SERVER, atMs: 0, durationMs: 100 });
+    const s2 = span({ trace: t, name: 'POST /api/checkout', kind: SpanKind.SERVER, atMs: 1000, durationMs: 100 });
+    const s3 = span({ trace: t, name: 'POST /api/checkout', kind: SpanKind.SERVER, atMs: 5000, durationMs: 100 });
+    // Child of s1 by parent id although its time lies inside s2.
+    const c1 = span({ trace: t, name: 'charge card', parent: s1.spanId, atMs: 1010 });
+    // Unknown parent: inside s2's range.
+    const c2 = span({ trace: t, name: 'charge card', parent: 'unknown!', atMs: 1050 });
+    // Unknown parent, after s3 ended: nearest preceding start is s3.
+    const c3 = span({ trace: t, name: 'charge card', atMs: 7000 });
+    runtime.process(batch([PAYMENTS, [c1, c2, c3]]), NOW);
+    runtime.process(batch([FRONTEND, [s3, s1, s2]]), NOW + 10);
+    // With several starts, completeness is checked at the next tick; the settle delay runs from there.
+    runtime.tick(NOW + 100);
+    runtime.tick(NOW + 599);
+    expect(runtime.takeAttempts()).toEqual([]);
+    runtime.tick(NOW + 600);
+    const attempts = runtime.takeAttempts();
+    expect(attempts.map((a) => [a.startSpanId, a.spans.filter((s) => s.step === 'charge').map((s) => s.spanId)])).toEqual([
+      [s1.spanId, [c1.spanId]],
+      [s2.spanId, [c2.spanId]],
+      [s3.spanId, [c3.spanId]],
+    ]);
+    expect(attempts.every((a) => a.outcome === 'success' && a.decidedBy === 'complete')).toBe(true);
+  });
+
+  it('waits for every start to be complete; the one without its step fails at timeout', () => {
+    const { runtime } = makeRuntime([j()]);
+    const t = traceId(21);
+    const s1 = span({ trace: t, name: 'POST /api/checkout', kind: SpanKind.SERVER, atMs: 0, durationMs: 100 });
+    const s2 = span({ trace: t, name: 'POST /api/checkout', kind: SpanKind.SERVER, atMs: 1000, durationMs: 100 });
+    const c1 = span({ trace: t, name: 'charge card', parent: s1.spanId, atMs: 10 });
+    runtime.process(batch([FRONTEND, [s1, s2]], [PAYMENTS, [c1]]), NOW);
+    runtime.tick(NOW + 5000);
+    expect(runtime.takeAttempts()).toEqual([]);
+    runtime.tick(NOW + 10_000);
+    expect(runtime.takeAttempts().map((a) => [a.startSpanId, a.outcome, a.decidedBy])).toEqual([
+      [s1.spanId, 'success', 'timeout'],
+      [s2.spanId, 'failure', 'timeout'],
+    ]);
+  });
+
+  it('handles hundreds of starts in one trace, buffering at most MAX_SPANS_PER_GROUP spans and counting the rest', () => {
+    const { runtime, metric } = makeRuntime([j()]);
+    const t = traceId(22);
+    const spans = [];
+    for (let i = 0; i < 300; i++) {
+      const s = span({ trace: t, name: 'POST /api/checkout', kind: SpanKind.SERVER, atMs: i * 100, durationMs: 50 });
+      spans.push([s, span({ trace: t, name: 'charge card', parent: s.spanId, atMs: i * 100 + 10 })] as const);
+    }
+    runtime.process(batch([FRONTEND, spans.map(([s]) => s)], [PAYMENTS, spans.map(([, c]) => c)]), NOW);
+    runtime.tick(NOW + 100);
+    runtime.tick(NOW + 10_000);
+    const attempts = runtime.takeAttempts();
+    // 300 starts take 300 of the 512 slots; the first charges fill the rest, the others are counted and dropped.
+    expect(attempts).toHaveLength(300);
+    expect(attempts.filter((a) => a.outcome === 'success')).toHaveLength(MAX_SPANS_PER_GROUP - 300);
+    expect(metric('pulse_journey_overflow_spans_total', { journey: 'checkout' })).toBe(600 - MAX_SPANS_PER_GROUP);
+  });
+});
