@@ -10,22 +10,25 @@
  */
 import type { TraceBatch } from './model.js';
 import type { AttemptRecord, SliWindow } from '../journeys/model.js';
+import type { AlertEvent } from '../alerts/model.js';
 
 /**
  * The signals that flow through pipelines, and the unit each carries:
  * - `traces`: OTLP spans;
  * - `attempts`: decided journey attempts (the journeys connector produces them);
- * - `journey_metrics`: SLI window rows by journey × segment × window (the journeys connector produces them).
+ * - `journey_metrics`: SLI window rows by journey × segment × window (the journeys connector produces them);
+ * - `alerts`: alert events, firing and resolved (SLO evaluation produces them).
  */
 export interface SignalData {
   traces: TraceBatch;
   attempts: AttemptRecord[];
   journey_metrics: SliWindow[];
+  alerts: AlertEvent[];
 }
 
 export type Signal = keyof SignalData;
 
-export const SIGNALS: readonly Signal[] = ['traces', 'attempts', 'journey_metrics'];
+export const SIGNALS: readonly Signal[] = ['traces', 'attempts', 'journey_metrics', 'alerts'];
 
 export interface Consumer<T> {
   readonly mutatesData: boolean;
@@ -37,4 +40,5 @@ export const itemCount: { [S in Signal]: (data: SignalData[S]) => number } = {
   traces: (batch) => batch.spanCount,
   attempts: (records) => records.length,
   journey_metrics: (rows) => rows.length,
+  alerts: (events) => events.length,
 };

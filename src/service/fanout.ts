@@ -25,6 +25,7 @@ const cloneData: { [S in Signal]: (data: SignalData[S]) => SignalData[S] } = {
   // Attempt records and SLI rows are immutable once produced; a consumer that mutates gets its own array.
   attempts: (records) => records.slice(),
   journey_metrics: (rows) => rows.slice(),
+  alerts: (events) => events.slice(),
 };
 
 export function fanout<S extends Signal>(signal: S, consumers: readonly Consumer<SignalData[S]>[]): Consumer<SignalData[S]> {

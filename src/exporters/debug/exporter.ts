@@ -12,6 +12,7 @@ import { serviceNameOf } from '../../core/model.js';
 import { encodeTraceRequestJson } from '../../otlp/index.js';
 import { exporterMetrics, type ExporterMetrics } from '../exporterhelper/metrics.js';
 import type { DebugConfig } from './config.js';
+import type { AlertEvent } from '../../alerts/model.js';
 import { attemptJson, attemptLine, attemptsSummary, batchSummary, scopeSummaries, sliJson, sliLine, sliSummary, spanDetail } from './describe.js';
 import { JsonLinesFile } from './jsonl-file.js';
 
@@ -84,7 +85,36 @@ const VIEWS: { [S in Signal]: SignalView<S> } = {
     },
     lines: (rows) => jsonLines(rows, sliJson),
   },
+  alerts: {
+    log(events, verbosity, logger) {
+      switch (verbosity) {
+        case 'basic':
+          logger.info({ alerts: events.length, firing: events.filter((e) => e.status === 'firing').length }, 'alerts');
+          return;
+        case 'normal':
+          for (const e of events) logger.info(alertLine(e), 'alert');
+          return;
+        case 'detailed':
+          for (const e of events) logger.info(e, 'alert');
+          return;
+      }
+    },
+    lines: (events) => jsonLines(events, (e) => e),
+  },
 };
+
+/** One alert event in one line: what, for whom, status. */
+function alertLine(e: AlertEvent): Record<string, unknown> {
+  return {
+    journey: e.journey,
+    kind: e.kind,
+    severity: e.severity,
+    status: e.status,
+    segment: e.segment ? `${e.segment.key}=${e.segment.value}` : undefined,
+    summary: e.summary,
+    fingerprint: e.fingerprint,
+  };
+}
 
 export class DebugExporter<S extends Signal> implements ConsumingComponent<S> {
   readonly mutatesData = false;

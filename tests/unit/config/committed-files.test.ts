@@ -46,6 +46,7 @@ describe('committed schemas', () => {
       '^traces(/[A-Za-z0-9_.-]+)?$',
       '^attempts(/[A-Za-z0-9_.-]+)?$',
       '^journey_metrics(/[A-Za-z0-9_.-]+)?$',
+      '^alerts(/[A-Za-z0-9_.-]+)?$',
     ]);
   });
 });

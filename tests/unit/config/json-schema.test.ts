@@ -46,6 +46,7 @@ describe('buildConfigJsonSchema', () => {
       '^traces(/[A-Za-z0-9_.-]+)?$',
       '^attempts(/[A-Za-z0-9_.-]+)?$',
       '^journey_metrics(/[A-Za-z0-9_.-]+)?$',
+      '^alerts(/[A-Za-z0-9_.-]+)?$',
     ]);
     const telemetry = JSON.stringify(get(schema, 'properties', 'service', 'properties', 'telemetry'));
     expect(telemetry).toContain('"enabled"');

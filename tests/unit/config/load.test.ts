@@ -120,7 +120,7 @@ describe('loadConfigText: positions of problems', () => {
       '      exporters: [debug]',
     );
     expect(problems(text)).toEqual([
-      '10:5: pipeline "trace": unknown signal "trace" (did you mean "traces"?); a pipeline id is <signal> or <signal>/<name>, signals: traces, attempts, journey_metrics',
+      '10:5: pipeline "trace": unknown signal "trace" (did you mean "traces"?); a pipeline id is <signal> or <signal>/<name>, signals: traces, attempts, journey_metrics, alerts',
       '14:25: receiver "silent" does not support traces pipelines (it supports: none)',
       '15:27: processor "batch" is listed twice in pipeline "traces/x"',
       '15:34: processor "debug" is not defined in processors: ("debug" is an exporter: list it under exporters)',
