@@ -84,7 +84,7 @@ export class JourneyStore {
     readonly path: string,
     options: JourneyStoreOptions,
   ) {
-    this.logger = options.logger.child({ journeys: directory });
+    this.logger = options.logger.child({ journeys_dir: directory });
     const labels = { directory };
     this.reloads = options.metrics
       .counter('pulse_journey_reloads_total', 'Journey definitions reloaded after a change (the initial load is not counted)')
