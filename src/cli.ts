@@ -93,6 +93,22 @@ export const COMMANDS: readonly Command[] = [
     },
   },
   {
+    name: 'journeys',
+    summary: 'Test journey definitions against recorded traces (OTLP/JSON): per trace, the attempts found and why they succeeded or failed',
+    usage: 'journeys test --journeys <dir|file> --traces <file...> [--format text|json]   (`-` reads traces from stdin)',
+    options: {
+      journeys: { type: 'string', short: 'j' },
+      traces: { type: 'string', short: 't', multiple: true },
+      format: { type: 'string', short: 'f', default: 'text' },
+    },
+    positionals: true,
+    async run(args, deps) {
+      // Loaded on demand: the journeys runtime is not needed by any other command.
+      const { journeysCommand } = await import('./journeys/testing/command.js');
+      return journeysCommand(args, deps);
+    },
+  },
+  {
     name: 'help',
     summary: 'Show this help (or `pulse help <command>`)',
     usage: 'help [<command>]',
