@@ -60,10 +60,23 @@ abstract class Metric {
     };
   }
 
+  /**
+   * Every series once. Several instances may report the same label set (one exporter id serving two signals
+   * registers two queue-size callbacks): their values are summed, because a label set may appear only once in
+   * the exposition format and the total is what the labels describe.
+   */
   collect(): Series[] {
-    const out = [...this.series.values()];
-    for (const cb of this.callbacks) cb((labels, value) => out.push({ labels, value }));
-    return out;
+    if (this.callbacks.length === 0) return [...this.series.values()];
+    const merged = new Map<string, Series>();
+    const add = (labels: Labels, value: number): void => {
+      const key = labelKey(labels);
+      const existing = merged.get(key);
+      if (existing) existing.value += value;
+      else merged.set(key, { labels, value });
+    };
+    for (const s of this.series.values()) add(s.labels, s.value);
+    for (const cb of this.callbacks) cb(add);
+    return [...merged.values()];
   }
 }
 
