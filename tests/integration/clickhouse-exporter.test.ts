@@ -1,0 +1,308 @@
+/**
+ * The clickhouse exporter against a real ClickHouse (Debian's 18.16 here):
+ * - a shop instrumented with the OpenTelemetry SDK sends checkouts to `bin/pulse start`; attempts and SLI rows land,
+ *   and the README's "Querying journey data" queries (run as written) give the right ratios, reasons, latencies and
+ *   trace drill-down;
+ * - an INSERT whose answer comes after the exporter's timeout is retried: the rows are then in the table twice, and
+ *   FINAL counts them once;
+ * - schema drift at start: the error names the ALTER TABLE to run, which works on the server; with create_schema
+ *   the missing column is added;
+ * - `pulse validate` rejects a malformed exporter config with file:line:col.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CreateSettings } from '../../src/core/component.js';
+import { MetricsRegistry } from '../../src/core/telemetry.js';
+import type { AttemptRecord, SliWindow } from '../../src/journeys/model.js';
+import { LATENCY_BOUNDS_MS } from '../../src/journeys/runtime/sli.js';
+import { configSchema } from '../../src/exporters/clickhouse/config.js';
+import type { ClickHouseExporter } from '../../src/exporters/clickhouse/exporter.js';
+import { clickhouseExporterFactory } from '../../src/exporters/clickhouse/factory.js';
+import { createTableSql, featuresOf } from '../../src/exporters/clickhouse/schema.js';
+import { createShop } from '../../scripts/shop.mjs';
+import { startTestClickHouse, type TestClickHouse } from '../support/clickhouse.js';
+import { freePort, waitFor } from '../support/net.js';
+import { PULSE_BIN, startPulse, type PulseProcess } from '../support/pulse-process.js';
+import { id } from '../support/traces.js';
+import { pulseConfig, readmeQueries, rows, scalar, writeJourneys } from './clickhouse-support.js';
+
+let ch: TestClickHouse;
+let work: string;
+const host = { reportFatalError: (err: Error): void => void err };
+
+beforeAll(async () => {
+  ch = await startTestClickHouse();
+  work = mkdtempSync(join(tmpdir(), 'pulse-ch-it-'));
+}, 300_000);
+
+afterAll(async () => {
+  await ch?.close();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+function settings(name: string, metrics = new MetricsRegistry()): CreateSettings & { metrics: MetricsRegistry } {
+  return { id: 'clickhouse', kind: 'exporter', logger: pino({ level: 'silent' }), metrics, dataDir: join(work, name) };
+}
+
+describe('journey data from a running Pulse', () => {
+  let pulse: PulseProcess | undefined;
+  afterAll(async () => {
+    await pulse?.stop();
+  });
+
+  it('lands in ClickHouse, and the README queries give the right ratio per segment, reasons, latencies and trace', async () => {
+    const otlpPort = await freePort();
+    pulse = await startPulse(pulseConfig({ otlpPort, journeysDir: writeJourneys(join(work, 'shop')), clickhouseUrl: ch.url }));
+    const shop = createShop({ endpoints: { http: `http://127.0.0.1:${otlpPort}` }, scheduledDelayMillis: 60_000 });
+    let failedTrace = '';
+    try {
+      for (let i = 0; i < 7; i++) shop.checkout({ tier: 'gold' });
+      for (let i = 0; i < 2; i++) failedTrace = shop.checkout({ tier: 'gold', chargeFails: true }).traceId;
+      shop.checkout({ tier: 'gold', durationMs: 2500 }); // slow: fails with reason "slow"
+      for (let i = 0; i < 3; i++) shop.checkout({ tier: 'free' });
+      for (let i = 0; i < 3; i++) shop.checkout({ tier: 'free', chargeFails: true });
+      for (let i = 0; i < 4; i++) shop.checkout({ tier: null });
+      await shop.flush(['payments', 'notifier', 'frontend']);
+    } finally {
+      await shop.shutdown();
+    }
+
+    const q = (sql: string): Promise<string> => ch.query(sql);
+    await waitFor(async () => (await scalar(q, 'SELECT count() FROM pulse.journey_attempts FINAL')) === 20, 20_000, '20 attempts');
+    await waitFor(
+      async () => (await scalar(q, "SELECT sum(attempts) FROM pulse.journey_sli FINAL WHERE segment_key = ''")) === 20,
+      20_000,
+      'SLI rows for 20 attempts',
+    );
+
+    const [ratioSql, reasonsSql, whereSql, slowestSql, traceSql] = readmeQueries();
+    expect(readmeQueries()).toHaveLength(5);
+
+    const ratio = await rows<{ segment_key: string; segment_value: string; total: string; ok: string; success_ratio: number }>(q, ratioSql!);
+    const bySegment = Object.fromEntries(ratio.map((r) => [`${r.segment_key}=${r.segment_value}`, [Number(r.total), Number(r.ok), r.success_ratio]]));
+    expect(bySegment).toEqual({
+      '=': [20, 14, 0.7],
+      'customer.tier=gold': [10, 7, 0.7],
+      'customer.tier=free': [6, 3, 0.5],
+      'customer.tier=__unset__': [4, 4, 1],
+      'release=1.8.0': [20, 14, 0.7],
+    });
+
+    const reasons = await rows<{ reason: string; failed_attempts: string }>(q, reasonsSql!);
+    expect(reasons.map((r) => [r.reason, Number(r.failed_attempts)])).toEqual([
+      ['error:charge', 5],
+      ['where:http.response.status_code < 500', 5],
+      ['slow', 1],
+    ]);
+
+    const where = await rows<{ reason: string; failing_step: string; failing_service: string; failing_version: string; failed_attempts: string }>(q, whereSql!);
+    expect(where.map((r) => [r.reason, r.failing_step, r.failing_service, r.failing_version, Number(r.failed_attempts)])).toEqual([
+      ['error:charge', 'charge', 'payments', '2.4.1', 5],
+      ['where:http.response.status_code < 500', 'charge', 'payments', '2.4.1', 5],
+      ['slow', '', '', '', 1],
+    ]);
+
+    const slowest = await rows<{ segment_key: string; segment_value: string; total: string; mean_ms: number; p95_at_most_ms: number }>(q, slowestSql!);
+    expect(slowest[0]).toMatchObject({ segment_key: 'customer.tier', segment_value: 'gold', p95_at_most_ms: 4096 });
+    expect(slowest.find((r) => r.segment_value === 'free')).toMatchObject({ p95_at_most_ms: 64, mean_ms: 40 });
+
+    const trace = await rows<{ outcome: string; reasons: string[]; span_steps: string[]; span_services: string[]; span_status_codes: number[]; failing_step: string }>(
+      q,
+      traceSql!.replace('4bf92f3577b34da6a3ce929d0e0e4736', failedTrace),
+    );
+    expect(trace).toHaveLength(1);
+    expect(trace[0]).toMatchObject({
+      outcome: 'failure',
+      reasons: ['error:charge', 'where:http.response.status_code < 500'],
+      failing_step: 'charge',
+      span_steps: ['start', 'charge'],
+      span_services: ['frontend', 'payments'],
+      span_status_codes: [0, 2],
+    });
+
+    const metrics = await pulse.metrics();
+    expect(metrics).toMatch(/pulse_exporter_sent_items_total\{exporter="clickhouse@attempts"\} 20/);
+    expect(metrics).toMatch(/pulse_clickhouse_schema_ready\{exporter="clickhouse@journey_metrics"\} 1/);
+  }, 60_000);
+});
+
+/** A TCP proxy to ClickHouse that can hold back the next answer: the INSERT lands, its answer comes too late. */
+async function startDelayingProxy(targetPort: number): Promise<{ port: number; holdNextAnswer(ms: number): void; close(): Promise<void> }> {
+  let holdMs = 0;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = createConnection({ host: '127.0.0.1', port: targetPort });
+    sockets.add(client).add(upstream);
+    client.pipe(upstream);
+    upstream.on('data', (chunk: Buffer) => {
+      if (holdMs > 0) {
+        const ms = holdMs;
+        holdMs = 0;
+        upstream.pause();
+        setTimeout(() => {
+          if (!client.destroyed) client.write(chunk);
+          upstream.resume();
+        }, ms);
+        return;
+      }
+      if (!client.destroyed) client.write(chunk);
+    });
+    const end = (): void => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('close', end).on('error', end);
+    upstream.on('close', end).on('error', end);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    holdNextAnswer: (ms) => void (holdMs = ms),
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function sliRow(segmentValue: string, attempts: number, successes: number): SliWindow {
+  return {
+    journey: 'checkout',
+    windowStartMs: Math.floor(Date.now() / 10_000) * 10_000,
+    windowSeconds: 10,
+    segmentKey: segmentValue === '' ? '' : 'customer.tier',
+    segmentValue,
+    attempts,
+    successes,
+    failures: attempts - successes,
+    failuresByReason: attempts > successes ? { 'error:charge': attempts - successes } : {},
+    latencyBoundsMs: LATENCY_BOUNDS_MS,
+    latencyCounts: Array.from({ length: LATENCY_BOUNDS_MS.length + 1 }, (_, i) => (i === 5 ? attempts : 0)),
+    latencySumMs: attempts * 20,
+  };
+}
+
+describe('a batch retried after a timeout', () => {
+  it('is in the table twice until merged, and counts once with FINAL', async () => {
+    const proxy = await startDelayingProxy(ch.httpPort);
+    const m = new MetricsRegistry();
+    const cfg = configSchema.parse({
+      endpoint: `http://127.0.0.1:${proxy.port}`,
+      database: 'timeouts',
+      timeout: '500ms',
+      retry_on_failure: { initial_interval: '50ms', max_interval: '100ms' },
+      batch: { enabled: false },
+      sending_queue: { num_consumers: 1 },
+    });
+    const e = clickhouseExporterFactory.create.journey_metrics!(settings('timeouts', m), cfg) as ClickHouseExporter<'journey_metrics'>;
+    try {
+      await e.start(host);
+      // Background merges would collapse the duplicate before we look; stop them to see it.
+      await ch.query('SYSTEM STOP MERGES timeouts.journey_sli');
+      proxy.holdNextAnswer(1500);
+      await e.consume([sliRow('', 10, 7), sliRow('gold', 6, 6), sliRow('free', 4, 1)]);
+      const q = (sql: string): Promise<string> => ch.query(sql);
+      await waitFor(() => m.find('pulse_exporter_sent_items_total')?.get({ exporter: 'clickhouse@journey_metrics' }) === 3, 10_000, 'rows sent after the retry');
+      expect(m.find('pulse_clickhouse_insert_errors_total')?.get({ exporter: 'clickhouse@journey_metrics', code: 'timeout' })).toBe(1);
+      expect(await scalar(q, 'SELECT count() FROM timeouts.journey_sli')).toBe(6);
+      expect(await scalar(q, 'SELECT count() FROM timeouts.journey_sli FINAL')).toBe(3);
+      const ratio = await rows<{ segment_value: string; total: string; ok: string }>(
+        q,
+        'SELECT segment_value, sum(attempts) AS total, sum(successes) AS ok FROM timeouts.journey_sli FINAL GROUP BY segment_value ORDER BY segment_value',
+      );
+      expect(ratio.map((r) => [r.segment_value, Number(r.total), Number(r.ok)])).toEqual([
+        ['', 10, 7],
+        ['free', 4, 1],
+        ['gold', 6, 6],
+      ]);
+    } finally {
+      await ch.query('SYSTEM START MERGES timeouts.journey_sli').catch(() => undefined);
+      await e.shutdown(Date.now() + 1000);
+      await proxy.close();
+    }
+  }, 30_000);
+});
+
+function attempt(n: number): AttemptRecord {
+  const hex = (0xabc000 + n).toString(16).padStart(32, '0');
+  return {
+    journey: 'checkout',
+    traceId: id(hex),
+    startSpanId: id(hex.slice(16)),
+    startTimeUnixNano: BigInt(Date.now()) * 1_000_000n,
+    durationMs: 12,
+    outcome: 'success',
+    reasons: [],
+    signals: [],
+    segments: { 'customer.tier': 'gold' },
+    services: [{ service: 'frontend', version: '1.8.0' }],
+    failingStep: undefined,
+    spans: [],
+    decidedBy: 'complete',
+    decidedAtMs: Date.now(),
+  };
+}
+
+describe('schema drift at start', () => {
+  it('fails with the ALTER TABLE to run, which fixes it; create_schema adds a dropped column itself', async () => {
+    const db = 'drift';
+    const ddl = createTableSql('attempts', db, 'journey_attempts', featuresOf(ch.version), 0);
+    await ch.query(`CREATE DATABASE ${db}`);
+    await ch.query(ddl.replace(/\n\s*signals Array\(String\),/, ''));
+    const cfg = (createSchema: boolean) =>
+      configSchema.parse({ endpoint: ch.url, database: db, create_schema: createSchema, batch: { flush_timeout: '50ms' } });
+
+    const first = clickhouseExporterFactory.create.attempts!(settings('drift-1'), cfg(false)) as ClickHouseExporter<'attempts'>;
+    const err = await first.start(host).then(
+      () => undefined,
+      (e: unknown) => e as Error & { code: string },
+    );
+    await first.shutdown();
+    expect(err?.code).toBe('PULSE_ERR_CLICKHOUSE_SCHEMA');
+    const alter = /^\s+(ALTER TABLE .*);$/m.exec(err?.message ?? '')?.[1];
+    expect(alter).toBe('ALTER TABLE `drift`.`journey_attempts` ADD COLUMN signals Array(String)');
+    await ch.query(alter!);
+
+    const m = new MetricsRegistry();
+    const second = clickhouseExporterFactory.create.attempts!(settings('drift-2', m), cfg(false)) as ClickHouseExporter<'attempts'>;
+    await second.start(host);
+    await second.consume([attempt(1), attempt(2)]);
+    await waitFor(() => m.find('pulse_exporter_sent_items_total')?.get({ exporter: 'clickhouse@attempts' }) === 2, 10_000, 'rows after the fix');
+    await second.shutdown();
+
+    await ch.query(`ALTER TABLE ${db}.journey_attempts DROP COLUMN span_steps`);
+    const third = clickhouseExporterFactory.create.attempts!(settings('drift-3'), cfg(true)) as ClickHouseExporter<'attempts'>;
+    await third.start(host);
+    await third.shutdown();
+    expect(await ch.query(`SELECT type FROM system.columns WHERE database = '${db}' AND table = 'journey_attempts' AND name = 'span_steps'`)).toBe(
+      'Array(String)\n',
+    );
+  }, 30_000);
+});
+
+describe('pulse validate', () => {
+  it('rejects a malformed clickhouse exporter config with file:line:col and what to write', async () => {
+    const dir = join(work, 'validate');
+    const journeys = writeJourneys(dir);
+    const file = join(dir, 'pulse.yaml');
+    writeFileSync(
+      file,
+      pulseConfig({ otlpPort: 4318, journeysDir: journeys, clickhouseUrl: 'clickhouse:8123', exporterExtra: 'database: pulse-prod\nttl_days: -3\ncreate_schema: yes please' }),
+    );
+    const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      execFile(process.execPath, [PULSE_BIN, 'validate', '--config', file], (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, out: stdout + stderr }),
+      );
+    });
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/pulse\.yaml:\d+:\d+: exporters\.clickhouse\.endpoint: "clickhouse:8123" is not an http:\/\/ or https:\/\/ URL/);
+    expect(r.out).toMatch(/pulse\.yaml:\d+:\d+: exporters\.clickhouse\.database: "pulse-prod" is not a plain ClickHouse name/);
+    expect(r.out).toMatch(/pulse\.yaml:\d+:\d+: exporters\.clickhouse\.ttl_days/);
+    expect(r.out).toMatch(/pulse\.yaml:\d+:\d+: exporters\.clickhouse\.create_schema/);
+  });
+});

@@ -1,0 +1,183 @@
+import { describe, expect, it } from 'vitest';
+import type { AlertEvent } from '../../../src/alerts/model.js';
+import type { AttemptRecord, SliWindow } from '../../../src/journeys/model.js';
+import { LATENCY_BOUNDS_MS } from '../../../src/journeys/runtime/sli.js';
+import {
+  attemptRowId,
+  encodeAlerts,
+  encodeAttempts,
+  encodeSliWindows,
+  mergeRowBatches,
+  rowBatchCodec,
+  type RowBatch,
+} from '../../../src/exporters/clickhouse/rows.js';
+import { id } from '../../support/traces.js';
+
+const TRACE = id('4bf92f3577b34da6a3ce929d0e0e4736');
+const SPAN = id('00f067aa0ba902b7');
+
+function attempt(over: Partial<AttemptRecord> = {}): AttemptRecord {
+  return {
+    journey: 'checkout',
+    traceId: TRACE,
+    startSpanId: SPAN,
+    startTimeUnixNano: 1_763_805_600_123_456_789n,
+    durationMs: 182.5,
+    outcome: 'failure',
+    reasons: ['error:charge', 'slow'],
+    signals: ['duplicate_calls:charge'],
+    segments: { 'customer.tier': 'gold', 'cloud.region': 'eu-west-1' },
+    services: [
+      { service: 'frontend', version: '1.8.0' },
+      { service: 'payments', version: '2.4.1' },
+    ],
+    failingStep: { step: 'charge', service: 'payments', version: '2.4.1' },
+    spans: [
+      { step: 'start', spanId: SPAN, service: 'frontend', version: '1.8.0', statusCode: 2, durationMs: 182.5 },
+      { step: 'charge', spanId: id('1111111111111111'), service: 'payments', version: '2.4.1', statusCode: 2, durationMs: 90 },
+    ],
+    decidedBy: 'complete',
+    decidedAtMs: 1_763_805_611_000,
+    ...over,
+  };
+}
+
+const window: SliWindow = {
+  journey: 'checkout',
+  windowStartMs: 1_763_805_600_000,
+  windowSeconds: 10,
+  segmentKey: 'customer.tier',
+  segmentValue: 'gold',
+  attempts: 10,
+  successes: 7,
+  failures: 3,
+  failuresByReason: { 'error:charge': 2, slow: 1 },
+  latencyBoundsMs: LATENCY_BOUNDS_MS,
+  latencyCounts: Array.from({ length: LATENCY_BOUNDS_MS.length + 1 }, (_, i) => (i === 3 ? 10 : 0)),
+  latencySumMs: 60,
+};
+
+function lines(b: RowBatch): string[] {
+  return b.body.toString('utf8').split('\n').filter((l) => l !== '');
+}
+
+describe('attempt rows', () => {
+  it('carry every field, hex ids and UTC times in the text ClickHouse parses', () => {
+    const b = encodeAttempts([attempt()], 'seconds');
+    expect(b.rows).toBe(1);
+    const text = lines(b)[0]!;
+    // The id is a JSON integer literal: 64 bits survive (a JS number would round them).
+    expect(text).toMatch(/^\{"row_id":\d+,"journey":"checkout",/);
+    const row = JSON.parse(text.replace(/^\{"row_id":\d+,/, '{')) as Record<string, unknown>;
+    expect(row).toMatchObject({
+      start_time: '2025-11-22 10:00:00',
+      trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
+      start_span_id: '00f067aa0ba902b7',
+      outcome: 'failure',
+      reasons: ['error:charge', 'slow'],
+      segment_keys: ['customer.tier', 'cloud.region'],
+      segment_values: ['gold', 'eu-west-1'],
+      services: ['frontend', 'payments'],
+      service_versions: ['1.8.0', '2.4.1'],
+      failing_step: 'charge',
+      span_steps: ['start', 'charge'],
+      span_status_codes: [2, 2],
+      decided_by: 'complete',
+      decided_at: '2025-11-22 10:00:11',
+    });
+    expect(JSON.parse(lines(encodeAttempts([attempt()], 'millis'))[0]!.replace(/^\{"row_id":\d+,/, '{')).start_time).toBe('2025-11-22 10:00:00.123');
+  });
+
+  it('get the same id for the same attempt every time, and different ids for different attempts', () => {
+    const first = lines(encodeAttempts([attempt()], 'seconds'))[0]!;
+    const again = lines(encodeAttempts([attempt({ decidedAtMs: 1, decidedBy: 'timeout' })], 'millis'))[0]!;
+    const idOf = (l: string): string => /"row_id":(\d+)/.exec(l)![1]!;
+    expect(idOf(again)).toBe(idOf(first));
+    expect(idOf(first)).toBe(attemptRowId('checkout', TRACE, SPAN));
+    const others = [
+      attemptRowId('signup', TRACE, SPAN),
+      attemptRowId('checkout', id('4bf92f3577b34da6a3ce929d0e0e4737'), SPAN),
+      attemptRowId('checkout', TRACE, id('00f067aa0ba902b8')),
+    ];
+    expect(new Set([idOf(first), ...others]).size).toBe(4);
+    expect(BigInt(idOf(first))).toBeLessThan(2n ** 64n);
+  });
+
+  it('write a finite number where a duration is not one (ClickHouse refuses null in Float64)', () => {
+    const row = lines(encodeAttempts([attempt({ durationMs: Number.NaN })], 'seconds'))[0]!;
+    expect(row).toContain('"duration_ms":0,');
+  });
+});
+
+describe('SLI rows', () => {
+  it('get a new id each time they are encoded: equal partial rows must all count', () => {
+    const a = lines(encodeSliWindows([window, window]));
+    const b = lines(encodeSliWindows([window]));
+    const ids = [...a, ...b].map((l) => /"row_id":(\d+)/.exec(l)![1]);
+    expect(new Set(ids).size).toBe(3);
+    expect(JSON.parse(a[0]!.replace(/^\{"row_id":\d+,/, '{'))).toMatchObject({
+      window_start: '2025-11-22 10:00:00',
+      window_seconds: 10,
+      segment_key: 'customer.tier',
+      segment_value: 'gold',
+      attempts: 10,
+      successes: 7,
+      failures: 3,
+      failure_reasons: ['error:charge', 'slow'],
+      failure_reason_counts: [2, 1],
+      latency_bounds_ms: [...LATENCY_BOUNDS_MS],
+      latency_sum_ms: 60,
+    });
+  });
+});
+
+describe('alert rows', () => {
+  it('are keyed by the event id and keep suspects and release as JSON', () => {
+    const e: AlertEvent = {
+      id: '6f1c1d3e-0000-4000-8000-000000000001',
+      fingerprint: 'fp-1',
+      journey: 'checkout',
+      kind: 'segment',
+      severity: 'page',
+      status: 'firing',
+      startsAtMs: 1_763_805_600_000,
+      endsAtMs: undefined,
+      eventTimeMs: 1_763_805_660_000,
+      repeat: false,
+      segment: { key: 'customer.tier', value: 'enterprise' },
+      objective: { target: 0.995, windowMs: 28 * 86_400_000 },
+      errorBudgetRemaining: 0.42,
+      burnRates: [{ window: '5m', windowMs: 300_000, burnRate: 20, threshold: 14.4 }],
+      attempts: 100,
+      failures: 12,
+      suspects: [{ dimension: 'service.version:payments', value: '2.5.0', attempts: 50, failures: 12, failureRatio: 0.24, shareOfFailures: 1, lift: 2 }],
+      release: undefined,
+      exemplarTraceIds: ['4bf92f3577b34da6a3ce929d0e0e4736'],
+      owner: 'team-payments',
+      runbook: 'https://runbooks.example.com/checkout',
+      summary: 'checkout failing for customer.tier=enterprise',
+    };
+    const [a] = lines(encodeAlerts([e]));
+    const [b] = lines(encodeAlerts([{ ...e, summary: 'edited' }]));
+    expect(/"row_id":(\d+)/.exec(a!)![1]).toBe(/"row_id":(\d+)/.exec(b!)![1]);
+    const row = JSON.parse(a!.replace(/^\{"row_id":\d+,/, '{')) as Record<string, unknown>;
+    expect(row).toMatchObject({ ends_at: null, segment_key: 'customer.tier', burn_rates: [20], release: '', repeat: 0, objective_window_seconds: 2_419_200 });
+    expect(JSON.parse(row.suspects as string)).toEqual(e.suspects);
+  });
+});
+
+describe('queued batches', () => {
+  it('survive the disk codec byte for byte (a re-read batch re-sends the same row ids)', () => {
+    const b = encodeAttempts([attempt(), attempt({ startSpanId: id('2222222222222222') })], 'seconds');
+    const back = rowBatchCodec.decode(rowBatchCodec.encode(b));
+    expect(back.rows).toBe(2);
+    expect(back.body.equals(b.body)).toBe(true);
+    expect(() => rowBatchCodec.decode(new Uint8Array([9, 0, 0, 0, 1]))).toThrow(/not a ClickHouse row batch/);
+  });
+
+  it('merge into one INSERT body', () => {
+    const m = mergeRowBatches([encodeSliWindows([window]), encodeSliWindows([window, window])]);
+    expect(m.rows).toBe(3);
+    expect(lines(m)).toHaveLength(3);
+  });
+});
