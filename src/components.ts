@@ -8,9 +8,12 @@ import { otlpReceiverFactory } from './receivers/otlp/factory.js';
 import { otlpExporterFactory } from './exporters/otlp/factory.js';
 import { otlphttpExporterFactory } from './exporters/otlphttp/factory.js';
 import { debugExporterFactory } from './exporters/debug/factory.js';
+import { clickhouseExporterFactory } from './exporters/clickhouse/factory.js';
+import { kafkaExporterFactory } from './exporters/kafka/factory.js';
 import { batchProcessorFactory } from './processors/batch/factory.js';
 import { memoryLimiterProcessorFactory } from './processors/memory_limiter/factory.js';
 import { journeysConnectorFactory } from './connectors/journeys/factory.js';
+import { sloConnectorFactory } from './connectors/slo/factory.js';
 
 export interface ComponentRegistry {
   readonly receivers: Map<string, ReceiverFactory>;
@@ -36,7 +39,7 @@ export function defaultRegistry(): ComponentRegistry {
   return {
     receivers: byType<ReceiverFactory>(otlpReceiverFactory),
     processors: byType<ProcessorFactory>(memoryLimiterProcessorFactory, batchProcessorFactory),
-    exporters: byType<ExporterFactory>(debugExporterFactory, otlpExporterFactory, otlphttpExporterFactory),
-    connectors: byType<ConnectorFactory>(journeysConnectorFactory),
+    exporters: byType<ExporterFactory>(debugExporterFactory, otlpExporterFactory, otlphttpExporterFactory, kafkaExporterFactory, clickhouseExporterFactory),
+    connectors: byType<ConnectorFactory>(journeysConnectorFactory, sloConnectorFactory),
   };
 }

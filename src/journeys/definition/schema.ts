@@ -233,6 +233,115 @@ export const segmentSchema = z
   ])
   .describe('A segment dimension: looked up on the start span, then its resource, then the attempt\'s other spans');
 
+// ---- alert rules (compiled by src/alerts/rules.ts; evaluated by the slo connector, see its README) ----------
+
+export const ALERT_SEVERITIES = ['page', 'ticket'] as const;
+
+export const burnRatePairSchema = z
+  .strictObject({
+    severity: z.enum(ALERT_SEVERITIES).describe('page: wake someone up; ticket: handle in working hours'),
+    long: positiveDuration('The long window: the error rate over it shows the incident is significant'),
+    short: positiveDuration('The short window, shorter than long: the error rate over it shows the incident is still going on (and resets the alert quickly)'),
+    factor: z
+      .number()
+      .positive()
+      .describe('Fire when the error rate over BOTH windows is above factor × (1 − target): e.g. 14.4 spends 2% of a 30-day budget in 1 hour'),
+  })
+  .superRefine((pair, ctx) => {
+    if (pair.short >= pair.long) {
+      ctx.addIssue({ code: 'custom', path: ['short'], message: `the short window (${pair.short}ms) must be shorter than the long window (${pair.long}ms)` });
+    }
+  })
+  .describe('One multi-window burn-rate rule');
+
+const confidenceSchema = z
+  .number()
+  .gt(0.5)
+  .lt(1)
+  .default(0.99)
+  .describe('Confidence of the significance tests (one-sided), above 0.5 and below 1; default 0.99');
+
+export const alertSegmentsSchema = z
+  .union([
+    z.literal(false).describe('No segment alerts'),
+    z
+      .strictObject({
+        min_attempts: z
+          .number()
+          .int()
+          .min(1)
+          .default(20)
+          .describe('A segment value needs this many attempts in the short window before it may alert (default 20)'),
+        confidence: confidenceSchema,
+      })
+      .describe('Segment alerts: a segment value burns its budget AND is significantly worse than the rest of the journey'),
+  ])
+  .describe('Alerts per segment value (customer.tier=enterprise), or false');
+
+export const heartbeatSchema = z
+  .union([
+    z.literal(false).describe('No heartbeat alerts'),
+    z
+      .strictObject({
+        min_successes: z
+          .number()
+          .int()
+          .min(1)
+          .optional()
+          .describe('Fire when fewer successes than this happen in one `per` interval (a fixed floor; leave out for baseline: auto)'),
+        baseline: z
+          .literal('auto')
+          .optional()
+          .describe('auto: fire when successes fall far under the journey\'s own recent rate (the default when min_successes is not set)'),
+        per: positiveDuration('The interval successes are counted over (default 1m)').prefault('1m'),
+        min_history: positiveDuration('baseline: history needed before a baseline alert may fire (default 30m)').prefault('30m'),
+        baseline_window: positiveDuration('baseline: how far back the recent rate is averaged (default 1h)').prefault('1h'),
+        ratio: z
+          .number()
+          .gt(0)
+          .lt(1)
+          .default(0.25)
+          .describe('baseline: fire when successes in an interval are under this share of the baseline (and significantly so); default 0.25'),
+        confidence: confidenceSchema,
+      })
+      .superRefine((hb, ctx) => {
+        if (hb.min_successes !== undefined && hb.baseline !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['baseline'], message: 'choose one: min_successes (a fixed floor) or baseline: auto' });
+        }
+      })
+      .describe('Heartbeat: a money moment that stops happening is an outage, even without a single error'),
+  ])
+  .describe('Heartbeat alerts: { min_successes: 10, per: 1m }, { baseline: auto }, or false');
+
+export const releaseRulesSchema = z
+  .union([
+    z.literal(false).describe('No release regression alerts'),
+    z
+      .strictObject({
+        new_for: positiveDuration('How long after it is first seen a service version counts as new (default: the longest page long window)').optional(),
+      })
+      .describe('Release regressions: a new service version that fails significantly more than the previous one'),
+  ])
+  .describe('Release regression alerts, or false');
+
+export const alertsSchema = z
+  .strictObject({
+    burn_rates: z
+      .array(burnRatePairSchema)
+      .min(1)
+      .optional()
+      .describe(
+        "Multi-window multi-burn-rate rules. Default: the SRE Workbook's (page 1h/5m ×14.4 and 6h/30m ×6, ticket 1d/2h ×3 and 3d/6h ×1), their windows scaled by objective.window / 30d",
+      ),
+    segments: alertSegmentsSchema.prefault({}),
+    heartbeat: heartbeatSchema.prefault({}),
+    release: releaseRulesSchema.prefault({}),
+    repeat_interval: positiveDuration('Re-send a firing alert this often (default 5m)').prefault('5m'),
+  })
+  .describe('Alert rules; without this section the defaults apply (see the slo connector README)');
+
+export type AlertsSpec = z.output<typeof alertsSchema>;
+
 export const specSchema = z
   .strictObject({
     start: startSchema,
@@ -240,7 +349,7 @@ export const specSchema = z
     success: successSchema.prefault({}),
     segments: z.array(segmentSchema).default([]).describe('Dimensions the SLIs are cut by, each separately'),
     objective: objectiveSchema.prefault({}),
-    alerts: z.unknown().optional().describe('alert rules (see the alerting docs)'),
+    alerts: alertsSchema.prefault({}),
   })
   .describe('What an attempt of the journey is, and when it succeeds');
 

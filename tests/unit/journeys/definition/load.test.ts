@@ -109,7 +109,7 @@ describe('defaults', () => {
     expect(j.start.kind).toBeUndefined();
   });
 
-  it('accepts a step without service (any service), kind in any case, a fraction target, and alerts as-is', () => {
+  it('accepts a step without service (any service), kind in any case, a fraction target, and alert rules', () => {
     const text = yaml(
       ...header('checkout'),
       ...minimalSpec,
@@ -118,7 +118,7 @@ describe('defaults', () => {
       '    - { name: charge, span: "charge *", kind: Client }',
       '  objective: { target: 0.95, window: 7d }',
       '  alerts:',
-      '    - anything: [goes, here]',
+      '    repeat_interval: 1m',
     );
     const j = valid(load(text)).journeys[0]!;
     expect(j.start.kind).toBe(SpanKind.SERVER);
@@ -126,7 +126,7 @@ describe('defaults', () => {
     expect(j.steps[0]!.selector.service.kind).toBe('any');
     expect(j.steps[0]!.selector.span.kind).toBe('glob');
     expect(j.objective).toEqual({ target: 0.95, windowMs: 7 * 86_400_000 });
-    expect((j.spec as { spec: { alerts: unknown } }).spec.alerts).toEqual([{ anything: ['goes', 'here'] }]);
+    expect((j.spec as { spec: { alerts: { repeat_interval: unknown } } }).spec.alerts.repeat_interval).toBe(60_000);
   });
 });
 

@@ -1,0 +1,526 @@
+/**
+ * The SLO evaluation engine: pure and clock-injected (every method takes `nowMs`), so tests drive time.
+ *
+ *     SLI rows ──▶ WindowStore (per journey: all traffic + each segment value, tiered buckets)
+ *     attempts ──▶ AttemptRing (suspects, exemplars) + ReleaseTracker (first-seen versions)
+ *     evaluate(now) ──▶ findings: burn_rate, segment, heartbeat, release_regression ──▶ AlertLifecycle ──▶ events
+ *
+ * Definitions (objective, alert rules) come from the journey snapshot given to `setJourneys`; rules are compiled
+ * once per compiled journey (rules.ts). See src/connectors/slo/README.md for the math of every rule.
+ */
+import type { CompiledJourney, SliWindow, AttemptRecord } from '../journeys/model.js';
+import type { AlertEvent, AlertKind, AlertSeverity, AlertSuspect, BurnRateWindow } from './model.js';
+import { alertRulesOf, formatDuration, type AlertRules, type BurnRatePair } from './rules.js';
+import { AlertLifecycle, fingerprintOf, type AlertDetails, type Finding, type RestoredAlert } from './lifecycle.js';
+import { WindowStore, OTHER_SEGMENT_VALUE, type JourneySeries } from './window-store.js';
+import { AttemptRing, analyseSuspects, describeSuspect, DEFAULT_SUSPECT_OPTIONS, type SuspectAnalysis, type SuspectOptions } from './suspects.js';
+import { ReleaseTracker } from './release-tracker.js';
+import type { TieredCounts, Counts } from './tiered-counts.js';
+import { poissonCdf, significantlyWorse } from './stats.js';
+
+export interface SloEngineOptions {
+  /** The most SLI history kept in memory, whatever the rules ask for. */
+  readonly maxHistoryMs: number;
+  /** Segment series (journey × segment key × value) kept at most. */
+  readonly maxSeries: number;
+  /** Fixed SLI data delay, or `undefined` to measure it from the rows. */
+  readonly fixedDelayMs: number | undefined;
+  /** The data delay assumed before any row arrived (auto). */
+  readonly initialDelayMs: number;
+  /** Attempt summaries kept per journey (suspects, exemplars). */
+  readonly recentAttempts: number;
+  readonly suspects: SuspectOptions;
+}
+
+export const DEFAULT_ENGINE_OPTIONS: SloEngineOptions = {
+  maxHistoryMs: 7 * 86_400_000,
+  maxSeries: 2000,
+  fixedDelayMs: undefined,
+  initialDelayMs: 30_000,
+  recentAttempts: 20_000,
+  suspects: DEFAULT_SUSPECT_OPTIONS,
+};
+
+/** Delays measured above this are capped. */
+const MAX_DELAY_MS = 10 * 60_000;
+/** Attempts up to this far past the clock still count (clock skew between services and Pulse). */
+const FUTURE_SLACK_MS = 60_000;
+const SEVERITY_RANK: Record<AlertSeverity, number> = { ticket: 0, page: 1 };
+
+interface PairResult {
+  readonly pair: BurnRatePair;
+  readonly long: Counts;
+  readonly short: Counts;
+  readonly longBurn: number;
+  readonly shortBurn: number;
+  readonly firing: boolean;
+}
+
+export class SloEngine {
+  private readonly store: WindowStore;
+  private readonly rings = new Map<string, AttemptRing>();
+  private readonly releases = new ReleaseTracker();
+  private readonly lifecycle: AlertLifecycle;
+  private journeys: readonly CompiledJourney[] = [];
+  private byName = new Map<string, CompiledJourney>();
+  private defined = new Set<string>();
+
+  constructor(
+    private readonly options: SloEngineOptions = DEFAULT_ENGINE_OPTIONS,
+    newId?: () => string,
+  ) {
+    this.store = new WindowStore({
+      historyMs: options.maxHistoryMs,
+      maxSeries: options.maxSeries,
+      fixedDelayMs: options.fixedDelayMs,
+      initialDelayMs: options.initialDelayMs,
+      maxDelayMs: MAX_DELAY_MS,
+    });
+    this.lifecycle = new AlertLifecycle(newId);
+  }
+
+  /** Segment rows not kept because of `maxSeries`. */
+  get droppedRows(): number {
+    return this.store.droppedRows;
+  }
+
+  get seriesCount(): number {
+    return this.store.seriesCount;
+  }
+
+  get buckets(): number {
+    return this.store.buckets;
+  }
+
+  /** History the rules need: the longest window of any journey (+ the data delay margin), capped. */
+  historyMs(): number {
+    let longest = 0;
+    // Not the objective window itself: error budget remaining is computed over the history held (memory first).
+    for (const j of this.journeys) longest = Math.max(longest, alertRulesOf(j).longestWindowMs);
+    return Math.min(this.options.maxHistoryMs, longest + MAX_DELAY_MS);
+  }
+
+  /** Puts a (re)loaded set of definitions in force: their rules apply from the next evaluation. */
+  setJourneys(journeys: readonly CompiledJourney[], nowMs: number): void {
+    this.journeys = journeys;
+    this.byName = new Map(journeys.map((j) => [j.name, j]));
+    this.defined = new Set(this.byName.keys());
+    this.store.setHistory(this.historyMs());
+    for (const j of journeys) {
+      this.store.ensureJourney(j.name, nowMs);
+      const rules = alertRulesOf(j);
+      if (rules.release) this.releases.setHistory(j.name, rules.release.newForMs + rules.release.windowMs);
+    }
+    for (const name of [...this.rings.keys()]) if (!this.defined.has(name)) this.rings.delete(name);
+  }
+
+  ingestRows(rows: readonly SliWindow[], nowMs: number): void {
+    this.store.ingest(rows, nowMs, true);
+  }
+
+  ingestAttempts(records: readonly AttemptRecord[]): void {
+    for (const r of records) {
+      let ring = this.rings.get(r.journey);
+      if (ring === undefined) {
+        if (!this.defined.has(r.journey)) continue;
+        ring = new AttemptRing(this.options.recentAttempts);
+        this.rings.set(r.journey, ring);
+      }
+      ring.add(r);
+      this.releases.add(r);
+    }
+  }
+
+  /** Rebuilds windows from history (ClickHouse `journey_sli` rows covering [sinceMs, now)). */
+  restoreHistory(rows: readonly SliWindow[], sinceMs: number, nowMs: number): void {
+    this.store.ingest(rows, nowMs, false);
+    for (const name of new Set([...this.defined, ...rows.map((r) => r.journey)])) {
+      if (this.defined.has(name)) this.store.coverFrom(name, sinceMs, nowMs);
+    }
+  }
+
+  /** Seeds alerts that were firing before a restart, so they are not announced again as new. */
+  restoreAlerts(alerts: readonly RestoredAlert[]): void {
+    this.lifecycle.restore(
+      alerts,
+      (a) => {
+        const j = this.byName.get(a.journey);
+        const rules = j ? alertRulesOf(j) : undefined;
+        return {
+          fingerprint: a.fingerprint,
+          journey: a.journey,
+          kind: a.kind,
+          severity: a.severity,
+          segment: a.segment,
+          objective: { target: j?.objective.target ?? 0, windowMs: j?.objective.windowMs ?? 0 },
+          errorBudgetRemaining: 1,
+          burnRates: [],
+          attempts: 0,
+          failures: 0,
+          suspects: [],
+          release: undefined,
+          exemplarTraceIds: [],
+          owner: j?.owner ?? '',
+          runbook: j?.runbook ?? '',
+          summary: `${a.journey} ${a.kind} alert restored after a restart${rules ? '' : ' (the journey is no longer defined)'}`,
+        };
+      },
+      (journey) => this.repeatInterval(journey),
+    );
+  }
+
+  /** Alerts firing now, by kind (for the gauge). */
+  firingByKind(): Record<AlertKind, number> {
+    const out: Record<AlertKind, number> = { burn_rate: 0, segment: 0, heartbeat: 0, release_regression: 0 };
+    for (const s of this.lifecycle.firing.values()) out[s.details.kind]++;
+    return out;
+  }
+
+  /** Evaluates every rule of every journey at `nowMs` and returns the events to send (firing, repeated, resolved). */
+  evaluate(nowMs: number): AlertEvent[] {
+    const findings: Finding[] = [];
+    for (const journey of this.journeys) {
+      const rules = alertRulesOf(journey);
+      const series = this.store.ensureJourney(journey.name, nowMs);
+      const t = this.store.dataTime(series, nowMs);
+      const ctx = new JourneyContext(journey, rules, series, t, nowMs, this.rings.get(journey.name), this.options.suspects);
+      this.evaluateBurnRate(ctx, findings);
+      if (rules.segments) this.evaluateSegments(ctx, findings);
+      if (rules.heartbeat) this.evaluateHeartbeat(ctx, findings);
+      if (rules.release) this.evaluateReleases(ctx, findings);
+    }
+    this.store.trim(nowMs, this.defined);
+    this.releases.trim(nowMs, this.defined);
+    return this.lifecycle.apply(findings, nowMs, (j) => this.repeatInterval(j));
+  }
+
+  private repeatInterval(journey: string): number {
+    const j = this.byName.get(journey);
+    return j ? alertRulesOf(j).repeatIntervalMs : 300_000;
+  }
+
+  // ---- burn rate ------------------------------------------------------------------------------------------
+
+  private evaluateBurnRate(ctx: JourneyContext, findings: Finding[]): void {
+    const fingerprint = fingerprintOf({ journey: ctx.journey.name, kind: 'burn_rate' });
+    const results = ctx.rules.burnRates.map((p) => ctx.pair(ctx.series.all, p));
+    const firing = results.filter((r) => r.firing);
+    if (firing.length === 0 && !this.lifecycle.has(fingerprint)) return;
+    const lead = leadPair(firing) ?? results[0]!;
+    const analysis = ctx.suspects(lead.pair.shortMs);
+    const ratio = lead.short.attempts > 0 ? lead.short.failures / lead.short.attempts : 0;
+    const head =
+      `${ctx.journey.name} is burning its error budget ${fmt(lead.shortBurn)}× too fast over ${lead.pair.short} ` +
+      `(${pct(ratio)} of ${lead.short.attempts} attempts failed; ${lead.pair.severity} threshold ${lead.pair.factor}×)`;
+    findings.push({
+      firing: firing.length > 0,
+      details: ctx.details({
+        fingerprint,
+        kind: 'burn_rate',
+        severity: lead.pair.severity,
+        segment: undefined,
+        errorBudgetRemaining: ctx.budgetRemaining(ctx.series.all),
+        burnRates: burnWindows(lead, firing),
+        attempts: lead.long.attempts,
+        failures: lead.long.failures,
+        analysis,
+        release: undefined,
+        summary: summarise(head, analysis.suspects),
+      }),
+    });
+  }
+
+  // ---- segments -------------------------------------------------------------------------------------------
+
+  private evaluateSegments(ctx: JourneyContext, findings: Finding[]): void {
+    const seg = ctx.rules.segments!;
+    for (const byValue of ctx.series.segments.values()) {
+      for (const s of byValue.values()) {
+        if (s.value === OTHER_SEGMENT_VALUE) continue;
+        const segment = { key: s.key, value: s.value };
+        const fingerprint = fingerprintOf({ journey: ctx.journey.name, kind: 'segment', segment });
+        const tracked = this.lifecycle.has(fingerprint);
+        const results: Array<PairResult & { rest: Counts }> = [];
+        let anyFiring = false;
+        for (const pair of ctx.rules.burnRates) {
+          const short = ctx.sum(s.counts, pair.shortMs);
+          // Cheap checks on the short window first: most segment values are healthy and stop here.
+          if (!tracked && (short.attempts < seg.minAttempts || ctx.burn(short) <= pair.factor)) continue;
+          const r = ctx.pair(s.counts, pair, short);
+          const all = ctx.sum(ctx.series.all, pair.shortMs);
+          const rest = { attempts: Math.max(0, all.attempts - short.attempts), failures: Math.max(0, all.failures - short.failures) };
+          const firing =
+            r.firing &&
+            short.attempts >= seg.minAttempts &&
+            significantlyWorse(short.failures, short.attempts, rest.failures, rest.attempts, seg.zCritical);
+          if (firing) anyFiring = true;
+          results.push({ ...r, firing, rest });
+        }
+        if (!anyFiring && !tracked) continue;
+        const firing = results.filter((r) => r.firing);
+        const lead = leadPair(firing) ?? results[0];
+        if (lead === undefined) {
+          // Tracked, but no traffic in any window any more: resolve with zero counts.
+          findings.push({ firing: false, details: this.quietSegment(ctx, fingerprint, segment) });
+          continue;
+        }
+        const analysis = ctx.suspects(lead.pair.shortMs);
+        const ratio = lead.short.attempts > 0 ? lead.short.failures / lead.short.attempts : 0;
+        const restRatio = lead.rest.attempts > 0 ? lead.rest.failures / lead.rest.attempts : 0;
+        const head =
+          `${ctx.journey.name} failing for ${s.key}=${s.value}: ${pct(ratio)} of ${lead.short.attempts} attempts over ${lead.pair.short} ` +
+          `vs ${pct(restRatio)} for the rest (burn rate ${fmt(lead.shortBurn)}×)`;
+        findings.push({
+          firing: anyFiring,
+          details: ctx.details({
+            fingerprint,
+            kind: 'segment',
+            severity: lead.pair.severity,
+            segment,
+            errorBudgetRemaining: ctx.budgetRemaining(s.counts),
+            burnRates: burnWindows(lead, firing),
+            attempts: lead.long.attempts,
+            failures: lead.long.failures,
+            analysis,
+            release: undefined,
+            summary: summarise(head, analysis.suspects),
+          }),
+        });
+      }
+    }
+  }
+
+  private quietSegment(ctx: JourneyContext, fingerprint: string, segment: { key: string; value: string }): AlertDetails {
+    return ctx.details({
+      fingerprint,
+      kind: 'segment',
+      severity: 'ticket',
+      segment,
+      errorBudgetRemaining: 1,
+      burnRates: [],
+      attempts: 0,
+      failures: 0,
+      analysis: { attempts: 0, failures: 0, suspects: [], exemplarTraceIds: [] },
+      release: undefined,
+      summary: `${ctx.journey.name} for ${segment.key}=${segment.value}: no attempts any more`,
+    });
+  }
+
+  // ---- heartbeat ------------------------------------------------------------------------------------------
+
+  private evaluateHeartbeat(ctx: JourneyContext, findings: Finding[]): void {
+    const hb = ctx.rules.heartbeat!;
+    const fingerprint = fingerprintOf({ journey: ctx.journey.name, kind: 'heartbeat' });
+    const tracked = this.lifecycle.has(fingerprint);
+    const covered = ctx.t - ctx.series.coveredSinceMs;
+    // Not before one whole interval of data exists: an empty store after start is not a flatline.
+    if (covered < hb.perMs) {
+      if (tracked) findings.push({ firing: true, details: this.lifecycle.firing.get(fingerprint)!.details });
+      return;
+    }
+    const now = ctx.sum(ctx.series.all, hb.perMs);
+    const successes = now.attempts - now.failures;
+    let firing: boolean;
+    let head: string;
+    if (hb.mode === 'floor') {
+      firing = successes < hb.minSuccesses;
+      head = `${ctx.journey.name} ${successes === 0 ? 'stopped happening' : 'is happening too rarely'}: ${successes} successes in the last ${formatDuration(hb.perMs)} (floor ${hb.minSuccesses})`;
+    } else {
+      if (covered < hb.minHistoryMs + hb.perMs) {
+        if (tracked) findings.push({ firing: true, details: this.lifecycle.firing.get(fingerprint)!.details });
+        return;
+      }
+      const spanMs = Math.min(hb.baselineWindowMs, covered - hb.perMs);
+      const base = ctx.series.all.sum(ctx.t - hb.perMs - spanMs, ctx.t - hb.perMs, ctx.nowMs);
+      const expected = ((base.attempts - base.failures) * hb.perMs) / spanMs;
+      firing = successes < expected * hb.ratio && poissonCdf(successes, expected) < 1 - hb.confidence;
+      head =
+        `${ctx.journey.name} ${successes === 0 ? 'stopped happening' : 'is happening far less than usual'}: ${successes} successes in the last ` +
+        `${formatDuration(hb.perMs)} (baseline ${fmt(expected)})`;
+    }
+    if (!firing && !tracked) return;
+    const analysis = ctx.suspects(hb.perMs);
+    findings.push({
+      firing,
+      details: ctx.details({
+        fingerprint,
+        kind: 'heartbeat',
+        severity: 'page',
+        segment: undefined,
+        errorBudgetRemaining: ctx.budgetRemaining(ctx.series.all),
+        burnRates: [],
+        attempts: now.attempts,
+        failures: now.failures,
+        analysis,
+        release: undefined,
+        summary: summarise(head, analysis.suspects),
+      }),
+    });
+  }
+
+  // ---- release regressions --------------------------------------------------------------------------------
+
+  private evaluateReleases(ctx: JourneyContext, findings: Finding[]): void {
+    const rel = ctx.rules.release!;
+    const e = 1 - ctx.rules.target;
+    const fp = (service: string) => fingerprintOf({ journey: ctx.journey.name, kind: 'release_regression', service });
+    const firstPage = ctx.rules.burnRates.find((p) => p.severity === 'page');
+    for (const c of this.releases.candidates(ctx.journey.name, ctx.nowMs, rel.newForMs, (s) => this.lifecycle.has(fp(s)))) {
+      const fingerprint = fp(c.service);
+      const cur = ReleaseTracker.sum(c.current, ctx.nowMs - rel.windowMs, ctx.nowMs + FUTURE_SLACK_MS, ctx.nowMs);
+      const prev = ReleaseTracker.sum(c.previous, c.current.firstSeenMs - rel.newForMs, ctx.nowMs + FUTURE_SLACK_MS, ctx.nowMs);
+      const curRatio = cur.attempts > 0 ? cur.failures / cur.attempts : 0;
+      const prevRatio = prev.attempts > 0 ? prev.failures / prev.attempts : 0;
+      const firing =
+        cur.attempts >= rel.minAttempts &&
+        curRatio > e &&
+        prev.attempts > 0 &&
+        significantlyWorse(cur.failures, cur.attempts, prev.failures, prev.attempts, rel.zCritical);
+      if (!firing && !this.lifecycle.has(fingerprint)) continue;
+      const severity: AlertSeverity = firstPage !== undefined && curRatio > firstPage.factor * e ? 'page' : 'ticket';
+      const analysis = ctx.suspects(rel.windowMs);
+      const head =
+        `${c.service} ${c.current.version} (first seen ${new Date(c.current.firstSeenMs).toISOString()}) fails ${pct(curRatio)} of ` +
+        `${ctx.journey.name} attempts over ${formatDuration(rel.windowMs)} vs ${pct(prevRatio)} for ${c.previous.version}`;
+      findings.push({
+        firing,
+        details: ctx.details({
+          fingerprint,
+          kind: 'release_regression',
+          severity,
+          segment: undefined,
+          errorBudgetRemaining: ctx.budgetRemaining(ctx.series.all),
+          burnRates: [{ window: formatDuration(rel.windowMs), windowMs: rel.windowMs, burnRate: curRatio / e, threshold: 1 }],
+          attempts: cur.attempts,
+          failures: cur.failures,
+          analysis,
+          release: {
+            service: c.service,
+            newVersion: c.current.version,
+            previousVersion: c.previous.version,
+            firstSeenMs: c.current.firstSeenMs,
+            newFailureRatio: curRatio,
+            previousFailureRatio: prevRatio,
+          },
+          summary: summarise(head, analysis.suspects),
+        }),
+      });
+    }
+  }
+}
+
+/** Per journey and evaluation: its rules, its data time, and memoised suspect analyses. */
+class JourneyContext {
+  private readonly analyses = new Map<number, SuspectAnalysis>();
+  /** 1 − target: the failure ratio that spends the budget exactly over the objective window. */
+  readonly budgetRate: number;
+
+  constructor(
+    readonly journey: CompiledJourney,
+    readonly rules: AlertRules,
+    readonly series: JourneySeries,
+    /** Data time: windows end here. */
+    readonly t: number,
+    readonly nowMs: number,
+    private readonly ring: AttemptRing | undefined,
+    private readonly suspectOptions: SuspectOptions,
+  ) {
+    this.budgetRate = 1 - rules.target;
+  }
+
+  sum(counts: TieredCounts, windowMs: number): Counts {
+    return counts.sum(this.t - windowMs, this.t, this.nowMs);
+  }
+
+  burn(c: Counts): number {
+    return c.attempts > 0 ? c.failures / c.attempts / this.budgetRate : 0;
+  }
+
+  pair(counts: TieredCounts, pair: BurnRatePair, short?: Counts): PairResult {
+    const s = short ?? this.sum(counts, pair.shortMs);
+    const l = this.sum(counts, pair.longMs);
+    const shortBurn = this.burn(s);
+    const longBurn = this.burn(l);
+    return { pair, long: l, short: s, longBurn, shortBurn, firing: longBurn > pair.factor && shortBurn > pair.factor };
+  }
+
+  /** Share of the error budget left over the objective window, as far as the history held reaches (the longest rule window). */
+  budgetRemaining(counts: TieredCounts): number {
+    const c = this.sum(counts, this.rules.objectiveWindowMs);
+    return c.attempts > 0 ? 1 - this.burn(c) : 1;
+  }
+
+  /** Suspects among attempts started from `windowMs` before data time up to now (attempts are fresher than SLI rows). */
+  suspects(windowMs: number): SuspectAnalysis {
+    let a = this.analyses.get(windowMs);
+    if (a === undefined) {
+      a = analyseSuspects(this.ring, this.t - windowMs, this.nowMs + FUTURE_SLACK_MS, this.suspectOptions);
+      this.analyses.set(windowMs, a);
+    }
+    return a;
+  }
+
+  details(d: {
+    fingerprint: string;
+    kind: AlertKind;
+    severity: AlertSeverity;
+    segment: { key: string; value: string } | undefined;
+    errorBudgetRemaining: number;
+    burnRates: BurnRateWindow[];
+    attempts: number;
+    failures: number;
+    analysis: SuspectAnalysis;
+    release: AlertDetails['release'];
+    summary: string;
+  }): AlertDetails {
+    return {
+      fingerprint: d.fingerprint,
+      journey: this.journey.name,
+      kind: d.kind,
+      severity: d.severity,
+      segment: d.segment,
+      objective: { target: this.rules.target, windowMs: this.rules.objectiveWindowMs },
+      errorBudgetRemaining: d.errorBudgetRemaining,
+      burnRates: d.burnRates,
+      attempts: d.attempts,
+      failures: d.failures,
+      suspects: d.analysis.suspects,
+      release: d.release,
+      exemplarTraceIds: d.analysis.exemplarTraceIds,
+      owner: this.journey.owner,
+      runbook: this.journey.runbook,
+      summary: d.summary,
+    };
+  }
+}
+
+/** The firing pair an alert reports: the most severe, and among those the first written (the fastest). */
+function leadPair<P extends PairResult>(firing: readonly P[]): P | undefined {
+  let lead: P | undefined;
+  for (const r of firing) if (lead === undefined || SEVERITY_RANK[r.pair.severity] > SEVERITY_RANK[lead.pair.severity]) lead = r;
+  return lead;
+}
+
+/** The lead pair's windows (long first), then those of the other firing pairs. */
+function burnWindows(lead: PairResult, firing: readonly PairResult[]): BurnRateWindow[] {
+  const out: BurnRateWindow[] = [];
+  for (const r of [lead, ...firing.filter((f) => f !== lead)]) {
+    out.push({ window: r.pair.long, windowMs: r.pair.longMs, burnRate: r.longBurn, threshold: r.pair.factor });
+    out.push({ window: r.pair.short, windowMs: r.pair.shortMs, burnRate: r.shortBurn, threshold: r.pair.factor });
+  }
+  return out;
+}
+
+function summarise(head: string, suspects: readonly AlertSuspect[]): string {
+  if (suspects.length === 0) return head;
+  return `${head}: ${suspects.slice(0, 3).map(describeSuspect).join(', ')}`;
+}
+
+function pct(ratio: number): string {
+  const p = ratio * 100;
+  return `${p >= 10 || p === 0 ? p.toFixed(0) : p >= 1 ? p.toFixed(1) : p.toFixed(2)}%`;
+}
+
+function fmt(n: number): string {
+  return n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
+}

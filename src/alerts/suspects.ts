@@ -1,0 +1,184 @@
+/**
+ * "What's different about the failures": a bounded ring of recent attempt summaries per journey, and the
+ * ranking of dimension values over-represented among the failed attempts of a time window.
+ *
+ * Dimensions of an attempt: each segment (`customer.tier` = `enterprise`), each service it went through
+ * (`service` = `payments`), each service's version (`service.version:payments` = `2.5.0`) and the failing step
+ * (`failing_step` = `charge`). For a value v in the window:
+ *
+ *     failureRatio = failures(v) / attempts(v)
+ *     shareOfFailures = failures(v) / failures(all)
+ *     lift = failureRatio / (failures(all) / attempts(all))          (> 1: over-represented among failures)
+ *     score = lift × shareOfFailures
+ *
+ * A suspect needs `minFailures` failures (support), lift ≥ `minLift` and a share ≥ `minShare`; they are ranked by
+ * score (lift alone favours a value seen in two failed attempts; share alone favours a value every attempt has).
+ * `failing_step` values always have a high lift (successes have no failing step), so they rank after the other
+ * dimensions: they say *where* it fails, the others *for whom* and *what changed*.
+ */
+import { idToHex } from '../core/model.js';
+import type { AttemptRecord } from '../journeys/model.js';
+import type { AlertSuspect } from './model.js';
+
+export const FAILING_STEP = 'failing_step';
+export const SERVICE = 'service';
+export const SERVICE_VERSION_PREFIX = 'service.version:';
+/** Separates dimension and value in an interned dimension-value key (never part of an attribute name). */
+const SEP = '\u0000';
+
+export interface AttemptSummary {
+  readonly startMs: number;
+  readonly failed: boolean;
+  /** Binary trace id (hex only when it becomes an exemplar). */
+  readonly traceId: string;
+  /** Interned `dimension\0value` keys. */
+  readonly dims: readonly string[];
+}
+
+/** Interned key strings, so a ring of many attempts shares one copy of each dimension value. */
+class Interner {
+  private readonly strings = new Map<string, string>();
+  constructor(private readonly max: number) {}
+  get(s: string): string {
+    const hit = this.strings.get(s);
+    if (hit !== undefined) return hit;
+    // Bound the table: past it, start over (already interned strings stay shared by the summaries holding them).
+    if (this.strings.size >= this.max) this.strings.clear();
+    this.strings.set(s, s);
+    return s;
+  }
+}
+
+/** The most recent `capacity` attempt summaries of one journey (the oldest are overwritten). */
+export class AttemptRing {
+  private readonly items: Array<AttemptSummary | undefined>;
+  private next = 0;
+  private count = 0;
+  private readonly interner = new Interner(65_536);
+
+  constructor(readonly capacity: number) {
+    this.items = new Array<AttemptSummary | undefined>(capacity);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  add(record: AttemptRecord): void {
+    const dims: string[] = [];
+    for (const key in record.segments) dims.push(this.interner.get(key + SEP + record.segments[key]!));
+    for (const sv of record.services) {
+      dims.push(this.interner.get(SERVICE + SEP + sv.service));
+      if (sv.version !== '') dims.push(this.interner.get(SERVICE_VERSION_PREFIX + sv.service + SEP + sv.version));
+    }
+    if (record.failingStep !== undefined) dims.push(this.interner.get(FAILING_STEP + SEP + record.failingStep.step));
+    this.items[this.next] = {
+      startMs: Number(record.startTimeUnixNano / 1_000_000n),
+      failed: record.outcome === 'failure',
+      traceId: record.traceId,
+      dims: dedupe(dims),
+    };
+    this.next = (this.next + 1) % this.capacity;
+    if (this.count < this.capacity) this.count++;
+  }
+
+  /** Summaries with a start in [fromMs, toMs), newest first. */
+  *window(fromMs: number, toMs: number): Generator<AttemptSummary> {
+    for (let k = 1; k <= this.count; k++) {
+      const item = this.items[(this.next - k + this.capacity) % this.capacity]!;
+      if (item.startMs >= fromMs && item.startMs < toMs) yield item;
+    }
+  }
+}
+
+function dedupe(dims: string[]): string[] {
+  // An attempt through two spans of one service lists it once; a set only when needed (rare).
+  return dims.length <= 1 || new Set(dims).size === dims.length ? dims : [...new Set(dims)];
+}
+
+export interface SuspectOptions {
+  readonly maxSuspects: number;
+  readonly maxExemplars: number;
+  readonly minFailures: number;
+  readonly minLift: number;
+  readonly minShare: number;
+}
+
+export const DEFAULT_SUSPECT_OPTIONS: SuspectOptions = { maxSuspects: 5, maxExemplars: 5, minFailures: 2, minLift: 1.2, minShare: 0.05 };
+
+export interface SuspectAnalysis {
+  readonly attempts: number;
+  readonly failures: number;
+  readonly suspects: AlertSuspect[];
+  /** Hex trace ids of failed attempts, those carrying the top suspect first, newest first. */
+  readonly exemplarTraceIds: string[];
+}
+
+/** Ranks the dimension values over-represented among failures of the ring's attempts in [fromMs, toMs). */
+export function analyseSuspects(ring: AttemptRing | undefined, fromMs: number, toMs: number, options: SuspectOptions): SuspectAnalysis {
+  if (ring === undefined) return { attempts: 0, failures: 0, suspects: [], exemplarTraceIds: [] };
+  let attempts = 0;
+  let failures = 0;
+  const byDim = new Map<string, { attempts: number; failures: number }>();
+  const failed: AttemptSummary[] = [];
+  for (const a of ring.window(fromMs, toMs)) {
+    attempts++;
+    if (a.failed) {
+      failures++;
+      failed.push(a);
+    }
+    for (const d of a.dims) {
+      let c = byDim.get(d);
+      if (c === undefined) {
+        c = { attempts: 0, failures: 0 };
+        byDim.set(d, c);
+      }
+      c.attempts++;
+      if (a.failed) c.failures++;
+    }
+  }
+  if (failures === 0) return { attempts, failures, suspects: [], exemplarTraceIds: [] };
+  const overall = failures / attempts;
+  const ranked: Array<AlertSuspect & { score: number; key: string }> = [];
+  for (const [key, c] of byDim) {
+    if (c.failures < options.minFailures) continue;
+    const failureRatio = c.failures / c.attempts;
+    const lift = failureRatio / overall;
+    const shareOfFailures = c.failures / failures;
+    if (lift < options.minLift || shareOfFailures < options.minShare) continue;
+    const sep = key.indexOf(SEP);
+    ranked.push({
+      dimension: key.slice(0, sep),
+      value: key.slice(sep + 1),
+      attempts: c.attempts,
+      failures: c.failures,
+      failureRatio,
+      shareOfFailures,
+      lift,
+      score: lift * shareOfFailures,
+      key,
+    });
+  }
+  const late = (s: { dimension: string }) => (s.dimension === FAILING_STEP ? 1 : 0);
+  ranked.sort((a, b) => late(a) - late(b) || b.score - a.score || b.failures - a.failures || (a.key < b.key ? -1 : 1));
+  const top = ranked.slice(0, options.maxSuspects);
+  const suspects = top.map(({ score: _score, key: _key, ...s }) => s);
+
+  const exemplars: string[] = [];
+  const topKey = top[0]?.key;
+  if (topKey !== undefined) for (const a of failed) if (exemplars.length < options.maxExemplars && a.dims.includes(topKey)) exemplars.push(idToHex(a.traceId));
+  for (const a of failed) {
+    if (exemplars.length >= options.maxExemplars) break;
+    const hex = idToHex(a.traceId);
+    if (!exemplars.includes(hex)) exemplars.push(hex);
+  }
+  return { attempts, failures, suspects, exemplarTraceIds: exemplars };
+}
+
+/** How a suspect reads in a summary: `payments 2.5.0`, `service payments`, `step charge`, `customer.tier=enterprise`. */
+export function describeSuspect(s: Pick<AlertSuspect, 'dimension' | 'value'>): string {
+  if (s.dimension.startsWith(SERVICE_VERSION_PREFIX)) return `${s.dimension.slice(SERVICE_VERSION_PREFIX.length)} ${s.value}`;
+  if (s.dimension === SERVICE) return `service ${s.value}`;
+  if (s.dimension === FAILING_STEP) return `step ${s.value}`;
+  return `${s.dimension}=${s.value}`;
+}

@@ -1,0 +1,244 @@
+/**
+ * The `slo` connector: the exporter end of `journey_metrics` and `attempts` pipelines and the receiver end of an
+ * `alerts` pipeline.
+ *
+ *     journey_metrics ──▶ SloEngine.ingestRows   ┐
+ *     attempts        ──▶ SloEngine.ingestAttempts├─ every evaluation_interval: evaluate ──▶ AlertSender ──▶ alerts out
+ *     journey store (objective, alert rules) ─────┘
+ *
+ * Consuming only adds counts to in-memory series (never waits on the output). The evaluation timer (unref'd)
+ * runs every rule and hands events to the `alerts` output through a bounded, ordered sender. Definitions come
+ * from the shared `JourneyStore` of the directory (the same snapshot the journeys connector matches with); a
+ * reload changes the rules from the next evaluation. At start, with `clickhouse` configured, windows and firing
+ * alerts are rebuilt from history (best effort).
+ */
+import type { ConnectorComponent, ConnectorOutputs, CreateSettings, Host } from '../../core/component.js';
+import type { Consumer } from '../../core/consumer.js';
+import { RetryableError, errorMessage } from '../../core/errors.js';
+import { LogThrottle } from '../../core/log-throttle.js';
+import type { BoundCounter } from '../../core/telemetry.js';
+import type { AttemptRecord, JourneySnapshot, SliWindow } from '../../journeys/model.js';
+import type { AlertEvent, AlertKind } from '../../alerts/model.js';
+import { SloEngine } from '../../alerts/engine.js';
+import type { JourneySource, JourneySourceOptions } from '../journeys/connector.js';
+import type { SloConnectorConfig } from './config.js';
+import { AlertSender, type DropReason } from './alert-sender.js';
+import type { HistorySource } from './history.js';
+
+export interface SloConnectorDeps {
+  openSource(directory: string, options: JourneySourceOptions): JourneySource;
+  /** Where to rebuild state from at start; `undefined` = start empty. */
+  readonly history?: HistorySource | undefined;
+  /** Wall clock, ms since epoch. Default `Date.now`. */
+  readonly now?: () => number;
+  /** Event ids. Default `crypto.randomUUID`. */
+  readonly newId?: () => string;
+  /** Set false to drive `evaluate()` by hand (tests). Default true. */
+  readonly timer?: boolean;
+}
+
+const KINDS: readonly AlertKind[] = ['burn_rate', 'segment', 'heartbeat', 'release_regression'];
+
+export class SloConnector implements ConnectorComponent {
+  readonly inputs: { readonly journey_metrics: Consumer<SliWindow[]>; readonly attempts: Consumer<AttemptRecord[]> };
+
+  readonly engine: SloEngine;
+  private readonly now: () => number;
+  private readonly sender: AlertSender;
+  private readonly throttle = new LogThrottle();
+  private readonly unobserve: Array<() => void> = [];
+  private readonly evaluations: BoundCounter;
+  private readonly evaluationErrors: BoundCounter;
+  private readonly emitted: Record<'firing' | 'repeat' | 'resolved', BoundCounter>;
+  private readonly rows: BoundCounter;
+  private readonly attempts: BoundCounter;
+  private source: JourneySource | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private readonly settings: CreateSettings,
+    private readonly config: SloConnectorConfig,
+    outputs: ConnectorOutputs,
+    private readonly deps: SloConnectorDeps,
+  ) {
+    this.now = deps.now ?? Date.now;
+    this.engine = new SloEngine(
+      {
+        maxHistoryMs: config.history.max,
+        maxSeries: config.history.max_series,
+        fixedDelayMs: config.sli_delay === 'auto' ? undefined : config.sli_delay,
+        initialDelayMs: 30_000,
+        recentAttempts: config.recent_attempts,
+        suspects: { maxSuspects: config.max_suspects, maxExemplars: config.exemplars, minFailures: 2, minLift: 1.2, minShare: 0.05 },
+      },
+      deps.newId,
+    );
+    const registry = settings.metrics;
+    const labels = { connector: settings.id };
+    this.evaluations = registry.counter('pulse_slo_evaluations_total', 'Evaluations of every alert rule by the slo connector').with(labels);
+    this.evaluationErrors = registry
+      .counter('pulse_slo_evaluation_errors_total', 'Evaluations that failed unexpectedly (a bug; logged rate-limited)')
+      .with(labels);
+    const events = registry.counter('pulse_slo_events_total', 'Alert events produced, by type: firing (new), repeat (re-sent while firing), resolved');
+    this.emitted = { firing: events.with({ ...labels, type: 'firing' }), repeat: events.with({ ...labels, type: 'repeat' }), resolved: events.with({ ...labels, type: 'resolved' }) };
+    const dropped = registry.counter('pulse_slo_events_dropped_total', 'Alert events dropped (reason: overflow, permanent, shutdown)');
+    const drop = (reason: DropReason) => dropped.with({ ...labels, reason });
+    this.sender = new AlertSender(outputs.alerts, config.max_pending_events, { overflow: drop('overflow'), permanent: drop('permanent'), shutdown: drop('shutdown') }, settings.logger);
+    this.rows = registry.counter('pulse_slo_rows_total', 'SLI rows consumed by the slo connector').with(labels);
+    this.attempts = registry.counter('pulse_slo_attempts_total', 'Attempt records consumed by the slo connector').with(labels);
+    this.unobserve.push(
+      registry
+        .gauge('pulse_slo_alerts_firing', 'Alerts firing now, by kind')
+        .observe((set) => {
+          const byKind = this.engine.firingByKind();
+          for (const kind of KINDS) set({ ...labels, kind }, byKind[kind]);
+        }),
+      registry.gauge('pulse_slo_series', 'SLI series (journey all-traffic and segment values) held in memory').observe((set) => set(labels, this.engine.seriesCount)),
+      registry
+        .gauge('pulse_slo_buckets', 'Time buckets held over all SLI series (about 24 bytes each)')
+        .observe((set) => set(labels, this.engine.buckets)),
+      registry
+        .counter('pulse_slo_rows_dropped_total', 'Segment SLI rows not kept because history.max_series was reached')
+        .observe((set) => set(labels, this.engine.droppedRows)),
+      registry.gauge('pulse_slo_pending_events', 'Alert events waiting for the alerts output').observe((set) => set(labels, this.sender.waiting)),
+    );
+
+    this.inputs = {
+      journey_metrics: { mutatesData: false, consume: (rows) => this.consumeRows(rows) },
+      attempts: { mutatesData: false, consume: (records) => this.consumeAttempts(records) },
+    };
+  }
+
+  async start(_host: Host): Promise<void> {
+    const source = this.deps.openSource(this.config.directory, {
+      logger: this.settings.logger,
+      metrics: this.settings.metrics,
+      pollIntervalMs: this.config.reload_poll_interval,
+    });
+    try {
+      await source.start();
+    } catch (err) {
+      await source.release();
+      throw err;
+    }
+    this.source = source;
+    this.apply(source.current());
+    this.unsubscribe = source.onChange((snapshot) => this.apply(snapshot));
+    if (this.deps.history) await this.rebuild(this.deps.history);
+    if (this.deps.timer !== false) {
+      this.timer = setInterval(() => void this.evaluate(), this.config.evaluation_interval);
+      this.timer.unref();
+    }
+  }
+
+  /**
+   * Evaluates every rule and hands the events to the alerts output (retrying what it refused before). Run by the
+   * timer; public so tests drive time. Resolves when the send it started (if any) finished.
+   */
+  evaluate(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    try {
+      const events = this.engine.evaluate(this.now());
+      this.evaluations.inc();
+      this.count(events);
+      this.sender.push(events);
+    } catch (err) {
+      this.evaluationErrors.inc();
+      this.logError('evaluation', err);
+    }
+    return this.sender.pump();
+  }
+
+  shutdown(): Promise<void> {
+    this.stopping ??= this.stop();
+    return this.stopping;
+  }
+
+  private async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.unsubscribe?.();
+    await this.sender.drain();
+    for (const off of this.unobserve.splice(0)) off();
+    const source = this.source;
+    this.source = undefined;
+    if (source) await source.release();
+  }
+
+  private async rebuild(history: HistorySource): Promise<void> {
+    const now = this.now();
+    const sinceMs = now - this.engine.historyMs();
+    const journeys = this.source?.current().journeys.map((j) => j.name) ?? [];
+    try {
+      const rows = await history.loadSli(sinceMs, journeys);
+      this.engine.restoreHistory(rows, sinceMs, now);
+      const alerts = await history.loadFiringAlerts(sinceMs);
+      this.engine.restoreAlerts(alerts);
+      this.settings.logger.info(
+        { rows: rows.length, firing: alerts.length, since: new Date(sinceMs).toISOString() },
+        `slo: rebuilt ${rows.length} SLI rows and ${alerts.length} firing alert(s) from history`,
+      );
+    } catch (err) {
+      this.settings.logger.warn(
+        { err: errorMessage(err) },
+        `slo: could not rebuild SLI windows and alert states from ClickHouse (${errorMessage(err)}); starting with empty windows: ` +
+          'long-window burn rates and baselines fill up as rows arrive, and alerts firing before the restart are announced again if still firing',
+      );
+    }
+  }
+
+  private count(events: readonly AlertEvent[]): void {
+    for (const e of events) {
+      if (e.status === 'resolved') this.emitted.resolved.inc();
+      else if (e.repeat) this.emitted.repeat.inc();
+      else this.emitted.firing.inc();
+    }
+  }
+
+  private consumeRows(rows: SliWindow[]): Promise<void> {
+    if (this.stopped) return Promise.reject(this.shutDownError());
+    this.rows.inc(rows.length);
+    try {
+      this.engine.ingestRows(rows, this.now());
+    } catch (err) {
+      // A bug must not refuse data upstream forever: count, log rate-limited, accept.
+      this.evaluationErrors.inc();
+      this.logError('ingest', err);
+    }
+    return Promise.resolve();
+  }
+
+  private consumeAttempts(records: AttemptRecord[]): Promise<void> {
+    if (this.stopped) return Promise.reject(this.shutDownError());
+    this.attempts.inc(records.length);
+    try {
+      this.engine.ingestAttempts(records);
+    } catch (err) {
+      this.evaluationErrors.inc();
+      this.logError('ingest', err);
+    }
+    return Promise.resolve();
+  }
+
+  private shutDownError(): RetryableError {
+    return new RetryableError('PULSE_ERR_SHUTTING_DOWN', `slo connector ${this.settings.id} is shut down and accepts no more data; retry against a running instance`);
+  }
+
+  private apply(snapshot: JourneySnapshot): void {
+    this.engine.setJourneys(snapshot.journeys, this.now());
+    this.settings.logger.debug({ generation: snapshot.generation, journeys: snapshot.journeys.length }, `slo: alert rules of ${snapshot.journeys.length} journey(s) in force`);
+  }
+
+  private logError(where: string, err: unknown): void {
+    const suppressed = this.throttle.take(where);
+    if (suppressed === undefined) return;
+    this.settings.logger.error(
+      { err },
+      `slo connector ${where} failed unexpectedly: ${errorMessage(err)}${suppressed > 0 ? ` (${suppressed} similar error(s) suppressed)` : ''}`,
+    );
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Where the slo connector rebuilds its state from at start: SLI rows of the recent past and the last event of
+ * each recent alert. `ClickHouseHistory` reads the tables the clickhouse exporter writes (src/exporters/clickhouse/
+ * schema.ts: `journey_sli`, `journey_alerts`, ReplacingMergeTree read with FINAL) through the HTTP interface,
+ * with one timeout per query. Tests pass their own `HistorySource`.
+ */
+import type { SliWindow } from '../../journeys/model.js';
+import type { RestoredAlert } from '../../alerts/lifecycle.js';
+import type { AlertKind, AlertSeverity } from '../../alerts/model.js';
+import { PulseError, errorMessage } from '../../core/errors.js';
+import type { SloClickHouseConfig } from './config.js';
+
+export interface HistorySource {
+  /** SLI rows (summed per journey × segment × window) with a window start at or after `sinceMs`, for `journeys`. */
+  loadSli(sinceMs: number, journeys: readonly string[]): Promise<SliWindow[]>;
+  /** The alerts whose last event since `sinceMs` is a firing one. */
+  loadFiringAlerts(sinceMs: number): Promise<RestoredAlert[]>;
+}
+
+const KINDS: readonly AlertKind[] = ['burn_rate', 'segment', 'heartbeat', 'release_regression'];
+
+/** A ClickHouse string literal (journey names are validated, but quote properly anyway). */
+function literal(s: string): string {
+  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+export class ClickHouseHistory implements HistorySource {
+  constructor(private readonly config: SloClickHouseConfig) {}
+
+  async loadSli(sinceMs: number, journeys: readonly string[]): Promise<SliWindow[]> {
+    if (journeys.length === 0) return [];
+    const since = Math.floor(sinceMs / 1000);
+    const rows = await this.query(
+      `SELECT journey, segment_key, segment_value, toUnixTimestamp(window_start) AS ws, window_seconds,
+              sum(attempts) AS attempts, sum(successes) AS successes, sum(failures) AS failures
+       FROM ${this.table(this.config.sli_table)} FINAL
+       WHERE window_start >= toDateTime(${since}) AND journey IN (${journeys.map(literal).join(', ')})
+       GROUP BY journey, segment_key, segment_value, ws, window_seconds`,
+    );
+    return rows.map((r) => ({
+      journey: String(r['journey']),
+      windowStartMs: Number(r['ws']) * 1000,
+      windowSeconds: Number(r['window_seconds']),
+      segmentKey: String(r['segment_key']),
+      segmentValue: String(r['segment_value']),
+      attempts: Number(r['attempts']),
+      successes: Number(r['successes']),
+      failures: Number(r['failures']),
+      failuresByReason: {},
+      latencyBoundsMs: [],
+      latencyCounts: [],
+      latencySumMs: 0,
+    }));
+  }
+
+  async loadFiringAlerts(sinceMs: number): Promise<RestoredAlert[]> {
+    const since = Math.floor(sinceMs / 1000);
+    // The last event per fingerprint; on a tie in the same second, a resolved event wins.
+    const last = "tuple(event_time, status = 'resolved')";
+    const rows = await this.query(
+      `SELECT fingerprint, argMax(journey, ${last}) AS journey, argMax(kind, ${last}) AS kind,
+              argMax(severity, ${last}) AS severity, argMax(status, ${last}) AS status,
+              argMax(segment_key, ${last}) AS segment_key, argMax(segment_value, ${last}) AS segment_value,
+              toUnixTimestamp(argMax(starts_at, ${last})) AS starts_at, toUnixTimestamp(max(event_time)) AS last_event
+       FROM ${this.table(this.config.alerts_table)} FINAL
+       WHERE event_time >= toDateTime(${since})
+       GROUP BY fingerprint`,
+    );
+    const out: RestoredAlert[] = [];
+    for (const r of rows) {
+      const kind = String(r['kind']) as AlertKind;
+      if (r['status'] !== 'firing' || !KINDS.includes(kind)) continue;
+      const key = String(r['segment_key'] ?? '');
+      out.push({
+        fingerprint: String(r['fingerprint']),
+        journey: String(r['journey']),
+        kind,
+        severity: (r['severity'] === 'page' ? 'page' : 'ticket') satisfies AlertSeverity,
+        segment: key === '' ? undefined : { key, value: String(r['segment_value'] ?? '') },
+        startsAtMs: Number(r['starts_at']) * 1000,
+        lastEventMs: Number(r['last_event']) * 1000,
+      });
+    }
+    return out;
+  }
+
+  private table(name: string): string {
+    return `\`${this.config.database}\`.\`${name}\``;
+  }
+
+  private async query(sql: string): Promise<Array<Record<string, unknown>>> {
+    const url = new URL(this.config.endpoint);
+    url.searchParams.set('database', this.config.database);
+    url.searchParams.set('default_format', 'JSONEachRow');
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method: 'POST',
+        body: sql,
+        headers: { 'X-ClickHouse-User': this.config.username, 'X-ClickHouse-Key': this.config.password },
+        signal: AbortSignal.timeout(this.config.timeout),
+      });
+    } catch (err) {
+      throw new PulseError('PULSE_ERR_SLO_HISTORY', `ClickHouse at ${this.config.endpoint} is unreachable: ${errorMessage(err)}`, { cause: err });
+    }
+    const text = await response.text();
+    if (!response.ok) {
+      throw new PulseError('PULSE_ERR_SLO_HISTORY', `ClickHouse at ${this.config.endpoint} answered ${response.status}: ${text.slice(0, 300).trim()}`);
+    }
+    return text
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+  }
+}

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { fingerprintOf } from '../../../src/alerts/lifecycle.js';
+import { Sim, T0, batchOf, journeyWith, type SimAttempt } from './support.js';
+
+const PAGE = 'burn_rates:\n  - { severity: page, long: 60s, short: 10s, factor: 14.4 }';
+
+describe('heartbeat alerts', () => {
+  it('floor: fires when successes per interval fall under min_successes, even without a single error, and resolves when they return', () => {
+    const sim = new Sim([journeyWith({ alerts: `${PAGE}\nheartbeat: { min_successes: 10, per: 10s }\nrelease: false` })]);
+    expect(sim.run(120, () => batchOf(5, 0))).toEqual([]);
+    const flat = sim.run(40, () => []);
+    expect(flat).toHaveLength(1);
+    expect(flat[0]).toMatchObject({ kind: 'heartbeat', severity: 'page', status: 'firing', failures: 0, burnRates: [] });
+    expect(flat[0]!.fingerprint).toBe(fingerprintOf({ journey: 'checkout', kind: 'heartbeat' }));
+    expect(flat[0]!.summary).toBe('checkout stopped happening: 0 successes in the last 10s (floor 10)');
+    // detected within per + row delay + one evaluation interval of the stop
+    expect(flat[0]!.eventTimeMs - (T0 + 120_000)).toBeLessThanOrEqual(10_000 + 3000 + 10_000 + 10_000);
+    const back = sim.run(40, () => batchOf(5, 0));
+    expect(back.map((e) => e.status)).toEqual(['resolved']);
+  });
+
+  it('baseline: fires when successes drop far under the recent rate, but not before min_history', () => {
+    const alerts = `${PAGE}\nheartbeat: { baseline: auto, per: 10s, min_history: 2m, baseline_window: 2m }\nrelease: false`;
+    // traffic stops after 30 s: too little history to judge before 2 minutes
+    const early = new Sim([journeyWith({ alerts })]);
+    early.run(30, () => batchOf(10, 0));
+    const quiet = early.run(100, () => []);
+    expect(quiet).toEqual([]);
+
+    const sim = new Sim([journeyWith({ alerts })]);
+    expect(sim.run(180, () => batchOf(10, 0))).toEqual([]);
+    // traffic falls to 1 per second (10% of the baseline): no error anywhere, but a money moment stopped happening
+    const drop = sim.run(30, () => batchOf(1, 0));
+    expect(drop).toHaveLength(1);
+    expect(drop[0]).toMatchObject({ kind: 'heartbeat', status: 'firing' });
+    expect(drop[0]!.summary).toMatch(/^checkout is happening far less than usual: 10 successes in the last 10s \(baseline (9\d|100)(\.\d)?\)$/);
+    // a mild dip (80% of the baseline) is not a heartbeat alert
+    const sim2 = new Sim([journeyWith({ alerts })]);
+    sim2.run(180, () => batchOf(10, 0));
+    expect(sim2.run(60, () => batchOf(8, 0))).toEqual([]);
+  });
+});
+
+function shop(paymentsVersion: (i: number) => string, failing: (version: string, i: number) => boolean): (t: number) => SimAttempt[] {
+  return () =>
+    Array.from({ length: 10 }, (_, i) => {
+      const version = paymentsVersion(i);
+      return {
+        failed: failing(version, i),
+        services: [
+          ['frontend', '5.0.1'],
+          ['payments', version],
+        ],
+        failingStep: 'charge',
+      };
+    });
+}
+
+describe('release regression alerts', () => {
+  const alerts = `${PAGE}\nheartbeat: false\nrelease: { new_for: 5m }\nsegments: { min_attempts: 20 }`;
+
+  it('a new service version failing more than the previous one fires with service, versions and first-seen time', () => {
+    const sim = new Sim([journeyWith({ alerts })]);
+    expect(sim.run(120, shop(() => '2.4.0', () => false))).toEqual([]);
+    const firstSeen = sim.now;
+    // canary: 3 of 10 attempts go through payments 2.5.0, half of those fail
+    const events = sim.run(40, shop((i) => (i < 3 ? '2.5.0' : '2.4.0'), (v, i) => v === '2.5.0' && i % 2 === 0));
+    const release = events.filter((e) => e.kind === 'release_regression');
+    expect(release).toHaveLength(1);
+    const e = release[0]!;
+    expect(e.release).toEqual({
+      service: 'payments',
+      newVersion: '2.5.0',
+      previousVersion: '2.4.0',
+      firstSeenMs: firstSeen,
+      newFailureRatio: expect.closeTo(2 / 3, 2) as number,
+      previousFailureRatio: 0,
+    });
+    expect(e.fingerprint).toBe(fingerprintOf({ journey: 'checkout', kind: 'release_regression', service: 'payments' }));
+    expect(e.severity).toBe('page'); // 67% failures > 14.4 × 0.5%
+    expect(e.suspects[0]).toMatchObject({ dimension: 'service.version:payments', value: '2.5.0' });
+    expect(e.summary).toMatch(/^payments 2\.5\.0 \(first seen 2025-11-22T10:02:00\.000Z\) fails 67% of checkout attempts over 10s vs 0% for 2\.4\.0: payments 2\.5\.0, step charge$/);
+  });
+
+  it('versions running at start are the baseline, and a new version as good as the previous one does not fire', () => {
+    const both = new Sim([journeyWith({ alerts })]);
+    const events = both.run(120, shop((i) => (i < 3 ? '2.5.0' : '2.4.0'), (v, i) => v === '2.5.0' && i % 2 === 0));
+    expect(events.some((e) => e.kind === 'release_regression')).toBe(false);
+
+    const fine = new Sim([journeyWith({ alerts })]);
+    fine.run(120, shop(() => '2.4.0', () => false));
+    expect(fine.run(120, shop((i) => (i < 3 ? '2.5.0' : '2.4.0'), () => false))).toEqual([]);
+  });
+});

@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { AlertLifecycle, RESOLVE_AFTER, fingerprintOf, type AlertDetails } from '../../../src/alerts/lifecycle.js';
+import { Sim, batchOf, journeyWith } from './support.js';
+
+function details(severity: 'page' | 'ticket' = 'page'): AlertDetails {
+  return {
+    fingerprint: fingerprintOf({ journey: 'checkout', kind: 'burn_rate' }),
+    journey: 'checkout',
+    kind: 'burn_rate',
+    severity,
+    segment: undefined,
+    objective: { target: 0.995, windowMs: 1000 },
+    errorBudgetRemaining: 0.5,
+    burnRates: [],
+    attempts: 10,
+    failures: 5,
+    suspects: [],
+    release: undefined,
+    exemplarTraceIds: [],
+    owner: '',
+    runbook: '',
+    summary: 'x',
+  };
+}
+
+describe('alert lifecycle', () => {
+  it('fingerprints are stable and differ by journey, kind, segment and service', () => {
+    const a = fingerprintOf({ journey: 'checkout', kind: 'segment', segment: { key: 'customer.tier', value: 'enterprise' } });
+    expect(a).toBe(fingerprintOf({ journey: 'checkout', kind: 'segment', segment: { key: 'customer.tier', value: 'enterprise' } }));
+    expect(a).toMatch(/^[0-9a-f]{32}$/);
+    const others = [
+      fingerprintOf({ journey: 'signup', kind: 'segment', segment: { key: 'customer.tier', value: 'enterprise' } }),
+      fingerprintOf({ journey: 'checkout', kind: 'segment', segment: { key: 'customer.tier', value: 'pro' } }),
+      fingerprintOf({ journey: 'checkout', kind: 'burn_rate' }),
+      fingerprintOf({ journey: 'checkout', kind: 'release_regression', service: 'payments' }),
+      fingerprintOf({ journey: 'checkout', kind: 'release_regression', service: 'notifier' }),
+    ];
+    expect(new Set([a, ...others]).size).toBe(6);
+  });
+
+  it('firing → repeated every repeat_interval → resolved after the hysteresis, one fingerprint, unique ids', () => {
+    const lc = new AlertLifecycle();
+    const repeat = () => 60_000;
+    const events = [
+      ...lc.apply([{ firing: true, details: details() }], 0, repeat),
+      ...lc.apply([{ firing: true, details: details() }], 30_000, repeat), // too early to repeat
+      ...lc.apply([{ firing: true, details: details() }], 60_000, repeat),
+      ...lc.apply([{ firing: false, details: details() }], 70_000, repeat), // one miss: still firing
+      ...lc.apply([{ firing: true, details: details() }], 80_000, repeat), // back: no new alert
+      ...lc.apply([], 90_000, repeat),
+      ...lc.apply([], 100_000, repeat),
+      ...lc.apply([], 110_000, repeat),
+    ];
+    expect(RESOLVE_AFTER).toBe(2);
+    expect(events.map((e) => [e.status, e.repeat, e.eventTimeMs])).toEqual([
+      ['firing', false, 0],
+      ['firing', true, 60_000],
+      ['resolved', false, 100_000],
+    ]);
+    expect(new Set(events.map((e) => e.fingerprint)).size).toBe(1);
+    expect(new Set(events.map((e) => e.id)).size).toBe(3);
+    for (const e of events) expect(e.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(events.map((e) => [e.startsAtMs, e.endsAtMs])).toEqual([
+      [0, undefined],
+      [0, undefined],
+      [0, 100_000],
+    ]);
+    expect(lc.has(events[0]!.fingerprint)).toBe(false);
+  });
+
+  it('runs the whole lifecycle from traffic: firing, repeats at repeat_interval, resolved', () => {
+    const sim = new Sim([journeyWith({ alerts: 'burn_rates:\n  - { severity: page, long: 60s, short: 10s, factor: 14.4 }\nheartbeat: false\nrepeat_interval: 30s' })]);
+    sim.run(60, () => batchOf(10, 0));
+    sim.run(120, () => batchOf(10, 5));
+    sim.run(60, () => batchOf(10, 0));
+    const e = sim.events;
+    expect(e.map((x) => (x.status === 'resolved' ? 'resolved' : x.repeat ? 'repeat' : 'firing'))).toEqual(['firing', 'repeat', 'repeat', 'repeat', 'resolved']);
+    for (let i = 1; i < 4; i++) expect(e[i]!.eventTimeMs - e[i - 1]!.eventTimeMs).toBe(30_000);
+    expect(new Set(e.map((x) => x.fingerprint)).size).toBe(1);
+    expect(new Set(e.map((x) => x.id)).size).toBe(e.length);
+  });
+
+  it('restored alerts continue as repeats instead of being announced again', () => {
+    const lc = new AlertLifecycle();
+    const d = details();
+    lc.restore([{ fingerprint: d.fingerprint, journey: 'checkout', kind: 'burn_rate', severity: 'page', segment: undefined, startsAtMs: -500_000, lastEventMs: -20_000 }], () => d, () => 60_000);
+    expect(lc.apply([{ firing: true, details: d }], 0, () => 60_000)).toEqual([]);
+    expect(lc.apply([{ firing: true, details: d }], 40_000, () => 60_000)).toEqual([
+      expect.objectContaining({ status: 'firing', repeat: true, startsAtMs: -500_000 }),
+    ]);
+  });
+});

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { fingerprintOf } from '../../../src/alerts/lifecycle.js';
+import { AttemptRing, analyseSuspects, describeSuspect, DEFAULT_SUSPECT_OPTIONS } from '../../../src/alerts/suspects.js';
+import { FAST_ALERTS, Sim, T0, attemptRecord, journeyWith, type SimAttempt } from './support.js';
+
+/** Per second: 10 free, 5 pro, 3 enterprise; payments 2.4.0 and 2.5.0 alternate; `fails` decides failures. */
+function tiered(fails: (tier: string, i: number) => boolean): SimAttempt[] {
+  const out: SimAttempt[] = [];
+  const tiers: Array<[string, number]> = [
+    ['free', 10],
+    ['pro', 5],
+    ['enterprise', 3],
+  ];
+  let i = 0;
+  for (const [tier, n] of tiers) {
+    for (let k = 0; k < n; k++, i++) {
+      const failed = fails(tier, i);
+      out.push({
+        failed,
+        segments: { 'customer.tier': tier },
+        services: [
+          ['frontend', '5.0.1'],
+          ['payments', i % 2 === 0 ? '2.4.0' : '2.5.0'],
+        ],
+        failingStep: 'charge',
+      });
+    }
+  }
+  return out;
+}
+
+describe('segment alerts', () => {
+  it('a failing segment fires a segment alert naming it, with the segment ranked first among suspects', () => {
+    const sim = new Sim([journeyWith({ alerts: FAST_ALERTS })]);
+    sim.run(120, () => tiered(() => false));
+    const events = sim.run(40, () => tiered((tier, i) => tier === 'enterprise' && i % 5 !== 0));
+    const segment = events.filter((e) => e.kind === 'segment');
+    expect(segment).toHaveLength(1);
+    const e = segment[0]!;
+    expect(e).toMatchObject({ status: 'firing', repeat: false, segment: { key: 'customer.tier', value: 'enterprise' } });
+    expect(e.fingerprint).toBe(fingerprintOf({ journey: 'checkout', kind: 'segment', segment: { key: 'customer.tier', value: 'enterprise' } }));
+    expect(e.suspects[0]).toMatchObject({ dimension: 'customer.tier', value: 'enterprise', shareOfFailures: 1 });
+    expect(e.suspects[0]!.lift).toBeGreaterThan(4);
+    // payments versions are not over-represented (the segment fails on both); the failing step comes last
+    expect(e.suspects.some((s) => s.dimension === 'service.version:payments')).toBe(false);
+    expect(e.suspects.at(-1)!.dimension).toBe('failing_step');
+    expect(e.summary).toMatch(/^checkout failing for customer\.tier=enterprise: \d+% of \d+ attempts over 10s vs 0% for the rest .*: customer\.tier=enterprise/);
+    expect(e.exemplarTraceIds).toHaveLength(5);
+    expect(e.exemplarTraceIds[0]).toMatch(/^[0-9a-f]{32}$/);
+    // healthy segments never alert
+    expect(events.some((x) => x.segment?.value === 'free' || x.segment?.value === 'pro')).toBe(false);
+  });
+
+  it('a bad release behind the failures is the first suspect: "payments 2.5.0"', () => {
+    const ring = new AttemptRing(10_000);
+    const tiers = ['free', 'pro', 'enterprise'];
+    for (let i = 0; i < 1000; i++) {
+      const version = i % 5 === 0 ? '2.5.0' : '2.4.0';
+      const failed = version === '2.5.0' && i % 2 === 0;
+      ring.add(
+        attemptRecord(
+          {
+            failed,
+            segments: { 'customer.tier': tiers[i % 3]! },
+            services: [
+              ['frontend', '5.0.1'],
+              ['payments', version],
+            ],
+            failingStep: 'charge',
+          },
+          T0 + i,
+        ),
+      );
+    }
+    const a = analyseSuspects(ring, T0, T0 + 10_000, DEFAULT_SUSPECT_OPTIONS);
+    expect(a).toMatchObject({ attempts: 1000, failures: 100 });
+    expect(a.suspects[0]).toEqual({
+      dimension: 'service.version:payments',
+      value: '2.5.0',
+      attempts: 200,
+      failures: 100,
+      failureRatio: 0.5,
+      shareOfFailures: 1,
+      lift: 5,
+    });
+    expect(describeSuspect(a.suspects[0]!)).toBe('payments 2.5.0');
+    expect(a.suspects.map((s) => s.dimension)).not.toContain('service'); // every attempt has payments: lift 1
+    expect(a.suspects.at(-1)).toMatchObject({ dimension: 'failing_step', value: 'charge' });
+  });
+
+  it('one failure in a trickle (below min_attempts) does not fire', () => {
+    const sim = new Sim([journeyWith({ alerts: FAST_ALERTS })]);
+    let n = 0;
+    const events = sim.run(300, (t) => {
+      const free: SimAttempt[] = Array.from({ length: 10 }, () => ({ failed: false, segments: { 'customer.tier': 'free' } }));
+      // one enterprise attempt every 5 s; the one at 2 minutes fails
+      if ((t - T0) % 5000 === 0) free.push({ failed: (t - T0) === 120_000 && ++n === 1, segments: { 'customer.tier': 'enterprise' } });
+      return free;
+    });
+    expect(n).toBe(1);
+    expect(events).toEqual([]);
+  });
+
+  it('a journey failing everywhere fires one burn-rate alert, not one per segment value (not significantly worse than the rest)', () => {
+    const sim = new Sim([journeyWith({ alerts: FAST_ALERTS })]);
+    sim.run(300, () => tiered(() => false));
+    const events = sim.run(60, () => tiered((_tier, i) => i % 4 === 0));
+    expect(events.filter((e) => !e.repeat).map((e) => e.kind)).toEqual(['burn_rate']);
+  });
+});

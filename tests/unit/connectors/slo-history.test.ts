@@ -1,0 +1,68 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ClickHouseHistory } from '../../../src/connectors/slo/history.js';
+import { sloConnectorConfigSchema } from '../../../src/connectors/slo/config.js';
+
+let server: Server | undefined;
+afterEach(async () => {
+  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+  server = undefined;
+});
+
+/** A stand-in for the ClickHouse HTTP interface: answers each query with `answer(sql)` as JSONEachRow. */
+async function fakeClickHouse(answer: (sql: string, headers: Record<string, unknown>) => { status?: number; rows?: object[]; text?: string }) {
+  const queries: string[] = [];
+  server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      queries.push(body);
+      const a = answer(body, req.headers);
+      res.writeHead(a.status ?? 200);
+      res.end(a.text ?? (a.rows ?? []).map((r) => JSON.stringify(r)).join('\n') + '\n');
+    });
+  });
+  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as AddressInfo;
+  const config = sloConnectorConfigSchema.parse({ directory: 'j', clickhouse: { endpoint: `http://127.0.0.1:${port}`, username: 'pulse', password: 's3cret' } }).clickhouse!;
+  return { history: new ClickHouseHistory(config), queries };
+}
+
+describe('ClickHouse history', () => {
+  it('reads journey_sli summed per window (FINAL) and the last event per alert, keeping only firing ones', async () => {
+    let auth: unknown;
+    const { history, queries } = await fakeClickHouse((sql, headers) => {
+      auth = [headers['x-clickhouse-user'], headers['x-clickhouse-key']];
+      if (sql.includes('journey_sli')) {
+        return { rows: [{ journey: 'checkout', segment_key: '', segment_value: '', ws: 1_763_805_600, window_seconds: 10, attempts: '120', successes: '100', failures: '20' }] };
+      }
+      return {
+        rows: [
+          { fingerprint: 'a', journey: 'checkout', kind: 'burn_rate', severity: 'page', status: 'firing', segment_key: '', segment_value: '', starts_at: 1_763_805_000, last_event: 1_763_805_500 },
+          { fingerprint: 'b', journey: 'checkout', kind: 'segment', severity: 'ticket', status: 'resolved', segment_key: 'customer.tier', segment_value: 'pro', starts_at: 1, last_event: 2 },
+          { fingerprint: 'c', journey: 'checkout', kind: 'segment', severity: 'ticket', status: 'firing', segment_key: 'customer.tier', segment_value: 'enterprise', starts_at: 1, last_event: 2 },
+        ],
+      };
+    });
+    const rows = await history.loadSli(1_763_800_000_000, ['checkout', "o'brien"]);
+    expect(rows).toEqual([expect.objectContaining({ journey: 'checkout', windowStartMs: 1_763_805_600_000, windowSeconds: 10, segmentKey: '', attempts: 120, successes: 100, failures: 20 })]);
+    expect(queries[0]).toMatch(/FROM `pulse`\.`journey_sli` FINAL/);
+    expect(queries[0]).toContain("journey IN ('checkout', 'o\\'brien')");
+    expect(queries[0]).toContain('window_start >= toDateTime(1763800000)');
+    const alerts = await history.loadFiringAlerts(0);
+    expect(alerts).toEqual([
+      { fingerprint: 'a', journey: 'checkout', kind: 'burn_rate', severity: 'page', segment: undefined, startsAtMs: 1_763_805_000_000, lastEventMs: 1_763_805_500_000 },
+      { fingerprint: 'c', journey: 'checkout', kind: 'segment', severity: 'ticket', segment: { key: 'customer.tier', value: 'enterprise' }, startsAtMs: 1000, lastEventMs: 2000 },
+    ]);
+    expect(queries[1]).toMatch(/FROM `pulse`\.`journey_alerts` FINAL/);
+    expect(auth).toEqual(['pulse', 's3cret']);
+  });
+
+  it('reports an error answer or an unreachable server with a PULSE_ERR_SLO_HISTORY error', async () => {
+    const { history } = await fakeClickHouse(() => ({ status: 404, text: "Code: 60. DB::Exception: Table pulse.journey_sli doesn't exist." }));
+    await expect(history.loadSli(0, ['checkout'])).rejects.toMatchObject({ code: 'PULSE_ERR_SLO_HISTORY', message: expect.stringMatching(/answered 404: Code: 60/) as string });
+    const config = sloConnectorConfigSchema.parse({ directory: 'j', clickhouse: { endpoint: 'http://127.0.0.1:1', timeout: '2s' } }).clickhouse!;
+    await expect(new ClickHouseHistory(config).loadFiringAlerts(0)).rejects.toMatchObject({ code: 'PULSE_ERR_SLO_HISTORY', message: expect.stringMatching(/unreachable/) as string });
+  });
+});
