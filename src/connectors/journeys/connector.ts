@@ -160,7 +160,9 @@ export class JourneysConnector implements ConnectorComponent {
     this.timer = undefined;
     this.unsubscribe?.();
     try {
-      this.runtime.flush(this.now());
+      // Shutdown or reload: attempts still waiting for a required step are counted, not failed (the step may be in
+      // flight); complete ones are decided now.
+      this.runtime.flush(this.now(), 'abandon');
     } catch (err) {
       this.logError('flush', err);
     }

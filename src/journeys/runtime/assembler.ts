@@ -49,6 +49,8 @@ export interface AssemblerOptions {
 export interface AssemblerEvents {
   decided(journey: CompiledJourney, record: AttemptRecord): void;
   orphanSteps(journey: string, count: number): void;
+  /** Incomplete attempts dropped undecided by `flush(…, 'abandon')` (shutdown, reload). */
+  abandoned(journey: string, attempts: number): void;
   lateSpan(journey: string): void;
   evicted(journey: string, attempts: number): void;
   duplicateSpan(journey: string): void;
@@ -270,11 +272,26 @@ export class Assembler {
     if (this.settleQueue.size > bound) this.settleQueue.compact((at, g) => !g.decided && g.settleAt === at);
   }
 
-  /** Decides everything pending now (`flush`): shutdown or end of input. Orphan steps are dropped and counted. */
-  flush(nowMs: number): void {
+  /**
+   * Decides everything pending now (`flush`): shutdown or end of input. Orphan steps are dropped and counted.
+   * `incomplete` says what happens to attempts still missing a required step: `decide` them (end of recorded
+   * input: the step will never come, so `missing_step` is the truth), or `abandon` them undecided and count them
+   * (shutdown and reload: the step may well be on its way, and a `missing_step` failure would be a false one).
+   */
+  flush(nowMs: number, incomplete: 'decide' | 'abandon' = 'decide'): void {
     const now = this.advance(nowMs);
     for (const head of [...this.pending.values()]) {
-      for (let g: PendingGroup | undefined = head; g !== undefined; g = g.next) if (!g.decided) this.decide(g, 'flush', now);
+      for (let g: PendingGroup | undefined = head; g !== undefined; g = g.next) {
+        if (g.decided) continue;
+        if (incomplete === 'abandon' && g.startCount > 0 && !this.isComplete(g)) {
+          g.decided = true;
+          this.unlink(g);
+          this.events.abandoned(g.journey.name, g.startCount);
+          g.records = [];
+          continue;
+        }
+        this.decide(g, 'flush', now);
+      }
     }
     this.settleQueue.compact(() => false);
     this.waitQueue.compact(() => false);
@@ -309,11 +326,14 @@ export class Assembler {
     this.dirty.push(g);
   }
 
+  private isComplete(g: PendingGroup): boolean {
+    return g.startCount === 1 && g.maskable
+      ? (g.seenSteps & g.requiredSteps) === g.requiredSteps
+      : everyStartComplete(g.journey, g.records, g.startCount);
+  }
+
   private checkComplete(g: PendingGroup, now: number): void {
-    const complete =
-      g.startCount === 1 && g.maskable
-        ? (g.seenSteps & g.requiredSteps) === g.requiredSteps
-        : everyStartComplete(g.journey, g.records, g.startCount);
+    const complete = this.isComplete(g);
     if (!complete) {
       g.settleAt = -1;
       return;

@@ -44,6 +44,7 @@ export class JourneyRuntime {
     this.assembler = new Assembler(options, {
       decided: (journey, record) => this.decided(journey, record),
       orphanSteps: (journey, n) => metrics.orphanSteps(journey, n),
+      abandoned: (journey, n) => metrics.abandonedAttempts(journey, n),
       lateSpan: (journey) => metrics.lateSpan(journey),
       evicted: (journey, n) => metrics.evictedAttempts(journey, n),
       duplicateSpan: (journey) => metrics.duplicateSpan(journey),
@@ -114,9 +115,12 @@ export class JourneyRuntime {
     this.sli.tick(nowMs, this.windows);
   }
 
-  /** Decides every pending attempt (`flush`) and closes every SLI window: shutdown or end of input. */
-  flush(nowMs: number): void {
-    this.assembler.flush(nowMs);
+  /**
+   * Decides every pending attempt (`flush`) and closes every SLI window: shutdown or end of input. At shutdown
+   * pass `abandon` so attempts still missing a required step are counted, not reported as false failures.
+   */
+  flush(nowMs: number, incomplete: 'decide' | 'abandon' = 'decide'): void {
+    this.assembler.flush(nowMs, incomplete);
     this.sli.flush(this.windows);
   }
 

@@ -12,6 +12,7 @@ export class JourneyMetrics {
   private readonly matched: Counter;
   private readonly attempts: Counter;
   private readonly orphans: Counter;
+  private readonly abandoned: Counter;
   private readonly late: Counter;
   private readonly evicted: Counter;
   private readonly duplicates: Counter;
@@ -33,6 +34,7 @@ export class JourneyMetrics {
     this.matched = c('pulse_journey_spans_matched_total', 'Spans matched by a journey selector (start or step), by journey.');
     this.attempts = c('pulse_journey_attempts_total', 'Journey attempts decided, by journey, outcome and what decided them (complete, timeout, evicted, flush).');
     this.orphans = c('pulse_journey_orphan_steps_total', 'Step spans dropped because no start span of their journey arrived in their trace within trace_wait.');
+    this.abandoned = c('pulse_journey_abandoned_attempts_total', 'Attempts still missing a required step at shutdown or reload: dropped undecided rather than reported as missing_step failures.');
     this.late = c('pulse_journey_late_spans_total', 'Journey spans that arrived after their attempt was decided; counted and dropped from assembly (still tagged).');
     this.evicted = c('pulse_journey_evicted_attempts_total', 'Attempts decided early because max_pending_attempts was reached.');
     this.duplicates = c('pulse_journey_duplicate_spans_total', 'Journey spans received again (same span id) while their attempt was pending; ignored.');
@@ -55,6 +57,10 @@ export class JourneyMetrics {
 
   orphanSteps(journey: string, n: number): void {
     this.bound(this.orphans, journey, { journey }).inc(n);
+  }
+
+  abandonedAttempts(journey: string, n: number): void {
+    this.bound(this.abandoned, journey, { journey }).inc(n);
   }
 
   lateSpan(journey: string): void {

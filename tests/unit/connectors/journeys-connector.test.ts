@@ -240,4 +240,15 @@ describe('journeys connector', () => {
     expect(source.listeners).toHaveLength(0);
     await expect(connector.inputs.traces.consume(batch())).rejects.toMatchObject({ code: 'PULSE_ERR_SHUTTING_DOWN' });
   });
+
+  it('on shutdown counts an attempt still waiting for its required step instead of failing it with missing_step', async () => {
+    const { connector, attempts, windows, metric } = setup();
+    await connector.start({ reportFatalError() {} });
+    // A start whose required charge has not arrived yet (it may be in flight when a reload or deploy stops Pulse).
+    await connector.inputs.traces.consume(batch([FRONTEND, [checkoutSpans(traceId(11)).start]]));
+    await connector.shutdown();
+    expect(flat(attempts.got)).toEqual([]);
+    expect(flat(windows.got).filter((r) => r.segmentKey === '' && r.failures > 0)).toEqual([]);
+    expect(metric('pulse_journey_abandoned_attempts_total', { journey: 'checkout' })).toBe(1);
+  });
 });
