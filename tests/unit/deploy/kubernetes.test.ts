@@ -1,0 +1,253 @@
+/**
+ * The Kubernetes manifests agree with the Pulse configs they carry: the embedded pulse.yaml loads with Pulse's own
+ * loader (real components, the container's environment, the journeys the ConfigMap mounts), and the ports, probes,
+ * mounts, disk budget, image and DNS names that the Deployment, Services, HPA, PDB and the ingest tier's Collector
+ * config use are the ones that config listens on and reads from. No cluster: `kubectl apply` is not run here.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import type { PulseConfig } from '../../../src/config/model.js';
+import {
+  IMAGE,
+  configArg,
+  connectorDirectories,
+  container,
+  envOf,
+  findObject,
+  healthPort,
+  k8sObjects,
+  loadPulseConfig,
+  materialize,
+  once,
+  persistentQueueBytes,
+  podSpec,
+  publicPorts,
+  quantityBytes,
+  read,
+  removeMaterialized,
+  resolvePort,
+  yamlDoc,
+  type Container,
+  type K8sObject,
+  type PodSpec,
+} from './deploy-files.js';
+
+const gateway = k8sObjects('deploy/k8s/gateway');
+const ingest = k8sObjects('deploy/k8s/loadbalancer');
+const sidecar = k8sObjects('deploy/k8s/sidecar');
+const NAMESPACE = yamlDoc<{ namespace: string }>('deploy/k8s/kustomization.yaml').namespace;
+
+afterAll(removeMaterialized);
+
+const gatewayDeployment = findObject(gateway, 'Deployment', 'pulse-gateway');
+const gatewayPod = podSpec(gatewayDeployment);
+const gatewayPulse = container(gatewayPod, 'pulse');
+const sidecarDeployment = findObject(sidecar, 'Deployment', 'shop-frontend');
+const sidecarPod = podSpec(sidecarDeployment);
+const sidecarPulse = container(sidecarPod, 'pulse');
+
+/** The file a volumeMount with subPath puts at `path`: the ConfigMap and key behind it. */
+function mountedFile(pod: PodSpec, c: Container, path: string, objects: ReadonlyArray<{ obj: K8sObject }>): string {
+  const mount = c.volumeMounts?.find((m) => m.mountPath === path);
+  if (!mount?.subPath) throw new Error(`nothing is mounted as a file at ${path}`);
+  const volume = pod.volumes?.find((v) => v.name === mount.name);
+  if (!volume?.configMap) throw new Error(`volume ${mount.name} is not a ConfigMap`);
+  const text = findObject(objects, 'ConfigMap', volume.configMap.name).data?.[mount.subPath];
+  if (text === undefined) throw new Error(`ConfigMap ${volume.configMap.name} has no key ${mount.subPath}`);
+  return text;
+}
+
+/** ConfigMaps mounted as directories (no subPath): mount path → local copy of their files. */
+function mountedDirectories(pod: PodSpec, c: Container, objects: ReadonlyArray<{ obj: K8sObject }>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of c.volumeMounts ?? []) {
+    const volume = pod.volumes?.find((v) => v.name === m.name);
+    if (m.subPath || !volume?.configMap) continue;
+    out[m.mountPath] = materialize(findObject(objects, 'ConfigMap', volume.configMap.name));
+  }
+  return out;
+}
+
+function loadFromPod(pod: PodSpec, c: Container, objects: ReadonlyArray<{ obj: K8sObject }>, name: string) {
+  const path = configArg(c.args);
+  expect(path, `${name}: --config in the container's args`).toBeDefined();
+  return loadPulseConfig(mountedFile(pod, c, path!, objects), name, envOf(c), mountedDirectories(pod, c, objects));
+}
+
+/** Probes and containerPorts of a Pulse container against the config it runs. */
+function checkPodPorts(c: Container, config: PulseConfig, where: string): void {
+  const declared = (c.ports ?? []).map((p) => p.containerPort).sort((a, b) => a - b);
+  expect(declared, `${where}: containerPorts = the ports the config listens on outside loopback`).toEqual(publicPorts(config));
+  const health = healthPort(config);
+  for (const [kind, probe] of [
+    ['startupProbe', c.startupProbe],
+    ['readinessProbe', c.readinessProbe],
+    ['livenessProbe', c.livenessProbe],
+  ] as const) {
+    expect(probe?.httpGet, `${where}: ${kind}`).toBeDefined();
+    expect(resolvePort(c, probe!.httpGet!.port), `${where}: ${kind} port`).toBe(health);
+    expect(['/healthz', '/readyz'], `${where}: ${kind} path`).toContain(probe!.httpGet!.path);
+  }
+  expect(c.livenessProbe?.httpGet?.path, `${where}: liveness must not depend on readiness`).toBe('/healthz');
+  expect(c.readinessProbe?.httpGet?.path, `${where}: readiness`).toBe('/readyz');
+}
+
+/** `service.data_dir` is a mounted emptyDir (or claim) with room for every persistent queue at its max_bytes. */
+function checkDataDir(pod: PodSpec, c: Container, config: PulseConfig, where: string): void {
+  const mount = c.volumeMounts?.find((m) => m.mountPath === config.service.dataDir);
+  expect(mount, `${where}: service.data_dir ${config.service.dataDir} is a volume mount`).toBeDefined();
+  expect(mount!.readOnly, where).not.toBe(true);
+  const volume = pod.volumes?.find((v) => v.name === mount!.name);
+  expect(volume?.emptyDir ?? volume?.persistentVolumeClaim, `${where}: data volume`).toBeDefined();
+  if (volume?.emptyDir) {
+    const limit = volume.emptyDir.sizeLimit;
+    expect(limit, `${where}: an emptyDir without sizeLimit can fill the node's disk`).toBeDefined();
+    const need = persistentQueueBytes(config);
+    expect(need, `${where}: some exporter queues on disk`).toBeGreaterThan(0);
+    expect(quantityBytes(limit!), `${where}: sizeLimit ${limit} must exceed the queues' ${need} bytes, or the pod is evicted`).toBeGreaterThan(need);
+  }
+}
+
+describe('gateway (deploy/k8s/gateway)', () => {
+  const loaded = once(() => loadFromPod(gatewayPod, gatewayPulse, gateway, 'deploy/k8s/gateway/configmap.yaml pulse.yaml'));
+  const gw = () => loaded().config;
+
+  it('its pulse.yaml loads with the real components, the Deployment\'s env and the mounted journeys', () => {
+    expect([...gw().connectors.keys()].sort()).toEqual(['journeys', 'slo']);
+    expect([...gw().service.pipelines.keys()].sort()).toEqual(['alerts', 'attempts', 'journey_metrics', 'traces/in', 'traces/out']);
+  });
+
+  it('the journeys ConfigMap is mounted as a directory (hot reload) exactly where the connectors read', () => {
+    const mount = gatewayPulse.volumeMounts?.find((m) => connectorDirectories(gw()).includes(m.mountPath));
+    expect(mount, 'a mount at the connectors\' directory').toBeDefined();
+    expect(mount!.subPath, 'subPath mounts never see ConfigMap updates').toBeUndefined();
+    expect(gatewayPod.volumes?.find((v) => v.name === mount!.name)?.configMap?.name).toBe('pulse-journeys');
+    expect(loaded().journeyDirs).toEqual([mount!.mountPath]);
+    expect(new Set(connectorDirectories(gw()))).toEqual(new Set([mount!.mountPath]));
+  });
+
+  it('the journeys ConfigMap carries the example journeys of config/journeys unchanged', () => {
+    const data = findObject(gateway, 'ConfigMap', 'pulse-journeys').data ?? {};
+    expect(Object.keys(data).sort()).toEqual(['checkout.yaml', 'search.yaml', 'signup.yaml']);
+    for (const [name, text] of Object.entries(data)) {
+      expect(text === read(`config/journeys/${name}`), `${name} differs from config/journeys/${name}: copy it over`).toBe(true);
+    }
+  });
+
+  it('containerPorts and probes match the addresses in its config', () => {
+    checkPodPorts(gatewayPulse, gw(), 'gateway');
+  });
+
+  it('the Service exposes every port of the pod, by name, on the same numbers', () => {
+    const svc = findObject(gateway, 'Service', 'pulse-gateway');
+    expect(svc.spec?.selector).toEqual(gatewayDeployment.spec?.selector?.matchLabels);
+    const ports = (svc.spec?.ports ?? []).map((p) => ({ port: p.port, target: resolvePort(gatewayPulse, p.targetPort ?? p.port) }));
+    expect(ports.every((p) => p.port === p.target)).toBe(true);
+    expect(ports.map((p) => p.port).sort((a, b) => a - b)).toEqual(publicPorts(gw()));
+  });
+
+  it('service.data_dir is an emptyDir large enough for every persistent queue', () => {
+    checkDataDir(gatewayPod, gatewayPulse, gw(), 'gateway');
+  });
+
+  it('SIGKILL comes after preStop plus the shutdown deadline', () => {
+    const preStop = (gatewayPulse as Container & { lifecycle?: { preStop?: { exec?: { command: string[] } } } }).lifecycle?.preStop?.exec?.command;
+    const sleep = preStop?.[0] === 'sleep' ? Number(preStop[1]) : 0;
+    expect(gatewayPod.terminationGracePeriodSeconds! * 1000).toBeGreaterThan(sleep * 1000 + gw().service.shutdownTimeoutMs);
+  });
+
+  it('runs the pulse image as the Dockerfile\'s non-root user', () => {
+    expect(gatewayPulse.image).toBe(IMAGE);
+    expect(gatewayPod.securityContext?.runAsNonRoot).toBe(true);
+    expect(gatewayPod.securityContext?.runAsUser).toBe(1000);
+  });
+
+  it('the HorizontalPodAutoscaler scales the gateway Deployment on CPU; the PDB covers its pods', () => {
+    const hpa = findObject(gateway, 'HorizontalPodAutoscaler', 'pulse-gateway');
+    expect(hpa.apiVersion).toBe('autoscaling/v2');
+    expect(hpa.spec?.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'pulse-gateway' });
+    expect(hpa.spec?.metrics?.map((m) => m.resource?.name)).toEqual(['cpu']);
+    expect(hpa.spec!.minReplicas!).toBeGreaterThanOrEqual(2);
+    const pdb = findObject(gateway, 'PodDisruptionBudget', 'pulse-gateway');
+    expect(pdb.spec?.selector?.matchLabels).toEqual(gatewayDeployment.spec?.selector?.matchLabels);
+    const labels = gatewayDeployment.spec?.template?.metadata.labels ?? {};
+    for (const [k, v] of Object.entries(gatewayDeployment.spec?.selector?.matchLabels ?? {})) expect(labels[k]).toBe(v);
+  });
+});
+
+describe('ingest tier (deploy/k8s/loadbalancer): all spans of a trace reach one gateway', () => {
+  interface Collector {
+    extensions: { health_check: { endpoint: string } };
+    receivers: { otlp: { protocols: { grpc: { endpoint: string }; http: { endpoint: string } } } };
+    exporters: { loadbalancing: { routing_key: string; resolver: { dns?: { hostname: string; port: string | number } } } };
+    service: { extensions: string[]; pipelines: Record<string, { receivers: string[]; processors?: string[]; exporters: string[] }> };
+  }
+  const collector = parse(findObject(ingest, 'ConfigMap', 'pulse-ingest-config').data?.['config.yaml'] ?? '') as Collector;
+  const deployment = findObject(ingest, 'Deployment', 'pulse-ingest');
+  const pod = podSpec(deployment);
+  const otelcol = container(pod, 'otelcol');
+  const headless = findObject(ingest, 'Service', 'pulse-gateway-headless');
+  const port = (endpoint: string) => Number(endpoint.slice(endpoint.lastIndexOf(':') + 1));
+
+  it('routes by trace id to the gateways the headless Service resolves to', () => {
+    const lb = collector.exporters.loadbalancing;
+    expect(lb.routing_key).toBe('traceID');
+    expect(lb.resolver.dns?.hostname).toBe(`${headless.metadata.name}.${NAMESPACE}.svc.cluster.local`);
+    expect(Number(lb.resolver.dns?.port)).toBe(resolvePort(gatewayPulse, 'otlp-grpc'));
+    expect(Object.values(collector.service.pipelines).map((p) => p.exporters)).toEqual([['loadbalancing']]);
+  });
+
+  it('the headless Service selects the gateway pods and resolves to their OTLP/gRPC port', () => {
+    expect(headless.spec?.clusterIP).toBe('None');
+    const labels = gatewayDeployment.spec?.template?.metadata.labels ?? {};
+    const selector = headless.spec?.selector ?? {};
+    expect(Object.keys(selector).length).toBeGreaterThan(0);
+    for (const [k, v] of Object.entries(selector)) expect(labels[k], `gateway pod label ${k}`).toBe(v);
+    for (const p of headless.spec?.ports ?? []) expect(resolvePort(gatewayPulse, p.targetPort ?? p.port)).toBe(p.port);
+  });
+
+  it('the ingest pods\' ports and probes match the Collector config; its Service targets them', () => {
+    const listens = [collector.receivers.otlp.protocols.grpc.endpoint, collector.receivers.otlp.protocols.http.endpoint, collector.extensions.health_check.endpoint].map(port);
+    expect((otelcol.ports ?? []).map((p) => p.containerPort).sort()).toEqual(listens.sort());
+    expect(collector.service.extensions).toContain('health_check');
+    for (const probe of [otelcol.readinessProbe, otelcol.livenessProbe]) {
+      expect(resolvePort(otelcol, probe!.httpGet!.port)).toBe(port(collector.extensions.health_check.endpoint));
+    }
+    expect(configArg(otelcol.args) ?? otelcol.args?.[0]).toContain('/etc/otelcol/config.yaml');
+    expect(otelcol.volumeMounts?.find((m) => m.mountPath === '/etc/otelcol')).toBeDefined();
+    const svc = findObject(ingest, 'Service', 'pulse-ingest');
+    expect(svc.spec?.selector).toEqual(deployment.spec?.selector?.matchLabels);
+    for (const p of svc.spec?.ports ?? []) expect(resolvePort(otelcol, p.targetPort ?? p.port)).toBe(p.port);
+  });
+});
+
+describe('sidecar (deploy/k8s/sidecar)', () => {
+  const sc = once(() => loadFromPod(sidecarPod, sidecarPulse, sidecar, 'deploy/k8s/sidecar/configmap.yaml pulse.yaml').config);
+
+  it('its pulse.yaml loads, holds no journeys, and forwards every span to the ingest tier', () => {
+    expect(sc().connectors.size).toBe(0);
+    const [exporter, ...others] = [...sc().exporters.values()];
+    expect(others).toEqual([]);
+    expect(exporter!.type).toBe('otlp');
+    const svc = findObject(ingest, 'Service', 'pulse-ingest');
+    const grpc = svc.spec?.ports?.find((p) => p.name === 'otlp-grpc');
+    expect((exporter!.config as { endpoint: string }).endpoint).toBe(`${svc.metadata.name}.${NAMESPACE}.svc.cluster.local:${grpc?.port}`);
+  });
+
+  it('receives on loopback only, where the app\'s OTEL_EXPORTER_OTLP_ENDPOINT points', () => {
+    const app = container(sidecarPod, 'frontend');
+    const endpoint = envOf(app).OTEL_EXPORTER_OTLP_ENDPOINT;
+    const http = [...sc().receivers.values()][0]!.config as { protocols: { http?: { endpoint: { host: string; port: number } } } };
+    expect(endpoint).toBe(`http://${http.protocols.http!.endpoint.host}:${http.protocols.http!.endpoint.port}`);
+    checkPodPorts(sidecarPulse, sc(), 'sidecar');
+  });
+
+  it('is a native sidecar (starts before the app, stops after it) with its disk queue on an emptyDir', () => {
+    expect(sidecarPod.initContainers?.map((c) => c.name)).toEqual(['pulse']);
+    expect(sidecarPulse.restartPolicy).toBe('Always');
+    expect(sidecarPulse.image).toBe(IMAGE);
+    expect(sidecarPulse.securityContext?.runAsNonRoot).toBe(true);
+    checkDataDir(sidecarPod, sidecarPulse, sc(), 'sidecar');
+    expect(sidecarPod.terminationGracePeriodSeconds! * 1000).toBeGreaterThan(sc().service.shutdownTimeoutMs);
+  });
+});
