@@ -1,7 +1,38 @@
 import { createServer } from 'node:net';
 
-/** A TCP port that was free a moment ago on 127.0.0.1 (the OS picks it; tests never assume fixed ports). */
+/**
+ * A TCP port that is free now on 127.0.0.1, for a server a test will start a moment later (tests never assume
+ * fixed ports).
+ *
+ * Why not simply bind port 0 and close: the OS hands out port-0 ports from the ephemeral range, so between our
+ * close and the server's bind another server in a parallel test (or ClickHouse, Kafka, an HTTP client's local
+ * port) can be given the same port, and the test fails with EADDRINUSE. Ports handed out here come from a range
+ * below the ephemeral one (Linux: 32768+), one block per vitest worker, walked in order and checked with a bind,
+ * so they collide neither with port-0 binds nor with the other worker.
+ */
+const BLOCK = 1000;
+const workerIndex = Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID ?? '0') % 10;
+// Offset by the process id so that a second run started while an earlier one lingers starts elsewhere in the block.
+let cursor = process.pid % BLOCK;
+
 export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < BLOCK; tries++) {
+    const port = 20_000 + workerIndex * BLOCK + (cursor++ % BLOCK);
+    if (await canBind(port)) return port;
+  }
+  return bindAnyPort();
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+function bindAnyPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
