@@ -46,6 +46,8 @@ export interface RequestOptions {
   frontendVersion?: string;
   /** `http.response.status_code` of the root span. */
   status?: number;
+  /** Extra attributes of the root (start) span, e.g. `{ 'device.type': 'mobile' }`; set after the built-in ones. */
+  attributes?: Record<string, string | number | boolean>;
 }
 
 export interface CheckoutOptions extends RequestOptions {
@@ -59,6 +61,8 @@ export interface CheckoutOptions extends RequestOptions {
   charges?: number;
   /** The confirmation: `send email`, `send sms`, or none. Default email, none when the charge fails. */
   confirm?: 'email' | 'sms' | null;
+  /** The confirmation span ends with status ERROR (the notifier failed; the order itself went through). */
+  confirmFails?: boolean;
 }
 
 export interface SignupOptions extends RequestOptions {

@@ -118,6 +118,7 @@ export function createShop(options) {
       const spans = [];
       const attributes = { 'http.request.method': 'POST', 'http.route': '/api/checkout', 'http.response.status_code': o.status ?? (chargeFails ? 502 : 200) };
       if (o.tier !== undefined && o.tier !== null) attributes['customer.tier'] = o.tier;
+      Object.assign(attributes, o.attributes);
       const frontend = serviceOf('frontend', o.frontendVersion, where);
       const start = span(frontend, 'POST /api/checkout', { kind: SpanKind.SERVER, at, durationMs, attributes }, spans);
       const payments = serviceOf('payments', o.paymentsVersion, where);
@@ -145,7 +146,14 @@ export function createShop(options) {
         span(
           serviceOf('notifier', o.notifierVersion, where),
           `send ${confirm}`,
-          { kind: SpanKind.CONSUMER, parent: start, at: at + durationMs - 3, durationMs: 2, attributes: { 'notification.template': 'order_confirmation' } },
+          {
+            kind: SpanKind.CONSUMER,
+            parent: start,
+            at: at + durationMs - 3,
+            durationMs: 2,
+            attributes: { 'notification.template': 'order_confirmation' },
+            error: o.confirmFails ? 'mail relay timed out' : undefined,
+          },
           spans,
         );
       }
@@ -161,6 +169,7 @@ export function createShop(options) {
       const spans = [];
       const attributes = { 'http.request.method': 'POST', 'http.route': '/api/signup', 'http.response.status_code': o.status ?? (createFails ? 500 : 201) };
       if (o.source !== undefined) attributes['signup.source'] = o.source;
+      Object.assign(attributes, o.attributes);
       const start = span(serviceOf('frontend', o.frontendVersion, where), 'POST /api/signup', { kind: SpanKind.SERVER, at, durationMs, attributes }, spans);
       const accounts = serviceOf('accounts', o.accountsVersion, where);
       for (let i = 0; i < creates; i++) {
@@ -190,6 +199,7 @@ export function createShop(options) {
       const spans = [];
       const attributes = { 'http.request.method': 'GET', 'http.route': '/api/search', 'http.response.status_code': o.status ?? 200 };
       if (o.tier !== undefined && o.tier !== null) attributes['customer.tier'] = o.tier;
+      Object.assign(attributes, o.attributes);
       const start = span(serviceOf('frontend', o.frontendVersion, where), 'GET /api/search', { kind: SpanKind.SERVER, at, durationMs, attributes }, spans);
       const search = serviceOf('search', o.searchVersion, where);
       for (let i = 0; i < queries; i++) span(search, 'query products', { kind: SpanKind.SERVER, parent: start, at: at + 1 + i * 3, durationMs: 2, attributes: {} }, spans);
@@ -212,7 +222,7 @@ export function createShop(options) {
       const start = span(
         serviceOf('frontend', o.frontendVersion, where),
         'GET /api/products',
-        { kind: SpanKind.SERVER, at, durationMs, attributes: { 'http.request.method': 'GET', 'http.route': '/api/products', 'http.response.status_code': 200 } },
+        { kind: SpanKind.SERVER, at, durationMs, attributes: { 'http.request.method': 'GET', 'http.route': '/api/products', 'http.response.status_code': 200, ...o.attributes } },
         spans,
       );
       span(serviceOf('search', o.searchVersion, where), 'list products', { kind: SpanKind.SERVER, parent: start, at: at + 1, durationMs: durationMs - 2, attributes: {} }, spans);
