@@ -35,7 +35,7 @@ import { FrozenMap, deepFreeze } from './frozen.js';
 import { sortIssues, type ComponentConfig, type ConfigIssue, type PipelineConfig, type PulseConfig, type ServiceConfig } from './model.js';
 import { serviceSchema, ID_NAME_PATTERN, type ServiceSection } from './service-schema.js';
 import { explainZodIssues, unknownKeyProblems } from './zod-issues.js';
-import { IssueCollector, keyText, locate, offsetOf } from './yaml-nodes.js';
+import { IssueCollector, keyText, locate, offsetOf, skipBlank } from './yaml-nodes.js';
 
 export type LoadResult =
   | { readonly config: PulseConfig; readonly warnings: readonly ConfigIssue[] }
@@ -81,7 +81,7 @@ export function loadConfigText(text: string, fileName: string, registry: Compone
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
       // yaml reports a duplicate key where the previous entry ended; point at the duplicate key itself.
-      const offset = e.code === 'DUPLICATE_KEY' ? skipBlank(text, e.pos[0]) : e.pos[0];
+      const offset = e.code === 'DUPLICATE_KEY' ? nextTokenOffset(text, e.pos[0]) : e.pos[0];
       const message = e.code === 'MULTIPLE_DOCS' ? 'a config file holds one YAML document: remove the "---" separator and what follows, or merge it into the first' : e.message;
       issues.error(offset, `YAML syntax: ${message}`);
     }
@@ -594,20 +594,9 @@ class Loader {
   }
 }
 
-/** The offset of the next character that is not whitespace or part of a comment. */
-function skipBlank(text: string, offset: number): number {
-  let i = offset;
-  while (i < text.length) {
-    const c = text[i]!;
-    if (c === '#') {
-      const eol = text.indexOf('\n', i);
-      i = eol < 0 ? text.length : eol;
-    } else if (c === ' ' || c === '\t' || c === '\n' || c === '\r') {
-      i++;
-    } else {
-      break;
-    }
-  }
+/** The offset of the next character that is not whitespace or part of a comment; `offset` when there is none. */
+function nextTokenOffset(text: string, offset: number): number {
+  const i = skipBlank(text, offset);
   return i < text.length ? i : offset;
 }
 

@@ -113,3 +113,24 @@ export class IssueCollector {
 export function sortByPosition(issues: readonly ConfigIssue[]): ConfigIssue[] {
   return [...issues].sort((a, b) => a.line - b.line || a.col - b.col);
 }
+
+/**
+ * The offset of the next character at or after `offset` that is not whitespace or part of a `#` comment, or
+ * `text.length` when only blanks and comments follow. yaml reports a duplicate key where the previous entry
+ * ended; the config and journey loaders use this to point at the duplicate key itself.
+ */
+export function skipBlank(text: string, offset: number): number {
+  let i = offset;
+  while (i < text.length) {
+    const c = text[i]!;
+    if (c === '#') {
+      const eol = text.indexOf('\n', i);
+      i = eol < 0 ? text.length : eol;
+    } else if (c === ' ' || c === '\t' || c === '\n' || c === '\r') {
+      i++;
+    } else {
+      break;
+    }
+  }
+  return i;
+}

@@ -13,32 +13,17 @@
  */
 import type { ConnectorComponent, ConnectorOutputs, CreateSettings, Host } from '../../core/component.js';
 import type { Consumer } from '../../core/consumer.js';
-import { RetryableError, errorMessage } from '../../core/errors.js';
-import { LogThrottle } from '../../core/log-throttle.js';
+import { RetryableError } from '../../core/errors.js';
 import type { TraceBatch } from '../../core/model.js';
-import type { Logger } from '../../core/logger.js';
-import type { MetricsRegistry } from '../../core/telemetry.js';
 import type { AttemptRecord, JourneySnapshot, SliWindow } from '../../journeys/model.js';
 import { JourneyRuntime } from '../../journeys/runtime/journey-runtime.js';
 import { JourneyMetrics } from '../../journeys/runtime/metrics.js';
+import { BoundedSender, dropCounters } from '../shared/bounded-sender.js';
+import { UnexpectedErrorLog } from '../shared/error-log.js';
+import { FollowedJourneys, type JourneySource, type JourneySourceOptions } from '../shared/journey-source.js';
 import type { JourneysConnectorConfig } from './config.js';
-import { OutputSender } from './output-sender.js';
 
-/** What the connector needs from the definition store (`JourneyStore` satisfies it). */
-export interface JourneySource {
-  /** Loads the definitions; rejects (PULSE_ERR_JOURNEYS) when they are invalid. */
-  start(): Promise<void>;
-  current(): JourneySnapshot;
-  /** Calls `listener` with the new snapshot after every successful reload; returns an unsubscribe function. */
-  onChange(listener: (snapshot: JourneySnapshot) => void): () => void;
-  release(): void | Promise<void>;
-}
-
-export interface JourneySourceOptions {
-  readonly logger: Logger;
-  readonly metrics: MetricsRegistry;
-  readonly pollIntervalMs: number;
-}
+export type { JourneySource, JourneySourceOptions };
 
 export interface JourneysConnectorDeps {
   openSource(directory: string, options: JourneySourceOptions): JourneySource;
@@ -61,12 +46,11 @@ export class JourneysConnector implements ConnectorComponent {
   private readonly runtime: JourneyRuntime;
   private readonly metrics: JourneyMetrics;
   private readonly now: () => number;
-  private readonly attemptsOut: OutputSender<AttemptRecord> | undefined;
-  private readonly windowsOut: OutputSender<SliWindow> | undefined;
-  private readonly throttle = new LogThrottle();
+  private readonly attemptsOut: BoundedSender<AttemptRecord> | undefined;
+  private readonly windowsOut: BoundedSender<SliWindow> | undefined;
+  private readonly errors: UnexpectedErrorLog;
   private readonly unobserve: Array<() => void> = [];
-  private source: JourneySource | undefined;
-  private unsubscribe: (() => void) | undefined;
+  private definitions: FollowedJourneys | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private stopping: Promise<void> | undefined;
@@ -78,6 +62,7 @@ export class JourneysConnector implements ConnectorComponent {
     private readonly deps: JourneysConnectorDeps,
   ) {
     this.now = deps.now ?? Date.now;
+    this.errors = new UnexpectedErrorLog(settings.logger, 'journeys connector');
     const registry = settings.metrics;
     this.metrics = new JourneyMetrics(registry, settings.id);
     this.runtime = new JourneyRuntime(
@@ -99,7 +84,14 @@ export class JourneysConnector implements ConnectorComponent {
       'Attempt records and SLI rows the journeys connector dropped because its output refused them (reason: overflow, permanent, shutdown).',
     );
     const sender = <T>(consumer: Consumer<T[]> | undefined, signal: 'attempts' | 'journey_metrics') =>
-      consumer && new OutputSender<T>(consumer, signal, MAX_BUFFERED_OUTPUT_ITEMS, MAX_OUTPUT_BATCH, dropped, settings.id, settings.logger);
+      consumer &&
+      new BoundedSender<T>(consumer, {
+        maxWaiting: MAX_BUFFERED_OUTPUT_ITEMS,
+        maxBatch: MAX_OUTPUT_BATCH,
+        dropped: dropCounters((reason) => dropped.with({ connector: settings.id, signal, reason })),
+        wording: { items: `${signal} item(s)`, output: 'the consumer', refuser: `${signal} consumer`, unit: 'item(s)', retry: 'on the next tick', awaited: 'a consumer' },
+        logger: settings.logger,
+      });
     this.attemptsOut = sender(outputs.attempts, 'attempts');
     this.windowsOut = sender(outputs.journey_metrics, 'journey_metrics');
 
@@ -117,20 +109,13 @@ export class JourneysConnector implements ConnectorComponent {
   }
 
   async start(_host: Host): Promise<void> {
-    const source = this.deps.openSource(this.config.directory, {
-      logger: this.settings.logger,
-      metrics: this.settings.metrics,
-      pollIntervalMs: this.config.reload_poll_interval,
-    });
-    try {
-      await source.start();
-    } catch (err) {
-      await source.release();
-      throw err;
-    }
-    this.source = source;
-    this.apply(source.current(), 'loaded');
-    this.unsubscribe = source.onChange((snapshot) => this.apply(snapshot, 'reloaded'));
+    this.definitions = await FollowedJourneys.start(
+      (directory, options) => this.deps.openSource(directory, options),
+      this.config.directory,
+      this.settings,
+      this.config.reload_poll_interval,
+    );
+    this.definitions.follow((snapshot, what) => this.apply(snapshot, what));
     this.timer = setInterval(() => this.tick(), this.deps.tickIntervalMs ?? TICK_INTERVAL_MS);
     // Pending attempts must not keep the process alive; shutdown() flushes them instead.
     this.timer.unref();
@@ -144,7 +129,7 @@ export class JourneysConnector implements ConnectorComponent {
     try {
       this.runtime.tick(this.now());
     } catch (err) {
-      this.logError('tick', err);
+      this.errors.log('tick', err);
     }
     this.handOut();
   }
@@ -158,20 +143,18 @@ export class JourneysConnector implements ConnectorComponent {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    this.unsubscribe?.();
+    this.definitions?.unfollow();
     try {
       // Shutdown or reload: attempts still waiting for a required step are counted, not failed (the step may be in
       // flight); complete ones are decided now.
       this.runtime.flush(this.now(), 'abandon');
     } catch (err) {
-      this.logError('flush', err);
+      this.errors.log('flush', err);
     }
     this.handOut();
     await Promise.all([this.attemptsOut?.drain(), this.windowsOut?.drain()]);
     for (const off of this.unobserve.splice(0)) off();
-    const source = this.source;
-    this.source = undefined;
-    if (source) await source.release();
+    await this.definitions?.release();
   }
 
   private consumeTraces(batch: TraceBatch): Promise<void> {
@@ -185,7 +168,7 @@ export class JourneysConnector implements ConnectorComponent {
     } catch (err) {
       // A bug must not cost the user their traces: forward the batch (possibly partly tagged) and count.
       this.metrics.processErrors.inc();
-      this.logError('process', err);
+      this.errors.log('process', err);
     }
     const next = this.outputs.traces;
     if (next === undefined) return Promise.resolve();
@@ -201,8 +184,9 @@ export class JourneysConnector implements ConnectorComponent {
     if (attempts.length > 0) this.attemptsOut?.push(attempts);
     const windows = this.runtime.takeWindows();
     if (windows.length > 0) this.windowsOut?.push(windows);
-    this.attemptsOut?.pump();
-    this.windowsOut?.pump();
+    // Sends run in the background; their outcome is handled (and counted) by the senders.
+    void this.attemptsOut?.pump();
+    void this.windowsOut?.pump();
   }
 
   private apply(snapshot: JourneySnapshot, what: 'loaded' | 'reloaded'): void {
@@ -212,15 +196,6 @@ export class JourneysConnector implements ConnectorComponent {
     this.settings.logger.debug(
       { generation: snapshot.generation, journeys: snapshot.journeys.length },
       `journeys ${what} from ${this.config.directory}: ${snapshot.journeys.length} journey(s)${names ? ` (${names})` : ''}`,
-    );
-  }
-
-  private logError(where: string, err: unknown): void {
-    const suppressed = this.throttle.take(where);
-    if (suppressed === undefined) return;
-    this.settings.logger.error(
-      { err },
-      `journeys connector ${where} failed unexpectedly: ${errorMessage(err)}${suppressed > 0 ? ` (${suppressed} similar error(s) suppressed)` : ''}`,
     );
   }
 }

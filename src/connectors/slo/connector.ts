@@ -3,7 +3,7 @@
  * `alerts` pipeline.
  *
  *     journey_metrics ──▶ SloEngine.ingestRows   ┐
- *     attempts        ──▶ SloEngine.ingestAttempts├─ every evaluation_interval: evaluate ──▶ AlertSender ──▶ alerts out
+ *     attempts        ──▶ SloEngine.ingestAttempts├─ every evaluation_interval: evaluate ──▶ BoundedSender ──▶ alerts out
  *     journey store (objective, alert rules) ─────┘
  *
  * Consuming only adds counts to in-memory series (never waits on the output). The evaluation timer (unref'd)
@@ -15,14 +15,14 @@
 import type { ConnectorComponent, ConnectorOutputs, CreateSettings, Host } from '../../core/component.js';
 import type { Consumer } from '../../core/consumer.js';
 import { RetryableError, errorMessage } from '../../core/errors.js';
-import { LogThrottle } from '../../core/log-throttle.js';
 import type { BoundCounter } from '../../core/telemetry.js';
 import type { AttemptRecord, JourneySnapshot, SliWindow } from '../../journeys/model.js';
 import type { AlertEvent, AlertKind } from '../../alerts/model.js';
 import { SloEngine } from '../../alerts/engine.js';
-import type { JourneySource, JourneySourceOptions } from '../journeys/connector.js';
+import { BoundedSender, dropCounters } from '../shared/bounded-sender.js';
+import { UnexpectedErrorLog } from '../shared/error-log.js';
+import { FollowedJourneys, type JourneySource, type JourneySourceOptions } from '../shared/journey-source.js';
 import type { SloConnectorConfig } from './config.js';
-import { AlertSender, type DropReason } from './alert-sender.js';
 import type { HistorySource } from './history.js';
 
 export interface SloConnectorDeps {
@@ -44,16 +44,15 @@ export class SloConnector implements ConnectorComponent {
 
   readonly engine: SloEngine;
   private readonly now: () => number;
-  private readonly sender: AlertSender;
-  private readonly throttle = new LogThrottle();
+  private readonly sender: BoundedSender<AlertEvent>;
+  private readonly errors: UnexpectedErrorLog;
   private readonly unobserve: Array<() => void> = [];
   private readonly evaluations: BoundCounter;
   private readonly evaluationErrors: BoundCounter;
   private readonly emitted: Record<'firing' | 'repeat' | 'resolved', BoundCounter>;
   private readonly rows: BoundCounter;
   private readonly attempts: BoundCounter;
-  private source: JourneySource | undefined;
-  private unsubscribe: (() => void) | undefined;
+  private definitions: FollowedJourneys | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private stopping: Promise<void> | undefined;
@@ -65,6 +64,7 @@ export class SloConnector implements ConnectorComponent {
     private readonly deps: SloConnectorDeps,
   ) {
     this.now = deps.now ?? Date.now;
+    this.errors = new UnexpectedErrorLog(settings.logger, 'slo connector');
     this.engine = new SloEngine(
       {
         maxHistoryMs: config.history.max,
@@ -85,8 +85,13 @@ export class SloConnector implements ConnectorComponent {
     const events = registry.counter('pulse_slo_events_total', 'Alert events produced, by type: firing (new), repeat (re-sent while firing), resolved');
     this.emitted = { firing: events.with({ ...labels, type: 'firing' }), repeat: events.with({ ...labels, type: 'repeat' }), resolved: events.with({ ...labels, type: 'resolved' }) };
     const dropped = registry.counter('pulse_slo_events_dropped_total', 'Alert events dropped (reason: overflow, permanent, shutdown)');
-    const drop = (reason: DropReason) => dropped.with({ ...labels, reason });
-    this.sender = new AlertSender(outputs.alerts, config.max_pending_events, { overflow: drop('overflow'), permanent: drop('permanent'), shutdown: drop('shutdown') }, settings.logger);
+    // Every event waiting goes in one send (no maxBatch), in order.
+    this.sender = new BoundedSender<AlertEvent>(outputs.alerts, {
+      maxWaiting: config.max_pending_events,
+      dropped: dropCounters((reason) => dropped.with({ ...labels, reason })),
+      wording: { items: 'alert event(s)', output: 'the alerts output', refuser: 'the alerts output', unit: 'event(s)', retry: 'at the next evaluation', awaited: 'an alerts output' },
+      logger: settings.logger,
+    });
     this.rows = registry.counter('pulse_slo_rows_total', 'SLI rows consumed by the slo connector').with(labels);
     this.attempts = registry.counter('pulse_slo_attempts_total', 'Attempt records consumed by the slo connector').with(labels);
     this.unobserve.push(
@@ -113,20 +118,13 @@ export class SloConnector implements ConnectorComponent {
   }
 
   async start(_host: Host): Promise<void> {
-    const source = this.deps.openSource(this.config.directory, {
-      logger: this.settings.logger,
-      metrics: this.settings.metrics,
-      pollIntervalMs: this.config.reload_poll_interval,
-    });
-    try {
-      await source.start();
-    } catch (err) {
-      await source.release();
-      throw err;
-    }
-    this.source = source;
-    this.apply(source.current());
-    this.unsubscribe = source.onChange((snapshot) => this.apply(snapshot));
+    this.definitions = await FollowedJourneys.start(
+      (directory, options) => this.deps.openSource(directory, options),
+      this.config.directory,
+      this.settings,
+      this.config.reload_poll_interval,
+    );
+    this.definitions.follow((snapshot) => this.apply(snapshot));
     if (this.deps.history) await this.rebuild(this.deps.history);
     if (this.deps.timer !== false) {
       this.timer = setInterval(() => void this.evaluate(), this.config.evaluation_interval);
@@ -147,7 +145,7 @@ export class SloConnector implements ConnectorComponent {
       this.sender.push(events);
     } catch (err) {
       this.evaluationErrors.inc();
-      this.logError('evaluation', err);
+      this.errors.log('evaluation', err);
     }
     return this.sender.pump();
   }
@@ -161,18 +159,16 @@ export class SloConnector implements ConnectorComponent {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    this.unsubscribe?.();
+    this.definitions?.unfollow();
     await this.sender.drain();
     for (const off of this.unobserve.splice(0)) off();
-    const source = this.source;
-    this.source = undefined;
-    if (source) await source.release();
+    await this.definitions?.release();
   }
 
   private async rebuild(history: HistorySource): Promise<void> {
     const now = this.now();
     const sinceMs = now - this.engine.historyMs();
-    const journeys = this.source?.current().journeys.map((j) => j.name) ?? [];
+    const journeys = this.definitions?.current().journeys.map((j) => j.name) ?? [];
     try {
       const rows = await history.loadSli(sinceMs, journeys);
       this.engine.restoreHistory(rows, sinceMs, now);
@@ -207,7 +203,7 @@ export class SloConnector implements ConnectorComponent {
     } catch (err) {
       // A bug must not refuse data upstream forever: count, log rate-limited, accept.
       this.evaluationErrors.inc();
-      this.logError('ingest', err);
+      this.errors.log('ingest', err);
     }
     return Promise.resolve();
   }
@@ -219,7 +215,7 @@ export class SloConnector implements ConnectorComponent {
       this.engine.ingestAttempts(records);
     } catch (err) {
       this.evaluationErrors.inc();
-      this.logError('ingest', err);
+      this.errors.log('ingest', err);
     }
     return Promise.resolve();
   }
@@ -231,14 +227,5 @@ export class SloConnector implements ConnectorComponent {
   private apply(snapshot: JourneySnapshot): void {
     this.engine.setJourneys(snapshot.journeys, this.now());
     this.settings.logger.debug({ generation: snapshot.generation, journeys: snapshot.journeys.length }, `slo: alert rules of ${snapshot.journeys.length} journey(s) in force`);
-  }
-
-  private logError(where: string, err: unknown): void {
-    const suppressed = this.throttle.take(where);
-    if (suppressed === undefined) return;
-    this.settings.logger.error(
-      { err },
-      `slo connector ${where} failed unexpectedly: ${errorMessage(err)}${suppressed > 0 ? ` (${suppressed} similar error(s) suppressed)` : ''}`,
-    );
   }
 }

@@ -26,7 +26,7 @@ import { LineCounter, isMap, isScalar, parseAllDocuments, type Document, type No
 import { errorMessage } from '../../core/errors.js';
 import type { ConfigIssue } from '../../config/model.js';
 import { explainZodIssues, unknownKeyProblems } from '../../config/zod-issues.js';
-import { IssueCollector, locate, offsetOf, type PathSegment } from '../../config/yaml-nodes.js';
+import { IssueCollector, locate, offsetOf, skipBlank, type PathSegment } from '../../config/yaml-nodes.js';
 import type { CompiledJourney, JourneySnapshot } from '../model.js';
 import { buildSnapshot, compileJourney } from './compile.js';
 import { documentProblems, stepNameProblems } from './document-checks.js';
@@ -252,21 +252,3 @@ class FileLoader {
     return false;
   }
 }
-
-/** The offset of the next token after `offset` (skipping spaces, newlines and comments). */
-function skipBlank(text: string, offset: number): number {
-  let i = offset;
-  while (i < text.length) {
-    const c = text[i]!;
-    if (c === '#') {
-      const eol = text.indexOf('\n', i);
-      i = eol < 0 ? text.length : eol;
-    } else if (c === ' ' || c === '\t' || c === '\n' || c === '\r') {
-      i++;
-    } else {
-      break;
-    }
-  }
-  return i;
-}
-
