@@ -33,6 +33,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seededRandom } from './random.mjs';
 
 export const SCENARIO_TOPIC = 'pulse.alerts';
 
@@ -155,18 +156,6 @@ ${debug}service:
 `;
 }
 
-/** mulberry32: a small seeded PRNG, so a scenario run is the same traffic every time. */
-function prng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function weighted(random, table) {
   let r = random() * table.reduce((s, [, w]) => s + w, 0);
   for (const [value, w] of table) {
@@ -196,7 +185,7 @@ const DEFAULT_DRIVER = Object.freeze({
 /** @param {import('./shop.d.mts').Shop} shop @param {Partial<import('./scenarios.d.mts').DriverOptions>} [options] */
 export function createScenarioDriver(shop, options = {}) {
   const o = { ...DEFAULT_DRIVER, ...options };
-  const random = prng(o.seed);
+  const random = seededRandom(o.seed);
   const stats = { checkouts: 0, searches: 0, backgroundFailures: 0, injectedFailures: 0 };
   /** The fault in force (at most one of each kind). */
   let segment;

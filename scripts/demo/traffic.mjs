@@ -8,6 +8,11 @@
 // routes that region's enterprise checkouts to payments 2.5.0, which fails `failRatio` of their card charges;
 // everyone else keeps payments 2.4.1. `setFault(null)` is the rollback.
 
+import { seededRandom } from '../random.mjs';
+
+/** Mulberry32 (scripts/random.mjs): a small seeded PRNG, so a run can be repeated with PULSE_DEMO_SEED. */
+export { seededRandom };
+
 /** Weighted choices; weights need not sum to 1. */
 export const REGIONS = [
   ['eu-west-1', 40],
@@ -44,18 +49,6 @@ export const DEFAULT_FAULT = Object.freeze({ service: 'payments', version: '2.5.
 
 /** Requests per second of each kind at `rate: 1`. */
 export const BASE_RATES = Object.freeze({ checkout: 40, search: 20, signup: 6, browse: 5 });
-
-/** Mulberry32: a small seeded PRNG, so a run can be repeated with PULSE_DEMO_SEED. */
-export function seededRandom(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * @param {import('../shop.d.mts').Shop} shop

@@ -8,6 +8,7 @@
  * - `makeSpan()` / `makeBatch()` / `toAttributes()` build small hand-crafted batches.
  */
 import { KvList, SpanKind, StatusCode, type AnyValue, type KeyValue, type ResourceSpans, type ScopeSpans, type Span, type SpanEvent, type SpanLink, type TraceBatch } from '../../src/core/model.js';
+import { seededRandom } from '../../scripts/random.mjs';
 
 /** `{ key: value }` → the model's attribute list, in insertion order. */
 export function toAttributes(record: Record<string, AnyValue>): KeyValue[] {
@@ -82,18 +83,6 @@ export function makeBatch(
 
 // ---- realistic batches ---------------------------------------------------------------------------------------
 
-/** mulberry32: a tiny seeded PRNG, so fixtures are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const SERVICES = [
   { name: 'checkout-api', lang: 'nodejs', sdk: '2.2.0', ver: '3.14.2' },
   { name: 'payment-service', lang: 'java', sdk: '1.44.1', ver: '2.8.0' },
@@ -137,7 +126,7 @@ export interface RealisticBatchOptions {
  */
 export function makeRealisticBatch(options: RealisticBatchOptions = {}): TraceBatch {
   const { services = 5, spansPerService = 100, seed = 1 } = options;
-  const rnd = prng(seed);
+  const rnd = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const hex = (bytes: number): string => {
     let s = '';

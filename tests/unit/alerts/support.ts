@@ -162,13 +162,4 @@ export function batchOf(n: number, failures: number, extra: Omit<SimAttempt, 'fa
 }
 
 /** A deterministic pseudo-random source (mulberry32), so "random" background errors are the same every run. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom as seeded } from '../../../scripts/random.mjs';
