@@ -6,7 +6,7 @@ import { otlpExporterFactory } from '../../../src/exporters/otlp/factory.js';
 import { freePort } from '../../support/net.js';
 import { encodeStatus, encodeTraceResponse } from '../../../src/otlp/index.js';
 import { makeRealisticBatch } from '../../support/traces.js';
-import { bytes, startFakeGrpcOtlp, type FakeGrpcOtlp } from './fake-otlp-servers.js';
+import { bytes, startFakeGrpcOtlp, type FakeGrpcOtlp } from '../../support/fake-otlp-servers.js';
 import { useOtlpTestBed } from './otlp-test-bed.js';
 import { host, metric, until } from './settings.js';
 import { hasOpenssl, makeSelfSignedCert } from './tls-fixture.js';

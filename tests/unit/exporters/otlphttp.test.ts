@@ -8,7 +8,7 @@ import { parseRetryAfter } from '../../../src/exporters/otlphttp/retry-after.js'
 import { freePort } from '../../support/net.js';
 import { encodeStatus, encodeTraceResponse } from '../../../src/otlp/index.js';
 import { makeRealisticBatch } from '../../support/traces.js';
-import { bytes, startFakeHttpOtlp, type FakeHttpOtlp } from './fake-otlp-servers.js';
+import { bytes, startFakeHttpOtlp, type FakeHttpOtlp } from '../../support/fake-otlp-servers.js';
 import { useOtlpTestBed } from './otlp-test-bed.js';
 import { host, makeSettings, metric, until, type TestSettings } from './settings.js';
 import { hasOpenssl, makeSelfSignedCert } from './tls-fixture.js';

@@ -1,5 +1,5 @@
 /**
- * In-process OTLP destinations for exporter tests: an HTTP server (OTLP/HTTP, protobuf or JSON, gzip or not) and an
+ * In-process OTLP destinations for exporter and integration tests: an HTTP server (OTLP/HTTP, protobuf or JSON, gzip or not) and an
  * HTTP/2 server (OTLP/gRPC, h2c or TLS). Both decode what they receive with Pulse's own codec, record it, and answer
  * from a script (`replies`, consumed one per request; 200 / grpc-status 0 when empty). A reply can also be 'hang':
  * never answer, until the server closes.
@@ -17,8 +17,8 @@ import {
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import type { TraceBatch } from '../../../src/core/model.js';
-import { decodeTraceRequest, decodeTraceRequestJson, encodeGrpcFrame, parseGrpcFrames } from '../../../src/otlp/index.js';
+import type { TraceBatch } from '../../src/core/model.js';
+import { decodeTraceRequest, decodeTraceRequestJson, encodeGrpcFrame, parseGrpcFrames } from '../../src/otlp/index.js';
 
 async function readBody(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
