@@ -3,7 +3,8 @@
  *
  * Hot paths bind label values once (`counter.with({ transport: 'http' })`) and then only add to a number, so
  * counting costs no allocation and no string work per span. Gauges that describe state (queue size, RSS) are
- * read when scraped, through a callback.
+ * read when scraped, through a callback. Histograms bind the same way; an observation finds its bucket in a
+ * typed array of upper bounds and adds to three numbers.
  */
 
 type Labels = Readonly<Record<string, string>>;
@@ -17,6 +18,13 @@ export interface BoundGauge {
   inc(n?: number): void;
   dec(n?: number): void;
 }
+
+export interface BoundHistogram {
+  /** Counts one observation of `v` (e.g. seconds). NaN is ignored: it would turn `_sum` into NaN for good. */
+  observe(v: number): void;
+}
+
+export type MetricType = 'counter' | 'gauge' | 'histogram';
 
 interface Series {
   labels: Labels;
@@ -120,12 +128,112 @@ export class Gauge extends Metric {
   }
 }
 
+/** One histogram series as read at scrape time: `buckets[i]` observations were `<= bounds[i]` (cumulative). */
+export interface HistogramSnapshot {
+  readonly labels: Labels;
+  readonly bounds: readonly number[];
+  /** Cumulative counts per finite bound, as rendered in `_bucket{le=…}`; `+Inf` is `count`. */
+  readonly buckets: readonly number[];
+  readonly sum: number;
+  readonly count: number;
+}
+
+class HistogramSeries {
+  /** Observations per bucket, NOT cumulative (cumulated at scrape); the last slot is the `+Inf` bucket. */
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+  constructor(
+    readonly labels: Labels,
+    size: number,
+  ) {
+    this.counts = new Float64Array(size);
+  }
+}
+
+/**
+ * A Prometheus histogram with fixed upper bounds (`le`), chosen at registration. Bound series (`with`) observe
+ * without allocating and without string work: the bucket is found by a binary search over a Float64Array.
+ */
+export class Histogram {
+  readonly type = 'histogram' as const;
+  /** The finite upper bounds, strictly increasing; the `+Inf` bucket is implicit. */
+  readonly bounds: Float64Array;
+  private readonly series = new Map<string, HistogramSeries>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    buckets: readonly number[],
+  ) {
+    this.bounds = histogramBounds(name, buckets);
+  }
+
+  with(labels: Labels = {}): BoundHistogram {
+    const key = labelKey(labels);
+    let s = this.series.get(key);
+    if (!s) {
+      s = new HistogramSeries(labels, this.bounds.length + 1);
+      this.series.set(key, s);
+    }
+    const series = s;
+    const bounds = this.bounds;
+    const n = bounds.length;
+    return {
+      observe(v) {
+        if (Number.isNaN(v)) return;
+        // First bound >= v (Prometheus buckets are `le`, inclusive); n when v exceeds them all (+Inf).
+        let lo = 0;
+        let hi = n;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (v <= bounds[mid]!) hi = mid;
+          else lo = mid + 1;
+        }
+        series.counts[lo]!++;
+        series.sum += v;
+        series.count++;
+      },
+    };
+  }
+
+  /** Observations counted in one series (0 when it does not exist) — like `Counter.get`, for tests and tools. */
+  get(labels: Labels = {}): number {
+    return this.series.get(labelKey(labels))?.count ?? 0;
+  }
+
+  /** Every series with cumulative bucket counts, as the exposition format shows them. */
+  collect(): HistogramSnapshot[] {
+    const bounds = [...this.bounds];
+    const out: HistogramSnapshot[] = [];
+    for (const s of this.series.values()) {
+      const buckets: number[] = [];
+      let cumulative = 0;
+      for (let i = 0; i < bounds.length; i++) buckets.push((cumulative += s.counts[i]!));
+      out.push({ labels: s.labels, bounds, buckets, sum: s.sum, count: s.count });
+    }
+    return out;
+  }
+}
+
+function histogramBounds(name: string, buckets: readonly number[]): Float64Array {
+  // A trailing +Inf is allowed (it is always there anyway) and dropped.
+  const finite = buckets.length > 0 && buckets[buckets.length - 1] === Infinity ? buckets.slice(0, -1) : buckets;
+  for (let i = 0; i < finite.length; i++) {
+    const b = finite[i]!;
+    if (!Number.isFinite(b) || (i > 0 && b <= finite[i - 1]!)) {
+      throw new Error(`histogram ${name}: buckets must be finite and strictly increasing, got [${buckets.join(', ')}]`);
+    }
+  }
+  return Float64Array.from(finite);
+}
+
 /**
  * One registry per process. Registering the same name twice returns the same metric (components of one type
  * share a metric and tell their series apart by labels), but a name may not change its type.
  */
 export class MetricsRegistry {
-  private readonly metrics = new Map<string, Counter | Gauge>();
+  private readonly metrics = new Map<string, Counter | Gauge | Histogram>();
 
   counter(name: string, help: string): Counter {
     return this.getOrCreate(name, () => new Counter(name, help), Counter);
@@ -135,11 +243,24 @@ export class MetricsRegistry {
     return this.getOrCreate(name, () => new Gauge(name, help), Gauge);
   }
 
-  find(name: string): Counter | Gauge | undefined {
+  /**
+   * A histogram with the given finite upper bounds (seconds, bytes, …; strictly increasing; `+Inf` is implicit).
+   * Registering the name again with other bounds throws: the series of one name must share their buckets.
+   */
+  histogram(name: string, help: string, buckets: readonly number[]): Histogram {
+    const h = this.getOrCreate(name, () => new Histogram(name, help, buckets), Histogram);
+    const bounds = histogramBounds(name, buckets);
+    if (bounds.length !== h.bounds.length || bounds.some((b, i) => b !== h.bounds[i])) {
+      throw new Error(`histogram ${name} is already registered with buckets [${h.bounds.join(', ')}], not [${bounds.join(', ')}]`);
+    }
+    return h;
+  }
+
+  find(name: string): Counter | Gauge | Histogram | undefined {
     return this.metrics.get(name);
   }
 
-  private getOrCreate<M extends Counter | Gauge>(name: string, make: () => M, cls: abstract new (...a: never[]) => M): M {
+  private getOrCreate<M extends Counter | Gauge | Histogram>(name: string, make: () => M, cls: abstract new (...a: never[]) => M): M {
     const existing = this.metrics.get(name);
     if (existing) {
       if (!(existing instanceof cls)) throw new Error(`metric ${name} is already registered as a ${existing.type}`);
@@ -155,9 +276,22 @@ export class MetricsRegistry {
     const lines: string[] = [];
     for (const m of this.metrics.values()) {
       lines.push(`# HELP ${m.name} ${escapeHelp(m.help)}`, `# TYPE ${m.name} ${m.type}`);
-      for (const s of m.collect()) lines.push(`${m.name}${renderLabels(s.labels)} ${formatValue(s.value)}`);
+      if (m instanceof Histogram) renderHistogram(m, lines);
+      else for (const s of m.collect()) lines.push(`${m.name}${renderLabels(s.labels)} ${formatValue(s.value)}`);
     }
     return lines.join('\n') + '\n';
+  }
+}
+
+/** `_bucket` lines (cumulative, ending with `le="+Inf"`), then `_sum` and `_count`, per series. */
+function renderHistogram(h: Histogram, lines: string[]): void {
+  for (const s of h.collect()) {
+    const labels = renderLabelPairs(s.labels);
+    const prefix = labels === '' ? '{' : `{${labels},`;
+    for (let i = 0; i < s.bounds.length; i++) lines.push(`${h.name}_bucket${prefix}le="${formatValue(s.bounds[i]!)}"} ${formatValue(s.buckets[i]!)}`);
+    lines.push(`${h.name}_bucket${prefix}le="+Inf"} ${formatValue(s.count)}`);
+    const plain = labels === '' ? '' : `{${labels}}`;
+    lines.push(`${h.name}_sum${plain} ${formatValue(s.sum)}`, `${h.name}_count${plain} ${formatValue(s.count)}`);
   }
 }
 
@@ -167,9 +301,14 @@ function labelKey(labels: Labels): string {
 }
 
 function renderLabels(labels: Labels): string {
-  const keys = Object.keys(labels);
-  if (keys.length === 0) return '';
-  return '{' + keys.map((k) => `${k}="${escapeLabel(labels[k]!)}"`).join(',') + '}';
+  const pairs = renderLabelPairs(labels);
+  return pairs === '' ? '' : `{${pairs}}`;
+}
+
+function renderLabelPairs(labels: Labels): string {
+  return Object.keys(labels)
+    .map((k) => `${k}="${escapeLabel(labels[k]!)}"`)
+    .join(',');
 }
 
 function escapeLabel(v: string): string {

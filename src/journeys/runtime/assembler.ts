@@ -47,7 +47,11 @@ export interface AssemblerOptions {
 
 /** What the assembler reports. Called synchronously from `add`, `tick` and `flush`. */
 export interface AssemblerEvents {
-  decided(journey: CompiledJourney, record: AttemptRecord): void;
+  /**
+   * One decided attempt. `delayMs` is the arrival-clock time from the first span of its group (start or step)
+   * to the decision: what `settle_delay`, `trace_wait` and the tick add before an attempt is reported.
+   */
+  decided(journey: CompiledJourney, record: AttemptRecord, delayMs: number): void;
   orphanSteps(journey: string, count: number): void;
   /** Incomplete attempts dropped undecided by `flush(…, 'abandon')` (shutdown, reload). */
   abandoned(journey: string, attempts: number): void;
@@ -78,6 +82,8 @@ class PendingGroup {
     readonly requiredSteps: number,
     /** Whether every required step index fits the bitmask. */
     readonly maskable: boolean,
+    /** Arrival time of the group's first span: the decision delay is measured from here. */
+    readonly createdAt: number,
     waitUntil: number,
   ) {
     this.waitUntil = waitUntil;
@@ -315,7 +321,7 @@ export class Assembler {
       mask = { required, maskable };
       this.masks.set(journey, mask);
     }
-    const g = new PendingGroup(journey, traceId, mask.required, mask.maskable, now + this.options.traceWaitMs);
+    const g = new PendingGroup(journey, traceId, mask.required, mask.maskable, now, now + this.options.traceWaitMs);
     this.waitQueue.push(g.waitUntil, g);
     return g;
   }
@@ -356,7 +362,8 @@ export class Assembler {
     g.records = [];
     this.remember(g.traceId, name, attempts.map((a) => a.startSpanId));
     if (by === 'evicted') this.events.evicted(name, attempts.length);
-    for (const a of attempts) this.events.decided(g.journey, a);
+    const delayMs = now - g.createdAt;
+    for (const a of attempts) this.events.decided(g.journey, a, delayMs);
   }
 
   private unlink(g: PendingGroup): void {

@@ -42,7 +42,7 @@ export class JourneyRuntime {
     private readonly metrics: JourneyMetrics,
   ) {
     this.assembler = new Assembler(options, {
-      decided: (journey, record) => this.decided(journey, record),
+      decided: (journey, record, delayMs) => this.decided(journey, record, delayMs),
       orphanSteps: (journey, n) => metrics.orphanSteps(journey, n),
       abandoned: (journey, n) => metrics.abandonedAttempts(journey, n),
       lateSpan: (journey) => metrics.lateSpan(journey),
@@ -138,8 +138,9 @@ export class JourneyRuntime {
     return out;
   }
 
-  private decided(journey: CompiledJourney, record: AttemptRecord): void {
+  private decided(journey: CompiledJourney, record: AttemptRecord, delayMs: number): void {
     this.metrics.attempt(record);
+    this.metrics.decisionDelay(record.decidedBy, delayMs);
     this.sli.add(journey, record);
     if (this.options.keepAttempts) this.attempts.push(record);
   }

@@ -1,10 +1,19 @@
 /**
  * The journeys data plane's own metrics. Counters are bound once per (journey, …) label set and cached, so
  * counting an event costs a Map lookup at most; the per-span counters (`matched`) are bound per journey when the
- * index is built and indexed by the journey's position.
+ * index is built and indexed by the journey's position. The decision-delay histogram is bound once per
+ * `decided_by` value, up front, so its series exist (at zero) from the first scrape.
  */
-import type { BoundCounter, Counter, MetricsRegistry } from '../../core/telemetry.js';
+import type { BoundCounter, BoundHistogram, Counter, MetricsRegistry } from '../../core/telemetry.js';
 import type { AttemptRecord } from '../model.js';
+import type { DecidedBy } from './attempt-record.js';
+
+/**
+ * Upper bounds (seconds) of `pulse_journey_decision_delay_seconds`: fine around the default `settle_delay`, coarse
+ * up to a minute for `trace_wait`. A decision comes at the first tick (100 ms) at or after its deadline, so with
+ * the defaults complete attempts mostly land in (0.5, 0.75] and timeouts in (10, 15].
+ */
+export const DECISION_DELAY_BUCKETS_SECONDS: readonly number[] = [0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2.5, 5, 10, 15, 30, 60];
 
 export class JourneyMetrics {
   readonly spansTagged: BoundCounter;
@@ -20,6 +29,7 @@ export class JourneyMetrics {
   private readonly lateAttempts: Counter;
   private readonly folded: Counter;
   private readonly cache = new Map<string, BoundCounter>();
+  private readonly delay: Readonly<Record<DecidedBy, BoundHistogram>>;
 
   constructor(
     readonly registry: MetricsRegistry,
@@ -41,6 +51,13 @@ export class JourneyMetrics {
     this.overflow = c('pulse_journey_overflow_spans_total', 'Journey spans not buffered because their attempt already held the most spans one attempt may hold.');
     this.lateAttempts = c('pulse_journey_late_attempts_total', 'Attempts decided after their SLI window was emitted; emitted as an extra partial row.');
     this.folded = c('pulse_journey_segment_values_folded_total', 'Attempts whose segment value was folded into __other__ by the cardinality guard, by journey and dimension.');
+    const delay = registry.histogram(
+      'pulse_journey_decision_delay_seconds',
+      'Seconds from the arrival of the first span of an attempt (its start or a step) to its decision, by what decided it (complete, timeout, evicted, flush).',
+      DECISION_DELAY_BUCKETS_SECONDS,
+    );
+    const d = (decided_by: DecidedBy) => delay.with({ connector, decided_by });
+    this.delay = { complete: d('complete'), timeout: d('timeout'), evicted: d('evicted'), flush: d('flush') };
   }
 
   matchedFor(journey: string): BoundCounter {
@@ -53,6 +70,11 @@ export class JourneyMetrics {
       outcome: record.outcome,
       decided_by: record.decidedBy,
     }).inc();
+  }
+
+  /** One decided attempt waited `delayMs` (arrival clock) between its group's first span and its decision. */
+  decisionDelay(decidedBy: DecidedBy, delayMs: number): void {
+    this.delay[decidedBy].observe(delayMs / 1000);
   }
 
   orphanSteps(journey: string, n: number): void {

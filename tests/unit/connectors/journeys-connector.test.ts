@@ -241,6 +241,58 @@ describe('journeys connector', () => {
     await expect(connector.inputs.traces.consume(batch())).rejects.toMatchObject({ code: 'PULSE_ERR_SHUTTING_DOWN' });
   });
 
+  it('measures each decision from the first span of its attempt: settle_delay when complete, trace_wait on timeout', async () => {
+    const { connector, clock, at, metrics } = setup({ config: { settle_delay: '1s', trace_wait: '5s' } });
+    await connector.start({ reportFatalError() {} });
+    const consume = async (ms: number, b: TraceBatch) => {
+      clock.now = T0 + ms;
+      await connector.inputs.traces.consume(b);
+    };
+    // Complete at once: decided settle_delay (1 s) later.
+    const a = checkoutSpans(traceId(21));
+    await consume(0, batch([FRONTEND, [a.start]], [PAYMENTS, [a.charge]], [NOTIFIER, [a.confirm]]));
+    // Its required charge never comes: decided trace_wait (5 s) after the start arrived.
+    await consume(200, batch([FRONTEND, [checkoutSpans(traceId(22)).start]]));
+    await at(1000);
+    // A step arriving 1 s before its start: the delay counts from the step (2 s = 1 s wait + settle_delay).
+    const d = checkoutSpans(traceId(23));
+    await consume(2000, batch([PAYMENTS, [d.charge]]));
+    await consume(3000, batch([FRONTEND, [d.start]], [NOTIFIER, [d.confirm]]));
+    await at(4000);
+    await at(5200);
+    // Decided at shutdown, 300 ms after arrival.
+    const f = checkoutSpans(traceId(24));
+    await consume(7000, batch([FRONTEND, [f.start]], [PAYMENTS, [f.charge]]));
+    clock.now = T0 + 7300;
+    await connector.shutdown();
+
+    const series = (by: string) =>
+      metrics
+        .render()
+        .split('\n')
+        .filter((l) => l.startsWith('pulse_journey_decision_delay_seconds_') && l.includes(`decided_by="${by}"`))
+        .map((l) => l.replace(/connector="journeys",decided_by="\w+",?/, '').replace('{}', ''));
+    expect(series('complete')).toEqual([
+      ...['0.05', '0.1', '0.25', '0.5', '0.75'].map((le) => `pulse_journey_decision_delay_seconds_bucket{le="${le}"} 0`),
+      'pulse_journey_decision_delay_seconds_bucket{le="1"} 1',
+      'pulse_journey_decision_delay_seconds_bucket{le="1.5"} 1',
+      ...['2.5', '5', '10', '15', '30', '60', '+Inf'].map((le) => `pulse_journey_decision_delay_seconds_bucket{le="${le}"} 2`),
+      'pulse_journey_decision_delay_seconds_sum 3',
+      'pulse_journey_decision_delay_seconds_count 2',
+    ]);
+    expect(series('timeout')).toEqual([
+      ...['0.05', '0.1', '0.25', '0.5', '0.75', '1', '1.5', '2.5'].map((le) => `pulse_journey_decision_delay_seconds_bucket{le="${le}"} 0`),
+      ...['5', '10', '15', '30', '60', '+Inf'].map((le) => `pulse_journey_decision_delay_seconds_bucket{le="${le}"} 1`),
+      'pulse_journey_decision_delay_seconds_sum 5',
+      'pulse_journey_decision_delay_seconds_count 1',
+    ]);
+    expect(series('flush').slice(-2)).toEqual(['pulse_journey_decision_delay_seconds_sum 0.3', 'pulse_journey_decision_delay_seconds_count 1']);
+    expect(series('flush')).toContain('pulse_journey_decision_delay_seconds_bucket{le="0.5"} 1');
+    expect(series('flush')).toContain('pulse_journey_decision_delay_seconds_bucket{le="0.25"} 0');
+    // Bound up front: a decided_by that never happened is exposed at zero.
+    expect(series('evicted').slice(-1)).toEqual(['pulse_journey_decision_delay_seconds_count 0']);
+  });
+
   it('on shutdown counts an attempt still waiting for its required step instead of failing it with missing_step', async () => {
     const { connector, attempts, windows, metric } = setup();
     await connector.start({ reportFatalError() {} });

@@ -123,14 +123,14 @@ const METRIC_NAME = /\b(?:pulse|process|nodejs)_[a-z0-9_]*[a-z0-9]\b/g;
 
 /**
  * The metric names src/ registers: string literals shaped like a metric name in the files that register metrics
- * (`.counter(` / `.gauge(`), whether passed directly or through a constant (`METRIC.sent`).
+ * (`.counter(` / `.gauge(` / `.histogram(`), whether passed directly or through a constant (`METRIC.sent`).
  */
 function registeredMetrics(): Map<string, string> {
   const found = new Map<string, string>();
   const files = (readdirSync(join(root, 'src'), { recursive: true }) as string[]).filter((f) => f.endsWith('.ts'));
   for (const f of files) {
     const text = readFileSync(join(root, 'src', f), 'utf8');
-    if (!/\.(counter|gauge)\(/.test(text)) continue;
+    if (!/\.(counter|gauge|histogram)\(/.test(text)) continue;
     for (const m of text.matchAll(/(['"])((?:pulse|process|nodejs)_[a-z0-9_]+)\1/g)) found.set(m[2]!, `src/${f}`);
   }
   return found;

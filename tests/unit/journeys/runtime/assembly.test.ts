@@ -238,8 +238,10 @@ describe('attempt assembly', () => {
     expect(evicted.map((a) => a.startSpanId)).toEqual([starts[0]!.spanId, starts[1]!.spanId]);
     expect(evicted.every((a) => a.decidedBy === 'evicted' && a.reasons[0] === 'missing_step:charge')).toBe(true);
     expect(metric('pulse_journey_evicted_attempts_total', { journey: 'checkout' })).toBe(2);
+    expect(metric('pulse_journey_decision_delay_seconds', { decided_by: 'evicted' })).toBe(2);
     runtime.tick(NOW + 20_000);
     expect(runtime.takeAttempts().map((a) => a.decidedBy)).toEqual(['timeout', 'timeout', 'timeout']);
+    expect(metric('pulse_journey_decision_delay_seconds', { decided_by: 'timeout' })).toBe(3);
   });
 
   it('flush decides everything pending and drops orphans', () => {
