@@ -17,76 +17,20 @@ import { bench, describe } from 'vitest';
 import { SpanKind, type Span, type TraceBatch } from '../src/core/model.js';
 import type { CompiledJourney } from '../src/journeys/model.js';
 import type { JourneyRuntime } from '../src/journeys/runtime/journey-runtime.js';
-import { compileYaml, makeRuntime } from '../tests/unit/journeys/runtime/support.js';
+import { makeRuntime } from '../tests/unit/journeys/runtime/support.js';
 import { makeRealisticBatch, toAttributes } from '../tests/support/traces.js';
-
-const SERVICES = ['checkout-api', 'payment-service', 'cart-service', 'frontend', 'user-service'];
-
-/** Journey i in the YAML format, compiled by the real loader: start + 3 steps, one a glob (the honest worst case:
- * every span of the service then also runs a pattern test). */
-function yaml(i: number, service: string): string {
-  return `apiVersion: pulse/v1
-kind: Journey
-metadata: { name: journey-${i} }
-spec:
-  start: { service: ${service}, span: "POST /api/j${i}", kind: server, where: { http.request.method: POST } }
-  steps:
-    - { name: a, service: ${service}, span: "j${i} step a", required: true, max_calls: 1 }
-    - { name: b, service: ${service}, span: "j${i} step b" }
-    - { name: c, service: ${service}, span: "j${i} step c *" }
-  success: { where: { http.response.status_code: { lt: 500 } }, max_duration: 2s }
-  segments: [customer.tier, cloud.region, { name: release, attribute: service.version }]
-`;
-}
-
-const FIVE: CompiledJourney[] = compileYaml(SERVICES.map((s, i) => yaml(i, s)).join('---\n'));
-const FIFTY: CompiledJourney[] = compileYaml(Array.from({ length: 50 }, (_, i) => yaml(i, SERVICES[i % 5]!)).join('---\n'));
+import { FIFTY, FIVE, freshTraceId, makeJourneyBatch } from './fixtures.js';
 
 function runtimeWith(journeys: CompiledJourney[]): JourneyRuntime {
   return makeRuntime(journeys, { maxPendingAttempts: 200_000 }).runtime;
-}
-
-/** Traces of a batch: spans grouped by trace id, root first (makeRealisticBatch writes the root first). */
-function traces(batch: TraceBatch): Span[][] {
-  const byTrace = new Map<string, Span[]>();
-  for (const rs of batch.resourceSpans) {
-    for (const ss of rs.scopeSpans) {
-      for (const s of ss.spans) {
-        let list = byTrace.get(s.traceId);
-        if (!list) byTrace.set(s.traceId, (list = []));
-        list.push(s);
-      }
-    }
-  }
-  return [...byTrace.values()];
 }
 
 // ---- batches -----------------------------------------------------------------------------------------------
 
 const nonMatching = makeRealisticBatch();
 
-/** Renames every trace whose index is ≡ 0 mod 3: root → start, children → steps a, b, c; until 20% relevant. */
-const relevant = makeRealisticBatch();
-const relevantTraces = traces(relevant);
-let relevantSpans = 0;
-for (const [ti, spans] of relevantTraces.entries()) {
-  if (ti % 3 !== 0 || relevantSpans >= relevant.spanCount * 0.2) continue;
-  const root = spans[0]!;
-  const svc = relevant.resourceSpans.findIndex((rs) => rs.scopeSpans.some((ss) => ss.spans.includes(root)));
-  root.name = `POST /api/j${svc}`;
-  root.attributes = toAttributes({ ...Object.fromEntries(root.attributes.map((kv) => [kv.key, kv.value])), 'http.request.method': 'POST' });
-  relevantSpans++;
-  const steps = [`j${svc} step a`, `j${svc} step b`, `j${svc} step c 1`];
-  for (let k = 1; k < spans.length && k <= steps.length && relevantSpans < relevant.spanCount * 0.2; k++) {
-    spans[k]!.name = steps[k - 1]!;
-    relevantSpans++;
-  }
-}
-
-/** A fresh trace id per (iteration, trace): every iteration creates new attempts instead of hitting the duplicate path. */
-function freshTraceId(n: number): string {
-  return String.fromCharCode(1, 2, 3, 4, 5, 6, 7, 8, (n / 2 ** 32) & 255, (n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255, 9, 9, 9);
-}
+/** Every third trace renamed (root → start, children → steps a, b, c) until 20% of the spans are relevant. */
+const { batch: relevant, traces: relevantTraces, relevantSpans } = makeJourneyBatch(3, 0.2);
 
 // ---- bytes per pending attempt -----------------------------------------------------------------------------
 

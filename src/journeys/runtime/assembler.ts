@@ -163,6 +163,14 @@ export class Assembler {
   private dirty: PendingGroup[] = [];
   private readonly recent = new Map<string, RecentDecided>();
   private readonly maxRecent: number;
+  /**
+   * Long-lived iterators over `pending` and `recent`: they always stand at the oldest live entry, so finding it is
+   * O(1). A fresh `keys().next()` each time would walk over every deleted entry V8 has not compacted yet (tens of
+   * µs at 100k entries, measured in bench/assembler.bench.ts). An iterator that reached the end stays done and is
+   * replaced.
+   */
+  private pendingOrder: Iterator<PendingGroup> = this.pending.values();
+  private recentOrder: Iterator<string> = this.recent.keys();
   /** Arrival clock, never going backwards, so that queued deadlines stay in order. */
   private now = -Infinity;
   /** Required-step masks by journey object, computed once per journey definition. */
@@ -384,8 +392,12 @@ export class Assembler {
 
   private evictOldest(now: number): void {
     while (this.groupCount > this.options.maxPendingAttempts) {
-      const oldest = this.pending.values().next();
-      if (oldest.done === true) return;
+      let oldest = this.pendingOrder.next();
+      if (oldest.done === true) {
+        this.pendingOrder = this.pending.values();
+        oldest = this.pendingOrder.next();
+        if (oldest.done === true) return;
+      }
       // Orphan-only groups are dropped and counted as orphan steps by decide().
       for (let g: PendingGroup | undefined = oldest.value; g !== undefined; g = g.next) this.decide(g, 'evicted', now);
     }
@@ -409,8 +421,12 @@ export class Assembler {
     if (existing !== undefined) this.recent.delete(traceId);
     this.recent.set(traceId, entry);
     while (this.recent.size > this.maxRecent) {
-      const oldest = this.recent.keys().next();
-      if (oldest.done === true) break;
+      let oldest = this.recentOrder.next();
+      if (oldest.done === true) {
+        this.recentOrder = this.recent.keys();
+        oldest = this.recentOrder.next();
+        if (oldest.done === true) break;
+      }
       this.recent.delete(oldest.value);
     }
   }
