@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { parseHostPort } from '../../config/types.js';
 import { exporterHelperFields, validateExporterHelper } from '../exporterhelper/config.js';
+import { compressionParamsField } from '../exporterhelper/compression.js';
 import { clientTlsSchema } from '../exporterhelper/tls.js';
 
 export const configSchema = z
@@ -15,6 +16,7 @@ export const configSchema = z
       .describe('host:port of the destination (e.g. collector:4317); an http:// prefix means plaintext, https:// TLS'),
     tls: clientTlsSchema({ withInsecure: true }).prefault({}),
     compression: z.enum(['gzip', 'none']).default('gzip').describe('grpc-encoding of request messages'),
+    compression_params: compressionParamsField,
     headers: z
       .record(z.string(), z.string())
       .default({})

@@ -12,12 +12,13 @@
  * | no gRPC answer (refused, reset, GOAWAY, missing grpc-status)        | RetryableError; next call reconnects          |
  */
 import { promisify } from 'node:util';
-import { gunzip as gunzipCb, gzip as gzipCb } from 'node:zlib';
+import { gunzip as gunzipCb } from 'node:zlib';
 import type * as http2 from 'node:http2';
 import type { CreateSettings } from '../../core/component.js';
 import { PermanentError, RetryableError } from '../../core/errors.js';
 import type { TraceBatch } from '../../core/model.js';
 import { decodeStatus, decodeTraceResponse, encodeGrpcFrame, encodeTraceRequest, parseGrpcFrames } from '../../otlp/index.js';
+import { gzipBody } from '../exporterhelper/compression.js';
 import type { QueuedExporter } from '../exporterhelper/queued-exporter.js';
 import type { SendResult } from '../exporterhelper/sender.js';
 import { loadClientTls } from '../exporterhelper/tls.js';
@@ -25,7 +26,6 @@ import { createQueuedTracesExporter, tracePartialSuccess, type TraceClient } fro
 import { grpcTarget, type GrpcTarget, type OtlpGrpcConfig } from './config.js';
 import { GrpcClient, TransportError, type UnaryAnswer } from './grpc-client.js';
 
-const gzip = promisify(gzipCb);
 const gunzip = promisify(gunzipCb);
 
 export const EXPORT_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
@@ -127,7 +127,7 @@ export class OtlpGrpcTraceClient implements TraceClient {
   private async frame(batch: TraceBatch): Promise<Buffer> {
     const message = encodeTraceRequest(batch);
     // The async gzip runs on libuv's thread pool, keeping the event loop free for the receivers.
-    if (this.cfg.compression === 'gzip') return encodeGrpcFrame(await gzip(message), true);
+    if (this.cfg.compression === 'gzip') return encodeGrpcFrame(await gzipBody(message, this.cfg.compression_params.level), true);
     return encodeGrpcFrame(message, false);
   }
 

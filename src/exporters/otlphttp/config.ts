@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { exporterHelperFields, validateExporterHelper } from '../exporterhelper/config.js';
+import { compressionParamsField } from '../exporterhelper/compression.js';
 import { clientTlsSchema } from '../exporterhelper/tls.js';
 
 export const configSchema = z
@@ -18,6 +19,7 @@ export const configSchema = z
       .describe('Full URL traces are POSTed to, used as is (overrides endpoint)'),
     encoding: z.enum(['proto', 'json']).default('proto').describe('proto: application/x-protobuf; json: OTLP/JSON'),
     compression: z.enum(['gzip', 'none']).default('gzip').describe('Content-Encoding of request bodies'),
+    compression_params: compressionParamsField,
     headers: z
       .record(z.string(), z.string())
       .default({})

@@ -12,8 +12,6 @@
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { promisify } from 'node:util';
-import { gzip as gzipCb } from 'node:zlib';
 import type { CreateSettings } from '../../core/component.js';
 import { PermanentError, RetryableError, errorMessage } from '../../core/errors.js';
 import type { TraceBatch } from '../../core/model.js';
@@ -25,14 +23,13 @@ import {
   encodeTraceRequest,
   encodeTraceRequestJson,
 } from '../../otlp/index.js';
+import { gzipBody } from '../exporterhelper/compression.js';
 import type { QueuedExporter } from '../exporterhelper/queued-exporter.js';
 import type { SendResult } from '../exporterhelper/sender.js';
 import { loadClientTls } from '../exporterhelper/tls.js';
 import { createQueuedTracesExporter, tracePartialSuccess, type TraceClient } from '../exporterhelper/traces.js';
 import { tracesUrl, type OtlpHttpConfig } from './config.js';
 import { parseRetryAfter } from './retry-after.js';
-
-const gzip = promisify(gzipCb);
 
 /** Responses are small (empty, a partial_success or a Status); more than this is read and discarded. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
@@ -98,7 +95,7 @@ export class OtlpHttpClient implements TraceClient {
     const raw =
       this.cfg.encoding === 'json' ? Buffer.from(encodeTraceRequestJson(batch)) : toBuffer(encodeTraceRequest(batch));
     // The async gzip runs on libuv's thread pool, keeping the event loop (and the receivers on it) free.
-    return this.cfg.compression === 'gzip' ? gzip(raw) : raw;
+    return this.cfg.compression === 'gzip' ? gzipBody(raw, this.cfg.compression_params.level) : raw;
   }
 
   /** POSTs once; a reused keep-alive socket that the server had just closed is retried at once on a fresh one. */
