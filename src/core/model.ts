@@ -77,6 +77,17 @@ export interface Span {
   droppedLinksCount: number;
   statusCode: number;
   statusMessage: string;
+  /**
+   * Set by the protobuf decoder: the request the span was decoded from, and where the span's message body sits in
+   * it (`[rawStart, rawEnd)`) when it held `rawAttributes` attributes. The protobuf encoder copies those bytes
+   * instead of re-encoding the span (~20× cheaper), and appends attributes added after decoding. So a span may be
+   * changed only by appending attributes (`setSpanAttribute`); anything else that changes a decoded span must
+   * call `forgetRaw(span)` first.
+   */
+  rawBuf?: Uint8Array | undefined;
+  rawStart?: number;
+  rawEnd?: number;
+  rawAttributes?: number;
 }
 
 export interface InstrumentationScope {
@@ -110,6 +121,27 @@ export interface ResourceSpans {
 export interface TraceBatch {
   resourceSpans: ResourceSpans[];
   spanCount: number;
+}
+
+/**
+ * Sets a span attribute: replaces the value of an existing key, else appends. Replacing one of the attributes the
+ * span was decoded with makes its decoded bytes stale, so they are forgotten (the encoder then encodes the span).
+ */
+export function setSpanAttribute(span: Span, key: string, value: AnyValue): void {
+  const attrs = span.attributes;
+  for (let i = 0; i < attrs.length; i++) {
+    if (attrs[i]!.key === key) {
+      if (span.rawBuf !== undefined && i < span.rawAttributes!) forgetRaw(span);
+      attrs[i]!.value = value;
+      return;
+    }
+  }
+  attrs.push({ key, value });
+}
+
+/** Drops a span's decoded bytes: call before changing a decoded span other than by `setSpanAttribute`. */
+export function forgetRaw(span: Span): void {
+  span.rawBuf = undefined;
 }
 
 /** Finds an attribute's value by key; `undefined` when absent. Keys are interned, so this is a pointer scan. */

@@ -152,6 +152,7 @@ function decodeScopeSpans(r: ProtoReader, end: number, rej: SpanRejections, ri: 
 
 /** Decodes one span; `null` when its ids make it unusable (then it is counted in `rej`). */
 function decodeSpan(r: ProtoReader, end: number, rej: SpanRejections, ri: number, si: number, pi: number): Span | null {
+  const rawStart = r.pos;
   let traceId = '';
   let spanId = '';
   let traceState = '';
@@ -283,6 +284,10 @@ function decodeSpan(r: ProtoReader, end: number, rej: SpanRejections, ri: number
     droppedLinksCount,
     statusCode,
     statusMessage,
+    rawBuf: r.buf,
+    rawStart,
+    rawEnd: end,
+    rawAttributes: attributes.length,
   };
 }
 

@@ -19,6 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import type { TraceBatch } from '../../src/core/model.js';
 import { decodeTraceRequest, decodeTraceRequestJson, encodeGrpcFrame, parseGrpcFrames } from '../../src/otlp/index.js';
+import { withoutRaw } from './traces.js';
 
 async function readBody(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -60,7 +61,7 @@ export async function startFakeHttpOtlp(port = 0, tls?: TlsFiles): Promise<FakeH
       const gzip = req.headers['content-encoding'] === 'gzip';
       if (gzip) body = gunzipSync(body);
       const json = (req.headers['content-type'] ?? '').startsWith('application/json');
-      const { batch } = json ? decodeTraceRequestJson(body) : decodeTraceRequest(body);
+      const batch = withoutRaw((json ? decodeTraceRequestJson(body) : decodeTraceRequest(body)).batch);
       const reply = state.replies.shift() ?? { status: 200 };
       requests.push({ batch, headers: req.headers, at: Date.now(), answered: reply === 'hang' ? 'hang' : reply.status, path: req.url ?? '', json, gzip });
       if (reply === 'hang') return;
@@ -130,7 +131,7 @@ export async function startFakeGrpcOtlp(port = 0, tls?: TlsFiles): Promise<FakeG
       const body = await readBody(stream);
       const frame = parseGrpcFrames(body, 64 * 1024 * 1024)[0]!;
       const message = frame.compressed ? gunzipSync(frame.message) : frame.message;
-      const { batch } = decodeTraceRequest(message);
+      const batch = withoutRaw(decodeTraceRequest(message).batch);
       const reply = state.replies.shift() ?? { grpcStatus: 0 };
       const answered = reply === 'hang' ? 'hang' : 'httpStatus' in reply ? reply.httpStatus : reply.grpcStatus;
       requests.push({ batch, headers, at: Date.now(), answered, compressed: frame.compressed });

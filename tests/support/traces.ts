@@ -410,3 +410,20 @@ export function makeEveryTypeSpan(): Span {
     statusMessage: 'it broke — überhaupt',
   });
 }
+
+/**
+ * The batch as a plain model: without the decoded-bytes bookkeeping (`Span.rawBuf` …) the protobuf decoder leaves
+ * on spans, so that a decoded batch compares equal to the batch that was encoded.
+ */
+export function withoutRaw(batch: TraceBatch): TraceBatch {
+  return {
+    ...batch,
+    resourceSpans: batch.resourceSpans.map((rs) => ({
+      ...rs,
+      scopeSpans: rs.scopeSpans.map((ss) => ({
+        ...ss,
+        spans: ss.spans.map(({ rawBuf: _b, rawStart: _s, rawEnd: _e, rawAttributes: _a, ...span }) => span),
+      })),
+    })),
+  };
+}

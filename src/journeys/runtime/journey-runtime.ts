@@ -10,7 +10,7 @@
  * and ordered as the journeys are in the snapshot: `journey.name: [checkout, signup]`,
  * `journey.step: [charge, start]`. Existing `journey.*` attributes are replaced.
  */
-import { getAttribute, serviceNameOf, setAttribute, type AnyValue, type Resource, type Span, type TraceBatch } from '../../core/model.js';
+import { getAttribute, serviceNameOf, setSpanAttribute, type AnyValue, type Resource, type Span, type TraceBatch } from '../../core/model.js';
 import type { BoundCounter } from '../../core/telemetry.js';
 import type { AttemptRecord, CompiledJourney, SliWindow } from '../model.js';
 import { Assembler, type AssemblerOptions } from './assembler.js';
@@ -154,8 +154,8 @@ function versionOf(resource: Resource): string {
 function tag(span: Span, matched: readonly Candidate[], n: number): void {
   if (n === 1) {
     const c = matched[0]!;
-    setAttribute(span.attributes, JOURNEY_NAME_ATTRIBUTE, c.journey.name);
-    setAttribute(span.attributes, JOURNEY_STEP_ATTRIBUTE, c.stepName);
+    setSpanAttribute(span, JOURNEY_NAME_ATTRIBUTE, c.journey.name);
+    setSpanAttribute(span, JOURNEY_STEP_ATTRIBUTE, c.stepName);
     return;
   }
   const names: AnyValue[] = [];
@@ -164,6 +164,6 @@ function tag(span: Span, matched: readonly Candidate[], n: number): void {
     names.push(matched[k]!.journey.name);
     steps.push(matched[k]!.stepName);
   }
-  setAttribute(span.attributes, JOURNEY_NAME_ATTRIBUTE, names);
-  setAttribute(span.attributes, JOURNEY_STEP_ATTRIBUTE, steps);
+  setSpanAttribute(span, JOURNEY_NAME_ATTRIBUTE, names);
+  setSpanAttribute(span, JOURNEY_STEP_ATTRIBUTE, steps);
 }

@@ -3,7 +3,7 @@ import type { PermanentError } from '../../../src/core/errors.js';
 import { KvList, idToHex, type TraceBatch } from '../../../src/core/model.js';
 import { decodeTraceRequestJson, encodeTraceRequest, encodeTraceRequestJson, decodeTraceRequest } from '../../../src/otlp/index.js';
 import { expectPermanent } from '../../support/permanent-error.js';
-import { id, makeBatch, makeEveryTypeSpan, makeRealisticBatch, makeSpan, toAttributes } from '../../support/traces.js';
+import { id, makeBatch, makeEveryTypeSpan, makeRealisticBatch, makeSpan, toAttributes, withoutRaw } from '../../support/traces.js';
 
 const TRACE = '5b8efff798038103d269b633813fc60c';
 const SPAN = 'eee19b7ec3c1b174';
@@ -163,7 +163,7 @@ describe('OTLP/JSON decoding accepts every form the mapping allows', () => {
 
   it('decodes the same model as protobuf for the same data', () => {
     const batch = makeRealisticBatch({ services: 2, spansPerService: 20, seed: 9 });
-    expect(decodeTraceRequestJson(encodeTraceRequestJson(batch)).batch).toEqual(decodeTraceRequest(encodeTraceRequest(batch)).batch);
+    expect(decodeTraceRequestJson(encodeTraceRequestJson(batch)).batch).toEqual(withoutRaw(decodeTraceRequest(encodeTraceRequest(batch)).batch));
   });
 });
 
