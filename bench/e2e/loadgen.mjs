@@ -1,0 +1,360 @@
+/**
+ * The benchmark's load generator and forward target, in one process of its own (forked by bench/e2e/run.mjs, which
+ * talks to it over IPC).
+ *
+ * - **Sender**: sends the pre-built requests of workload.mjs over OTLP/HTTP (protobuf or JSON) or OTLP/gRPC, on
+ *   `connections` keep-alive connections, either paced at a target rate of spans/s or as fast as `maxInflight`
+ *   concurrent requests allow. Every answer is checked: HTTP 200 / grpc-status 0 is accepted, anything else is
+ *   counted as refused.
+ * - **Probes**: every `probeIntervalMs` one extra request with a single span named `bench-probe-<seq>`; the time
+ *   from sending it to seeing it arrive at the forward target is the request → forward latency.
+ * - **Forward target**: an OTLP/HTTP server Pulse's `otlphttp` exporter sends to. It counts spans (walking the
+ *   protobuf without decoding it) and looks for probe names; it answers 200 at once.
+ *
+ * IPC: the parent sends `{type:'run', …}` and gets one `{type:'result', …}` back per run.
+ */
+import http from 'node:http';
+import http2 from 'node:http2';
+import { randomBytes } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
+import { buildWorkload, probeRequest, PROBE_PREFIX } from './workload.mjs';
+
+const GRPC_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
+
+// ---- forward target --------------------------------------------------------------------------------------------
+
+const sink = { spans: 0, requests: 0, bytes: 0, probesSeen: new Map() };
+const PROBE_BYTES = Buffer.from(PROBE_PREFIX);
+
+/** Counts the spans of an ExportTraceServiceRequest by walking tags: resource_spans(1) › scope_spans(2) › spans(2). */
+export function countSpans(buf) {
+  let n = 0;
+  walk(buf, 0, buf.length, (f1, s1, e1) => {
+    if (f1 !== 1) return;
+    walk(buf, s1, e1, (f2, s2, e2) => {
+      if (f2 !== 2) return;
+      walk(buf, s2, e2, (f3) => {
+        if (f3 === 2) n++;
+      });
+    });
+  });
+  return n;
+}
+
+/** Calls `onLen(field, start, end)` for each length-delimited field in buf[from, to); skips the others. */
+function walk(buf, from, to, onLen) {
+  let p = from;
+  while (p < to) {
+    let tag = 0;
+    let shift = 0;
+    let b;
+    do {
+      b = buf[p++];
+      tag += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (b & 0x80);
+    const wire = tag % 8;
+    const field = Math.floor(tag / 8);
+    if (wire === 0) {
+      while (buf[p++] & 0x80);
+    } else if (wire === 1) p += 8;
+    else if (wire === 5) p += 4;
+    else if (wire === 2) {
+      let len = 0;
+      shift = 0;
+      do {
+        b = buf[p++];
+        len += (b & 0x7f) * 2 ** shift;
+        shift += 7;
+      } while (b & 0x80);
+      onLen(field, p, p + len);
+      p += len;
+    } else throw new Error(`forward target: unsupported wire type ${wire}`);
+  }
+}
+
+function startSink() {
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      let body = Buffer.concat(chunks);
+      try {
+        if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
+        sink.spans += countSpans(body);
+        sink.requests++;
+        sink.bytes += body.length;
+        const now = performance.now();
+        for (let i = body.indexOf(PROBE_BYTES); i >= 0; i = body.indexOf(PROBE_BYTES, i + 1)) {
+          const seq = Number(body.toString('latin1', i + PROBE_BYTES.length, i + PROBE_BYTES.length + 12));
+          if (!sink.probesSeen.has(seq)) sink.probesSeen.set(seq, now);
+        }
+        res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': 0 });
+        res.end();
+      } catch (err) {
+        res.writeHead(400, { 'content-type': 'text/plain' });
+        res.end(String(err));
+      }
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+// ---- senders ---------------------------------------------------------------------------------------------------
+
+function httpSender(target, format, connections) {
+  const url = new URL(target);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  const contentType = format === 'proto' ? 'application/x-protobuf' : 'application/json';
+  return {
+    send(parts, length, done) {
+      const req = http.request({
+        host: url.hostname,
+        port: url.port,
+        path: '/v1/traces',
+        method: 'POST',
+        agent,
+        headers: { 'content-type': contentType, 'content-encoding': 'gzip', 'content-length': length },
+      });
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => done(res.statusCode === 200 ? 'ok' : `http ${res.statusCode}`));
+      });
+      req.on('error', (err) => done(`error ${err.code ?? err.message}`));
+      for (let i = 0; i < parts.length - 1; i++) req.write(parts[i]);
+      req.end(parts[parts.length - 1]);
+    },
+    close() {
+      agent.destroy();
+    },
+  };
+}
+
+function grpcSender(target, connections) {
+  const sessions = [];
+  for (let i = 0; i < connections; i++) {
+    const s = http2.connect(target, { settings: { initialWindowSize: 1 << 20 } });
+    s.on('error', () => {});
+    sessions.push(s);
+  }
+  let next = 0;
+  return {
+    send(parts, length, done) {
+      const session = sessions[next++ % sessions.length];
+      let status;
+      let finished = false;
+      const finish = (outcome) => {
+        if (!finished) {
+          finished = true;
+          done(outcome);
+        }
+      };
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': GRPC_PATH,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        'grpc-encoding': 'gzip',
+        'grpc-accept-encoding': 'gzip',
+      });
+      stream.on('response', (h) => {
+        if (h['grpc-status'] !== undefined) status = String(h['grpc-status']);
+      });
+      stream.on('trailers', (h) => {
+        if (h['grpc-status'] !== undefined) status = String(h['grpc-status']);
+      });
+      stream.on('data', () => {});
+      stream.on('error', (err) => finish(`error ${err.code ?? err.message}`));
+      stream.on('close', () => finish(status === '0' ? 'ok' : `grpc-status ${status}`));
+      const header = Buffer.allocUnsafe(5);
+      header[0] = 1; // compressed with grpc-encoding
+      header.writeUInt32BE(length, 1);
+      stream.write(header);
+      for (let i = 0; i < parts.length - 1; i++) stream.write(parts[i]);
+      stream.end(parts[parts.length - 1]);
+    },
+    close() {
+      for (const s of sessions) s.close();
+    },
+  };
+}
+
+// ---- one run ---------------------------------------------------------------------------------------------------
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+const runPrefix = randomBytes(4);
+let requestSeq = 0;
+let probeSeq = 0;
+const workloads = new Map();
+
+/**
+ * Sends for `seconds` at `rate` spans/s (or as fast as possible when rate is 0), then waits until every accepted
+ * span reached the forward target (or `drainMs` without progress) and reports.
+ */
+async function run(opts) {
+  const { transport, target, rate, seconds, connections = 4, maxInflight = 32, probeIntervalMs = 20, drainMs = 5000 } = opts;
+  const format = transport === 'http-json' ? 'json' : 'proto';
+  let workload = workloads.get(format);
+  if (!workload) workloads.set(format, (workload = buildWorkload({ format })));
+  const sender = transport === 'grpc' ? grpcSender(target, connections) : httpSender(target, format, connections);
+
+  const sinkSpansBefore = sink.spans;
+  const stats = { requests: 0, sentSpans: 0, okSpans: 0, refusedSpans: 0, errors: 0, attempts: 0, outcomes: {} };
+  const latencies = [];
+  const probeSent = new Map();
+  let inflight = 0;
+  let peakInflight = 0;
+  let saturatedTicks = 0;
+  let ticks = 0;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const endAt = t0 + seconds * 1000;
+  const shift = () => BigInt(Date.now()) * 1_000_000n - workload.buildTimeNs;
+
+  const sendOne = (parts, length, spans, isProbe) => {
+    inflight++;
+    if (inflight > peakInflight) peakInflight = inflight;
+    stats.requests++;
+    stats.sentSpans += spans;
+    const started = performance.now();
+    sender.send(parts, length, (outcome) => {
+      inflight--;
+      if (!isProbe) latencies.push(performance.now() - started);
+      if (outcome === 'ok') stats.okSpans += spans;
+      else {
+        stats.refusedSpans += spans;
+        stats.outcomes[outcome] = (stats.outcomes[outcome] ?? 0) + 1;
+        if (outcome.startsWith('error')) stats.errors++;
+      }
+      if (rate === 0 && performance.now() < endAt) pump();
+    });
+  };
+
+  const sendRequest = () => {
+    const seq = requestSeq++;
+    const bg = workload.background[seq % workload.background.length];
+    const template = workload.journeys[seq % workload.journeys.length];
+    const prefix = Buffer.allocUnsafe(12);
+    runPrefix.copy(prefix, 0);
+    prefix.writeUInt32BE(seq >>> 0, 4);
+    prefix.writeUInt32BE(0x9e3779b9, 8);
+    const member = template.member(prefix, shift());
+    stats.attempts += template.attempts;
+    sendOne([bg, member], bg.length + member.length, 400 + template.spans, false);
+  };
+
+  let sentRequests = 0;
+  const spansPerRequest = 400 + workload.journeys.reduce((sum, j) => sum + j.spans, 0) / workload.journeys.length;
+  const pump = () => {
+    const now = performance.now();
+    if (now >= endAt) return;
+    if (rate === 0) {
+      while (inflight < maxInflight) {
+        sendRequest();
+        sentRequests++;
+      }
+      return;
+    }
+    const due = Math.floor((((now - t0) / 1000) * rate) / spansPerRequest);
+    ticks++;
+    while (sentRequests < due) {
+      if (inflight >= maxInflight) {
+        saturatedTicks++;
+        break;
+      }
+      sendRequest();
+      sentRequests++;
+    }
+  };
+
+  const probeTimer = setInterval(() => {
+    const seq = probeSeq++;
+    const body = probeRequest(format, seq, BigInt(Date.now()) * 1_000_000n);
+    probeSent.set(seq, performance.now());
+    sendOne([body], body.length, 1, true);
+  }, probeIntervalMs);
+
+  const pacer = setInterval(pump, 2);
+  pump();
+  await sleep(seconds * 1000);
+  clearInterval(pacer);
+  clearInterval(probeTimer);
+  const sendEnd = performance.now();
+  const sendSeconds = (sendEnd - t0) / 1000;
+  while (inflight > 0 && performance.now() - sendEnd < 30_000) await sleep(10);
+
+  // Wait for the forward target to see every accepted span (the exporter queue drains after the answers).
+  let last = sink.spans;
+  let lastChange = performance.now();
+  while (sink.spans - sinkSpansBefore < stats.okSpans && performance.now() - lastChange < drainMs) {
+    await sleep(5);
+    if (sink.spans !== last) {
+      last = sink.spans;
+      lastChange = performance.now();
+    }
+  }
+  // How long after the last send the forward target still received this run's spans: ~ the forward latency when
+  // Pulse keeps up, seconds when its exporter queue had been absorbing a backlog.
+  const drainSeconds = (performance.now() - sendEnd) / 1000;
+  sender.close();
+  const cpu = process.cpuUsage(cpu0);
+
+  const probeLatencies = [];
+  let probesLost = 0;
+  for (const [seq, sentAt] of probeSent) {
+    const seenAt = sink.probesSeen.get(seq);
+    if (seenAt === undefined) probesLost++;
+    else probeLatencies.push(seenAt - sentAt);
+    sink.probesSeen.delete(seq);
+  }
+  probeLatencies.sort((a, b) => a - b);
+  latencies.sort((a, b) => a - b);
+  const forwarded = sink.spans - sinkSpansBefore;
+  return {
+    transport,
+    targetRate: rate,
+    seconds: sendSeconds,
+    requests: stats.requests,
+    sentSpans: stats.sentSpans,
+    acceptedSpans: stats.okSpans,
+    refusedSpans: stats.refusedSpans,
+    errors: stats.errors,
+    outcomes: stats.outcomes,
+    acceptedRate: stats.okSpans / sendSeconds,
+    attemptsSent: stats.attempts,
+    forwardedSpans: forwarded,
+    lostSpans: Math.max(0, stats.okSpans - forwarded),
+    drainSeconds,
+    peakInflight,
+    maxInflight,
+    behind: rate > 0 && saturatedTicks > ticks * 0.01,
+    requestLatencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? null },
+    forwardLatencyMs: { samples: probeLatencies.length, lost: probesLost, p50: percentile(probeLatencies, 50), p99: percentile(probeLatencies, 99), max: probeLatencies.at(-1) ?? null },
+    loadgenCpuSeconds: (cpu.user + cpu.system) / 1e6,
+  };
+}
+
+const server = await startSink();
+process.on('message', (msg) => {
+  if (msg.type === 'build') {
+    // Building the workload up front keeps it out of the first measured run.
+    for (const format of msg.formats) if (!workloads.has(format)) workloads.set(format, buildWorkload({ format }));
+    process.send({ type: 'built' });
+  } else if (msg.type === 'run') {
+    run(msg).then(
+      (result) => process.send({ type: 'result', result }),
+      (err) => process.send({ type: 'error', message: String(err?.stack ?? err) }),
+    );
+  } else if (msg.type === 'exit') {
+    server.close();
+    process.exit(0);
+  }
+});
+process.send({ type: 'ready', sinkPort: server.address().port });

@@ -1,0 +1,469 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: the end-to-end benchmark. Starts ClickHouse and Kafka (scripts/infra), a load generator with
+ * the OTLP forward target (loadgen.mjs, its own process), and `bin/pulse start` with bench/e2e/pulse.yaml, then
+ * for each transport finds the highest rate Pulse sustains with zero refused or lost spans and measures it.
+ *
+ *   npm run bench                          full run (~6 min), writes BENCHMARKS.json and the results in BENCHMARKS.md
+ *   npm run bench -- --quick               shorter steps (< 3 min)
+ *   npm run bench -- --transports grpc     only some of: http-proto, grpc, http-json
+ *   npm run bench -- --out /tmp/b.json --no-md    results elsewhere, BENCHMARKS.md untouched
+ *   npm run bench -- --rate 100000 --seconds 20    one paced step per transport instead of the search
+ *   npm run bench -- --config my.yaml      another Pulse config (it must use the ${env:PULSE_BENCH_…} values)
+ *   npm run bench -- --node-option --cpu-prof       a Node option for Pulse (repeatable), e.g. for profiling
+ *
+ * Per transport: warm-up, then paced steps rising by ×1.3 from 100k spans/s until one fails (a refused or lost span,
+ * an exporter failure, the pace not kept, or a backlog: spans still arriving at the forward target a second after
+ * the last send), a midpoint or two between the last pass and the failure, and a step at half the highest pass,
+ * for latency. Once: 100k spans/s over OTLP/HTTP for longer than trace_wait, for
+ * memory. Pulse's CPU is read from /proc/<pid>/stat (all its threads), RSS from /proc/<pid>/status.
+ */
+import { fork, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { installClickHouse, startClickHouse, clickHouseQuery } from '../../scripts/infra/clickhouse-lib.mjs';
+import { installKafka, startKafka } from '../../scripts/infra/kafka-lib.mjs';
+import { freePorts, sleep } from '../../scripts/infra/process-control.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const TRANSPORTS = ['http-proto', 'grpc', 'http-json'];
+
+function parseArgs(argv) {
+  const opts = { quick: false, transports: TRANSPORTS, out: path.join(ROOT, 'BENCHMARKS.json'), md: path.join(ROOT, 'BENCHMARKS.md'), config: path.join(ROOT, 'bench/e2e/pulse.yaml'), rate: undefined, seconds: undefined, pulseArgs: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--quick') opts.quick = true;
+    else if (a === '--transports') opts.transports = value().split(',');
+    else if (a === '--out') opts.out = path.resolve(value());
+    else if (a === '--no-md') opts.md = undefined;
+    else if (a === '--config') opts.config = path.resolve(value());
+    else if (a === '--rate') opts.rate = Number(value());
+    else if (a === '--seconds') opts.seconds = Number(value());
+    else if (a === '--node-option') opts.pulseArgs.push(value());
+    else if (a === '--md') opts.md = path.resolve(value());
+    else if (a === '--help' || a === '-h') {
+      console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]);
+      process.exit(0);
+    } else throw new Error(`unknown option ${a} (see --help)`);
+  }
+  for (const t of opts.transports) if (!TRANSPORTS.includes(t)) throw new Error(`unknown transport ${t}; one of ${TRANSPORTS.join(', ')}`);
+  return opts;
+}
+
+const log = (msg) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+// ---- /proc -----------------------------------------------------------------------------------------------------
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** CPU seconds (user + system, all threads) a live process has used. */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+function rssBytes(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return {
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    kernel: os.release(),
+    node: process.version,
+  };
+}
+
+// ---- Pulse -----------------------------------------------------------------------------------------------------
+
+async function startPulse(env, dataDir, opts) {
+  const [http, grpc, metrics, health] = await freePorts(4);
+  const child = spawn(process.execPath, [...opts.pulseArgs, path.join(ROOT, 'bin/pulse'), 'start', '--config', opts.config], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      ...env,
+      PULSE_BENCH_HTTP: `127.0.0.1:${http}`,
+      PULSE_BENCH_GRPC: `127.0.0.1:${grpc}`,
+      PULSE_BENCH_METRICS: `127.0.0.1:${metrics}`,
+      PULSE_BENCH_HEALTH: `127.0.0.1:${health}`,
+      PULSE_BENCH_DATA_DIR: dataDir,
+      PULSE_BENCH_JOURNEYS: path.join(ROOT, 'bench/e2e/journeys'),
+    },
+    stdio: ['ignore', 'inherit', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr = (stderr + d).slice(-20_000);
+  });
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`pulse exited during start (${child.exitCode}):\n${stderr}`);
+    try {
+      if ((await fetch(`http://127.0.0.1:${health}/readyz`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`pulse did not become ready in 30 s:\n${stderr}`);
+    await sleep(100);
+  }
+  return {
+    pid: child.pid,
+    http: `http://127.0.0.1:${http}`,
+    grpc: `http://127.0.0.1:${grpc}`,
+    metricsUrl: `http://127.0.0.1:${metrics}/metrics`,
+    stderr: () => stderr,
+    async stop() {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const r = await exited;
+      clearTimeout(t);
+      return r;
+    },
+  };
+}
+
+/** Pulse's /metrics as { name: sum over series } plus histogram buckets as { name: [[le, count], …] }. */
+async function scrape(url) {
+  const text = await (await fetch(url)).text();
+  const sums = {};
+  const buckets = {};
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (!m) continue;
+    const [, name, labels = '', raw] = m;
+    const v = Number(raw);
+    sums[name] = (sums[name] ?? 0) + v;
+    if (name.endsWith('_bucket')) {
+      const le = /le="([^"]+)"/.exec(labels)?.[1];
+      const key = `${name}${labels.replace(/,?le="[^"]+"/, '')}`;
+      (buckets[key] ??= []).push([le === '+Inf' ? Infinity : Number(le), v]);
+    }
+  }
+  return { sums, buckets };
+}
+
+async function stopPulse(pulse) {
+  const exit = await pulse.stop();
+  if (exit.code !== 0) log(`pulse exited with ${JSON.stringify(exit)}:\n${pulse.stderr()}`);
+}
+
+const delta = (a, b, name) => (b.sums[name] ?? 0) - (a.sums[name] ?? 0);
+
+/** Quantile from Prometheus buckets (upper bound of the bucket holding it), summed over all series of `metric`. */
+function histogramQuantile(before, after, metric, q) {
+  const merged = new Map();
+  for (const [key, list] of Object.entries(after.buckets)) {
+    if (!key.startsWith(`${metric}_bucket`)) continue;
+    const prev = new Map(before.buckets[key] ?? []);
+    for (const [le, v] of list) merged.set(le, (merged.get(le) ?? 0) + v - (prev.get(le) ?? 0));
+  }
+  const sorted = [...merged.entries()].sort((x, y) => x[0] - y[0]);
+  const total = sorted.at(-1)?.[1] ?? 0;
+  if (total === 0) return null;
+  for (const [le, cumulative] of sorted) if (cumulative >= q * total) return le;
+  return null;
+}
+
+// ---- steps -----------------------------------------------------------------------------------------------------
+
+class Loadgen {
+  constructor() {
+    this.child = fork(path.join(ROOT, 'bench/e2e/loadgen.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.pending = null;
+    this.ready = new Promise((resolve, reject) => {
+      this.child.once('exit', (code) => reject(new Error(`load generator exited (${code})`)));
+      this.child.on('message', (msg) => {
+        if (msg.type === 'ready') resolve(msg);
+        else if (this.pending) {
+          const { resolve: ok, reject: fail } = this.pending;
+          this.pending = null;
+          if (msg.type === 'error') fail(new Error(`load generator: ${msg.message}`));
+          else ok(msg);
+        }
+      });
+    });
+  }
+  request(msg) {
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      this.child.send(msg);
+    });
+  }
+  close() {
+    this.child.send({ type: 'exit' });
+  }
+}
+
+/** One step: load for `seconds`, with Pulse's CPU, RSS and metrics measured around it. */
+async function step(loadgen, pulse, transport, rate, seconds, label) {
+  const target = transport === 'grpc' ? pulse.grpc : pulse.http;
+  const m0 = await scrape(pulse.metricsUrl);
+  const cpu0 = cpuSeconds(pulse.pid);
+  let peakRss = rssBytes(pulse.pid);
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, rssBytes(pulse.pid));
+  }, 200);
+  const t0 = performance.now();
+  const { result } = await loadgen.request({ type: 'run', transport, target, rate, seconds });
+  // CPU over the sending window only would miss the drain; over the whole step it includes it. Use the step.
+  const wall = (performance.now() - t0) / 1000;
+  clearInterval(sampler);
+  const cpu = cpuSeconds(pulse.pid) - cpu0;
+  const m1 = await scrape(pulse.metricsUrl);
+  const decided = delta(m0, m1, 'pulse_journey_attempts_total');
+  const out = {
+    label,
+    ...result,
+    pulseCpuSeconds: cpu,
+    pulseCores: cpu / wall,
+    spansPerCoreSecond: cpu > 0 ? result.acceptedSpans / cpu : null,
+    peakRssMiB: peakRss / 2 ** 20,
+    attemptsDecidedPerSecond: decided / wall,
+    decisionDelayS: {
+      p50: histogramQuantile(m0, m1, 'pulse_journey_decision_delay_seconds', 0.5),
+      p99: histogramQuantile(m0, m1, 'pulse_journey_decision_delay_seconds', 0.99),
+    },
+    pulse: {
+      refusedByReceiver: delta(m0, m1, 'pulse_receiver_refused_spans_total'),
+      exporterSendFailed: delta(m0, m1, 'pulse_exporter_send_failed_items_total'),
+      exporterEnqueueFailed: delta(m0, m1, 'pulse_exporter_enqueue_failed_items_total'),
+      lateSpans: delta(m0, m1, 'pulse_journey_late_spans_total'),
+      evicted: delta(m0, m1, 'pulse_journey_evicted_attempts_total'),
+      clickhouseInserts: delta(m0, m1, 'pulse_clickhouse_inserts_total'),
+      clickhouseInsertErrors: delta(m0, m1, 'pulse_clickhouse_insert_errors_total'),
+    },
+  };
+  out.passed =
+    result.refusedSpans === 0 &&
+    result.errors === 0 &&
+    result.lostSpans === 0 &&
+    out.pulse.exporterSendFailed === 0 &&
+    out.pulse.exporterEnqueueFailed === 0 &&
+    result.drainSeconds < MAX_DRAIN_SECONDS &&
+    !result.behind &&
+    result.acceptedRate >= 0.97 * rate;
+  log(
+    `${transport} ${label.padEnd(7)} ${(rate / 1000).toFixed(0)}k → ${(result.acceptedRate / 1000).toFixed(1)}k spans/s, ` +
+      `Pulse ${out.pulseCores.toFixed(2)} cores = ${((out.spansPerCoreSecond ?? 0) / 1000).toFixed(0)}k spans/s per core, RSS ${out.peakRssMiB.toFixed(0)} MiB, ` +
+      `forward p50/p99 ${fmtMs(result.forwardLatencyMs.p50)}/${fmtMs(result.forwardLatencyMs.p99)} ms, refused ${result.refusedSpans}, lost ${result.lostSpans}, drain ${result.drainSeconds.toFixed(2)} s` +
+      `${result.behind ? ', could not keep the pace' : ''} → ${out.passed ? 'pass' : 'FAIL'}`,
+  );
+  return out;
+}
+
+/**
+ * A step passes only if its spans reached the forward target within this long of the last send: otherwise the
+ * exporter queue was absorbing a backlog that a longer step would have turned into refusals.
+ */
+const MAX_DRAIN_SECONDS = 1;
+
+const fmtMs = (v) => (v === null ? '-' : v.toFixed(1));
+
+/**
+ * Warm-up, then paced steps from `start` up by ×1.3 while they pass; after the first failure, the midpoint between
+ * the last pass and it (twice in a full run). The highest passing step is the max sustained rate; then half of it.
+ */
+async function benchTransport(loadgen, ctx, transport, t) {
+  // After a failed step Pulse may hold a backlog (a full exporter queue, a grown heap); the next step gets a fresh one.
+  const measure = async (rate, seconds, label) => {
+    const s = await step(loadgen, ctx.pulse, transport, rate, seconds, label);
+    if (!s.passed) await ctx.restart();
+    return s;
+  };
+  const steps = [];
+  steps.push(await measure(50_000, t.warmup, 'warm-up'));
+  const round = (r) => Math.round(r / 5000) * 5000;
+  let best = null;
+  let failedAt = null;
+  for (let rate = t.start; rate <= t.ceiling && steps.length < 20; rate = round(rate * 1.3)) {
+    const s = await measure(rate, t.sustain, 'ramp');
+    steps.push(s);
+    if (!s.passed) {
+      failedAt = rate;
+      break;
+    }
+    best = s;
+  }
+  for (let i = 0; i < t.refine && failedAt !== null; i++) {
+    const low = best?.targetRate ?? 0;
+    const mid = round((low + failedAt) / 2);
+    if (mid <= low || mid >= failedAt) break;
+    const s = await measure(mid, t.sustain, 'refine');
+    steps.push(s);
+    if (s.passed) best = s;
+    else failedAt = mid;
+  }
+  let half = null;
+  if (best) {
+    half = await measure(round(best.targetRate / 2), t.half, 'half');
+    steps.push(half);
+  }
+  return { transport, sustained: best, half, steps };
+}
+
+// ---- report ----------------------------------------------------------------------------------------------------
+
+function summarise(results) {
+  const rows = [];
+  for (const r of results.transports) {
+    const s = r.sustained;
+    rows.push({
+      transport: r.transport,
+      maxSustainedSpansPerSecond: s?.targetRate ?? null,
+      spansPerCoreSecond: s?.spansPerCoreSecond ?? null,
+      pulseCores: s?.pulseCores ?? null,
+      peakRssMiB: Math.max(...r.steps.map((x) => x.peakRssMiB)),
+      forwardP50Ms: r.half?.forwardLatencyMs.p50 ?? null,
+      forwardP99Ms: r.half?.forwardLatencyMs.p99 ?? null,
+      attemptsDecidedPerSecond: s?.attemptsDecidedPerSecond ?? null,
+      decisionDelayP50S: s?.decisionDelayS.p50 ?? null,
+      decisionDelayP99S: s?.decisionDelayS.p99 ?? null,
+    });
+  }
+  return rows;
+}
+
+const k = (v) => (v === null || v === undefined ? '–' : `${(v / 1000).toFixed(0)}k`);
+const n1 = (v) => (v === null || v === undefined ? '–' : v.toFixed(1));
+
+function markdown(results) {
+  const lines = [];
+  lines.push(`Run ${results.date} on ${results.machine.cores} × ${results.machine.cpuModel}, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}, ` +
+    `ClickHouse ${results.servers.clickhouse}, Kafka ${results.servers.kafka}: \`${results.command}\`${results.quick ? ' (quick: short steps, rougher numbers)' : ''}.`);
+  lines.push('');
+  lines.push('| transport | max sustained (spans/s) | per core of Pulse CPU | Pulse cores used | peak RSS | forward p50 / p99 at half rate | attempts decided/s | decision delay p50 / p99 |');
+  lines.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of results.summary) {
+    lines.push(`| ${r.transport} | ${k(r.maxSustainedSpansPerSecond)} | ${k(r.spansPerCoreSecond)} | ${n1(r.pulseCores)} | ${r.peakRssMiB.toFixed(0)} MiB | ` +
+      `${n1(r.forwardP50Ms)} / ${n1(r.forwardP99Ms)} ms | ${k(r.attemptsDecidedPerSecond)} | ${r.decisionDelayP50S ?? '–'} / ${r.decisionDelayP99S ?? '–'} s |`);
+  }
+  if (results.memory) {
+    const m = results.memory;
+    lines.push('');
+    lines.push(`Memory: ${k(m.acceptedRate)} spans/s over OTLP/HTTP for ${m.seconds.toFixed(0)} s (trace_wait 10 s): peak RSS ${m.peakRssMiB.toFixed(0)} MiB, ` +
+      `Pulse ${m.pulseCores.toFixed(2)} cores, forward p50/p99 ${n1(m.forwardLatencyMs.p50)} / ${n1(m.forwardLatencyMs.p99)} ms, refused ${m.refusedSpans}, lost ${m.lostSpans}.`);
+  }
+  if (results.clickhouse) {
+    lines.push('');
+    lines.push(`ClickHouse rows written during the run: ${Object.entries(results.clickhouse).map(([t, c]) => `${t} ${c}`).join(', ')}; attempts Pulse decided: ${results.attemptsDecided}.`);
+  }
+  return lines.join('\n');
+}
+
+function writeMarkdown(file, body) {
+  const START = '<!-- bench:results:start -->';
+  const END = '<!-- bench:results:end -->';
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : `# Benchmarks\n\n${START}\n${END}\n`;
+  const a = text.indexOf(START);
+  const b = text.indexOf(END);
+  if (a < 0 || b < a) throw new Error(`${file} lacks the ${START} … ${END} markers`);
+  writeFileSync(file, `${text.slice(0, a + START.length)}\n${body}\n${text.slice(b)}`);
+}
+
+// ---- main ------------------------------------------------------------------------------------------------------
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2));
+  const t = opts.quick
+    ? { warmup: 2, sustain: 4, half: 4, memory: 14, start: 100_000, ceiling: 2_000_000, refine: 1 }
+    : { warmup: 5, sustain: 12, half: 12, memory: 30, start: 100_000, ceiling: 2_000_000, refine: 2 };
+  const started = performance.now();
+  const work = mkdtempSync(path.join(os.tmpdir(), 'pulse-bench-'));
+  const cleanup = [];
+  try {
+    log('starting ClickHouse and Kafka (installing them on first use)');
+    installClickHouse({ quiet: true });
+    installKafka({ quiet: true });
+    const [ch, kafka] = await Promise.all([startClickHouse({ dir: path.join(work, 'clickhouse') }), startKafka({ dir: path.join(work, 'kafka') })]);
+    cleanup.push(() => ch.stop(), () => kafka.stop());
+    const loadgen = new Loadgen();
+    cleanup.push(() => loadgen.close());
+    const { sinkPort } = await loadgen.ready;
+    await loadgen.request({ type: 'build', formats: [...new Set(opts.transports.map((x) => (x === 'http-json' ? 'json' : 'proto')))] });
+    const env = {
+      PULSE_BENCH_CLICKHOUSE: ch.url,
+      PULSE_BENCH_KAFKA: kafka.brokers,
+      PULSE_BENCH_FORWARD: `http://127.0.0.1:${sinkPort}`,
+    };
+    const results = {
+      date: new Date().toISOString(),
+      command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+      quick: opts.quick,
+      machine: machine(),
+      servers: { clickhouse: ch.version, kafka: kafka.version },
+      stepSeconds: t,
+      transports: [],
+      memory: null,
+    };
+    let attemptsDecided = 0;
+    for (const transport of opts.transports) {
+      let n = 0;
+      const ctx = {
+        pulse: await startPulse(env, path.join(work, `data-${transport}-${n}`), opts),
+        async restart() {
+          attemptsDecided += (await scrape(ctx.pulse.metricsUrl)).sums.pulse_journey_attempts_total ?? 0;
+          await stopPulse(ctx.pulse);
+          ctx.pulse = await startPulse(env, path.join(work, `data-${transport}-${++n}`), opts);
+        },
+      };
+      try {
+        if (opts.rate !== undefined) {
+          await step(loadgen, ctx.pulse, transport, 50_000, t.warmup, 'warm-up');
+          const s = await step(loadgen, ctx.pulse, transport, opts.rate, opts.seconds ?? t.sustain, 'fixed');
+          results.transports.push({ transport, sustained: s.passed ? s : null, half: null, steps: [s] });
+        } else results.transports.push(await benchTransport(loadgen, ctx, transport, t));
+        if (transport === 'http-proto' && opts.rate === undefined) {
+          results.memory = await step(loadgen, ctx.pulse, transport, 100_000, t.memory, 'memory');
+        }
+        attemptsDecided += (await scrape(ctx.pulse.metricsUrl)).sums.pulse_journey_attempts_total ?? 0;
+      } finally {
+        await stopPulse(ctx.pulse);
+      }
+    }
+    // Every decided attempt must be in ClickHouse (Pulse flushes on SIGTERM).
+    const tables = (await clickHouseQuery(ch.httpPort, "SELECT name FROM system.tables WHERE database = 'pulse_bench' FORMAT TSV")).trim().split('\n').filter(Boolean);
+    results.clickhouse = {};
+    for (const table of tables) results.clickhouse[table] = Number((await clickHouseQuery(ch.httpPort, `SELECT count() FROM pulse_bench.${table} FINAL FORMAT TSV`)).trim());
+    results.attemptsDecided = attemptsDecided;
+    results.summary = summarise(results);
+    results.totalSeconds = (performance.now() - started) / 1000;
+    writeFileSync(opts.out, JSON.stringify(results, null, 2) + '\n');
+    log(`results: ${opts.out}`);
+    const md = markdown(results);
+    if (opts.md) {
+      writeMarkdown(opts.md, md);
+      log(`results: ${opts.md}`);
+    }
+    process.stdout.write(md + '\n');
+    log(`done in ${results.totalSeconds.toFixed(0)} s`);
+  } finally {
+    for (const fn of cleanup.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        log(`cleanup: ${err}`);
+      }
+    }
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  log(`failed: ${err?.stack ?? err}`);
+  process.exit(1);
+});
