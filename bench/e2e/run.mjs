@@ -10,7 +10,8 @@
  *   npm run bench -- --out /tmp/b.json --no-md    results elsewhere, BENCHMARKS.md untouched
  *   npm run bench -- --rate 100000 --seconds 20    one paced step per transport instead of the search
  *   npm run bench -- --config my.yaml      another Pulse config (it must use the ${env:PULSE_BENCH_…} values)
- *   npm run bench -- --node-option --cpu-prof       a Node option for Pulse (repeatable), e.g. for profiling
+ *   npm run bench -- --node-option --cpu-prof       Node options for Pulse (repeatable; replace the default
+ *                                                  --max-semi-space-size=64 of the container image)
  *
  * Per transport: warm-up, then paced steps rising by ×1.3 from 100k spans/s until one fails (a refused or lost span,
  * an exporter failure, the pace not kept, or a backlog: spans still arriving at the forward target a second after
@@ -29,9 +30,12 @@ import { freePorts, sleep } from '../../scripts/infra/process-control.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const TRANSPORTS = ['http-proto', 'grpc', 'http-json'];
+/** Pulse runs with the Node options its container image sets (deploy/docker/Dockerfile); --node-option replaces them. */
+const DEFAULT_NODE_OPTIONS = ['--max-semi-space-size=64'];
 
 function parseArgs(argv) {
-  const opts = { quick: false, transports: TRANSPORTS, out: path.join(ROOT, 'BENCHMARKS.json'), md: path.join(ROOT, 'BENCHMARKS.md'), config: path.join(ROOT, 'bench/e2e/pulse.yaml'), rate: undefined, seconds: undefined, pulseArgs: [] };
+  const opts = { quick: false, transports: TRANSPORTS, out: path.join(ROOT, 'BENCHMARKS.json'), md: path.join(ROOT, 'BENCHMARKS.md'), config: path.join(ROOT, 'bench/e2e/pulse.yaml'), rate: undefined, seconds: undefined, pulseArgs: [...DEFAULT_NODE_OPTIONS] };
+  let nodeOptionsGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -46,7 +50,11 @@ function parseArgs(argv) {
     else if (a === '--config') opts.config = path.resolve(value());
     else if (a === '--rate') opts.rate = Number(value());
     else if (a === '--seconds') opts.seconds = Number(value());
-    else if (a === '--node-option') opts.pulseArgs.push(value());
+    else if (a === '--node-option') {
+      if (!nodeOptionsGiven) opts.pulseArgs = [];
+      nodeOptionsGiven = true;
+      opts.pulseArgs.push(value());
+    }
     else if (a === '--md') opts.md = path.resolve(value());
     else if (a === '--help' || a === '-h') {
       console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]);
@@ -344,7 +352,7 @@ const n1 = (v) => (v === null || v === undefined ? '–' : v.toFixed(1));
 function markdown(results) {
   const lines = [];
   lines.push(`Run ${results.date} on ${results.machine.cores} × ${results.machine.cpuModel}, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}, ` +
-    `ClickHouse ${results.servers.clickhouse}, Kafka ${results.servers.kafka}: \`${results.command}\`${results.quick ? ' (quick: short steps, rougher numbers)' : ''}.`);
+    `ClickHouse ${results.servers.clickhouse}, Kafka ${results.servers.kafka}, Pulse as \`node ${results.pulseNodeOptions.join(' ')} bin/pulse start\`: \`${results.command}\`${results.quick ? ' (quick: short steps, rougher numbers)' : ''}.`);
   lines.push('');
   lines.push('| transport | max sustained (spans/s) | per core of Pulse CPU | Pulse cores used | peak RSS | forward p50 / p99 at half rate | attempts decided/s | decision delay p50 / p99 |');
   lines.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
@@ -406,6 +414,7 @@ async function main() {
       quick: opts.quick,
       machine: machine(),
       servers: { clickhouse: ch.version, kafka: kafka.version },
+      pulseNodeOptions: opts.pulseArgs,
       stepSeconds: t,
       transports: [],
       memory: null,
