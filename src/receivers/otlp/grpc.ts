@@ -40,7 +40,7 @@ import {
 } from '../../otlp/index.js';
 import type { OtlpGrpcConfig } from './config.js';
 import { BearerAuth } from './auth.js';
-import { TOO_LARGE, decompressBody, parseBodyEncoding, type BodyEncoding } from './decompress.js';
+import { TOO_LARGE, decompressBodyAsync, parseBodyEncoding, type BodyEncoding } from './decompress.js';
 import type { Ingest, Outcome, TransportMetrics } from './ingest.js';
 import { Lease } from './inflight.js';
 import { ServerLifecycle } from './server-lifecycle.js';
@@ -250,7 +250,7 @@ export class OtlpGrpcServer extends ServerLifecycle<Http2Server | Http2SecureSer
         return this.answerError(stream, GrpcCode.INVALID_ARGUMENT, 'bad_request', 'the message is marked compressed but the call has no grpc-encoding; send grpc-encoding: gzip');
       }
       try {
-        message = decompressBody(message, encoding, max);
+        message = await decompressBodyAsync(message, encoding, max);
       } catch (err) {
         return this.answerUnreadable(stream, err);
       }

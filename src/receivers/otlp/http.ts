@@ -26,7 +26,7 @@ import {
 import type { OtlpHttpConfig } from './config.js';
 import { BearerAuth } from './auth.js';
 import { CorsPolicy } from './cors.js';
-import { TOO_LARGE, decompressBody, parseBodyEncoding } from './decompress.js';
+import { TOO_LARGE, decompressBodyAsync, parseBodyEncoding } from './decompress.js';
 import type { Ingest, Outcome, TransportMetrics } from './ingest.js';
 import { Lease } from './inflight.js';
 import { ServerLifecycle } from './server-lifecycle.js';
@@ -244,7 +244,7 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
 
       let raw: Buffer;
       try {
-        raw = decompressBody(body, encoding, limit);
+        raw = await decompressBodyAsync(body, encoding, limit);
       } catch (err) {
         const tooLarge = (err as PermanentError).code === TOO_LARGE;
         return this.answerError(req, res, tooLarge ? 413 : 400, tooLarge ? 'too_large' : 'bad_request', errorMessage(err), wire);

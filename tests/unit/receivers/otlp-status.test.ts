@@ -1,6 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseGrpcTimeout, percentEncodeGrpcMessage } from '../../../src/receivers/otlp/status.js';
-import { parseBodyEncoding, decompressBody } from '../../../src/receivers/otlp/decompress.js';
+import { parseBodyEncoding, decompressBody, decompressBodyAsync, ASYNC_FROM_BYTES } from '../../../src/receivers/otlp/decompress.js';
 import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 
 describe('gRPC header helpers', () => {
@@ -40,5 +41,22 @@ describe('body decompression', () => {
   it('stops at the output cap with PULSE_ERR_TOO_LARGE, and reports corrupt data as PULSE_ERR_BAD_COMPRESSION', () => {
     expect(() => decompressBody(gzipSync(data), 'gzip', 9_999)).toThrow(expect.objectContaining({ code: 'PULSE_ERR_TOO_LARGE' }));
     expect(() => decompressBody(data, 'gzip', 1e6)).toThrow(expect.objectContaining({ code: 'PULSE_ERR_BAD_COMPRESSION' }));
+  });
+
+  it('inflates large bodies on the thread pool with the same results and errors', async () => {
+    const big = Buffer.from(randomBytes(100_000).toString('hex')); // 200,000 bytes that gzip only halves
+    const gz = gzipSync(big);
+    expect(gz.length).toBeGreaterThanOrEqual(ASYNC_FROM_BYTES);
+    expect(await decompressBodyAsync(gz, 'gzip', 1e6)).toEqual(big);
+    expect(await decompressBodyAsync(deflateSync(big), 'deflate', 1e6)).toEqual(big);
+    expect(await decompressBodyAsync(deflateRawSync(big), 'deflate', 1e6)).toEqual(big);
+    await expect(decompressBodyAsync(gz, 'gzip', 199_999)).rejects.toMatchObject({ code: 'PULSE_ERR_TOO_LARGE' });
+    // A gzip bomb: 64 MiB of zeros in ~64 KiB is cut off at the cap, not inflated first.
+    const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024));
+    await expect(decompressBodyAsync(bomb, 'gzip', 1e6)).rejects.toMatchObject({ code: 'PULSE_ERR_TOO_LARGE' });
+    await expect(decompressBodyAsync(Buffer.alloc(ASYNC_FROM_BYTES, 7), 'gzip', 1e6)).rejects.toMatchObject({ code: 'PULSE_ERR_BAD_COMPRESSION' });
+    // Small bodies and identity take the in-place path and still answer.
+    expect(await decompressBodyAsync(gzipSync(data), 'gzip', 1e6)).toEqual(data);
+    expect(await decompressBodyAsync(data, 'identity', 1e6)).toBe(data);
   });
 });
