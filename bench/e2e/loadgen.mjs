@@ -199,11 +199,13 @@ const workloads = new Map();
  * span reached the forward target (or `drainMs` without progress) and reports.
  */
 async function run(opts) {
-  const { transport, target, rate, seconds, connections = 4, maxInflight = 32, probeIntervalMs = 20, drainMs = 5000 } = opts;
+  const { transport, targets, rate, seconds, connections = 4, maxInflight = 32, probeIntervalMs = 20, drainMs = 5000 } = opts;
   const format = transport === 'http-json' ? 'json' : 'proto';
   let workload = workloads.get(format);
   if (!workload) workloads.set(format, (workload = buildWorkload({ format })));
-  const sender = transport === 'grpc' ? grpcSender(target, connections) : httpSender(target, format, connections);
+  // Several targets are shards of one trace-id-sharded deployment: every trace is whole within one request here,
+  // so sending each request to one shard is what a trace-id load balancer in front of them would do.
+  const senders = targets.map((target) => (transport === 'grpc' ? grpcSender(target, connections) : httpSender(target, format, connections)));
 
   const sinkSpansBefore = sink.spans;
   const stats = { requests: 0, sentSpans: 0, okSpans: 0, refusedSpans: 0, errors: 0, attempts: 0, outcomes: {} };
@@ -218,7 +220,7 @@ async function run(opts) {
   const endAt = t0 + seconds * 1000;
   const shift = () => BigInt(Date.now()) * 1_000_000n - workload.buildTimeNs;
 
-  const sendOne = (parts, length, spans, isProbe) => {
+  const sendOne = (sender, parts, length, spans, isProbe) => {
     inflight++;
     if (inflight > peakInflight) peakInflight = inflight;
     stats.requests++;
@@ -247,7 +249,7 @@ async function run(opts) {
     prefix.writeUInt32BE(0x9e3779b9, 8);
     const member = template.member(prefix, shift());
     stats.attempts += template.attempts;
-    sendOne([bg, member], bg.length + member.length, 400 + template.spans, false);
+    sendOne(senders[seq % senders.length], [bg, member], bg.length + member.length, 400 + template.spans, false);
   };
 
   let sentRequests = 0;
@@ -278,7 +280,7 @@ async function run(opts) {
     const seq = probeSeq++;
     const body = probeRequest(format, seq, BigInt(Date.now()) * 1_000_000n);
     probeSent.set(seq, performance.now());
-    sendOne([body], body.length, 1, true);
+    sendOne(senders[seq % senders.length], [body], body.length, 1, true);
   }, probeIntervalMs);
 
   const pacer = setInterval(pump, 2);
@@ -303,7 +305,7 @@ async function run(opts) {
   // How long after the last send the forward target still received this run's spans: ~ the forward latency when
   // Pulse keeps up, seconds when its exporter queue had been absorbing a backlog.
   const drainSeconds = (performance.now() - sendEnd) / 1000;
-  sender.close();
+  for (const sender of senders) sender.close();
   const cpu = process.cpuUsage(cpu0);
 
   const probeLatencies = [];

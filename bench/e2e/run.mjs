@@ -9,6 +9,7 @@
  *   npm run bench -- --transports grpc     only some of: http-proto, grpc, http-json
  *   npm run bench -- --out /tmp/b.json --no-md    results elsewhere, BENCHMARKS.md untouched
  *   npm run bench -- --rate 100000 --seconds 20    one paced step per transport instead of the search
+ *   npm run bench -- --no-scaling          skip the 1-core and 2-shard runs (a quick run skips them unless --scaling)
  *   npm run bench -- --config my.yaml      another Pulse config (it must use the ${env:PULSE_BENCH_…} values)
  *   npm run bench -- --node-option --cpu-prof       Node options for Pulse (repeatable; replace the default
  *                                                  --max-semi-space-size=64 of the container image)
@@ -49,6 +50,8 @@ function parseArgs(argv) {
     else if (a === '--no-md') opts.md = undefined;
     else if (a === '--config') opts.config = path.resolve(value());
     else if (a === '--rate') opts.rate = Number(value());
+    else if (a === '--no-scaling') opts.scaling = false;
+    else if (a === '--scaling') opts.scaling = true;
     else if (a === '--seconds') opts.seconds = Number(value());
     else if (a === '--node-option') {
       if (!nodeOptionsGiven) opts.pulseArgs = [];
@@ -61,6 +64,7 @@ function parseArgs(argv) {
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
   }
+  opts.scaling ??= !opts.quick;
   for (const t of opts.transports) if (!TRANSPORTS.includes(t)) throw new Error(`unknown transport ${t}; one of ${TRANSPORTS.join(', ')}`);
   return opts;
 }
@@ -96,9 +100,11 @@ function machine() {
 
 // ---- Pulse -----------------------------------------------------------------------------------------------------
 
-async function startPulse(env, dataDir, opts) {
+async function startPulse(env, dataDir, opts, cpus) {
   const [http, grpc, metrics, health] = await freePorts(4);
-  const child = spawn(process.execPath, [...opts.pulseArgs, path.join(ROOT, 'bin/pulse'), 'start', '--config', opts.config], {
+  const args = [...opts.pulseArgs, path.join(ROOT, 'bin/pulse'), 'start', '--config', opts.config];
+  // taskset execs node, so the PID is Pulse's and /proc/<pid> is Pulse's own CPU.
+  const child = spawn(cpus ? 'taskset' : process.execPath, cpus ? ['-c', cpus, process.execPath, ...args] : args, {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -165,6 +171,40 @@ async function scrape(url) {
   return { sums, buckets };
 }
 
+/**
+ * `shards` Pulse processes (a trace-id-sharded deployment; 1 = one process), optionally pinned to `cpus`
+ * (taskset list, e.g. "0"). Measured as one: CPU and RSS summed, metrics summed.
+ */
+async function startPulses(env, dir, opts, { shards = 1, cpus } = {}) {
+  const list = [];
+  for (let i = 0; i < shards; i++) list.push(await startPulse(env, `${dir}-${i}`, opts, cpus));
+  return {
+    list,
+    shards,
+    cpus: cpus ?? null,
+    targets: (transport) => list.map((p) => (transport === 'grpc' ? p.grpc : p.http)),
+    cpuSeconds: () => list.reduce((sum, p) => sum + cpuSeconds(p.pid), 0),
+    rssBytes: () => list.reduce((sum, p) => sum + rssBytes(p.pid), 0),
+    async scrape() {
+      const parts = await Promise.all(list.map((p) => scrape(p.metricsUrl)));
+      const sums = {};
+      const buckets = {};
+      for (const part of parts) {
+        for (const [name, v] of Object.entries(part.sums)) sums[name] = (sums[name] ?? 0) + v;
+        for (const [key, pairs] of Object.entries(part.buckets)) {
+          const merged = new Map(buckets[key] ?? []);
+          for (const [le, v] of pairs) merged.set(le, (merged.get(le) ?? 0) + v);
+          buckets[key] = [...merged.entries()];
+        }
+      }
+      return { sums, buckets };
+    },
+    async stop() {
+      for (const p of list) await stopPulse(p);
+    },
+  };
+}
+
 async function stopPulse(pulse) {
   const exit = await pulse.stop();
   if (exit.code !== 0) log(`pulse exited with ${JSON.stringify(exit)}:\n${pulse.stderr()}`);
@@ -219,23 +259,24 @@ class Loadgen {
 
 /** One step: load for `seconds`, with Pulse's CPU, RSS and metrics measured around it. */
 async function step(loadgen, pulse, transport, rate, seconds, label) {
-  const target = transport === 'grpc' ? pulse.grpc : pulse.http;
-  const m0 = await scrape(pulse.metricsUrl);
-  const cpu0 = cpuSeconds(pulse.pid);
-  let peakRss = rssBytes(pulse.pid);
+  const m0 = await pulse.scrape();
+  const cpu0 = pulse.cpuSeconds();
+  let peakRss = pulse.rssBytes();
   const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, rssBytes(pulse.pid));
+    peakRss = Math.max(peakRss, pulse.rssBytes());
   }, 200);
   const t0 = performance.now();
-  const { result } = await loadgen.request({ type: 'run', transport, target, rate, seconds });
-  // CPU over the sending window only would miss the drain; over the whole step it includes it. Use the step.
+  const { result } = await loadgen.request({ type: 'run', transport, targets: pulse.targets(transport), rate, seconds });
+  // CPU over the whole step, drain included: the spans accepted in the step are forwarded by then.
   const wall = (performance.now() - t0) / 1000;
   clearInterval(sampler);
-  const cpu = cpuSeconds(pulse.pid) - cpu0;
-  const m1 = await scrape(pulse.metricsUrl);
+  const cpu = pulse.cpuSeconds() - cpu0;
+  const m1 = await pulse.scrape();
   const decided = delta(m0, m1, 'pulse_journey_attempts_total');
   const out = {
     label,
+    shards: pulse.shards,
+    cpus: pulse.cpus,
     ...result,
     pulseCpuSeconds: cpu,
     pulseCores: cpu / wall,
@@ -360,6 +401,19 @@ function markdown(results) {
     lines.push(`| ${r.transport} | ${k(r.maxSustainedSpansPerSecond)} | ${k(r.spansPerCoreSecond)} | ${n1(r.pulseCores)} | ${r.peakRssMiB.toFixed(0)} MiB | ` +
       `${n1(r.forwardP50Ms)} / ${n1(r.forwardP99Ms)} ms | ${k(r.attemptsDecidedPerSecond)} | ${r.decisionDelayP50S ?? '–'} / ${r.decisionDelayP99S ?? '–'} s |`);
   }
+  if (results.scaling) {
+    const http = results.transports.find((r) => r.transport === 'http-proto');
+    const rows = [['1 process, pinned to 1 core', results.scaling[0]?.sustained], ['1 process, 2 cores', http?.sustained], ['2 processes (trace-id shards), 2 cores', results.scaling[1]?.sustained]];
+    const base = rows[0][1]?.targetRate;
+    lines.push('');
+    lines.push('Scaling over OTLP/HTTP protobuf (same search; the load generator, ClickHouse and Kafka share the same 2 cores):');
+    lines.push('');
+    lines.push('| layout | max sustained (spans/s) | vs 1 core | per core of Pulse CPU | Pulse cores used |');
+    lines.push('| --- | --- | --- | --- | --- |');
+    for (const [label, s] of rows) {
+      lines.push(`| ${label} | ${k(s?.targetRate)} | ${s && base ? `${(s.targetRate / base).toFixed(2)}×` : '–'} | ${k(s?.spansPerCoreSecond)} | ${n1(s?.pulseCores)} |`);
+    }
+  }
   if (results.memory) {
     const m = results.memory;
     lines.push('');
@@ -420,16 +474,24 @@ async function main() {
       memory: null,
     };
     let attemptsDecided = 0;
-    for (const transport of opts.transports) {
-      let n = 0;
+    let runs = 0;
+    /** A Pulse (or shards) for one series of steps; restart() replaces it after a failed step. */
+    const startContext = async (transport, layout) => {
       const ctx = {
-        pulse: await startPulse(env, path.join(work, `data-${transport}-${n}`), opts),
+        pulse: await startPulses(env, path.join(work, `data-${transport}-${++runs}`), opts, layout),
         async restart() {
-          attemptsDecided += (await scrape(ctx.pulse.metricsUrl)).sums.pulse_journey_attempts_total ?? 0;
-          await stopPulse(ctx.pulse);
-          ctx.pulse = await startPulse(env, path.join(work, `data-${transport}-${++n}`), opts);
+          await ctx.close();
+          ctx.pulse = await startPulses(env, path.join(work, `data-${transport}-${++runs}`), opts, layout);
+        },
+        async close() {
+          attemptsDecided += (await ctx.pulse.scrape()).sums.pulse_journey_attempts_total ?? 0;
+          await ctx.pulse.stop();
         },
       };
+      return ctx;
+    };
+    for (const transport of opts.transports) {
+      const ctx = await startContext(transport, {});
       try {
         if (opts.rate !== undefined) {
           await step(loadgen, ctx.pulse, transport, 50_000, t.warmup, 'warm-up');
@@ -439,9 +501,25 @@ async function main() {
         if (transport === 'http-proto' && opts.rate === undefined) {
           results.memory = await step(loadgen, ctx.pulse, transport, 100_000, t.memory, 'memory');
         }
-        attemptsDecided += (await scrape(ctx.pulse.metricsUrl)).sums.pulse_journey_attempts_total ?? 0;
       } finally {
-        await stopPulse(ctx.pulse);
+        await ctx.close();
+      }
+    }
+    // Scaling over OTLP/HTTP: Pulse pinned to one core, then two trace-id shards on both (the 2-core, one-process
+    // figure is the http-proto result above).
+    if (opts.scaling && opts.transports.includes('http-proto') && opts.rate === undefined) {
+      results.scaling = [];
+      for (const [label, layout] of [
+        ['1 process, pinned to 1 core', { cpus: '0' }],
+        ['2 processes (trace-id shards), 2 cores', { shards: 2 }],
+      ]) {
+        const ctx = await startContext('http-proto', layout);
+        try {
+          const r = await benchTransport(loadgen, ctx, 'http-proto', t);
+          results.scaling.push({ label, ...layout, sustained: r.sustained, steps: r.steps });
+        } finally {
+          await ctx.close();
+        }
       }
     }
     // Every decided attempt must be in ClickHouse (Pulse flushes on SIGTERM).
