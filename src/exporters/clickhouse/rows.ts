@@ -50,11 +50,28 @@ export function attemptRowId(journey: string, traceId: string, startSpanId: stri
   return rowId(`a\0${journey}\0${traceId}\0${startSpanId}`);
 }
 
-/** `YYYY-MM-DD hh:mm:ss` (UTC) — the text every DateTime('UTC') and DateTime64('UTC') column accepts. */
-function utcSeconds(ms: number): string {
-  const iso = new Date(ms).toISOString();
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+/**
+ * `YYYY-MM-DD hh:mm:ss` (UTC) — the text every DateTime('UTC') and DateTime64('UTC') column accepts. Formatting a
+ * Date costs ~0.4 µs, and the rows of one batch mostly share the second of a column, so each column's formatter
+ * remembers its last second.
+ */
+class UtcSeconds {
+  private second = NaN;
+  private text = '';
+  format(ms: number): string {
+    const second = Math.floor(ms / 1000);
+    if (second !== this.second) {
+      const iso = new Date(second * 1000).toISOString();
+      this.second = second;
+      this.text = `${iso.slice(0, 10)} ${iso.slice(11, 19)}`;
+    }
+    return this.text;
+  }
 }
+const startSeconds = new UtcSeconds();
+const decidedSeconds = new UtcSeconds();
+const otherSeconds = new UtcSeconds();
+const utcSeconds = (ms: number): string => otherSeconds.format(ms);
 
 /** `YYYY-MM-DD hh:mm:ss.mmm` (UTC), for DateTime64(3) columns. */
 function utcMillis(ms: number): string {
@@ -84,7 +101,7 @@ export function encodeAttempts(records: readonly AttemptRecord[], precision: Tim
     const spans = r.spans;
     text += line(attemptRowId(r.journey, r.traceId, r.startSpanId), {
       journey: r.journey,
-      start_time: precision === 'millis' ? utcMillis(startMs) : utcSeconds(startMs),
+      start_time: precision === 'millis' ? utcMillis(startMs) : startSeconds.format(startMs),
       trace_id: idToHex(r.traceId),
       start_span_id: idToHex(r.startSpanId),
       duration_ms: finite(r.durationMs),
@@ -103,7 +120,7 @@ export function encodeAttempts(records: readonly AttemptRecord[], precision: Tim
       span_status_codes: spans.map((s) => s.statusCode),
       span_durations_ms: spans.map((s) => finite(s.durationMs)),
       decided_by: r.decidedBy,
-      decided_at: utcSeconds(r.decidedAtMs),
+      decided_at: decidedSeconds.format(r.decidedAtMs),
     });
   }
   return batch(text, records.length);

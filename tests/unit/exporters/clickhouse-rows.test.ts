@@ -62,6 +62,24 @@ function lines(b: RowBatch): string[] {
 }
 
 describe('attempt rows', () => {
+  it('give each row its own times when rows of one batch fall in different seconds', () => {
+    const rows = lines(
+      encodeAttempts(
+        [
+          attempt(),
+          attempt({ startTimeUnixNano: 1_763_805_601_999_000_000n, decidedAtMs: 1_763_805_612_500 }),
+          attempt({ startTimeUnixNano: 1_763_805_600_500_000_000n, decidedAtMs: 1_763_805_611_000 }),
+        ],
+        'seconds',
+      ),
+    ).map((l) => JSON.parse(l.replace(/^\{"row_id":\d+,/, '{')) as { start_time: string; decided_at: string });
+    expect(rows.map((r) => [r.start_time, r.decided_at])).toEqual([
+      ['2025-11-22 10:00:00', '2025-11-22 10:00:11'],
+      ['2025-11-22 10:00:01', '2025-11-22 10:00:12'],
+      ['2025-11-22 10:00:00', '2025-11-22 10:00:11'],
+    ]);
+  });
+
   it('carry every field, hex ids and UTC times in the text ClickHouse parses', () => {
     const b = encodeAttempts([attempt()], 'seconds');
     expect(b.rows).toBe(1);
