@@ -5,8 +5,10 @@
  * against 1.74 µs at zlib's default level 6, for ~12% more bytes (BENCHMARKS.md, `bench/e2e/`); for a sidecar or
  * gateway the CPU is the scarcer resource. Raise it when bandwidth costs more than CPU.
  *
- * The async `gzip` runs on libuv's thread pool, off the event loop. `chunkSize` is set to the input length so
- * that a body is compressed in one piece of work rather than in 16 KiB round trips to the pool.
+ * The async `gzip` runs on libuv's thread pool, off the event loop. Its output buffer is 64 KiB, which holds a
+ * compressed 500-span request in one piece of pool work (16 KiB, the default, takes two round trips); a larger
+ * one costs the event loop more to allocate than it saves (measured: 32 µs of event-loop time per request at
+ * 64 KiB, 114 µs at 256 KiB).
  */
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
@@ -33,5 +35,5 @@ export type CompressionParams = z.output<typeof compressionParamsField>;
 
 /** gzip at `level` on the thread pool. */
 export function gzipBody(raw: Uint8Array, level: number): Promise<Buffer> {
-  return gzipAsync(raw, { level, chunkSize: Math.max(16 * 1024, Math.min(raw.length + 1024, 8 * 1024 * 1024)) });
+  return gzipAsync(raw, { level, chunkSize: 64 * 1024 });
 }
