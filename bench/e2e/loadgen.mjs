@@ -199,7 +199,7 @@ const workloads = new Map();
  * span reached the forward target (or `drainMs` without progress) and reports.
  */
 async function run(opts) {
-  const { transport, targets, rate, seconds, connections = 4, maxInflight = 32, probeIntervalMs = 20, drainMs = 5000 } = opts;
+  const { transport, targets, rate, seconds, connections = 8, maxInflight = 32, probeIntervalMs = 20, drainMs = 5000 } = opts;
   const format = transport === 'http-json' ? 'json' : 'proto';
   let workload = workloads.get(format);
   if (!workload) workloads.set(format, (workload = buildWorkload({ format })));
@@ -336,7 +336,8 @@ async function run(opts) {
     drainSeconds,
     peakInflight,
     maxInflight,
-    behind: rate > 0 && saturatedTicks > ticks * 0.01,
+    // Share of pacing ticks at which maxInflight requests were already waiting: Pulse answering slower than the pace.
+    saturatedShare: ticks > 0 ? saturatedTicks / ticks : 0,
     requestLatencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? null },
     forwardLatencyMs: { samples: probeLatencies.length, lost: probesLost, p50: percentile(probeLatencies, 50), p99: percentile(probeLatencies, 99), max: probeLatencies.at(-1) ?? null },
     loadgenCpuSeconds: (cpu.user + cpu.system) / 1e6,

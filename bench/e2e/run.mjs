@@ -304,13 +304,13 @@ async function step(loadgen, pulse, transport, rate, seconds, label) {
     out.pulse.exporterSendFailed === 0 &&
     out.pulse.exporterEnqueueFailed === 0 &&
     result.drainSeconds < MAX_DRAIN_SECONDS &&
-    !result.behind &&
+    result.saturatedShare <= MAX_SATURATED_SHARE &&
     result.acceptedRate >= 0.97 * rate;
   log(
     `${transport} ${label.padEnd(7)} ${(rate / 1000).toFixed(0)}k → ${(result.acceptedRate / 1000).toFixed(1)}k spans/s, ` +
       `Pulse ${out.pulseCores.toFixed(2)} cores = ${((out.spansPerCoreSecond ?? 0) / 1000).toFixed(0)}k spans/s per core, RSS ${out.peakRssMiB.toFixed(0)} MiB, ` +
       `forward p50/p99 ${fmtMs(result.forwardLatencyMs.p50)}/${fmtMs(result.forwardLatencyMs.p99)} ms, refused ${result.refusedSpans}, lost ${result.lostSpans}, drain ${result.drainSeconds.toFixed(2)} s` +
-      `${result.behind ? ', could not keep the pace' : ''} → ${out.passed ? 'pass' : 'FAIL'}`,
+      `${result.saturatedShare > 0.01 ? `, ${(100 * result.saturatedShare).toFixed(0)}% of the time ${result.maxInflight} requests unanswered` : ''} → ${out.passed ? 'pass' : 'FAIL'}`,
   );
   return out;
 }
@@ -320,6 +320,12 @@ async function step(loadgen, pulse, transport, rate, seconds, label) {
  * exporter queue was absorbing a backlog that a longer step would have turned into refusals.
  */
 const MAX_DRAIN_SECONDS = 1;
+/**
+ * ...and the load generator found all `maxInflight` (32) requests still unanswered on at most this share of its
+ * 2 ms pacing ticks: a GC pause may make requests queue briefly (an SDK's export queue absorbs that), but not for
+ * a tenth of the step.
+ */
+const MAX_SATURATED_SHARE = 0.1;
 
 const fmtMs = (v) => (v === null ? '-' : v.toFixed(1));
 
@@ -376,7 +382,7 @@ function summarise(results) {
       maxSustainedSpansPerSecond: s?.targetRate ?? null,
       spansPerCoreSecond: s?.spansPerCoreSecond ?? null,
       pulseCores: s?.pulseCores ?? null,
-      peakRssMiB: Math.max(...r.steps.map((x) => x.peakRssMiB)),
+      peakRssMiB: Math.max(...r.steps.filter((x) => x.passed).map((x) => x.peakRssMiB), 0),
       forwardP50Ms: r.half?.forwardLatencyMs.p50 ?? null,
       forwardP99Ms: r.half?.forwardLatencyMs.p99 ?? null,
       attemptsDecidedPerSecond: s?.attemptsDecidedPerSecond ?? null,
