@@ -11,12 +11,13 @@ import { createQueuedExporter, type ItemCodec, type QueuedExporter } from './que
 import type { SendResult } from './sender.js';
 
 /**
- * Heap bytes of one decoded span (strings, attribute objects, bigints) with the ~8 attributes typical of
- * instrumented services: measured ~1160 bytes for tests/support/traces.ts's realistic batches as the protobuf
- * decoder builds them (Node 20). Used only to bound the in-memory queue (`max_bytes`); an estimate from the span
- * count costs nothing, where measuring would walk every attribute.
+ * Memory of one queued span: its decoded objects (strings, attribute objects, bigints) with the ~8 attributes
+ * typical of instrumented services — measured ~1160 bytes for tests/support/traces.ts's realistic batches as the
+ * protobuf decoder builds them (Node 20) — plus the ~420 bytes of request it keeps so that it can be forwarded by
+ * copying (`Span.rawBuf`). Used only to bound the in-memory queue (`max_bytes`); an estimate from the span count
+ * costs nothing, where measuring would walk every attribute.
  */
-export const SPAN_HEAP_BYTES_ESTIMATE = 1200;
+export const SPAN_HEAP_BYTES_ESTIMATE = 1600;
 
 export function traceItemCount(batch: TraceBatch): number {
   return batch.spanCount;
