@@ -155,6 +155,7 @@ async function scrape(url) {
   const text = await (await fetch(url)).text();
   const sums = {};
   const buckets = {};
+  const quantiles = {};
   for (const line of text.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
     const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$/.exec(line);
@@ -162,14 +163,19 @@ async function scrape(url) {
     const [, name, labels = '', raw] = m;
     const v = Number(raw);
     sums[name] = (sums[name] ?? 0) + v;
+    const quantile = /quantile="([^"]+)"/.exec(labels)?.[1];
+    if (quantile !== undefined) (quantiles[name] ??= {})[quantile] = Math.max(quantiles[name]?.[quantile] ?? 0, v);
     if (name.endsWith('_bucket')) {
       const le = /le="([^"]+)"/.exec(labels)?.[1];
       const key = `${name}${labels.replace(/,?le="[^"]+"/, '')}`;
       (buckets[key] ??= []).push([le === '+Inf' ? Infinity : Number(le), v]);
     }
   }
-  return { sums, buckets };
+  return { sums, buckets, quantiles };
 }
+
+/** A gauge with a `quantile` label (the largest over shards). */
+const gaugeAt = (m, name, quantile) => m.quantiles?.[name]?.[quantile] ?? 0;
 
 /**
  * `shards` Pulse processes (a trace-id-sharded deployment; 1 = one process), optionally pinned to `cpus`
@@ -189,7 +195,9 @@ async function startPulses(env, dir, opts, { shards = 1, cpus } = {}) {
       const parts = await Promise.all(list.map((p) => scrape(p.metricsUrl)));
       const sums = {};
       const buckets = {};
+      const quantiles = {};
       for (const part of parts) {
+        for (const [name, q] of Object.entries(part.quantiles)) for (const [k, v] of Object.entries(q)) (quantiles[name] ??= {})[k] = Math.max(quantiles[name][k] ?? 0, v);
         for (const [name, v] of Object.entries(part.sums)) sums[name] = (sums[name] ?? 0) + v;
         for (const [key, pairs] of Object.entries(part.buckets)) {
           const merged = new Map(buckets[key] ?? []);
@@ -197,7 +205,7 @@ async function startPulses(env, dir, opts, { shards = 1, cpus } = {}) {
           buckets[key] = [...merged.entries()];
         }
       }
-      return { sums, buckets };
+      return { sums, buckets, quantiles };
     },
     async stop() {
       for (const p of list) await stopPulse(p);
@@ -287,6 +295,10 @@ async function step(loadgen, pulse, transport, rate, seconds, label) {
       p50: histogramQuantile(m0, m1, 'pulse_journey_decision_delay_seconds', 0.5),
       p99: histogramQuantile(m0, m1, 'pulse_journey_decision_delay_seconds', 0.99),
     },
+    // At the end of the step: V8 heap in use (the rest of RSS is V8's headroom, code and buffers), and the
+    // event-loop delay over the step (the gauge covers the time since the previous scrape, at the step's start).
+    heapUsedMiB: (m1.sums.nodejs_heap_used_bytes ?? 0) / 2 ** 20,
+    eventLoopLagMs: { p99: gaugeAt(m1, 'nodejs_eventloop_lag_seconds', '0.99') * 1000, max: gaugeAt(m1, 'nodejs_eventloop_lag_seconds', '1') * 1000 },
     pulse: {
       refusedByReceiver: delta(m0, m1, 'pulse_receiver_refused_spans_total'),
       exporterSendFailed: delta(m0, m1, 'pulse_exporter_send_failed_items_total'),
@@ -309,7 +321,7 @@ async function step(loadgen, pulse, transport, rate, seconds, label) {
   log(
     `${transport} ${label.padEnd(7)} ${(rate / 1000).toFixed(0)}k → ${(result.acceptedRate / 1000).toFixed(1)}k spans/s, ` +
       `Pulse ${out.pulseCores.toFixed(2)} cores = ${((out.spansPerCoreSecond ?? 0) / 1000).toFixed(0)}k spans/s per core, RSS ${out.peakRssMiB.toFixed(0)} MiB, ` +
-      `forward p50/p99 ${fmtMs(result.forwardLatencyMs.p50)}/${fmtMs(result.forwardLatencyMs.p99)} ms, refused ${result.refusedSpans}, lost ${result.lostSpans}, drain ${result.drainSeconds.toFixed(2)} s` +
+      `forward p50/p99 ${fmtMs(result.forwardLatencyMs.p50)}/${fmtMs(result.forwardLatencyMs.p99)} ms, loop delay p99/max ${out.eventLoopLagMs.p99.toFixed(0)}/${out.eventLoopLagMs.max.toFixed(0)} ms, heap ${out.heapUsedMiB.toFixed(0)} MiB, refused ${result.refusedSpans}, lost ${result.lostSpans}, drain ${result.drainSeconds.toFixed(2)} s` +
       `${result.saturatedShare > 0.01 ? `, ${(100 * result.saturatedShare).toFixed(0)}% of the time ${result.maxInflight} requests unanswered` : ''} → ${out.passed ? 'pass' : 'FAIL'}`,
   );
   return out;
