@@ -77,13 +77,24 @@ const CLOCK_TICKS = 100; // USER_HZ on Linux
 
 /** CPU seconds (user + system, all threads) a live process has used. */
 function cpuSeconds(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  let stat;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return 0; // exited (a failed start, or an interrupted run)
+  }
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
 function rssBytes(pid) {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  let status;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return 0; // exited
+  }
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
   return m ? Number(m[1]) * 1024 : 0;
 }
 
@@ -123,6 +134,7 @@ async function startPulse(env, dataDir, opts, cpus) {
     stderr = (stderr + d).slice(-20_000);
   });
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  let stopping;
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`pulse exited during start (${child.exitCode}):\n${stderr}`);
@@ -140,12 +152,16 @@ async function startPulse(env, dataDir, opts, cpus) {
     grpc: `http://127.0.0.1:${grpc}`,
     metricsUrl: `http://127.0.0.1:${metrics}/metrics`,
     stderr: () => stderr,
-    async stop() {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      const r = await exited;
-      clearTimeout(t);
-      return r;
+    stop() {
+      // Once: a second SIGTERM would cut Pulse's graceful shutdown short.
+      stopping ??= (async () => {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        const r = await exited;
+        clearTimeout(t);
+        return r;
+      })();
+      return stopping;
     },
   };
 }
@@ -181,9 +197,16 @@ const gaugeAt = (m, name, quantile) => m.quantiles?.[name]?.[quantile] ?? 0;
  * `shards` Pulse processes (a trace-id-sharded deployment; 1 = one process), optionally pinned to `cpus`
  * (taskset list, e.g. "0"). Measured as one: CPU and RSS summed, metrics summed.
  */
+/** Pulse processes running now, so that an interrupted run can stop them. */
+const livePulses = new Set();
+
 async function startPulses(env, dir, opts, { shards = 1, cpus } = {}) {
   const list = [];
-  for (let i = 0; i < shards; i++) list.push(await startPulse(env, `${dir}-${i}`, opts, cpus));
+  for (let i = 0; i < shards; i++) {
+    const p = await startPulse(env, `${dir}-${i}`, opts, cpus);
+    livePulses.add(p);
+    list.push(p);
+  }
   return {
     list,
     shards,
@@ -208,7 +231,10 @@ async function startPulses(env, dir, opts, { shards = 1, cpus } = {}) {
       return { sums, buckets, quantiles };
     },
     async stop() {
-      for (const p of list) await stopPulse(p);
+      for (const p of list) {
+        livePulses.delete(p);
+        await stopPulse(p);
+      }
     },
   };
 }
@@ -457,6 +483,21 @@ function writeMarkdown(file, body) {
 
 // ---- main ------------------------------------------------------------------------------------------------------
 
+/** Set by SIGINT/SIGTERM: the signal handler cleans up and exits; the interrupted steps' errors are moot. */
+let interrupted = false;
+
+/** Runs the cleanup steps newest first (each at most once, whatever fails), then removes the work dir. */
+async function runCleanup(cleanup, work) {
+  for (const fn of cleanup.splice(0).reverse()) {
+    try {
+      await fn();
+    } catch (err) {
+      log(`cleanup: ${err}`);
+    }
+  }
+  rmSync(work, { recursive: true, force: true });
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const t = opts.quick
@@ -465,6 +506,15 @@ async function main() {
   const started = performance.now();
   const work = mkdtempSync(path.join(os.tmpdir(), 'pulse-bench-'));
   const cleanup = [];
+  // Ctrl-C or a SIGTERM must not leave ClickHouse, Kafka or Pulse running: stop what was started, then exit.
+  const onSignal = (signal) => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`${signal}: stopping what the benchmark started`);
+    void runCleanup(cleanup, work).finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     log('starting ClickHouse and Kafka (installing them on first use)');
     installClickHouse({ quiet: true });
@@ -473,6 +523,9 @@ async function main() {
     cleanup.push(() => ch.stop(), () => kafka.stop());
     const loadgen = new Loadgen();
     cleanup.push(() => loadgen.close());
+    cleanup.push(async () => {
+      for (const p of [...livePulses]) await stopPulse(p);
+    });
     const { sinkPort } = await loadgen.ready;
     await loadgen.request({ type: 'build', formats: [...new Set(opts.transports.map((x) => (x === 'http-json' ? 'json' : 'proto')))] });
     const env = {
@@ -502,8 +555,11 @@ async function main() {
           ctx.pulse = await startPulses(env, path.join(work, `data-${transport}-${++runs}`), opts, layout);
         },
         async close() {
-          attemptsDecided += (await ctx.pulse.scrape()).sums.pulse_journey_attempts_total ?? 0;
-          await ctx.pulse.stop();
+          try {
+            attemptsDecided += (await ctx.pulse.scrape()).sums.pulse_journey_attempts_total ?? 0;
+          } finally {
+            await ctx.pulse.stop();
+          }
         },
       };
       return ctx;
@@ -557,18 +613,12 @@ async function main() {
     process.stdout.write(md + '\n');
     log(`done in ${results.totalSeconds.toFixed(0)} s`);
   } finally {
-    for (const fn of cleanup.reverse()) {
-      try {
-        await fn();
-      } catch (err) {
-        log(`cleanup: ${err}`);
-      }
-    }
-    rmSync(work, { recursive: true, force: true });
+    if (!interrupted) await runCleanup(cleanup, work);
   }
 }
 
 main().catch((err) => {
+  if (interrupted) return;
   log(`failed: ${err?.stack ?? err}`);
   process.exit(1);
 });
