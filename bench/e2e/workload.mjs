@@ -19,6 +19,7 @@
  * member closes the array, so the two inflate to one JSON document.
  */
 import { crc32, gzipSync } from 'node:zlib';
+import { idToHex } from '../../dist/core/model.js';
 import { encodeTraceRequest, encodeTraceRequestJson } from '../../dist/otlp/index.js';
 import { seededRandom } from '../../scripts/random.mjs';
 
@@ -256,12 +257,6 @@ function journeyBatch(gen, count) {
 
 // ---- encoding --------------------------------------------------------------------------------------------------
 
-function hexOf(binary) {
-  let s = '';
-  for (let i = 0; i < binary.length; i++) s += binary.charCodeAt(i).toString(16).padStart(2, '0');
-  return s;
-}
-
 function allOffsets(haystack, needle) {
   const out = [];
   for (let i = haystack.indexOf(needle); i >= 0; i = haystack.indexOf(needle, i + 1)) out.push(i);
@@ -291,7 +286,7 @@ class JourneyTemplate {
     this.raw = raw;
     this.format = format;
     this.slotOffsets = slots.map((id) => {
-      const offs = allOffsets(raw, format === 'proto' ? Buffer.from(id, 'latin1') : Buffer.from(hexOf(id)));
+      const offs = allOffsets(raw, format === 'proto' ? Buffer.from(id, 'latin1') : Buffer.from(idToHex(id)));
       if (offs.length === 0) throw new Error('bench workload: a trace id placeholder is missing from the encoded body');
       return offs;
     });

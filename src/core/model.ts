@@ -153,18 +153,6 @@ export function getAttribute(attributes: readonly KeyValue[], key: string): AnyV
   return undefined;
 }
 
-/** Sets (replaces or appends) an attribute. */
-export function setAttribute(attributes: KeyValue[], key: string, value: AnyValue): void {
-  for (let i = 0; i < attributes.length; i++) {
-    const kv = attributes[i]!;
-    if (kv.key === key) {
-      kv.value = value;
-      return;
-    }
-  }
-  attributes.push({ key, value });
-}
-
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 /** Binary id string → lowercase hex ('' stays ''). */

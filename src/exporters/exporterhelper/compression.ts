@@ -16,7 +16,7 @@ import { z } from 'zod';
 
 const gzipAsync = promisify(gzipCb);
 
-export const DEFAULT_GZIP_LEVEL = 1;
+const DEFAULT_GZIP_LEVEL = 1;
 
 export const compressionParamsField = z
   .object({
@@ -30,8 +30,6 @@ export const compressionParamsField = z
   })
   .prefault({})
   .describe('Tuning of `compression`');
-
-export type CompressionParams = z.output<typeof compressionParamsField>;
 
 /** gzip at `level` on the thread pool. */
 export function gzipBody(raw: Uint8Array, level: number): Promise<Buffer> {
