@@ -2,6 +2,9 @@
  * OTLP codec throughput on the realistic 500-span request (5 services × 100 spans, ~8 attributes per span).
  * Run: `npx vitest bench --run bench/codec.bench.ts`. Spans per second per core = hz × 500.
  *
+ * Protobuf decode checks span attributes but decodes them on first read (most spans are only forwarded); "read every
+ * span's attributes" adds that read for every span, the cost when everything is read.
+ *
  * "unique values" re-runs protobuf decode on a request whose string attribute values never repeat (ids, user
  * names), the worst case for value interning.
  */
@@ -35,6 +38,10 @@ const uniqueProto = encodeTraceRequest(unique);
 describe(`OTLP codecs, ${batch.spanCount}-span request (protobuf ${proto.length} B, gzip ${protoGz.length} B, JSON ${jsonBytes.length} B)`, () => {
   bench('decode protobuf', () => {
     decodeTraceRequest(proto);
+  });
+  bench('decode protobuf + read every span\'s attributes', () => {
+    const decoded = decodeTraceRequest(proto).batch;
+    for (const rs of decoded.resourceSpans) for (const ss of rs.scopeSpans) for (const span of ss.spans) void span.attributes;
   });
   bench('gunzip + decode protobuf', () => {
     decodeTraceRequest(gunzipSync(protoGz));

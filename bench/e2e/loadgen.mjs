@@ -206,6 +206,7 @@ async function run(opts) {
   // Several targets are shards of one trace-id-sharded deployment: every trace is whole within one request here,
   // so sending each request to one shard is what a trace-id load balancer in front of them would do.
   const senders = targets.map((target) => (transport === 'grpc' ? grpcSender(target, connections) : httpSender(target, format, connections)));
+  const probeSenders = targets.map((target) => (transport === 'grpc' ? grpcSender(target, 1) : httpSender(target, format, 1)));
 
   const sinkSpansBefore = sink.spans;
   const stats = { requests: 0, sentSpans: 0, okSpans: 0, refusedSpans: 0, errors: 0, attempts: 0, outcomes: {} };
@@ -280,7 +281,7 @@ async function run(opts) {
     const seq = probeSeq++;
     const body = probeRequest(format, seq, BigInt(Date.now()) * 1_000_000n);
     probeSent.set(seq, performance.now());
-    sendOne(senders[seq % senders.length], [body], body.length, 1, true);
+    sendOne(probeSenders[seq % probeSenders.length], [body], body.length, 1, true);
   }, probeIntervalMs);
 
   const pacer = setInterval(pump, 2);
@@ -305,7 +306,7 @@ async function run(opts) {
   // How long after the last send the forward target still received this run's spans: ~ the forward latency when
   // Pulse keeps up, seconds when its exporter queue had been absorbing a backlog.
   const drainSeconds = (performance.now() - sendEnd) / 1000;
-  for (const sender of senders) sender.close();
+  for (const sender of [...senders, ...probeSenders]) sender.close();
   const cpu = process.cpuUsage(cpu0);
 
   const probeLatencies = [];

@@ -11,6 +11,9 @@
  *   `intValue`), `number` (OTLP `doubleValue`), `Uint8Array` (`bytesValue`), `AnyValue[]` (`arrayValue`),
  *   `KvList` (`kvlistValue`) and `null` (an empty AnyValue). Keys are interned by the decoders, so a lookup
  *   by key is a short scan comparing mostly identical string pointers.
+ * - **`Span.attributes` may be lazy.** The protobuf decoder's spans decode their attributes from the request's bytes
+ *   the first time the property is read (see `DecodedSpan` in src/otlp/proto-decode.ts); reading it is always
+ *   safe, but code that needs only other fields should not read it.
  */
 
 /** An OTLP AnyValue. `bigint` is an int64 (`intValue`); `number` is always a double (`doubleValue`). */
@@ -141,6 +144,9 @@ export function setSpanAttribute(span: Span, key: string, value: AnyValue): void
 
 /** Drops a span's decoded bytes: call before changing a decoded span other than by `setSpanAttribute`. */
 export function forgetRaw(span: Span): void {
+  if (span.rawBuf === undefined) return;
+  // Lazily decoded attributes come from those bytes: read them (which decodes them) before letting the bytes go.
+  void span.attributes;
   span.rawBuf = undefined;
 }
 
@@ -204,13 +210,35 @@ export function cloneBatch(batch: TraceBatch): TraceBatch {
   };
 }
 
+/** A plain, independent copy of a span (its decoded bytes are shared: they are never written to). */
 export function cloneSpan(span: Span): Span {
-  return {
-    ...span,
+  // Field by field rather than `{ ...span }`: a spread would miss `attributes` when it is a getter (DecodedSpan).
+  const copy: Span = {
+    traceId: span.traceId,
+    spanId: span.spanId,
+    traceState: span.traceState,
+    parentSpanId: span.parentSpanId,
+    flags: span.flags,
+    name: span.name,
+    kind: span.kind,
+    startTimeUnixNano: span.startTimeUnixNano,
+    endTimeUnixNano: span.endTimeUnixNano,
     attributes: cloneAttributes(span.attributes),
+    droppedAttributesCount: span.droppedAttributesCount,
     events: span.events.map((e) => ({ ...e, attributes: cloneAttributes(e.attributes) })),
+    droppedEventsCount: span.droppedEventsCount,
     links: span.links.map((l) => ({ ...l, attributes: cloneAttributes(l.attributes) })),
+    droppedLinksCount: span.droppedLinksCount,
+    statusCode: span.statusCode,
+    statusMessage: span.statusMessage,
   };
+  if (span.rawBuf !== undefined) {
+    copy.rawBuf = span.rawBuf;
+    copy.rawStart = span.rawStart!;
+    copy.rawEnd = span.rawEnd!;
+    copy.rawAttributes = span.rawAttributes!;
+  }
+  return copy;
 }
 
 export function cloneAttributes(attributes: readonly KeyValue[]): KeyValue[] {

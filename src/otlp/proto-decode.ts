@@ -9,6 +9,13 @@
  * are well-formed but unusable (trace id not 16 non-zero bytes, span id not 8 non-zero bytes, parent span id neither
  * empty nor 8 bytes) are left out and counted in `rejectedSpans`. A parent span id of 8 zero bytes means "no
  * parent" and decodes as `''`. Unknown fields are skipped.
+ *
+ * **Span attributes are checked at once but decoded on first use.** Most spans are only forwarded (by copying
+ * their bytes, see proto-encode.ts) and nothing ever reads their attributes, so the decoder validates each span's
+ * attributes exactly as decoding them would (same errors: a malformed request is still refused whole) but builds
+ * no objects for them; `span.attributes` decodes them from the request's bytes the first time it is read. That
+ * saves ~8 objects and ~1 µs per span that no journey selector looks into. Resource, scope, event and link
+ * attributes are decoded at once (few, and read for every resource).
  */
 import { KvList, type AnyValue, type KeyValue, type ResourceSpans, type ScopeSpans, type Span, type SpanEvent, type SpanLink } from '../core/model.js';
 import type { DecodeResult } from './decode-result.js';
@@ -162,7 +169,10 @@ function decodeSpan(r: ProtoReader, end: number, rej: SpanRejections, ri: number
   let kind = 0;
   let startTimeUnixNano = 0n;
   let endTimeUnixNano = 0n;
-  const attributes: KeyValue[] = [];
+  let attributeCount = 0;
+  /** Where the first attribute's tag is and where the last attribute ends: what `DecodedSpan` decodes later. */
+  let attributesStart = 0;
+  let attributesEnd = 0;
   let droppedAttributesCount = 0;
   const events: SpanEvent[] = [];
   let droppedEventsCount = 0;
@@ -222,8 +232,10 @@ function decodeSpan(r: ProtoReader, end: number, rej: SpanRejections, ri: number
       case 65: // 8: end_time_unix_nano
         endTimeUnixNano = r.fixed64(end, SPAN, 8, at);
         break;
-      case 74: // 9: attributes
-        attributes.push(decodeKeyValue(r, r.sub(end, SPAN, 9, at), 0));
+      case 74: // 9: attributes — checked now, decoded on first use (see the file comment)
+        if (attributeCount++ === 0) attributesStart = at;
+        checkKeyValue(r, r.sub(end, SPAN, 9, at), 0);
+        attributesEnd = r.pos;
         break;
       case 80: // 10: dropped_attributes_count
         droppedAttributesCount = r.uint32(end, SPAN, 10, at);
@@ -265,8 +277,7 @@ function decodeSpan(r: ProtoReader, end: number, rej: SpanRejections, ri: number
     rej.reject(reason, 'resource_spans', ri, si, 'scope_spans', pi, 'spans');
     return null;
   }
-  // One literal with every field in the model's order, so all spans share one hidden class.
-  return {
+  return new DecodedSpan(
     traceId,
     spanId,
     traceState,
@@ -276,7 +287,6 @@ function decodeSpan(r: ProtoReader, end: number, rej: SpanRejections, ri: number
     kind,
     startTimeUnixNano,
     endTimeUnixNano,
-    attributes,
     droppedAttributesCount,
     events,
     droppedEventsCount,
@@ -284,11 +294,87 @@ function decodeSpan(r: ProtoReader, end: number, rej: SpanRejections, ri: number
     droppedLinksCount,
     statusCode,
     statusMessage,
-    rawBuf: r.buf,
+    r,
     rawStart,
-    rawEnd: end,
-    rawAttributes: attributes.length,
-  };
+    end,
+    attributeCount,
+    attributesStart,
+    attributesEnd,
+  );
+}
+
+/**
+ * A span decoded from protobuf: a plain `Span` except that `attributes` is decoded from the request's bytes the
+ * first time it is read (or replaced by assignment). Until then the span holds no attribute objects, only the
+ * reader of its request (shared by all its spans) and where its bytes are.
+ */
+export class DecodedSpan implements Span {
+  /** The decoded attributes; `undefined` until first read. */
+  decoded: KeyValue[] | undefined = undefined;
+  rawBuf: Uint8Array | undefined;
+
+  constructor(
+    public traceId: string,
+    public spanId: string,
+    public traceState: string,
+    public parentSpanId: string,
+    public flags: number,
+    public name: string,
+    public kind: number,
+    public startTimeUnixNano: bigint,
+    public endTimeUnixNano: bigint,
+    public droppedAttributesCount: number,
+    public events: SpanEvent[],
+    public droppedEventsCount: number,
+    public links: SpanLink[],
+    public droppedLinksCount: number,
+    public statusCode: number,
+    public statusMessage: string,
+    /** The reader the span was decoded with; `reader.buf` is its request. */
+    private readonly reader: ProtoReader,
+    public rawStart: number,
+    public rawEnd: number,
+    public rawAttributes: number,
+    /** `[attributesStart, attributesEnd)`: from the first attribute's tag to the end of the last attribute. */
+    private readonly attributesStart: number,
+    private readonly attributesEnd: number,
+  ) {
+    this.rawBuf = reader.buf;
+  }
+
+  get attributes(): KeyValue[] {
+    return (this.decoded ??= this.decodeAttributes());
+  }
+
+  set attributes(attributes: KeyValue[]) {
+    this.decoded = attributes;
+  }
+
+  /** Decodes the attributes from the span's bytes, which `decodeSpan` already checked: this cannot throw. */
+  private decodeAttributes(): KeyValue[] {
+    const attributes: KeyValue[] = [];
+    if (this.rawAttributes === 0) return attributes;
+    const r = this.reader;
+    const end = this.attributesEnd;
+    r.pos = this.attributesStart;
+    // Usually one run of attributes; other fields the sender wrote between them are skipped.
+    while (r.pos < end) {
+      const at = r.pos;
+      const tag = r.tag(end);
+      if (tag === 74) attributes.push(decodeKeyValue(r, r.sub(end, SPAN, 9, at), 0));
+      else r.other(tag, end, SPAN, at);
+    }
+    return attributes;
+  }
+}
+
+/**
+ * The attributes of `span` that exist as objects: all of them for a span built or already read, `undefined` for a
+ * `DecodedSpan` whose attributes are still only bytes (then it has gained none since decoding). Lets the encoder
+ * copy a span without decoding attributes nobody read.
+ */
+export function decodedAttributes(span: Span): KeyValue[] | undefined {
+  return span instanceof DecodedSpan ? span.decoded : span.attributes;
 }
 
 function decodeEvent(r: ProtoReader, end: number): SpanEvent {
@@ -381,6 +467,74 @@ function decodeKeyValue(r: ProtoReader, end: number, depth: number): KeyValue {
     }
   }
   return { key, value };
+}
+
+/**
+ * Checks a KeyValue exactly as `decodeKeyValue` would decode it (same errors, in the same order), building nothing.
+ * Keys and string values are checked for UTF-8; every other check is the reader's, as in decoding.
+ */
+function checkKeyValue(r: ProtoReader, end: number, depth: number): void {
+  while (r.pos < end) {
+    const at = r.pos;
+    const tag = r.tag(end);
+    if (tag === 10) r.checkString(r.len(end, KEY_VALUE, 1, at), KEY_VALUE, 1, at);
+    else if (tag === 18) checkAnyValue(r, r.sub(end, KEY_VALUE, 2, at), depth);
+    else r.other(tag, end, KEY_VALUE, at);
+  }
+}
+
+/** Checks an AnyValue as `decodeAnyValue` would decode it, building nothing. */
+function checkAnyValue(r: ProtoReader, end: number, depth: number): void {
+  while (r.pos < end) {
+    const at = r.pos;
+    const tag = r.tag(end);
+    switch (tag) {
+      case 10: // 1: string_value
+        r.checkString(r.len(end, ANY_VALUE, 1, at), ANY_VALUE, 1, at);
+        break;
+      case 16: // 2: bool_value
+        r.bool(end, ANY_VALUE, 2, at);
+        break;
+      case 24: // 3: int_value — read as a bool: the same varint checks and errors, without making a bigint
+        r.bool(end, ANY_VALUE, 3, at);
+        break;
+      case 33: // 4: double_value
+        r.double(end, ANY_VALUE, 4, at);
+        break;
+      case 42: {
+        // 5: array_value
+        const aend = r.sub(end, ANY_VALUE, 5, at);
+        if (depth >= MAX_VALUE_DEPTH) throw protobufError(`attribute values nested deeper than ${MAX_VALUE_DEPTH} at byte ${at}`);
+        while (r.pos < aend) {
+          const fat = r.pos;
+          const t = r.tag(aend);
+          if (t === 10) checkAnyValue(r, r.sub(aend, ARRAY_VALUE, 1, fat), depth + 1);
+          else r.other(t, aend, ARRAY_VALUE, fat);
+        }
+        break;
+      }
+      case 50: {
+        // 6: kvlist_value
+        const kend = r.sub(end, ANY_VALUE, 6, at);
+        if (depth >= MAX_VALUE_DEPTH) throw protobufError(`attribute values nested deeper than ${MAX_VALUE_DEPTH} at byte ${at}`);
+        while (r.pos < kend) {
+          const fat = r.pos;
+          const t = r.tag(kend);
+          if (t === 10) checkKeyValue(r, r.sub(kend, KEY_VALUE_LIST, 1, fat), depth + 1);
+          else r.other(t, kend, KEY_VALUE_LIST, fat);
+        }
+        break;
+      }
+      case 58: {
+        // 7: bytes_value (not `r.pos += r.len(…)`: len() moves pos itself)
+        const n = r.len(end, ANY_VALUE, 7, at);
+        r.pos += n;
+        break;
+      }
+      default:
+        r.other(tag, end, ANY_VALUE, at);
+    }
+  }
 }
 
 /** An AnyValue; `null` when empty. When several oneof members are present the last wins, as in protobuf. */

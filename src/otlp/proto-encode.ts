@@ -19,6 +19,7 @@
  * modulo 2^64, counts and flags modulo 2^32. Id strings are written one byte per char (the model's binary ids).
  */
 import { KvList, type AnyValue, type KeyValue, type ResourceSpans, type ScopeSpans, type Span, type TraceBatch } from '../core/model.js';
+import { decodedAttributes } from './proto-decode.js';
 
 /** Node's Buffer write methods that @types/node does not declare (documented `buf.write` adds argument parsing). */
 interface FastWriter {
@@ -234,17 +235,22 @@ function sizeScopeSpans(ss: ScopeSpans): number {
   return n;
 }
 
-/** Whether `s` can be written by copying its decoded bytes: it has them and has only gained attributes since. */
+/**
+ * Whether `s` can be written by copying its decoded bytes: it has them and has only gained attributes since (its
+ * attributes were never read, or they still start with the decoded ones). Reads no attributes that are not decoded.
+ */
 function copyable(s: Span): boolean {
-  return s.rawBuf !== undefined && s.attributes.length >= s.rawAttributes!;
+  if (s.rawBuf === undefined) return false;
+  const attrs = decodedAttributes(s);
+  return attrs === undefined || attrs.length >= s.rawAttributes!;
 }
 
 function sizeSpan(s: Span): number {
   const slot = reserve();
   if (copyable(s)) {
     let n = s.rawEnd! - s.rawStart!;
-    const attrs = s.attributes;
-    for (let i = s.rawAttributes!; i < attrs.length; i++) n += messageField(9, sizeKeyValue(attrs[i]!));
+    const attrs = decodedAttributes(s);
+    if (attrs !== undefined) for (let i = s.rawAttributes!; i < attrs.length; i++) n += messageField(9, sizeKeyValue(attrs[i]!));
     sizes[slot] = n;
     return n;
   }
@@ -479,7 +485,8 @@ function writeSpan(s: Span): void {
     // occurrences of field 9: protobuf appends repeated fields wherever they appear.
     out.set(s.rawBuf!.subarray(s.rawStart!, s.rawEnd!), pos);
     pos += s.rawEnd! - s.rawStart!;
-    const attrs = s.attributes;
+    const attrs = decodedAttributes(s);
+    if (attrs === undefined) return;
     for (let i = s.rawAttributes!; i < attrs.length; i++) {
       out[pos++] = 74; // 9: attributes
       writeKeyValue(attrs[i]!);

@@ -8,9 +8,10 @@
  * `truncated length-delimited field 2 (ResourceSpans.scope_spans) at byte 1234: needs 500 bytes, 20 left`.
  * Nothing else is ever thrown for malformed input, and every loop advances `pos`, so no input can hang a decoder.
  *
- * The reader keeps no reference to the input beyond the decode call: strings are copied into JS strings, and
- * `bytes()` returns a copy, so a decoded model never pins a request buffer.
+ * Strings are copied into JS strings and `bytes()` returns a copy, so values never pin a request buffer. (The
+ * protobuf decoder does keep the buffer, on purpose, through the spans it decodes: see `DecodedSpan`.)
  */
+import { isUtf8 } from 'node:buffer';
 import { PermanentError } from '../core/errors.js';
 
 /**
@@ -255,14 +256,39 @@ export class ProtoReader {
     const start = this.pos;
     const end = start + n;
     this.pos = end;
-    let i = start;
-    while (i < end && buf[i]! < 0x80) i++;
+    const i = this.asciiUpTo(start, end);
     if (i === end) return n === 0 ? '' : this.latin1.latin1Slice(start, end);
     try {
       return utf8Decoder.decode(buf.subarray(start, end));
     } catch {
       throw protobufError(`${describe(msg, field)} at byte ${at} is not valid UTF-8 (invalid sequence at byte ${invalidUtf8At(buf, i, end)})`);
     }
+  }
+
+  /**
+   * Checks the proto3 `string` of `n` bytes at `pos` like `string` does (same error), and moves past it without
+   * building it: what the decoder does for attributes it leaves to be decoded on first use.
+   */
+  checkString(n: number, msg: MessageInfo, field: number, at: number): void {
+    const buf = this.buf;
+    const start = this.pos;
+    const end = start + n;
+    this.pos = end;
+    const i = this.asciiUpTo(start, end);
+    // From the first non-ASCII byte on (a character boundary: the byte before it is ASCII, or it is the first).
+    if (i !== end && !isUtf8(buf.subarray(i, end))) {
+      throw protobufError(`${describe(msg, field)} at byte ${at} is not valid UTF-8 (invalid sequence at byte ${invalidUtf8At(buf, i, end)})`);
+    }
+  }
+
+  /** The offset of the first byte in `[start, end)` that is not ASCII, or `end`. Four bytes per step while it can. */
+  private asciiUpTo(start: number, end: number): number {
+    const view = this.view;
+    let i = start;
+    for (const last4 = end - 4; i <= last4; i += 4) if ((view.getUint32(i, true) & 0x80808080) !== 0) break;
+    const buf = this.buf;
+    while (i < end && buf[i]! < 0x80) i++;
+    return i;
   }
 
   /** `n` raw bytes as a binary string, one char per byte (trace and span ids). */

@@ -412,18 +412,38 @@ export function makeEveryTypeSpan(): Span {
 }
 
 /**
- * The batch as a plain model: without the decoded-bytes bookkeeping (`Span.rawBuf` …) the protobuf decoder leaves
- * on spans, so that a decoded batch compares equal to the batch that was encoded.
+ * The batch as a plain model: spans as plain objects with their attributes decoded (the protobuf decoder's spans
+ * decode them on first read) and without the decoded-bytes bookkeeping (`Span.rawBuf` …), so that a decoded batch
+ * compares equal to the batch that was encoded.
  */
 export function withoutRaw(batch: TraceBatch): TraceBatch {
   return {
     ...batch,
     resourceSpans: batch.resourceSpans.map((rs) => ({
       ...rs,
-      scopeSpans: rs.scopeSpans.map((ss) => ({
-        ...ss,
-        spans: ss.spans.map(({ rawBuf: _b, rawStart: _s, rawEnd: _e, rawAttributes: _a, ...span }) => span),
-      })),
+      scopeSpans: rs.scopeSpans.map((ss) => ({ ...ss, spans: ss.spans.map(plainSpan) })),
     })),
+  };
+}
+
+function plainSpan(s: Span): Span {
+  return {
+    traceId: s.traceId,
+    spanId: s.spanId,
+    traceState: s.traceState,
+    parentSpanId: s.parentSpanId,
+    flags: s.flags,
+    name: s.name,
+    kind: s.kind,
+    startTimeUnixNano: s.startTimeUnixNano,
+    endTimeUnixNano: s.endTimeUnixNano,
+    attributes: s.attributes,
+    droppedAttributesCount: s.droppedAttributesCount,
+    events: s.events,
+    droppedEventsCount: s.droppedEventsCount,
+    links: s.links,
+    droppedLinksCount: s.droppedLinksCount,
+    statusCode: s.statusCode,
+    statusMessage: s.statusMessage,
   };
 }

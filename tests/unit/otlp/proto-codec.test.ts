@@ -268,7 +268,7 @@ describe('malformed protobuf', () => {
     expect(err.message).toContain('nested deeper than 64');
   });
 
-  it('survives a few thousand random mutations of a valid request: success or PermanentError only', () => {
+  it('survives a few thousand random mutations of a valid request: success or PermanentError only, and an accepted request never fails later', () => {
     const base = encodeTraceRequest(makeRealisticBatch({ services: 2, spansPerService: 6, seed: 3 }));
     let seed = 0x5eed;
     const rnd = (n: number) => {
@@ -297,13 +297,19 @@ describe('malformed protobuf', () => {
         }
         if (view.length === 0) break;
       }
+      let result;
       try {
-        const result = decodeTraceRequest(view);
-        encodeTraceRequest(result.batch);
+        result = decodeTraceRequest(view);
       } catch (err) {
         failures++;
         if (!(err instanceof PermanentError) || err.code !== 'PULSE_ERR_BAD_PROTOBUF') throw err;
+        continue;
       }
+      // Span attributes are decoded on first read: what the decoder accepted must decode then without an error,
+      // forward (copied) and re-encode (after a change) as well.
+      encodeTraceRequest(result.batch);
+      const plain = withoutRaw(result.batch);
+      encodeTraceRequest(plain);
     }
     // Most random mutations break something; if none failed, the mutations were not reaching the decoder.
     expect(failures).toBeGreaterThan(1000);

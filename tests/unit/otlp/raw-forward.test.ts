@@ -4,8 +4,9 @@
  * kept a value Pulse had changed, lost fields Pulse does not know, or a corrupt request downstream.
  */
 import { describe, expect, it } from 'vitest';
-import { forgetRaw, getAttribute, setSpanAttribute, type Span, type TraceBatch } from '../../../src/core/model.js';
+import { cloneBatch, forgetRaw, getAttribute, setSpanAttribute, type Span, type TraceBatch } from '../../../src/core/model.js';
 import { decodeTraceRequest, decodeTraceRequestJson, encodeTraceRequest, encodeTraceRequestJson } from '../../../src/otlp/index.js';
+import { decodedAttributes } from '../../../src/otlp/proto-decode.js';
 import { makeBatch, makeRealisticBatch, makeSpan, toAttributes, withoutRaw } from '../../support/traces.js';
 
 // A minimal protobuf writer, to build requests our encoder would never write (unknown fields, odd field order).
@@ -106,5 +107,51 @@ describe('forwarding decoded spans', () => {
     const again = decodeTraceRequest(encodeTraceRequest(decoded.batch));
     expect(again.batch.spanCount).toBe(1);
     expect(firstSpan(again.batch).name).toBe('good');
+  });
+});
+
+describe('span attributes decoded on first read', () => {
+  const original = makeBatch([makeSpan({ name: 'pay', attributes: toAttributes({ 'http.route': '/pay', 'http.status_code': 200n, ok: true, ratio: 0.5 }) })]);
+  const source = () => cloneBatch(original);
+
+  it('are not built when nobody reads them, and forwarding still carries them', () => {
+    const decoded = decodeTraceRequest(encodeTraceRequest(source())).batch;
+    const span = firstSpan(decoded);
+    expect(decodedAttributes(span)).toBeUndefined();
+    const forwarded = encodeTraceRequest(decoded);
+    expect(decodedAttributes(span)).toBeUndefined(); // copying the bytes did not decode them either
+    expect(withoutRaw(decodeTraceRequest(forwarded).batch)).toEqual(source());
+  });
+
+  it('are decoded once, on first read, with every value type intact', () => {
+    const span = firstSpan(decodeTraceRequest(encodeTraceRequest(source())).batch);
+    const attributes = span.attributes;
+    expect(attributes.map((a) => [a.key, a.value])).toEqual([
+      ['http.route', '/pay'],
+      ['http.status_code', 200n],
+      ['ok', true],
+      ['ratio', 0.5],
+    ]);
+    expect(span.attributes).toBe(attributes);
+    expect(decodedAttributes(span)).toBe(attributes);
+  });
+
+  it('survive forgetRaw, cloning and assignment', () => {
+    const decoded = decodeTraceRequest(encodeTraceRequest(source())).batch;
+    const clone = cloneBatch(decoded);
+    const span = firstSpan(decoded);
+    forgetRaw(span);
+    expect(getAttribute(span.attributes, 'http.route')).toBe('/pay');
+    expect(withoutRaw(decodeTraceRequest(encodeTraceRequest(clone)).batch)).toEqual(source());
+    span.attributes = toAttributes({ replaced: 'yes' });
+    expect(firstSpan(decodeTraceRequest(encodeTraceRequest(decoded)).batch).attributes).toEqual(toAttributes({ replaced: 'yes' }));
+  });
+
+  it('are still checked at once: a request with a broken attribute is refused whole', () => {
+    const good = encodeTraceRequest(source());
+    const broken = Uint8Array.from(good);
+    const at = Buffer.from(broken).indexOf(Buffer.from('/pay'));
+    broken[at + 1] = 0xff; // not UTF-8
+    expect(() => decodeTraceRequest(broken)).toThrow(/field 1 \(AnyValue\.string_value\) at byte \d+ is not valid UTF-8/);
   });
 });
