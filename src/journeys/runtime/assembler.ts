@@ -164,13 +164,15 @@ export class Assembler {
   private readonly recent = new Map<string, RecentDecided>();
   private readonly maxRecent: number;
   /**
-   * Long-lived iterators over `pending` and `recent`: they always stand at the oldest live entry, so finding it is
-   * O(1). A fresh `keys().next()` each time would walk over every deleted entry V8 has not compacted yet (tens of
-   * µs at 100k entries, measured in bench/assembler.bench.ts). An iterator that reached the end stays done and is
-   * replaced.
+   * Iterators over `pending` and `recent` that stand at the oldest live entry, so that finding it is O(1) while
+   * evicting: a fresh `keys().next()` for every eviction would walk over every deleted entry V8 has not compacted
+   * yet (tens of µs at 100k entries, measured in bench/assembler.bench.ts). But an idle iterator pins the Map's
+   * old hash tables: V8 keeps every table the Map outgrew (and the entries it held) alive for as long as an
+   * iterator might still walk it, and a long-lived one held ~230k decided groups (~100 MB) after 30 s at 100k
+   * spans/s. So they live for one tick at most: made on first use, dropped by `tick`.
    */
-  private pendingOrder: Iterator<PendingGroup> = this.pending.values();
-  private recentOrder: Iterator<string> = this.recent.keys();
+  private pendingOrder: Iterator<PendingGroup> | undefined;
+  private recentOrder: Iterator<string> | undefined;
   /** Arrival clock, never going backwards, so that queued deadlines stay in order. */
   private now = -Infinity;
   /** Required-step masks by journey object, computed once per journey definition. */
@@ -186,6 +188,11 @@ export class Assembler {
   /** Pending groups: attempts waiting for a decision and orphan steps waiting for their start. */
   get pendingCount(): number {
     return this.groupCount;
+  }
+
+  /** Entries in the deadline queues, live or stale: what they hold on to (bounded by ~2 × pending + 2048). */
+  get queuedDeadlines(): number {
+    return this.settleQueue.size + this.waitQueue.size;
   }
 
   /**
@@ -262,6 +269,8 @@ export class Assembler {
   /** Decides every group whose settle delay or trace wait has run out at `nowMs`. */
   tick(nowMs: number): void {
     const now = this.advance(nowMs);
+    this.pendingOrder = undefined;
+    this.recentOrder = undefined;
     // Several starts in one trace: completeness needs the step → start assignment, so it is checked once per
     // tick rather than per span (a trace with hundreds of starts must not cost quadratic time per span).
     if (this.dirty.length > 0) {
@@ -280,8 +289,11 @@ export class Assembler {
       const g = this.waitQueue.shift();
       if (!g.decided && g.waitUntil === at) this.decide(g, 'timeout', now);
     }
-    // Evicted groups leave stale queue entries until their deadline; bound them by the live size.
-    const bound = 2 * this.options.maxPendingAttempts + 1024;
+    // Decided groups leave stale entries until their deadline: a group decided early (complete, `settle_delay`)
+    // would stay referenced for the rest of `trace_wait`, with its record array and boxed times: ~240k groups,
+    // ~60 MB of heap at 100k spans/s with trace_wait 10s. So the queues are compacted whenever stale entries
+    // outnumber the live groups: O(1) amortised per entry, and memory follows the live size.
+    const bound = 2 * this.groupCount + 1024;
     if (this.waitQueue.size > bound) this.waitQueue.compact((at, g) => !g.decided && g.waitUntil === at);
     if (this.settleQueue.size > bound) this.settleQueue.compact((at, g) => !g.decided && g.settleAt === at);
   }
@@ -392,6 +404,7 @@ export class Assembler {
 
   private evictOldest(now: number): void {
     while (this.groupCount > this.options.maxPendingAttempts) {
+      this.pendingOrder ??= this.pending.values();
       let oldest = this.pendingOrder.next();
       if (oldest.done === true) {
         this.pendingOrder = this.pending.values();
@@ -421,6 +434,7 @@ export class Assembler {
     if (existing !== undefined) this.recent.delete(traceId);
     this.recent.set(traceId, entry);
     while (this.recent.size > this.maxRecent) {
+      this.recentOrder ??= this.recent.keys();
       let oldest = this.recentOrder.next();
       if (oldest.done === true) {
         this.recentOrder = this.recent.keys();

@@ -70,6 +70,11 @@ export class JourneyRuntime {
     return this.assembler.pendingCount;
   }
 
+  /** Deadline-queue entries the assembler holds (see `Assembler.queuedDeadlines`). */
+  get queuedDeadlines(): number {
+    return this.assembler.queuedDeadlines;
+  }
+
   /**
    * Matches every span of `batch`, tags the matching ones in place and buffers them for assembly. Returns the
    * number of spans tagged. Never keeps a reference to the batch.

@@ -121,6 +121,46 @@ describe('attempt rows', () => {
     expect(BigInt(idOf(first))).toBeLessThan(2n ** 64n);
   });
 
+  it('are valid JSON with every string escaped, whatever the journey, segment or step text holds', () => {
+    const odd = 'quote " backslash \\ newline \n tab \t nul \u0000 ünïcödé 🚀 \u2028';
+    const record = attempt({
+      journey: odd,
+      reasons: [],
+      signals: [odd],
+      segments: { [odd]: odd, plain: '' },
+      services: [{ service: odd, version: '' }],
+      failingStep: undefined,
+      spans: [{ step: odd, spanId: SPAN, service: 'a', version: 'b', statusCode: 0, durationMs: Number.POSITIVE_INFINITY }],
+      durationMs: 0.125,
+    });
+    const text = lines(encodeAttempts([record], 'seconds'))[0]!;
+    const row = JSON.parse(text) as Record<string, unknown>;
+    expect(row).toEqual({
+      row_id: expect.any(Number) as unknown,
+      journey: odd,
+      start_time: '2025-11-22 10:00:00',
+      trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
+      start_span_id: '00f067aa0ba902b7',
+      duration_ms: 0.125,
+      outcome: 'failure',
+      reasons: [],
+      signals: [odd],
+      segment_keys: [odd, 'plain'],
+      segment_values: [odd, ''],
+      services: [odd],
+      service_versions: [''],
+      failing_step: '',
+      failing_service: '',
+      failing_version: '',
+      span_steps: [odd],
+      span_services: ['a'],
+      span_status_codes: [0],
+      span_durations_ms: [0],
+      decided_by: 'complete',
+      decided_at: '2025-11-22 10:00:11',
+    });
+  });
+
   it('write a finite number where a duration is not one (ClickHouse refuses null in Float64)', () => {
     const row = lines(encodeAttempts([attempt({ durationMs: Number.NaN })], 'seconds'))[0]!;
     expect(row).toContain('"duration_ms":0,');

@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { SpanKind, StatusCode } from '../../../../src/core/model.js';
 import {
@@ -227,6 +229,47 @@ describe('attempt assembly', () => {
     runtime.process(batch([FRONTEND, [retry.start]], [PAYMENTS, [retry.charge]]), NOW + 3000);
     runtime.tick(NOW + 3500);
     expect(runtime.takeAttempts().map((a) => a.startSpanId)).toEqual([first.start.spanId, retry.start.spanId]);
+  });
+
+  it('lets go of attempts decided early instead of holding them until their trace_wait deadline', () => {
+    const { runtime } = makeRuntime([checkoutJourney()]);
+    // 5,000 complete attempts, each decided settle_delay after it arrived, long before trace_wait (10 s) runs out.
+    for (let i = 0; i < 5000; i++) {
+      const { start, charge, confirm } = checkoutSpans(traceId(100_000 + i));
+      runtime.process(batch([FRONTEND, [start]], [PAYMENTS, [charge]], [NOTIFIER, [confirm]]), NOW + i);
+      if (i % 100 === 99) runtime.tick(NOW + i);
+    }
+    runtime.tick(NOW + 6000);
+    expect(runtime.takeAttempts()).toHaveLength(5000);
+    expect(runtime.pendingAttempts).toBe(0);
+    // Without compaction every one of them would still sit in the trace_wait queue (5,000 entries) until NOW + 15 s.
+    expect(runtime.queuedDeadlines).toBeLessThanOrEqual(2048);
+  });
+
+  it('does not grow with the number of attempts it has decided (no old Map tables kept alive)', () => {
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const { runtime } = makeRuntime([checkoutJourney()], { maxPendingAttempts: 2000 });
+    let n = 0;
+    const churn = (attempts: number): number => {
+      for (let i = 0; i < attempts; i++, n++) {
+        const { start, charge, confirm } = checkoutSpans(traceId(1_000_000 + n));
+        runtime.process(batch([FRONTEND, [start]], [PAYMENTS, [charge]], [NOTIFIER, [confirm]]), NOW + n);
+        if (n % 100 === 99) {
+          runtime.tick(NOW + n);
+          runtime.takeAttempts();
+          runtime.takeWindows();
+        }
+      }
+      gc();
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    const warm = churn(20_000);
+    const after = churn(80_000);
+    // An idle Map iterator used to pin every hash table the pending map outgrew, with the groups they held:
+    // ~20 MB more here. What stays is bounded: pending groups, recent decisions and SLI state.
+    expect(after - warm).toBeLessThan(4 * 2 ** 20);
   });
 
   it('decides the oldest attempts early when max_pending_attempts is exceeded', () => {
