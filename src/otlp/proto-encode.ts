@@ -42,11 +42,17 @@ let outView: DataView = EMPTY_VIEW;
 let outFast: FastWriter = EMPTY_FAST;
 let pos = 0;
 
-export function encodeTraceRequest(batch: TraceBatch): Uint8Array {
+/**
+ * Encodes `batch`. `allocate`, when given, provides the output (exactly `n` bytes, e.g. a view of a reused buffer):
+ * for a caller that only needs the bytes until it has compressed them, so that each request does not allocate a
+ * fresh buffer of its uncompressed size (allocations of ArrayBuffers are what drives V8's young-generation GCs here).
+ */
+export function encodeTraceRequest(batch: TraceBatch, allocate?: (n: number) => Uint8Array): Uint8Array {
   top = 0;
   let total = 0;
   for (const rs of batch.resourceSpans) total += messageField(1, sizeResourceSpans(rs));
-  const buf = new Uint8Array(total);
+  const buf = allocate === undefined ? new Uint8Array(total) : allocate(total);
+  if (buf.length !== total) throw new Error(`BUG: allocate(${total}) returned ${buf.length} bytes`);
   start(buf);
   for (const rs of batch.resourceSpans) {
     out[pos++] = 10; // 1: resource_spans

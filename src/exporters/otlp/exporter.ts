@@ -18,7 +18,7 @@ import type { CreateSettings } from '../../core/component.js';
 import { PermanentError, RetryableError } from '../../core/errors.js';
 import type { TraceBatch } from '../../core/model.js';
 import { decodeStatus, decodeTraceResponse, encodeGrpcFrame, encodeTraceRequest, parseGrpcFrames } from '../../otlp/index.js';
-import { gzipBody } from '../exporterhelper/compression.js';
+import { encodeAndGzip, ScratchBuffers } from '../exporterhelper/compression.js';
 import type { QueuedExporter } from '../exporterhelper/queued-exporter.js';
 import type { SendResult } from '../exporterhelper/sender.js';
 import { loadClientTls } from '../exporterhelper/tls.js';
@@ -67,6 +67,8 @@ export class OtlpGrpcTraceClient implements TraceClient {
   private readonly headers: http2.OutgoingHttpHeaders;
   /** Framed (and compressed) messages by batch, so retries do not encode and compress again. */
   private readonly bodies = new WeakMap<TraceBatch, Buffer>();
+  /** Reused buffers for messages that are gzipped (see `ScratchBuffers`). */
+  private readonly scratch = new ScratchBuffers();
 
   constructor(
     private readonly settings: CreateSettings,
@@ -125,10 +127,13 @@ export class OtlpGrpcTraceClient implements TraceClient {
   }
 
   private async frame(batch: TraceBatch): Promise<Buffer> {
-    const message = encodeTraceRequest(batch);
-    // The async gzip runs on libuv's thread pool, keeping the event loop free for the receivers.
-    if (this.cfg.compression === 'gzip') return encodeGrpcFrame(await gzipBody(message, this.cfg.compression_params.level), true);
-    return encodeGrpcFrame(message, false);
+    // The async gzip runs on libuv's thread pool, keeping the event loop free for the receivers; the message it
+    // reads is encoded into a reused buffer.
+    if (this.cfg.compression === 'gzip') {
+      const gzipped = await encodeAndGzip((allocate) => encodeTraceRequest(batch, allocate), this.scratch, this.cfg.compression_params.level);
+      return encodeGrpcFrame(gzipped, true);
+    }
+    return encodeGrpcFrame(encodeTraceRequest(batch), false);
   }
 
   private async classify(a: UnaryAnswer): Promise<SendResult> {

@@ -23,7 +23,7 @@ import {
   encodeTraceRequest,
   encodeTraceRequestJson,
 } from '../../otlp/index.js';
-import { gzipBody } from '../exporterhelper/compression.js';
+import { encodeAndGzip, gzipBody, ScratchBuffers } from '../exporterhelper/compression.js';
 import type { QueuedExporter } from '../exporterhelper/queued-exporter.js';
 import type { SendResult } from '../exporterhelper/sender.js';
 import { loadClientTls } from '../exporterhelper/tls.js';
@@ -60,6 +60,8 @@ export class OtlpHttpClient implements TraceClient {
    * WeakMap entry lives exactly as long as the batch the queue holds.
    */
   private readonly bodies = new WeakMap<TraceBatch, Buffer>();
+  /** Reused buffers for protobuf bodies that are gzipped (see `ScratchBuffers`). */
+  private readonly scratch = new ScratchBuffers();
 
   constructor(private readonly cfg: OtlpHttpConfig) {
     this.url = tracesUrl(cfg);
@@ -92,10 +94,16 @@ export class OtlpHttpClient implements TraceClient {
   }
 
   private async encode(batch: TraceBatch): Promise<Buffer> {
-    const raw =
-      this.cfg.encoding === 'json' ? Buffer.from(encodeTraceRequestJson(batch)) : toBuffer(encodeTraceRequest(batch));
-    // The async gzip runs on libuv's thread pool, keeping the event loop (and the receivers on it) free.
-    return this.cfg.compression === 'gzip' ? gzipBody(raw, this.cfg.compression_params.level) : raw;
+    const gzip = this.cfg.compression === 'gzip';
+    const level = this.cfg.compression_params.level;
+    // The async gzip runs on libuv's thread pool, keeping the event loop (and the receivers on it) free. Protobuf
+    // that is only read by gzip is encoded into a reused buffer.
+    if (this.cfg.encoding === 'json') {
+      const raw = Buffer.from(encodeTraceRequestJson(batch));
+      return gzip ? gzipBody(raw, level) : raw;
+    }
+    if (gzip) return encodeAndGzip((allocate) => encodeTraceRequest(batch, allocate), this.scratch, level);
+    return toBuffer(encodeTraceRequest(batch));
   }
 
   /** POSTs once; a reused keep-alive socket that the server had just closed is retried at once on a fresh one. */

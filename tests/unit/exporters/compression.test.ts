@@ -1,6 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { gzipBody } from '../../../src/exporters/exporterhelper/compression.js';
+import { encodeAndGzip, gzipBody, ScratchBuffers } from '../../../src/exporters/exporterhelper/compression.js';
 import { configSchema as otlpConfig } from '../../../src/exporters/otlp/config.js';
 import { configSchema as otlpHttpConfig } from '../../../src/exporters/otlphttp/config.js';
 import { encodeTraceRequest } from '../../../src/otlp/index.js';
@@ -23,5 +23,31 @@ describe('compression_params', () => {
     expect(gunzipSync(small)).toEqual(Buffer.from(raw));
     expect(small.length).toBeLessThan(fast.length);
     expect(fast.length).toBeLessThan(raw.length / 4);
+  });
+});
+
+describe('encoding into reused buffers before gzip', () => {
+  it('gives the same bytes as encoding afresh, also for requests in flight at the same time', async () => {
+    const pool = new ScratchBuffers();
+    const batches = [makeRealisticBatch({ seed: 1 }), makeRealisticBatch({ seed: 2 }), makeRealisticBatch({ seed: 3, spansPerService: 7 })];
+    for (let round = 0; round < 3; round++) {
+      const gz = await Promise.all(batches.map((b) => encodeAndGzip((allocate) => encodeTraceRequest(b, allocate), pool, 1)));
+      gz.forEach((g, i) => expect(gunzipSync(g)).toEqual(Buffer.from(encodeTraceRequest(batches[i]!))));
+    }
+  });
+
+  it('reuses a buffer once it is given back, never one still in use, and keeps only bounded ones', () => {
+    const pool = new ScratchBuffers();
+    const a = pool.take(1000);
+    const b = pool.take(1000);
+    expect(a).toHaveLength(1000);
+    expect(a.buffer).not.toBe(b.buffer);
+    pool.release(a);
+    const c = pool.take(2000);
+    expect(c.buffer).toBe(a.buffer); // the 256 KiB minimum holds 2000 bytes
+    expect(c).toHaveLength(2000);
+    const huge = pool.take(5 * 1024 * 1024);
+    pool.release(huge);
+    expect(pool.take(5 * 1024 * 1024).buffer).not.toBe(huge.buffer); // over 4 MiB: not kept
   });
 });
