@@ -35,17 +35,34 @@ export interface AttemptSummary {
   readonly dims: readonly string[];
 }
 
-/** Interned key strings, so a ring of many attempts shares one copy of each dimension value. */
+/**
+ * Interned `dimension\0value` keys, so a ring of many attempts shares one copy of each. Looked up by dimension, then
+ * value, so that a hit (nearly every lookup) builds no string: concatenating and hashing a fresh key per dimension
+ * per attempt was most of the cost of adding an attempt.
+ */
 class Interner {
-  private readonly strings = new Map<string, string>();
+  private readonly byDimension = new Map<string, Map<string, string>>();
+  private size = 0;
   constructor(private readonly max: number) {}
-  get(s: string): string {
-    const hit = this.strings.get(s);
+  get(dimension: string, value: string): string {
+    let values = this.byDimension.get(dimension);
+    if (values === undefined) {
+      values = new Map();
+      this.byDimension.set(dimension, values);
+    }
+    const hit = values.get(value);
     if (hit !== undefined) return hit;
     // Bound the table: past it, start over (already interned strings stay shared by the summaries holding them).
-    if (this.strings.size >= this.max) this.strings.clear();
-    this.strings.set(s, s);
-    return s;
+    if (this.size >= this.max) {
+      this.byDimension.clear();
+      this.size = 0;
+      values = new Map();
+      this.byDimension.set(dimension, values);
+    }
+    const key = dimension + SEP + value;
+    values.set(value, key);
+    this.size++;
+    return key;
   }
 }
 
@@ -55,6 +72,8 @@ export class AttemptRing {
   private next = 0;
   private count = 0;
   private readonly interner = new Interner(65_536);
+  /** `service.version:<service>` by service, built once per service. */
+  private readonly versionDimensions = new Map<string, string>();
 
   constructor(readonly capacity: number) {
     this.items = new Array<AttemptSummary | undefined>(capacity);
@@ -66,12 +85,14 @@ export class AttemptRing {
 
   add(record: AttemptRecord): void {
     const dims: string[] = [];
-    for (const key in record.segments) dims.push(this.interner.get(key + SEP + record.segments[key]!));
+    const interner = this.interner;
+    for (const key in record.segments) dims.push(interner.get(key, record.segments[key]!));
     for (const sv of record.services) {
-      dims.push(this.interner.get(SERVICE + SEP + sv.service));
-      if (sv.version !== '') dims.push(this.interner.get(SERVICE_VERSION_PREFIX + sv.service + SEP + sv.version));
+      dims.push(interner.get(SERVICE, sv.service));
+      // Keyed by the version's own dimension (one per service), so that no string is built for a hit.
+      if (sv.version !== '') dims.push(interner.get(this.versionDimension(sv.service), sv.version));
     }
-    if (record.failingStep !== undefined) dims.push(this.interner.get(FAILING_STEP + SEP + record.failingStep.step));
+    if (record.failingStep !== undefined) dims.push(interner.get(FAILING_STEP, record.failingStep.step));
     this.items[this.next] = {
       startMs: Number(record.startTimeUnixNano / 1_000_000n),
       failed: record.outcome === 'failure',
@@ -80,6 +101,16 @@ export class AttemptRing {
     };
     this.next = (this.next + 1) % this.capacity;
     if (this.count < this.capacity) this.count++;
+  }
+
+  private versionDimension(service: string): string {
+    let d = this.versionDimensions.get(service);
+    if (d === undefined) {
+      if (this.versionDimensions.size >= 4096) this.versionDimensions.clear();
+      d = SERVICE_VERSION_PREFIX + service;
+      this.versionDimensions.set(service, d);
+    }
+    return d;
   }
 
   /** Summaries with a start in [fromMs, toMs), newest first. */
@@ -92,8 +123,13 @@ export class AttemptRing {
 }
 
 function dedupe(dims: string[]): string[] {
-  // An attempt through two spans of one service lists it once; a set only when needed (rare).
-  return dims.length <= 1 || new Set(dims).size === dims.length ? dims : [...new Set(dims)];
+  // An attempt through two spans of one service lists it once. Interned keys compare by pointer, and lists are
+  // short: a pairwise scan finds out without allocating; a set only when there is a duplicate (rare).
+  for (let i = 1; i < dims.length; i++) {
+    const d = dims[i]!;
+    for (let j = 0; j < i; j++) if (dims[j] === d) return [...new Set(dims)];
+  }
+  return dims;
 }
 
 export interface SuspectOptions {
