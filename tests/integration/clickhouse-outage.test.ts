@@ -164,7 +164,7 @@ describe('Pulse killed with SIGKILL', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     await waitFor(() => queuedItems(join(queueDir, 'attempts')) === want.total, 20_000, `${want.total} attempts on disk`);
-    // SLI rows follow the attempts at the next tick (100 ms); wait until their count stops changing.
+    // SLI rows follow the attempts at the next tick (50 ms); wait until their count stops changing.
     let last = -1;
     await waitFor(
       async () => {

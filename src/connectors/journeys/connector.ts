@@ -33,8 +33,13 @@ export interface JourneysConnectorDeps {
   readonly tickIntervalMs?: number;
 }
 
-/** How often attempts are decided and windows closed: well under settle_delay, cheap when nothing is due. */
-export const TICK_INTERVAL_MS = 100;
+/**
+ * How often attempts are decided and windows closed: well under settle_delay, cheap when nothing is due. Each tick
+ * hands out what came due since the last one in one piece of event-loop work, so a shorter tick means shorter
+ * pauses for the requests waiting behind it: at 75k spans/s (~5.5k attempts/s) 50 ms instead of 100 ms took the
+ * forward p99 from 33–36 ms to 23–24 ms and the longest event-loop delay from 58–75 ms to 35–41 ms.
+ */
+export const TICK_INTERVAL_MS = 50;
 /** Derived items waiting for a refusing output, at most, per output. */
 export const MAX_BUFFERED_OUTPUT_ITEMS = 100_000;
 /** Items per send to an output. */

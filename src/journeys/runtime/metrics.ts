@@ -10,7 +10,7 @@ import type { DecidedBy } from './attempt-record.js';
 
 /**
  * Upper bounds (seconds) of `pulse_journey_decision_delay_seconds`: fine around the default `settle_delay`, coarse
- * up to a minute for `trace_wait`. A decision comes at the first tick (100 ms) at or after its deadline, so with
+ * up to a minute for `trace_wait`. A decision comes at the first tick (50 ms) at or after its deadline, so with
  * the defaults complete attempts mostly land in (0.5, 0.75] and timeouts in (10, 15].
  */
 export const DECISION_DELAY_BUCKETS_SECONDS: readonly number[] = [0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2.5, 5, 10, 15, 30, 60];
