@@ -84,22 +84,64 @@ function finite(n: number): number {
   return Number.isFinite(n) ? n : 0;
 }
 
-/** `{"row_id":<id>,…}\n`: the id goes in as an integer literal (JSON.stringify cannot write a 64-bit integer). */
-function line(id: string, row: object): string {
-  return `{"row_id":${id},${JSON.stringify(row).slice(1)}\n`;
+/**
+ * Builds a JSONEachRow body row by row straight into one buffer: `{"row_id":<id>,…}\n`, the id an integer literal
+ * (JSON.stringify cannot write a 64-bit integer). Each row's object is stringified and written as UTF-8 at once,
+ * then its opening `{` is overwritten with the `,` after the id: no per-row slice or concatenation, and no
+ * thousands-of-pieces string to flatten and transcode at the end (measured: ~30% of encoding an attempt row).
+ */
+class RowWriter {
+  private buf: Buffer;
+  private pos = 0;
+  private rows = 0;
+
+  constructor(expectedBytes: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(4096, expectedBytes));
+  }
+
+  add(id: string, row: object): void {
+    const json = JSON.stringify(row);
+    // Worst case: 3 UTF-8 bytes per UTF-16 unit of the JSON, `{"row_id":` (10), the id, `\n`.
+    const need = 11 + id.length + json.length * 3;
+    if (this.pos + need > this.buf.length) this.grow(need);
+    const buf = this.buf;
+    const w = buf as unknown as FastWriter;
+    let pos = this.pos;
+    pos += w.latin1Write('{"row_id":', pos);
+    pos += w.latin1Write(id, pos);
+    const at = pos;
+    pos += w.utf8Write(json, pos);
+    buf[at] = 0x2c; // the row's `{` becomes the `,` after the id
+    buf[pos++] = 0x0a;
+    this.pos = pos;
+    this.rows++;
+  }
+
+  finish(): RowBatch {
+    // A copy of exactly the bytes written: the batch may sit in a queue, and must not pin the spare capacity.
+    return { rows: this.rows, body: Buffer.from(this.buf.subarray(0, this.pos)) };
+  }
+
+  private grow(need: number): void {
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + need));
+    this.buf.copy(bigger, 0, 0, this.pos);
+    this.buf = bigger;
+  }
 }
 
-function batch(text: string, rows: number): RowBatch {
-  return { rows, body: Buffer.from(text, 'utf8') };
+/** Node's Buffer write methods that @types/node does not declare (the documented `buf.write` parses its arguments). */
+interface FastWriter {
+  latin1Write(s: string, offset: number): number;
+  utf8Write(s: string, offset: number): number;
 }
 
 export function encodeAttempts(records: readonly AttemptRecord[], precision: TimePrecision): RowBatch {
-  let text = '';
+  const out = new RowWriter(records.length * 800);
   for (const r of records) {
     const startMs = Number(r.startTimeUnixNano / 1_000_000n);
     const segmentKeys = Object.keys(r.segments);
     const spans = r.spans;
-    text += line(attemptRowId(r.journey, r.traceId, r.startSpanId), {
+    out.add(attemptRowId(r.journey, r.traceId, r.startSpanId), {
       journey: r.journey,
       start_time: precision === 'millis' ? utcMillis(startMs) : startSeconds.format(startMs),
       trace_id: idToHex(r.traceId),
@@ -123,16 +165,16 @@ export function encodeAttempts(records: readonly AttemptRecord[], precision: Tim
       decided_at: decidedSeconds.format(r.decidedAtMs),
     });
   }
-  return batch(text, records.length);
+  return out.finish();
 }
 
 /** Encodes SLI rows, giving each a new id from this process's instance id and sequence. */
 export function encodeSliWindows(rows: readonly SliWindow[]): RowBatch {
-  let text = '';
+  const out = new RowWriter(rows.length * 1200);
   for (const w of rows) {
     const id = rowId(`s\0${INSTANCE_ID}\0${++sliSequence}\0${w.journey}\0${w.windowStartMs}\0${w.segmentKey}\0${w.segmentValue}`);
     const reasons = Object.keys(w.failuresByReason);
-    text += line(id, {
+    out.add(id, {
       window_start: utcSeconds(w.windowStartMs),
       window_seconds: w.windowSeconds,
       journey: w.journey,
@@ -148,13 +190,13 @@ export function encodeSliWindows(rows: readonly SliWindow[]): RowBatch {
       latency_sum_ms: finite(w.latencySumMs),
     });
   }
-  return batch(text, rows.length);
+  return out.finish();
 }
 
 export function encodeAlerts(events: readonly AlertEvent[]): RowBatch {
-  let text = '';
+  const out = new RowWriter(events.length * 2048);
   for (const e of events) {
-    text += line(rowId(`e\0${e.id}`), {
+    out.add(rowId(`e\0${e.id}`), {
       event_id: e.id,
       event_time: utcSeconds(e.eventTimeMs),
       fingerprint: e.fingerprint,
@@ -183,7 +225,7 @@ export function encodeAlerts(events: readonly AlertEvent[]): RowBatch {
       summary: e.summary,
     });
   }
-  return batch(text, events.length);
+  return out.finish();
 }
 
 export function mergeRowBatches(batches: RowBatch[]): RowBatch {
