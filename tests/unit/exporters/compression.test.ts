@@ -1,6 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { encodeAndGzip, gzipBody, ScratchBuffers } from '../../../src/exporters/exporterhelper/compression.js';
+import { encodeAndGzip, gzipBody, ScratchBuffers, SYNC_GZIP_BELOW_BYTES } from '../../../src/exporters/exporterhelper/compression.js';
 import { configSchema as otlpConfig } from '../../../src/exporters/otlp/config.js';
 import { configSchema as otlpHttpConfig } from '../../../src/exporters/otlphttp/config.js';
 import { encodeTraceRequest } from '../../../src/otlp/index.js';
@@ -12,6 +12,13 @@ describe('compression_params', () => {
     expect(otlpConfig.parse({ endpoint: 'x:4317' }).compression_params.level).toBe(1);
     for (const level of [0, 10, 1.5]) {
       expect(otlpHttpConfig.safeParse({ endpoint: 'http://x:4318', compression_params: { level } }).success).toBe(false);
+    }
+  });
+
+  it('compresses small bodies (done at once) and large ones (on the thread pool) alike', async () => {
+    for (const size of [0, 1, 200, SYNC_GZIP_BELOW_BYTES - 1, SYNC_GZIP_BELOW_BYTES, 3 * SYNC_GZIP_BELOW_BYTES]) {
+      const raw = Uint8Array.from({ length: size }, (_, i) => (i * 31) % 251);
+      expect(gunzipSync(await gzipBody(raw, 1))).toEqual(Buffer.from(raw));
     }
   });
 
