@@ -1,6 +1,6 @@
 /**
- * The benchmark's load generator and forward target, in one process of its own (forked by bench/e2e/run.mjs, which
- * talks to it over IPC).
+ * The benchmark's load generator, in a process of its own (forked by bench/e2e/run.mjs, which talks to it over IPC),
+ * and the forward target it starts.
  *
  * - **Sender**: sends the pre-built requests of workload.mjs over OTLP/HTTP (protobuf or JSON) or OTLP/gRPC, on
  *   `connections` keep-alive connections, either paced at a target rate of spans/s or as fast as `maxInflight`
@@ -8,97 +8,51 @@
  *   counted as refused.
  * - **Probes**: every `probeIntervalMs` one extra request with a single span named `bench-probe-<seq>`; the time
  *   from sending it to seeing it arrive at the forward target is the request → forward latency.
- * - **Forward target**: an OTLP/HTTP server Pulse's `otlphttp` exporter sends to. It counts spans (walking the
- *   protobuf without decoding it) and looks for probe names; it answers 200 at once.
+ * - **Forward target**: bench/e2e/sink.mjs, an OTLP/HTTP server Pulse's `otlphttp` exporter sends to, in a process
+ *   of its own (so that the sender's work does not delay it and show up as forward latency). It counts spans and
+ *   probe arrivals and reports them here over IPC every few milliseconds.
  *
  * IPC: the parent sends `{type:'run', …}` and gets one `{type:'result', …}` back per run.
  */
 import http from 'node:http';
 import http2 from 'node:http2';
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { gunzipSync } from 'node:zlib';
-import { buildWorkload, probeRequest, PROBE_PREFIX } from './workload.mjs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { buildWorkload, probeRequest } from './workload.mjs';
 
 const GRPC_PATH = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
-// ---- forward target --------------------------------------------------------------------------------------------
+// ---- forward target (bench/e2e/sink.mjs, a process of its own) -----------------------------------------------
 
-const sink = { spans: 0, requests: 0, bytes: 0, probesSeen: new Map() };
-const PROBE_BYTES = Buffer.from(PROBE_PREFIX);
+/** What the forward target reported: totals, and when each probe arrived (epoch ms, as `now()` below). */
+const sink = { spans: 0, requests: 0, bytes: 0, cpuSeconds: 0, probesSeen: new Map() };
 
-/** Counts the spans of an ExportTraceServiceRequest by walking tags: resource_spans(1) › scope_spans(2) › spans(2). */
-export function countSpans(buf) {
-  let n = 0;
-  walk(buf, 0, buf.length, (f1, s1, e1) => {
-    if (f1 !== 1) return;
-    walk(buf, s1, e1, (f2, s2, e2) => {
-      if (f2 !== 2) return;
-      walk(buf, s2, e2, (f3) => {
-        if (f3 === 2) n++;
-      });
-    });
-  });
-  return n;
-}
-
-/** Calls `onLen(field, start, end)` for each length-delimited field in buf[from, to); skips the others. */
-function walk(buf, from, to, onLen) {
-  let p = from;
-  while (p < to) {
-    let tag = 0;
-    let shift = 0;
-    let b;
-    do {
-      b = buf[p++];
-      tag += (b & 0x7f) * 2 ** shift;
-      shift += 7;
-    } while (b & 0x80);
-    const wire = tag % 8;
-    const field = Math.floor(tag / 8);
-    if (wire === 0) {
-      while (buf[p++] & 0x80);
-    } else if (wire === 1) p += 8;
-    else if (wire === 5) p += 4;
-    else if (wire === 2) {
-      let len = 0;
-      shift = 0;
-      do {
-        b = buf[p++];
-        len += (b & 0x7f) * 2 ** shift;
-        shift += 7;
-      } while (b & 0x80);
-      onLen(field, p, p + len);
-      p += len;
-    } else throw new Error(`forward target: unsupported wire type ${wire}`);
-  }
-}
+/** Wall-clock ms with sub-ms precision, comparable across the load generator's and the forward target's processes. */
+const now = () => performance.timeOrigin + performance.now();
 
 function startSink() {
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      let body = Buffer.concat(chunks);
-      try {
-        if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
-        sink.spans += countSpans(body);
-        sink.requests++;
-        sink.bytes += body.length;
-        const now = performance.now();
-        for (let i = body.indexOf(PROBE_BYTES); i >= 0; i = body.indexOf(PROBE_BYTES, i + 1)) {
-          const seq = Number(body.toString('latin1', i + PROBE_BYTES.length, i + PROBE_BYTES.length + 12));
-          if (!sink.probesSeen.has(seq)) sink.probesSeen.set(seq, now);
-        }
-        res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': 0 });
-        res.end();
-      } catch (err) {
-        res.writeHead(400, { 'content-type': 'text/plain' });
-        res.end(String(err));
-      }
-    });
+  const child = fork(fileURLToPath(new URL('./sink.mjs', import.meta.url)), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  child.on('message', (msg) => {
+    if (msg.type !== 'counts') return;
+    sink.spans = msg.spans;
+    sink.requests = msg.requests;
+    sink.bytes = msg.bytes;
+    sink.cpuSeconds = msg.cpuSeconds;
+    for (const [seq, at] of msg.probes) if (!sink.probesSeen.has(seq)) sink.probesSeen.set(seq, at);
   });
-  server.keepAliveTimeout = 60_000;
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+  process.on('exit', () => child.kill());
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`forward target exited (${code})`)));
+    const onReady = (msg) => {
+      if (msg.type !== 'ready') return;
+      child.off('message', onReady);
+      resolve({ port: msg.port, close: () => child.kill() });
+    };
+    child.on('message', onReady);
+  });
 }
 
 // ---- senders ---------------------------------------------------------------------------------------------------
@@ -209,14 +163,19 @@ async function run(opts) {
   const probeSenders = targets.map((target) => (transport === 'grpc' ? grpcSender(target, 1) : httpSender(target, format, 1)));
 
   const sinkSpansBefore = sink.spans;
+  const sinkCpuBefore = sink.cpuSeconds;
   const stats = { requests: 0, sentSpans: 0, okSpans: 0, refusedSpans: 0, errors: 0, attempts: 0, outcomes: {} };
   const latencies = [];
+  /** How long Pulse took to answer each probe: with forwardLatencyMs, tells receive-side delay from export-side. */
+  const probeAnswers = [];
   const probeSent = new Map();
   let inflight = 0;
   let peakInflight = 0;
   let saturatedTicks = 0;
   let ticks = 0;
   const cpu0 = process.cpuUsage();
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
   const t0 = performance.now();
   const endAt = t0 + seconds * 1000;
   const shift = () => BigInt(Date.now()) * 1_000_000n - workload.buildTimeNs;
@@ -229,7 +188,7 @@ async function run(opts) {
     const started = performance.now();
     sender.send(parts, length, (outcome) => {
       inflight--;
-      if (!isProbe) latencies.push(performance.now() - started);
+      (isProbe ? probeAnswers : latencies).push(performance.now() - started);
       if (outcome === 'ok') stats.okSpans += spans;
       else {
         stats.refusedSpans += spans;
@@ -280,7 +239,7 @@ async function run(opts) {
   const probeTimer = setInterval(() => {
     const seq = probeSeq++;
     const body = probeRequest(format, seq, BigInt(Date.now()) * 1_000_000n);
-    probeSent.set(seq, performance.now());
+    probeSent.set(seq, now());
     sendOne(probeSenders[seq % probeSenders.length], [body], body.length, 1, true);
   }, probeIntervalMs);
 
@@ -308,6 +267,7 @@ async function run(opts) {
   const drainSeconds = (performance.now() - sendEnd) / 1000;
   for (const sender of [...senders, ...probeSenders]) sender.close();
   const cpu = process.cpuUsage(cpu0);
+  loop.disable();
 
   const probeLatencies = [];
   let probesLost = 0;
@@ -319,6 +279,7 @@ async function run(opts) {
   }
   probeLatencies.sort((a, b) => a - b);
   latencies.sort((a, b) => a - b);
+  probeAnswers.sort((a, b) => a - b);
   const forwarded = sink.spans - sinkSpansBefore;
   return {
     transport,
@@ -340,8 +301,11 @@ async function run(opts) {
     // Share of pacing ticks at which maxInflight requests were already waiting: Pulse answering slower than the pace.
     saturatedShare: ticks > 0 ? saturatedTicks / ticks : 0,
     requestLatencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: latencies.at(-1) ?? null },
+    probeAnswerMs: { p50: percentile(probeAnswers, 50), p99: percentile(probeAnswers, 99), max: probeAnswers.at(-1) ?? null },
     forwardLatencyMs: { samples: probeLatencies.length, lost: probesLost, p50: percentile(probeLatencies, 50), p99: percentile(probeLatencies, 99), max: probeLatencies.at(-1) ?? null },
     loadgenCpuSeconds: (cpu.user + cpu.system) / 1e6,
+    loadgenLoopDelayMs: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
+    forwardTargetCpuSeconds: sink.cpuSeconds - sinkCpuBefore,
   };
 }
 
@@ -361,4 +325,4 @@ process.on('message', (msg) => {
     process.exit(0);
   }
 });
-process.send({ type: 'ready', sinkPort: server.address().port });
+process.send({ type: 'ready', sinkPort: server.port });

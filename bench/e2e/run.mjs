@@ -347,7 +347,7 @@ async function step(loadgen, pulse, transport, rate, seconds, label) {
   log(
     `${transport} ${label.padEnd(7)} ${(rate / 1000).toFixed(0)}k → ${(result.acceptedRate / 1000).toFixed(1)}k spans/s, ` +
       `Pulse ${out.pulseCores.toFixed(2)} cores = ${((out.spansPerCoreSecond ?? 0) / 1000).toFixed(0)}k spans/s per core, RSS ${out.peakRssMiB.toFixed(0)} MiB, ` +
-      `forward p50/p99 ${fmtMs(result.forwardLatencyMs.p50)}/${fmtMs(result.forwardLatencyMs.p99)} ms, loop delay p99/max ${out.eventLoopLagMs.p99.toFixed(0)}/${out.eventLoopLagMs.max.toFixed(0)} ms, heap ${out.heapUsedMiB.toFixed(0)} MiB, refused ${result.refusedSpans}, lost ${result.lostSpans}, drain ${result.drainSeconds.toFixed(2)} s` +
+      `forward p50/p99 ${fmtMs(result.forwardLatencyMs.p50)}/${fmtMs(result.forwardLatencyMs.p99)} ms (answered ${fmtMs(result.probeAnswerMs.p50)}/${fmtMs(result.probeAnswerMs.p99)}; load generator loop max ${fmtMs(result.loadgenLoopDelayMs.max)}), loop delay p99/max ${out.eventLoopLagMs.p99.toFixed(0)}/${out.eventLoopLagMs.max.toFixed(0)} ms, heap ${out.heapUsedMiB.toFixed(0)} MiB, refused ${result.refusedSpans}, lost ${result.lostSpans}, drain ${result.drainSeconds.toFixed(2)} s` +
       `${result.saturatedShare > 0.01 ? `, ${(100 * result.saturatedShare).toFixed(0)}% of the time ${result.maxInflight} requests unanswered` : ''} → ${out.passed ? 'pass' : 'FAIL'}`,
   );
   return out;
