@@ -261,7 +261,7 @@ export class ProtoReader {
     try {
       return utf8Decoder.decode(buf.subarray(start, end));
     } catch {
-      throw protobufError(`${describe(msg, field)} at byte ${at} is not valid UTF-8 (invalid sequence at byte ${invalidUtf8At(buf, i, end)})`);
+      throw this.notUtf8(msg, field, at, i, end);
     }
   }
 
@@ -276,9 +276,12 @@ export class ProtoReader {
     this.pos = end;
     const i = this.asciiUpTo(start, end);
     // From the first non-ASCII byte on (a character boundary: the byte before it is ASCII, or it is the first).
-    if (i !== end && !isUtf8(buf.subarray(i, end))) {
-      throw protobufError(`${describe(msg, field)} at byte ${at} is not valid UTF-8 (invalid sequence at byte ${invalidUtf8At(buf, i, end)})`);
-    }
+    if (i !== end && !isUtf8(buf.subarray(i, end))) throw this.notUtf8(msg, field, at, i, end);
+  }
+
+  /** The error for a string field whose bytes from `from` (its first non-ASCII byte) to `end` are not UTF-8. */
+  private notUtf8(msg: MessageInfo, field: number, at: number, from: number, end: number): PermanentError {
+    return protobufError(`${describe(msg, field)} at byte ${at} is not valid UTF-8 (invalid sequence at byte ${invalidUtf8At(this.buf, from, end)})`);
   }
 
   /** The offset of the first byte in `[start, end)` that is not ASCII, or `end`. Four bytes per step while it can. */
