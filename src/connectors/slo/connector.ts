@@ -56,6 +56,7 @@ export class SloConnector implements ConnectorComponent {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private stopping: Promise<void> | undefined;
+  private evaluating: Promise<void> | undefined;
 
   constructor(
     private readonly settings: CreateSettings,
@@ -138,8 +139,28 @@ export class SloConnector implements ConnectorComponent {
    */
   evaluate(): Promise<void> {
     if (this.stopped) return Promise.resolve();
+    // One evaluation at a time: a timer firing while one is still in its steps does not start another. (A slow
+    // alerts output does not hold evaluations back: the send is not part of it.)
+    this.evaluating ??= this.evaluateInSteps().finally(() => {
+      this.evaluating = undefined;
+    });
+    return this.evaluating.then(() => this.sender.pump());
+  }
+
+  /**
+   * Runs the engine's evaluation one journey at a time, yielding to the event loop in between, so that requests
+   * waiting to be received and forwarded are not held up for the whole evaluation (~30 ms for five journeys with
+   * suspects analysed, measured at 120k spans/s) but for one journey at most.
+   */
+  private async evaluateInSteps(): Promise<void> {
     try {
-      const events = this.engine.evaluate(this.now());
+      const steps = this.engine.evaluation(this.now());
+      let step = steps.next();
+      while (step.done !== true) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        step = steps.next();
+      }
+      const events = step.value;
       this.evaluations.inc();
       this.count(events);
       this.sender.push(events);
@@ -147,7 +168,6 @@ export class SloConnector implements ConnectorComponent {
       this.evaluationErrors.inc();
       this.errors.log('evaluation', err);
     }
-    return this.sender.pump();
   }
 
   shutdown(): Promise<void> {
@@ -159,6 +179,8 @@ export class SloConnector implements ConnectorComponent {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    // An evaluation in its steps finishes (and hands its events to the sender) before the sender drains.
+    await this.evaluating;
     this.definitions?.unfollow();
     await this.sender.drain();
     for (const off of this.unobserve.splice(0)) off();
