@@ -96,7 +96,9 @@ class RowWriter {
   private rows = 0;
 
   constructor(expectedBytes: number) {
-    this.buf = Buffer.allocUnsafe(Math.max(4096, expectedBytes));
+    // Encoding is synchronous, so one scratch buffer serves every batch; only the finished body is allocated.
+    if (scratch.length < expectedBytes && expectedBytes <= MAX_KEPT_SCRATCH_BYTES) scratch = Buffer.allocUnsafeSlow(expectedBytes);
+    this.buf = scratch.length >= expectedBytes ? scratch : Buffer.allocUnsafe(expectedBytes);
   }
 
   add(id: string, row: object): void {
@@ -123,11 +125,16 @@ class RowWriter {
   }
 
   private grow(need: number): void {
-    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + need));
+    const bigger = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.pos + need));
     this.buf.copy(bigger, 0, 0, this.pos);
     this.buf = bigger;
+    if (bigger.length <= MAX_KEPT_SCRATCH_BYTES) scratch = bigger;
   }
 }
+
+/** The scratch buffer rows are written into (kept up to 4 MiB; a bigger batch uses a buffer of its own). */
+const MAX_KEPT_SCRATCH_BYTES = 4 * 1024 * 1024;
+let scratch = Buffer.allocUnsafeSlow(256 * 1024);
 
 /** Node's Buffer write methods that @types/node does not declare (the documented `buf.write` parses its arguments). */
 interface FastWriter {
