@@ -91,15 +91,10 @@ function finite(n: number): number {
  * thousands-of-pieces string to flatten and transcode at the end (measured: ~30% of encoding an attempt row).
  */
 class RowWriter {
-  private buf: Buffer;
+  // Encoding is synchronous, so one scratch buffer serves every batch; only the finished body is allocated.
+  private buf: Buffer = scratch;
   private pos = 0;
   private rows = 0;
-
-  constructor(expectedBytes: number) {
-    // Encoding is synchronous, so one scratch buffer serves every batch; only the finished body is allocated.
-    if (scratch.length < expectedBytes && expectedBytes <= MAX_KEPT_SCRATCH_BYTES) scratch = Buffer.allocUnsafeSlow(expectedBytes);
-    this.buf = scratch.length >= expectedBytes ? scratch : Buffer.allocUnsafe(expectedBytes);
-  }
 
   add(id: string, row: object): void {
     const json = JSON.stringify(row);
@@ -132,7 +127,7 @@ class RowWriter {
   }
 }
 
-/** The scratch buffer rows are written into (kept up to 4 MiB; a bigger batch uses a buffer of its own). */
+/** The scratch buffer rows are written into; `grow` replaces it, up to 4 MiB (a bigger batch grows a buffer of its own). */
 const MAX_KEPT_SCRATCH_BYTES = 4 * 1024 * 1024;
 let scratch = Buffer.allocUnsafeSlow(256 * 1024);
 
@@ -143,7 +138,7 @@ interface FastWriter {
 }
 
 export function encodeAttempts(records: readonly AttemptRecord[], precision: TimePrecision): RowBatch {
-  const out = new RowWriter(records.length * 800);
+  const out = new RowWriter();
   for (const r of records) {
     const startMs = Number(r.startTimeUnixNano / 1_000_000n);
     const segmentKeys = Object.keys(r.segments);
@@ -177,7 +172,7 @@ export function encodeAttempts(records: readonly AttemptRecord[], precision: Tim
 
 /** Encodes SLI rows, giving each a new id from this process's instance id and sequence. */
 export function encodeSliWindows(rows: readonly SliWindow[]): RowBatch {
-  const out = new RowWriter(rows.length * 1200);
+  const out = new RowWriter();
   for (const w of rows) {
     const id = rowId(`s\0${INSTANCE_ID}\0${++sliSequence}\0${w.journey}\0${w.windowStartMs}\0${w.segmentKey}\0${w.segmentValue}`);
     const reasons = Object.keys(w.failuresByReason);
@@ -201,7 +196,7 @@ export function encodeSliWindows(rows: readonly SliWindow[]): RowBatch {
 }
 
 export function encodeAlerts(events: readonly AlertEvent[]): RowBatch {
-  const out = new RowWriter(events.length * 2048);
+  const out = new RowWriter();
   for (const e of events) {
     out.add(rowId(`e\0${e.id}`), {
       event_id: e.id,
