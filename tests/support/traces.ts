@@ -7,7 +7,7 @@
  *   nanosecond timestamps above 2^53. Deterministic for a given seed.
  * - `makeSpan()` / `makeBatch()` / `toAttributes()` build small hand-crafted batches.
  */
-import { KvList, SpanKind, StatusCode, type AnyValue, type KeyValue, type ResourceSpans, type ScopeSpans, type Span, type SpanEvent, type SpanLink, type TraceBatch } from '../../src/core/model.js';
+import { cloneSpan, KvList, SpanKind, StatusCode, type AnyValue, type KeyValue, type ResourceSpans, type ScopeSpans, type Span, type SpanEvent, type SpanLink, type TraceBatch } from '../../src/core/model.js';
 import { seededRandom } from '../../scripts/random.mjs';
 
 /** `{ key: value }` → the model's attribute list, in insertion order. */
@@ -427,23 +427,6 @@ export function withoutRaw(batch: TraceBatch): TraceBatch {
 }
 
 function plainSpan(s: Span): Span {
-  return {
-    traceId: s.traceId,
-    spanId: s.spanId,
-    traceState: s.traceState,
-    parentSpanId: s.parentSpanId,
-    flags: s.flags,
-    name: s.name,
-    kind: s.kind,
-    startTimeUnixNano: s.startTimeUnixNano,
-    endTimeUnixNano: s.endTimeUnixNano,
-    attributes: s.attributes,
-    droppedAttributesCount: s.droppedAttributesCount,
-    events: s.events,
-    droppedEventsCount: s.droppedEventsCount,
-    links: s.links,
-    droppedLinksCount: s.droppedLinksCount,
-    statusCode: s.statusCode,
-    statusMessage: s.statusMessage,
-  };
+  const { rawBuf: _b, rawStart: _s, rawEnd: _e, rawAttributes: _a, ...plain } = cloneSpan(s);
+  return plain;
 }
