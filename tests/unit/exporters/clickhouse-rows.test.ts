@@ -161,6 +161,77 @@ describe('attempt rows', () => {
     });
   });
 
+  it('are byte for byte what JSON.stringify of the row would give, for awkward text and numbers', () => {
+    // The reference: the row as an object, stringified (how rows were encoded before they were written field by field).
+    const hex = (b: string) => Buffer.from(b, 'latin1').toString('hex');
+    const fin = (n: number) => (Number.isFinite(n) ? n : 0);
+    const reference = (r: AttemptRecord) =>
+      `{"row_id":${attemptRowId(r.journey, r.traceId, r.startSpanId)},` +
+      JSON.stringify({
+        journey: r.journey,
+        start_time: '2025-11-22 10:00:00',
+        trace_id: hex(r.traceId),
+        start_span_id: hex(r.startSpanId),
+        duration_ms: fin(r.durationMs),
+        outcome: r.outcome,
+        reasons: r.reasons,
+        signals: r.signals,
+        segment_keys: Object.keys(r.segments),
+        segment_values: Object.values(r.segments),
+        services: r.services.map((x) => x.service),
+        service_versions: r.services.map((x) => x.version),
+        failing_step: r.failingStep?.step ?? '',
+        failing_service: r.failingStep?.service ?? '',
+        failing_version: r.failingStep?.version ?? '',
+        span_steps: r.spans.map((x) => x.step),
+        span_services: r.spans.map((x) => x.service),
+        span_status_codes: r.spans.map((x) => x.statusCode),
+        span_durations_ms: r.spans.map((x) => fin(x.durationMs)),
+        decided_by: r.decidedBy,
+        decided_at: '2025-11-22 10:00:11',
+      }).slice(1);
+    // Every character class the writer treats apart: ASCII, escapes, control characters, 2- and 3-byte UTF-8,
+    // surrogate pairs, lone surrogates (both halves), and the edges between them.
+    const pieces = ['a', 'Z', ' ', '~', '\x7f', '"', '\\', '/', '\b', '\f', '\n', '\r', '\t', '\u0000', '\u001f', '\u0080', 'é', '\u07ff', '\u0800', '€', '\uffff', '\u2028', '🚀', '\ud800', '\udfff', '\udbff\udfff'];
+    let seed = 12345;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const text = () => Array.from({ length: rand(12) }, () => pieces[rand(pieces.length)]!).join('');
+    const numbers = [0, -0, 1, 7, 9, 10, 99, 100, 999_999_999, 1e9, 2 ** 31, -1, 0.1, 182.5, 1e21, 1.5e-7, Number.NaN, Number.POSITIVE_INFINITY, Number.MIN_VALUE, Number.MAX_VALUE];
+    const records: AttemptRecord[] = [];
+    for (let n = 0; n < 300; n++) {
+      const segments: Record<string, string> = {};
+      for (let i = rand(4); i > 0; i--) segments[text() || 'k' + i] = text();
+      if (rand(5) === 0) segments['7'] = 'an integer-like key comes first';
+      records.push(
+        attempt({
+          journey: text(),
+          traceId: String.fromCharCode(...Array.from({ length: 16 }, () => rand(256))),
+          startSpanId: String.fromCharCode(...Array.from({ length: 8 }, () => rand(256))),
+          durationMs: numbers[rand(numbers.length)]!,
+          reasons: Array.from({ length: rand(3) }, text),
+          signals: Array.from({ length: rand(2) }, text),
+          segments,
+          services: Array.from({ length: rand(4) }, () => ({ service: text(), version: text() })),
+          failingStep: rand(2) === 0 ? undefined : { step: text(), service: text(), version: text() },
+          spans: Array.from({ length: rand(6) }, () => ({
+            step: text(),
+            spanId: SPAN,
+            service: text(),
+            version: '',
+            statusCode: rand(3),
+            durationMs: numbers[rand(numbers.length)]!,
+          })),
+        }),
+      );
+    }
+    const expected = records.map((r) => reference(r) + '\n').join('');
+    expect(encodeAttempts(records, 'seconds').body.toString('utf8')).toBe(expected);
+    expect(encodeAttempts(records, 'seconds').body.equals(Buffer.from(expected, 'utf8'))).toBe(true);
+  });
+
   it('write a finite number where a duration is not one (ClickHouse refuses null in Float64)', () => {
     const row = lines(encodeAttempts([attempt({ durationMs: Number.NaN })], 'seconds'))[0]!;
     expect(row).toContain('"duration_ms":0,');
