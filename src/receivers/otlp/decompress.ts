@@ -56,8 +56,7 @@ export const ASYNC_FROM_BYTES = 4096;
  */
 export async function decompressBodyAsync(body: Buffer, encoding: BodyEncoding, maxBytes: number): Promise<Buffer> {
   if (encoding === 'identity' || body.length < ASYNC_FROM_BYTES) return decompressBody(body, encoding, maxBytes);
-  // One piece of pool work: the output buffer is the expected size (OTLP protobuf inflates ~8x), within the cap.
-  const opts = { maxOutputLength: Math.max(1, maxBytes), chunkSize: Math.min(Math.max(64 * 1024, body.length * 8), Math.max(64 * 1024, maxBytes)) };
+  const opts = { maxOutputLength: Math.max(1, maxBytes), chunkSize: outputChunkSize(body, encoding, maxBytes) };
   try {
     if (encoding === 'gzip') return await gunzipAsync(body, opts);
     return await (hasZlibHeader(body) ? inflateAsync(body, opts) : inflateRawAsync(body, opts));
@@ -65,6 +64,28 @@ export async function decompressBodyAsync(body: Buffer, encoding: BodyEncoding, 
     throw decompressError(err, encoding, maxBytes);
   }
 }
+
+/**
+ * The size of the output buffer for one piece of pool work. Node allocates it for every call, and V8 starts a
+ * young-generation GC for every few tens of MB of such buffers, so it should be no larger than the output.
+ * A single-member gzip body says its inflated size in its last four bytes (ISIZE, RFC 1952 §2.3.1): one byte more
+ * than that (at exactly the size, Node would allocate a second buffer to learn that the stream ended). ISIZE is
+ * the sender's word, so it is believed only up to 32× the body (a 20-byte body claiming 4 GB gets 64 KiB; an
+ * output longer than the buffer only costs one more buffer and a join). Otherwise (deflate, several gzip members,
+ * or an ISIZE smaller than the body, which only several members explain) 4× the body: OTLP protobuf at gzip's
+ * default level inflates 4–8×.
+ */
+export function outputChunkSize(body: Buffer, encoding: BodyEncoding, maxBytes: number): number {
+  const cap = Math.max(MIN_CHUNK, maxBytes + 1);
+  if (encoding === 'gzip' && body.length >= 18) {
+    const isize = body.readUInt32LE(body.length - 4);
+    if (isize >= body.length) return Math.min(Math.max(MIN_CHUNK, isize + 1), Math.max(64 * 1024, body.length * 32), cap);
+  }
+  return Math.min(Math.max(64 * 1024, body.length * 4), cap);
+}
+
+/** zlib's smallest `chunkSize`. */
+const MIN_CHUNK = 64;
 
 function decompressError(err: unknown, encoding: BodyEncoding, maxBytes: number): PermanentError {
   if ((err as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseGrpcTimeout, percentEncodeGrpcMessage } from '../../../src/receivers/otlp/status.js';
-import { parseBodyEncoding, decompressBody, decompressBodyAsync, ASYNC_FROM_BYTES } from '../../../src/receivers/otlp/decompress.js';
+import { parseBodyEncoding, decompressBody, decompressBodyAsync, outputChunkSize, ASYNC_FROM_BYTES } from '../../../src/receivers/otlp/decompress.js';
 import { deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 
 describe('gRPC header helpers', () => {
@@ -58,5 +58,24 @@ describe('body decompression', () => {
     // Small bodies and identity take the in-place path and still answer.
     expect(await decompressBodyAsync(gzipSync(data), 'gzip', 1e6)).toEqual(data);
     expect(await decompressBodyAsync(data, 'identity', 1e6)).toBe(data);
+  });
+
+  it('inflates a gzip body into one buffer of the size its trailer states, without trusting an inflated claim', async () => {
+    const big = Buffer.from(randomBytes(100_000).toString('hex'));
+    const gz = gzipSync(big);
+    // V8 starts a young-generation GC per few tens of MB of such buffers: this one holds the output and one byte.
+    const out = await decompressBodyAsync(gz, 'gzip', 1e6);
+    expect(out).toEqual(big);
+    expect(out.buffer.byteLength).toBe(big.length + 1);
+    // Two members: the trailer states only the last one's size; the output is still whole.
+    const two = Buffer.concat([gzipSync(big), gzipSync(Buffer.from('tail'))]);
+    expect(await decompressBodyAsync(two, 'gzip', 1e6)).toEqual(Buffer.concat([big, Buffer.from('tail')]));
+    // A trailer claiming 4 GB buys at most 32× the body (or 64 KiB), never the whole cap.
+    const liar = Buffer.from(gz);
+    liar.writeUInt32LE(0xffffffff, liar.length - 4);
+    expect(outputChunkSize(liar, 'gzip', 64 * 1024 * 1024)).toBe(Math.max(64 * 1024, liar.length * 32));
+    await expect(decompressBodyAsync(liar, 'gzip', 1e6)).rejects.toMatchObject({ code: 'PULSE_ERR_BAD_COMPRESSION' });
+    // Deflate has no trailer size: 4× the body.
+    expect(outputChunkSize(deflateSync(big), 'deflate', 64 * 1024 * 1024)).toBe(Math.max(64 * 1024, deflateSync(big).length * 4));
   });
 });
