@@ -5,6 +5,9 @@
  * Protobuf decode checks span attributes but decodes them on first read (most spans are only forwarded); "read every
  * span's attributes" adds that read for every span, the cost when everything is read.
  *
+ * "encode it for forwarding" is what every forwarded protobuf request costs: decode, then encode the decoded spans,
+ * which copies their bytes (runs of back-to-back spans in one piece); subtract "decode protobuf" for the encode.
+ *
  * "unique values" re-runs protobuf decode on a request whose string attribute values never repeat (ids, user
  * names), the worst case for value interning.
  */
@@ -48,6 +51,9 @@ describe(`OTLP codecs, ${batch.spanCount}-span request (protobuf ${proto.length}
   });
   bench('decode protobuf, unique values', () => {
     decodeTraceRequest(uniqueProto);
+  });
+  bench('decode protobuf + encode it for forwarding (decoded spans are copied)', () => {
+    encodeTraceRequest(decodeTraceRequest(proto).batch);
   });
   bench('encode protobuf', () => {
     encodeTraceRequest(batch);

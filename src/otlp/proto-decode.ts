@@ -160,15 +160,17 @@ function decodeScopeSpans(r: ProtoReader, end: number, rej: SpanRejections, ri: 
 /** Decodes one span; `null` when its ids make it unusable (then it is counted in `rej`). */
 function decodeSpan(r: ProtoReader, end: number, rej: SpanRejections, ri: number, si: number, pi: number): Span | null {
   const rawStart = r.pos;
-  let traceId = '';
-  let spanId = '';
+  // Ids and times are checked now and read from the bytes on first use (see `DecodedSpan`): their offsets, -1 for
+  // none (an id that is missing or invalid, a time that is absent and so 0).
+  let traceIdAt = -1;
+  let spanIdAt = -1;
   let traceState = '';
-  let parentSpanId = '';
+  let parentSpanIdAt = -1;
   let flags = 0;
   let name = '';
   let kind = 0;
-  let startTimeUnixNano = 0n;
-  let endTimeUnixNano = 0n;
+  let startAt = -1;
+  let endAt = -1;
   let attributeCount = 0;
   /** Where the first attribute's tag is and where the last attribute ends: what `DecodedSpan` decodes later. */
   let attributesStart = 0;
@@ -189,21 +191,15 @@ function decodeSpan(r: ProtoReader, end: number, rej: SpanRejections, ri: number
       case 10: {
         // 1: trace_id — kept only when valid; '' marks the span for rejection
         const n = r.len(end, SPAN, 1, at);
-        if (n === 16 && !r.allZero(16)) traceId = r.binary(16);
-        else {
-          traceId = '';
-          r.pos += n;
-        }
+        traceIdAt = n === 16 && !r.allZero(16) ? r.pos : -1;
+        r.pos += n;
         break;
       }
       case 18: {
         // 2: span_id
         const n = r.len(end, SPAN, 2, at);
-        if (n === 8 && !r.allZero(8)) spanId = r.binary(8);
-        else {
-          spanId = '';
-          r.pos += n;
-        }
+        spanIdAt = n === 8 && !r.allZero(8) ? r.pos : -1;
+        r.pos += n;
         break;
       }
       case 26: // 3: trace_state
@@ -213,11 +209,8 @@ function decodeSpan(r: ProtoReader, end: number, rej: SpanRejections, ri: number
         // 4: parent_span_id
         const n = r.len(end, SPAN, 4, at);
         badParent = n !== 0 && n !== 8;
-        if (n === 8 && !r.allZero(8)) parentSpanId = r.binary(8);
-        else {
-          parentSpanId = '';
-          r.pos += n;
-        }
+        parentSpanIdAt = n === 8 && !r.allZero(8) ? r.pos : -1;
+        r.pos += n;
         break;
       }
       case 42: // 5: name
@@ -227,10 +220,10 @@ function decodeSpan(r: ProtoReader, end: number, rej: SpanRejections, ri: number
         kind = r.uint32(end, SPAN, 6, at) | 0;
         break;
       case 57: // 7: start_time_unix_nano
-        startTimeUnixNano = r.fixed64(end, SPAN, 7, at);
+        startAt = r.skipFixed64(end, SPAN, 7, at);
         break;
       case 65: // 8: end_time_unix_nano
-        endTimeUnixNano = r.fixed64(end, SPAN, 8, at);
+        endAt = r.skipFixed64(end, SPAN, 8, at);
         break;
       case 74: // 9: attributes — checked now, decoded on first use (see the file comment)
         if (attributeCount++ === 0) attributesStart = at;
@@ -272,21 +265,21 @@ function decodeSpan(r: ProtoReader, end: number, rej: SpanRejections, ri: number
     }
   }
 
-  if (traceId === '' || spanId === '' || badParent) {
-    const reason = traceId === '' ? TRACE_ID_REASON : spanId === '' ? SPAN_ID_REASON : PARENT_ID_REASON;
+  if (traceIdAt < 0 || spanIdAt < 0 || badParent) {
+    const reason = traceIdAt < 0 ? TRACE_ID_REASON : spanIdAt < 0 ? SPAN_ID_REASON : PARENT_ID_REASON;
     rej.reject(reason, 'resource_spans', ri, si, 'scope_spans', pi, 'spans');
     return null;
   }
   return new DecodedSpan(
-    traceId,
-    spanId,
+    traceIdAt,
+    spanIdAt,
     traceState,
-    parentSpanId,
+    parentSpanIdAt,
     flags,
     name,
     kind,
-    startTimeUnixNano,
-    endTimeUnixNano,
+    startAt,
+    endAt,
     droppedAttributesCount,
     events,
     droppedEventsCount,
@@ -312,17 +305,25 @@ export class DecodedSpan implements Span {
   /** The decoded attributes; `undefined` until first read. */
   decoded: KeyValue[] | undefined = undefined;
   rawBuf: Uint8Array | undefined;
+  // Ids and times, once read or assigned; `undefined` until then.
+  private traceIdValue: string | undefined = undefined;
+  private spanIdValue: string | undefined = undefined;
+  private parentSpanIdValue: string | undefined = undefined;
+  private startValue: bigint | undefined = undefined;
+  private endValue: bigint | undefined = undefined;
 
   constructor(
-    public traceId: string,
-    public spanId: string,
+    /** Offsets in the request of the 16-byte trace id, the 8-byte span id and parent span id (-1: none). */
+    private readonly traceIdAt: number,
+    private readonly spanIdAt: number,
     public traceState: string,
-    public parentSpanId: string,
+    private readonly parentSpanIdAt: number,
     public flags: number,
     public name: string,
     public kind: number,
-    public startTimeUnixNano: bigint,
-    public endTimeUnixNano: bigint,
+    /** Offsets of the fixed64 start and end times (-1: absent, so 0). */
+    private readonly startAt: number,
+    private readonly endAt: number,
     public droppedAttributesCount: number,
     public events: SpanEvent[],
     public droppedEventsCount: number,
@@ -344,6 +345,49 @@ export class DecodedSpan implements Span {
 
   get attributes(): KeyValue[] {
     return (this.decoded ??= this.decodeAttributes());
+  }
+
+  // Most spans are only forwarded, by copying their bytes: nothing reads their ids or times, so they are read from
+  // the request on first use (~120 bytes of strings and bigints per span otherwise allocated for nothing).
+
+  get traceId(): string {
+    return (this.traceIdValue ??= this.reader.binaryAt(this.traceIdAt, 16));
+  }
+
+  set traceId(id: string) {
+    this.traceIdValue = id;
+  }
+
+  get spanId(): string {
+    return (this.spanIdValue ??= this.reader.binaryAt(this.spanIdAt, 8));
+  }
+
+  set spanId(id: string) {
+    this.spanIdValue = id;
+  }
+
+  get parentSpanId(): string {
+    return (this.parentSpanIdValue ??= this.parentSpanIdAt < 0 ? '' : this.reader.binaryAt(this.parentSpanIdAt, 8));
+  }
+
+  set parentSpanId(id: string) {
+    this.parentSpanIdValue = id;
+  }
+
+  get startTimeUnixNano(): bigint {
+    return (this.startValue ??= this.startAt < 0 ? 0n : this.reader.view.getBigUint64(this.startAt, true));
+  }
+
+  set startTimeUnixNano(ns: bigint) {
+    this.startValue = ns;
+  }
+
+  get endTimeUnixNano(): bigint {
+    return (this.endValue ??= this.endAt < 0 ? 0n : this.reader.view.getBigUint64(this.endAt, true));
+  }
+
+  set endTimeUnixNano(ns: bigint) {
+    this.endValue = ns;
   }
 
   set attributes(attributes: KeyValue[]) {

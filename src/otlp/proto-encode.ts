@@ -474,14 +474,58 @@ function writeScopeSpans(ss: ScopeSpans): void {
     writeVarint(scope.droppedAttributesCount >>> 0);
   }
   const spans = ss.spans;
-  for (let i = 0; i < spans.length; i++) {
+  for (let i = 0; i < spans.length; ) {
     out[pos++] = 18; // 2: spans
-    writeSpan(spans[i]!);
+    const run = copiedRun(spans, i);
+    if (run > 1) {
+      // Spans that were back to back in the request and are copied as they came: one copy for all of them, tags
+      // and lengths included (they are the ones pass 1 computed, see `copiedRun`), skipping their size slots.
+      const first = spans[i]!;
+      const end = spans[i + run - 1]!.rawEnd!;
+      writeLength();
+      out.set(first.rawBuf!.subarray(first.rawStart!, end), pos);
+      pos += end - first.rawStart!;
+      top += run - 1;
+      i += run;
+    } else {
+      writeSpan(spans[i]!);
+      i++;
+    }
   }
   if (ss.schemaUrl.length !== 0) {
     out[pos++] = 26; // 3: schema_url
     writeString(ss.schemaUrl);
   }
+}
+
+/**
+ * How many spans from `spans[i]` on can be written as one copy of the request's bytes: each is copied as it came
+ * (no attribute added) and starts right after the previous one's end plus exactly a one-byte tag and its length
+ * as a minimal varint — the bytes pass 2 would write between them. Then the source holds nothing else between
+ * them (an unknown field, another message, a longer varint would take more bytes). 0 or 1: copy span by span.
+ */
+function copiedRun(spans: readonly Span[], i: number): number {
+  const first = spans[i]!;
+  const buf = first.rawBuf;
+  if (buf === undefined || !copiedAsIs(first)) return 0;
+  let end = first.rawEnd!;
+  let n = 1;
+  while (i + n < spans.length) {
+    const next = spans[i + n]!;
+    if (next.rawBuf !== buf || !copiedAsIs(next)) break;
+    const len = next.rawEnd! - next.rawStart!;
+    if (next.rawStart !== end + 1 + varintSize(len) || buf[end] !== 18) break;
+    end = next.rawEnd!;
+    n++;
+  }
+  return n;
+}
+
+/** Copyable with no attribute added: pass 1 reserved exactly one size slot for it. */
+function copiedAsIs(s: Span): boolean {
+  if (s.rawBuf === undefined) return false;
+  const attrs = decodedAttributes(s);
+  return attrs === undefined || attrs.length === s.rawAttributes!;
 }
 
 function writeSpan(s: Span): void {

@@ -207,6 +207,14 @@ export class ProtoReader {
     return v;
   }
 
+  /** Checks that a fixed64 fits, steps over it and returns its offset (for a value read later, e.g. `view.getBigUint64`). */
+  skipFixed64(end: number, msg: MessageInfo, field: number, at: number): number {
+    this.need(8, end, msg, field, at, 'fixed64');
+    const p = this.pos;
+    this.pos = p + 8;
+    return p;
+  }
+
   double(end: number, msg: MessageInfo, field: number, at: number): number {
     this.need(8, end, msg, field, at, 'fixed64');
     const v = this.view.getFloat64(this.pos, true);
@@ -305,6 +313,15 @@ export class ProtoReader {
     }
     if (n === 8) return String.fromCharCode(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!);
     return n === 0 ? '' : this.latin1.latin1Slice(p, p + n);
+  }
+
+  /** `binary` of the `n` bytes at `offset`, without moving `pos` (for values read after decoding). */
+  binaryAt(offset: number, n: number): string {
+    const saved = this.pos;
+    this.pos = offset;
+    const id = this.binary(n);
+    this.pos = saved;
+    return id;
   }
 
   /** `n` raw bytes as a fresh copy (never a view: a view would keep the whole request buffer alive). */

@@ -99,6 +99,32 @@ describe('forwarding decoded spans', () => {
     expect(withoutRaw(decoded.batch)).toEqual(withoutRaw(merged));
   });
 
+  it('copies back-to-back spans in one piece, and span by span where anything lies between them', () => {
+    // An unchanged realistic request comes back byte for byte, and so does one with every third span tagged.
+    const input = encodeTraceRequest(makeRealisticBatch({ seed: 5 }));
+    expect(Buffer.from(encodeTraceRequest(decodeTraceRequest(input).batch))).toEqual(Buffer.from(input));
+    const tagged = decodeTraceRequest(input).batch;
+    let n = 0;
+    for (const rs of tagged.resourceSpans) for (const ss of rs.scopeSpans) for (const sp of ss.spans) if (n++ % 3 === 0) setSpanAttribute(sp, 'journey.name', 'x');
+    expect(withoutRaw(decodeTraceRequest(encodeTraceRequest(tagged)).batch)).toEqual(withoutRaw(tagged));
+    // Reordered spans (a processor sorting them) are not back to back in the source any more.
+    const reordered = decodeTraceRequest(input).batch;
+    for (const rs of reordered.resourceSpans) for (const ss of rs.scopeSpans) ss.spans.reverse();
+    expect(withoutRaw(decodeTraceRequest(encodeTraceRequest(reordered)).batch)).toEqual(withoutRaw(reordered));
+    // Between spans: an unknown field, then a span whose length is a non-minimal varint (valid protobuf). The
+    // forwarded request holds the three spans, minimal lengths, and the unknown field nowhere between them.
+    const span = (name: string) => [...str(5, name), ...len(1, TRACE), ...len(2, SPAN_ID)];
+    const a = span('a');
+    const b = span('b');
+    const c = span('c');
+    const scopeSpans = [...len(2, a), ...UNKNOWN, ...len(2, b), ...varint((2 << 3) | 2), (c.length & 0x7f) | 0x80, 0x00, ...c];
+    const request = Uint8Array.from(len(1, [...len(1, len(1, [...str(1, 'service.name'), ...len(2, str(1, 'svc'))])), ...len(2, scopeSpans)]));
+    const decoded = decodeTraceRequest(request).batch;
+    const out = encodeTraceRequest(decoded);
+    expect(decodeTraceRequest(out).batch.resourceSpans[0]!.scopeSpans[0]!.spans.map((sp) => sp.name)).toEqual(['a', 'b', 'c']);
+    expect(Buffer.from(out).indexOf(Buffer.from([...len(2, a), ...len(2, b), ...len(2, c)]))).toBeGreaterThan(0);
+  });
+
   it('does not forward the bytes of spans the decoder rejected', () => {
     const good = makeSpan({ name: 'good' });
     const bad = makeSpan({ name: 'bad', traceId: '\0'.repeat(16) });
@@ -107,6 +133,19 @@ describe('forwarding decoded spans', () => {
     const again = decodeTraceRequest(encodeTraceRequest(decoded.batch));
     expect(again.batch.spanCount).toBe(1);
     expect(firstSpan(again.batch).name).toBe('good');
+  });
+});
+
+describe('span ids and times read on first use', () => {
+  it('are the ones sent, absent ones empty or zero, and an assignment replaces them', () => {
+    const sent = makeSpan({ name: 'pay', parentSpanId: '', startTimeUnixNano: 1_700_000_000_123_456_789n, endTimeUnixNano: 0n });
+    const span = firstSpan(decodeTraceRequest(encodeTraceRequest(makeBatch([sent]))).batch);
+    expect([span.traceId, span.spanId, span.parentSpanId, span.startTimeUnixNano, span.endTimeUnixNano]).toEqual([sent.traceId, sent.spanId, '', sent.startTimeUnixNano, 0n]);
+    span.traceId = 'T'.repeat(16);
+    span.startTimeUnixNano = 5n;
+    expect([span.traceId, span.startTimeUnixNano]).toEqual(['T'.repeat(16), 5n]);
+    const child = firstSpan(decodeTraceRequest(encodeTraceRequest(makeBatch([makeSpan({ parentSpanId: sent.spanId })]))).batch);
+    expect(child.parentSpanId).toBe(sent.spanId);
   });
 });
 
