@@ -176,9 +176,9 @@ function decodeSpan(r: ProtoReader, end: number, rej: SpanRejections, ri: number
   let attributesStart = 0;
   let attributesEnd = 0;
   let droppedAttributesCount = 0;
-  const events: SpanEvent[] = [];
+  let events: SpanEvent[] | undefined;
   let droppedEventsCount = 0;
-  const links: SpanLink[] = [];
+  let links: SpanLink[] | undefined;
   let droppedLinksCount = 0;
   let statusCode = 0;
   let statusMessage = '';
@@ -234,13 +234,13 @@ function decodeSpan(r: ProtoReader, end: number, rej: SpanRejections, ri: number
         droppedAttributesCount = r.uint32(end, SPAN, 10, at);
         break;
       case 90: // 11: events
-        events.push(decodeEvent(r, r.sub(end, SPAN, 11, at)));
+        (events ??= []).push(decodeEvent(r, r.sub(end, SPAN, 11, at)));
         break;
       case 96: // 12: dropped_events_count
         droppedEventsCount = r.uint32(end, SPAN, 12, at);
         break;
       case 106: // 13: links
-        links.push(decodeLink(r, r.sub(end, SPAN, 13, at)));
+        (links ??= []).push(decodeLink(r, r.sub(end, SPAN, 13, at)));
         break;
       case 112: // 14: dropped_links_count
         droppedLinksCount = r.uint32(end, SPAN, 14, at);
@@ -305,29 +305,27 @@ export class DecodedSpan implements Span {
   /** The decoded attributes; `undefined` until first read. */
   decoded: KeyValue[] | undefined = undefined;
   rawBuf: Uint8Array | undefined;
-  // Ids and times, once read or assigned; `undefined` until then.
-  private traceIdValue: string | undefined = undefined;
-  private spanIdValue: string | undefined = undefined;
-  private parentSpanIdValue: string | undefined = undefined;
-  private startValue: bigint | undefined = undefined;
-  private endValue: bigint | undefined = undefined;
 
   constructor(
-    /** Offsets in the request of the 16-byte trace id, the 8-byte span id and parent span id (-1: none). */
-    private readonly traceIdAt: number,
-    private readonly spanIdAt: number,
+    /**
+     * Ids and times: where they are in the request (the 16-byte trace id, the 8-byte span and parent span ids and
+     * the fixed64 times; -1 for none) until read or assigned, then the value. One field each, not two: a span is
+     * ~30 fields already, and most never get read.
+     */
+    private traceIdRef: number | string,
+    private spanIdRef: number | string,
     public traceState: string,
-    private readonly parentSpanIdAt: number,
+    private parentSpanIdRef: number | string,
     public flags: number,
     public name: string,
     public kind: number,
-    /** Offsets of the fixed64 start and end times (-1: absent, so 0). */
-    private readonly startAt: number,
-    private readonly endAt: number,
+    private startRef: number | bigint,
+    private endRef: number | bigint,
     public droppedAttributesCount: number,
-    public events: SpanEvent[],
+    /** Events and links, `undefined` when the span has none (most have none) until read: then `[]`. */
+    private eventsRef: SpanEvent[] | undefined,
     public droppedEventsCount: number,
-    public links: SpanLink[],
+    private linksRef: SpanLink[] | undefined,
     public droppedLinksCount: number,
     public statusCode: number,
     public statusMessage: string,
@@ -347,51 +345,73 @@ export class DecodedSpan implements Span {
     return (this.decoded ??= this.decodeAttributes());
   }
 
-  // Most spans are only forwarded, by copying their bytes: nothing reads their ids or times, so they are read from
-  // the request on first use (~120 bytes of strings and bigints per span otherwise allocated for nothing).
+  set attributes(attributes: KeyValue[]) {
+    this.decoded = attributes;
+  }
+
+  // Most spans are only forwarded, by copying their bytes: nothing reads their ids, times, events or links, so
+  // they are read from the request on first use (~180 bytes of strings, bigints and arrays per span otherwise
+  // allocated for nothing).
 
   get traceId(): string {
-    return (this.traceIdValue ??= this.reader.binaryAt(this.traceIdAt, 16));
+    const ref = this.traceIdRef;
+    return typeof ref === 'string' ? ref : (this.traceIdRef = this.reader.binaryAt(ref, 16));
   }
 
   set traceId(id: string) {
-    this.traceIdValue = id;
+    this.traceIdRef = id;
   }
 
   get spanId(): string {
-    return (this.spanIdValue ??= this.reader.binaryAt(this.spanIdAt, 8));
+    const ref = this.spanIdRef;
+    return typeof ref === 'string' ? ref : (this.spanIdRef = this.reader.binaryAt(ref, 8));
   }
 
   set spanId(id: string) {
-    this.spanIdValue = id;
+    this.spanIdRef = id;
   }
 
   get parentSpanId(): string {
-    return (this.parentSpanIdValue ??= this.parentSpanIdAt < 0 ? '' : this.reader.binaryAt(this.parentSpanIdAt, 8));
+    const ref = this.parentSpanIdRef;
+    return typeof ref === 'string' ? ref : (this.parentSpanIdRef = ref < 0 ? '' : this.reader.binaryAt(ref, 8));
   }
 
   set parentSpanId(id: string) {
-    this.parentSpanIdValue = id;
+    this.parentSpanIdRef = id;
   }
 
   get startTimeUnixNano(): bigint {
-    return (this.startValue ??= this.startAt < 0 ? 0n : this.reader.view.getBigUint64(this.startAt, true));
+    const ref = this.startRef;
+    return typeof ref === 'bigint' ? ref : (this.startRef = ref < 0 ? 0n : this.reader.view.getBigUint64(ref, true));
   }
 
   set startTimeUnixNano(ns: bigint) {
-    this.startValue = ns;
+    this.startRef = ns;
   }
 
   get endTimeUnixNano(): bigint {
-    return (this.endValue ??= this.endAt < 0 ? 0n : this.reader.view.getBigUint64(this.endAt, true));
+    const ref = this.endRef;
+    return typeof ref === 'bigint' ? ref : (this.endRef = ref < 0 ? 0n : this.reader.view.getBigUint64(ref, true));
   }
 
   set endTimeUnixNano(ns: bigint) {
-    this.endValue = ns;
+    this.endRef = ns;
   }
 
-  set attributes(attributes: KeyValue[]) {
-    this.decoded = attributes;
+  get events(): SpanEvent[] {
+    return (this.eventsRef ??= []);
+  }
+
+  set events(events: SpanEvent[]) {
+    this.eventsRef = events;
+  }
+
+  get links(): SpanLink[] {
+    return (this.linksRef ??= []);
+  }
+
+  set links(links: SpanLink[]) {
+    this.linksRef = links;
   }
 
   /** Decodes the attributes from the span's bytes, which `decodeSpan` already checked: this cannot throw. */
