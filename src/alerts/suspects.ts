@@ -26,15 +26,6 @@ export const SERVICE_VERSION_PREFIX = 'service.version:';
 /** Separates dimension and value in an interned dimension-value key (never part of an attribute name). */
 const SEP = '\u0000';
 
-export interface AttemptSummary {
-  readonly startMs: number;
-  readonly failed: boolean;
-  /** Binary trace id (hex only when it becomes an exemplar). */
-  readonly traceId: string;
-  /** Interned `dimension\0value` keys. */
-  readonly dims: readonly string[];
-}
-
 /**
  * Interned `dimension\0value` keys, so a ring of many attempts shares one copy of each. Looked up by dimension, then
  * value, so that a hit (nearly every lookup) builds no string: concatenating and hashing a fresh key per dimension
@@ -66,17 +57,32 @@ class Interner {
   }
 }
 
-/** The most recent `capacity` attempt summaries of one journey (the oldest are overwritten). */
+/**
+ * The most recent `capacity` attempts of one journey (the oldest are overwritten), as columns: start, outcome, trace
+ * id and dimension list per slot. It holds ~20k attempts per journey for minutes, so every object it keeps is
+ * promoted to V8's old generation and collected there: per attempt it keeps no object of its own — the trace id is
+ * the record's string, and the dimension list is shared by every attempt with the same dimension values (most of
+ * them: the same tiers, regions, services and versions recur).
+ */
 export class AttemptRing {
-  private readonly items: Array<AttemptSummary | undefined>;
+  private readonly startMs: Float64Array;
+  private readonly failed: Uint8Array;
+  private readonly traceIds: Array<string | undefined>;
+  private readonly dims: Array<readonly string[] | undefined>;
   private next = 0;
   private count = 0;
   private readonly interner = new Interner(65_536);
+  private readonly lists = new ListInterner(65_536);
   /** `service.version:<service>` by service, built once per service. */
   private readonly versionDimensions = new Map<string, string>();
+  /** Where an attempt's dimensions are gathered before the shared list is looked up. */
+  private readonly scratch: string[] = [];
 
   constructor(readonly capacity: number) {
-    this.items = new Array<AttemptSummary | undefined>(capacity);
+    this.startMs = new Float64Array(capacity);
+    this.failed = new Uint8Array(capacity);
+    this.traceIds = new Array<string | undefined>(capacity).fill(undefined);
+    this.dims = new Array<readonly string[] | undefined>(capacity).fill(undefined);
   }
 
   get size(): number {
@@ -84,7 +90,8 @@ export class AttemptRing {
   }
 
   add(record: AttemptRecord): void {
-    const dims: string[] = [];
+    const dims = this.scratch;
+    dims.length = 0;
     const interner = this.interner;
     for (const key in record.segments) dims.push(interner.get(key, record.segments[key]!));
     for (const sv of record.services) {
@@ -93,13 +100,13 @@ export class AttemptRing {
       if (sv.version !== '') dims.push(interner.get(this.versionDimension(sv.service), sv.version));
     }
     if (record.failingStep !== undefined) dims.push(interner.get(FAILING_STEP, record.failingStep.step));
-    this.items[this.next] = {
-      startMs: Number(record.startTimeUnixNano / 1_000_000n),
-      failed: record.outcome === 'failure',
-      traceId: record.traceId,
-      dims: dedupe(dims),
-    };
-    this.next = (this.next + 1) % this.capacity;
+    dedupe(dims);
+    const i = this.next;
+    this.startMs[i] = Number(record.startTimeUnixNano / 1_000_000n);
+    this.failed[i] = record.outcome === 'failure' ? 1 : 0;
+    this.traceIds[i] = record.traceId;
+    this.dims[i] = this.lists.get(dims);
+    this.next = (i + 1) % this.capacity;
     if (this.count < this.capacity) this.count++;
   }
 
@@ -113,23 +120,76 @@ export class AttemptRing {
     return d;
   }
 
-  /** Summaries with a start in [fromMs, toMs), newest first. */
-  *window(fromMs: number, toMs: number): Generator<AttemptSummary> {
+  /** Slots of the attempts with a start in [fromMs, toMs), newest first; read them with `failedAt` etc. */
+  *window(fromMs: number, toMs: number): Generator<number> {
     for (let k = 1; k <= this.count; k++) {
-      const item = this.items[(this.next - k + this.capacity) % this.capacity]!;
-      if (item.startMs >= fromMs && item.startMs < toMs) yield item;
+      const i = (this.next - k + this.capacity) % this.capacity;
+      const start = this.startMs[i]!;
+      if (start >= fromMs && start < toMs) yield i;
     }
+  }
+
+  failedAt(slot: number): boolean {
+    return this.failed[slot] === 1;
+  }
+
+  /** Binary trace id (hex only when it becomes an exemplar). */
+  traceIdAt(slot: number): string {
+    return this.traceIds[slot]!;
+  }
+
+  /** Interned `dimension\0value` keys, each once. */
+  dimsAt(slot: number): readonly string[] {
+    return this.dims[slot]!;
   }
 }
 
-function dedupe(dims: string[]): string[] {
-  // An attempt through two spans of one service lists it once. Interned keys compare by pointer, and lists are
-  // short: a pairwise scan finds out without allocating; a set only when there is a duplicate (rare).
-  for (let i = 1; i < dims.length; i++) {
-    const d = dims[i]!;
-    for (let j = 0; j < i; j++) if (dims[j] === d) return [...new Set(dims)];
+/**
+ * One shared, frozen copy of each list of interned keys: a trie keyed by the keys themselves (interned, so compared
+ * by pointer), so that looking up a list that exists builds nothing. Bounded: past `max` nodes it starts over
+ * (lists already handed out stay valid).
+ */
+class ListInterner {
+  private root = new ListNode();
+  private nodes = 0;
+  constructor(private readonly max: number) {}
+
+  get(keys: readonly string[]): readonly string[] {
+    let node = this.root;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      let child = node.children?.get(key);
+      if (child === undefined) {
+        if (this.nodes >= this.max) {
+          this.root = new ListNode();
+          this.nodes = 0;
+          return this.get(keys);
+        }
+        child = new ListNode();
+        (node.children ??= new Map()).set(key, child);
+        this.nodes++;
+      }
+      node = child;
+    }
+    return (node.list ??= Object.freeze(keys.slice()));
   }
-  return dims;
+}
+
+class ListNode {
+  children: Map<string, ListNode> | undefined = undefined;
+  list: readonly string[] | undefined = undefined;
+}
+
+/** Removes repeated keys in place, keeping first occurrences (an attempt through two spans of one service lists it once). */
+function dedupe(dims: string[]): void {
+  // Interned keys compare by pointer, and lists are short: a pairwise scan, no set.
+  let kept = 0;
+  outer: for (let i = 0; i < dims.length; i++) {
+    const d = dims[i]!;
+    for (let j = 0; j < kept; j++) if (dims[j] === d) continue outer;
+    dims[kept++] = d;
+  }
+  dims.length = kept;
 }
 
 export interface SuspectOptions {
@@ -156,21 +216,22 @@ export function analyseSuspects(ring: AttemptRing | undefined, fromMs: number, t
   let attempts = 0;
   let failures = 0;
   const byDim = new Map<string, { attempts: number; failures: number }>();
-  const failed: AttemptSummary[] = [];
-  for (const a of ring.window(fromMs, toMs)) {
+  const failed: number[] = [];
+  for (const slot of ring.window(fromMs, toMs)) {
     attempts++;
-    if (a.failed) {
+    const isFailed = ring.failedAt(slot);
+    if (isFailed) {
       failures++;
-      failed.push(a);
+      failed.push(slot);
     }
-    for (const d of a.dims) {
+    for (const d of ring.dimsAt(slot)) {
       let c = byDim.get(d);
       if (c === undefined) {
         c = { attempts: 0, failures: 0 };
         byDim.set(d, c);
       }
       c.attempts++;
-      if (a.failed) c.failures++;
+      if (isFailed) c.failures++;
     }
   }
   if (failures === 0) return { attempts, failures, suspects: [], exemplarTraceIds: [] };
@@ -202,10 +263,12 @@ export function analyseSuspects(ring: AttemptRing | undefined, fromMs: number, t
 
   const exemplars: string[] = [];
   const topKey = top[0]?.key;
-  if (topKey !== undefined) for (const a of failed) if (exemplars.length < options.maxExemplars && a.dims.includes(topKey)) exemplars.push(idToHex(a.traceId));
-  for (const a of failed) {
+  if (topKey !== undefined) {
+    for (const slot of failed) if (exemplars.length < options.maxExemplars && ring.dimsAt(slot).includes(topKey)) exemplars.push(idToHex(ring.traceIdAt(slot)));
+  }
+  for (const slot of failed) {
     if (exemplars.length >= options.maxExemplars) break;
-    const hex = idToHex(a.traceId);
+    const hex = idToHex(ring.traceIdAt(slot));
     if (!exemplars.includes(hex)) exemplars.push(hex);
   }
   return { attempts, failures, suspects, exemplarTraceIds: exemplars };

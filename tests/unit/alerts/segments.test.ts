@@ -51,6 +51,25 @@ describe('segment alerts', () => {
     expect(events.some((x) => x.segment?.value === 'free' || x.segment?.value === 'pro')).toBe(false);
   });
 
+  it('the attempt ring keeps the newest attempts only, and one shared dimension list per combination of values', () => {
+    const ring = new AttemptRing(3);
+    const add = (i: number, tier: string) =>
+      ring.add(attemptRecord({ failed: i === 4, segments: { 'customer.tier': tier }, services: [['payments', '2.4.0'], ['payments', '2.4.0']], failingStep: 'charge' }, T0 + i));
+    for (let i = 0; i < 5; i++) add(i, i === 3 ? 'pro' : 'free');
+    expect(ring.size).toBe(3);
+    const slots = [...ring.window(T0, T0 + 10)];
+    expect(slots.map((s) => ring.failedAt(s))).toEqual([true, false, false]); // newest first: attempts 4, 3, 2
+    expect(analyseSuspects(ring, T0, T0 + 10, DEFAULT_SUSPECT_OPTIONS)).toMatchObject({ attempts: 3, failures: 1 });
+    expect(analyseSuspects(ring, T0 + 3, T0 + 4, DEFAULT_SUSPECT_OPTIONS)).toMatchObject({ attempts: 1, failures: 0 });
+    const [four, three, two] = slots.map((s) => ring.dimsAt(s));
+    // A service seen twice counts once; the failing step is a dimension only of the failed attempt.
+    expect(two).toEqual(['customer.tier\u0000free', 'service\u0000payments', 'service.version:payments\u00002.4.0']);
+    expect(four).toEqual([...two!, 'failing_step\u0000charge']);
+    expect(three).not.toBe(two);
+    add(5, 'free');
+    expect(ring.dimsAt([...ring.window(T0 + 5, T0 + 6)][0]!)).toBe(two); // same values: the same list, not a copy
+  });
+
   it('a bad release behind the failures is the first suspect: "payments 2.5.0"', () => {
     const ring = new AttemptRing(10_000);
     const tiers = ['free', 'pro', 'enterprise'];
