@@ -8,7 +8,8 @@
  * is unknown) whose message says what was wrong. A request refused before its body was read has the rest of its
  * body discarded, not buffered, and its connection is cut after `DISCARD_MAX_BYTES` or `DISCARD_MAX_MS`.
  *
- * Nothing here logs or allocates per request on the success path beyond the body and the decoded batch.
+ * Nothing here logs or allocates per request on the success path beyond the body and the decoded batch (and a
+ * compressed body with a declared length is read into a reused buffer, see body-pool.ts).
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -26,7 +27,8 @@ import {
 import type { OtlpHttpConfig } from './config.js';
 import { BearerAuth } from './auth.js';
 import { CorsPolicy } from './cors.js';
-import { TOO_LARGE, decompressBodyAsync, parseBodyEncoding } from './decompress.js';
+import { BodyBufferPool } from './body-pool.js';
+import { ASYNC_FROM_BYTES, TOO_LARGE, decompressBodyAsync, parseBodyEncoding } from './decompress.js';
 import type { Ingest, Outcome, TransportMetrics } from './ingest.js';
 import { Lease } from './inflight.js';
 import { ServerLifecycle } from './server-lifecycle.js';
@@ -70,9 +72,9 @@ class BodyError extends Error {
  * the lease cannot grow. With a declared length the buffer is allocated once (that length was reserved already);
  * otherwise chunks are reserved as they arrive and joined at the end.
  */
-function readBody(req: IncomingMessage, limit: number, declared: number | undefined, lease: Lease): Promise<Buffer> {
+function readBody(req: IncomingMessage, limit: number, declared: number | undefined, lease: Lease, into: Buffer | undefined): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const whole = declared !== undefined ? Buffer.allocUnsafe(declared) : undefined;
+    const whole = into !== undefined ? into.subarray(0, declared) : declared !== undefined ? Buffer.allocUnsafe(declared) : undefined;
     const chunks: Buffer[] = [];
     let total = 0;
     const detach = () => {
@@ -139,6 +141,7 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
   private readonly auth: BearerAuth | undefined;
   /** The answers to a fully accepted request never change: encode them once. */
   private readonly okBody: Record<Wire, Uint8Array | string>;
+  private readonly bodies = new BodyBufferPool();
 
   constructor(options: OtlpHttpServerOptions) {
     super(createOtlpHttpServer(options.tls), options.config.endpoint, 'the otlp receiver (HTTP)');
@@ -227,11 +230,13 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
     }
 
     const lease = new Lease(this.ingest.budget);
+    // A compressed body with a declared length is read into a pooled buffer, given back once inflated (body-pool.ts).
+    let pooled = encoding !== 'identity' && declared !== undefined && declared >= ASYNC_FROM_BYTES ? this.bodies.take(declared) : undefined;
     try {
       if (!lease.tryReserve(declared ?? 0)) return this.answerBusy(req, res, wire);
       let body: Buffer;
       try {
-        body = await readBody(req, limit, declared, lease);
+        body = await readBody(req, limit, declared, lease, pooled);
       } catch (err) {
         const reason = (err as BodyError).reason;
         if (reason === 'too_large') {
@@ -248,6 +253,10 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
       } catch (err) {
         const tooLarge = (err as PermanentError).code === TOO_LARGE;
         return this.answerError(req, res, tooLarge ? 413 : 400, tooLarge ? 'too_large' : 'bad_request', errorMessage(err), wire);
+      } finally {
+        // zlib is done with the compressed bytes once it has answered, either way.
+        if (pooled !== undefined) this.bodies.give(pooled);
+        pooled = undefined;
       }
       if (raw !== body) lease.add(raw.length);
 
@@ -269,6 +278,8 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
       }
     } finally {
       lease.release();
+      // Not read to the end (refused, aborted): the body reader has let go of it.
+      if (pooled !== undefined) this.bodies.give(pooled);
     }
   }
 

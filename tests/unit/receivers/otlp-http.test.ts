@@ -321,6 +321,49 @@ describe('otlp receiver, HTTP: pipeline errors and overload', () => {
     expect((await post(h.http, { headers: PROTO, body: big })).status).toBe(200);
   });
 
+  it('keeps concurrent compressed requests apart while reusing body buffers, also after refused and aborted ones', async () => {
+    // Compressed bodies are read into reused buffers (body-pool.ts): a buffer handed to the next request too early
+    // would show up here as spans of one request delivered under another, or as corrupt gzip.
+    h = await startReceiver();
+    const { request } = await import('node:http');
+    const aborted = new Promise<void>((resolve) => {
+      const req = request({ host: h!.http.host, port: h!.http.port, method: 'POST', path: '/v1/traces', headers: { ...PROTO, 'content-encoding': 'gzip', 'content-length': 200_000 } });
+      req.on('error', () => resolve());
+      req.write(gzipSync(protoBody).subarray(0, 5000));
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 20);
+    });
+    const corrupt = Buffer.from(gzipSync(encodeTraceRequest(makeRealisticBatch({ services: 1, spansPerService: 200, seed: 99 }))));
+    corrupt[corrupt.length >> 1] ^= 0xff;
+    const sent = Array.from({ length: 24 }, (_, i) => {
+      const b = makeRealisticBatch({ services: 1 + (i % 3), spansPerService: 20 + 37 * i, seed: 1000 + i });
+      const name = `request-${i}`;
+      for (const rs of b.resourceSpans) for (const ss of rs.scopeSpans) for (const sp of ss.spans) sp.name = name;
+      return { name, spans: b.spanCount, body: gzipSync(encodeTraceRequest(b)) };
+    });
+    expect(sent.filter((r) => r.body.length >= 4096).length).toBeGreaterThan(20); // they take the pooled path
+    const results = await Promise.all([
+      ...sent.map((r) => post(h!.http, { headers: { ...PROTO, 'content-encoding': 'gzip' }, body: r.body })),
+      post(h.http, { headers: { ...PROTO, 'content-encoding': 'gzip' }, body: corrupt }),
+      aborted,
+    ]);
+    expect(results.slice(0, sent.length).map((r) => (r as { status: number }).status)).toEqual(sent.map(() => 200));
+    expect((results[sent.length] as { status: number }).status).toBe(400);
+    const byName = new Map<string, number>();
+    for (const b of h.next.batches) {
+      const names = new Set(b.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans.map((sp) => sp.name))));
+      expect(names.size).toBe(1);
+      const [name] = names;
+      byName.set(name!, (byName.get(name!) ?? 0) + b.spanCount);
+    }
+    expect(Object.fromEntries(byName)).toEqual(Object.fromEntries(sent.map((r) => [r.name, r.spans])));
+    // Sequential requests after all that reuse buffers and still decode.
+    for (let i = 0; i < 3; i++) expect((await post(h.http, { headers: { ...PROTO, 'content-encoding': 'gzip' }, body: sent[i]!.body })).status).toBe(200);
+    expect(h.fatal).toEqual([]);
+  });
+
   it('survives a client that disconnects mid-body', async () => {
     h = await startReceiver();
     const { request } = await import('node:http');
