@@ -9,27 +9,10 @@
  * - SLI windows are encoded the same way but once per window and segment value, not per attempt.
  */
 import { bench, describe } from 'vitest';
-import type { AttemptRecord } from '../src/journeys/model.js';
-import { Assembler } from '../src/journeys/runtime/assembler.js';
 import { encodeAttempts } from '../src/exporters/clickhouse/rows.js';
-import { FIVE, makeJourneyBatch, matchBatch } from './fixtures.js';
+import { decidedFixtureAttempts } from './fixtures.js';
 
-function decidedAttempts(): AttemptRecord[] {
-  const out: AttemptRecord[] = [];
-  const count = () => {
-    throw new Error('fixture: only decided attempts expected');
-  };
-  const assembler = new Assembler(
-    { traceWaitMs: 10_000, settleDelayMs: 500, maxPendingAttempts: 100_000 },
-    { decided: (_journey, record) => out.push(record), orphanSteps: count, abandoned: count, lateSpan: count, evicted: count, duplicateSpan: count, overflowSpan: count },
-  );
-  for (const m of matchBatch(FIVE, makeJourneyBatch(1, 1).batch)) assembler.add(m.candidate, m.span, m.resourceAttributes, m.service, m.version, 0);
-  assembler.tick(1000);
-  if (assembler.pendingCount !== 0) throw new Error('fixture: attempts left undecided');
-  return out;
-}
-
-const RECORDS = decidedAttempts();
+const RECORDS = decidedFixtureAttempts().map((d) => d.record);
 const bytes = encodeAttempts(RECORDS, 'seconds').body.length;
 console.log(`clickhouse rows bench: ${RECORDS.length} attempt rows per iteration, ${Math.round(bytes / RECORDS.length)} bytes per row`);
 

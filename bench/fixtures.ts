@@ -4,7 +4,8 @@
  * helpers to group, split and re-stamp them. Nothing here is timed.
  */
 import { serviceNameOf, getAttribute, type KeyValue, type ResourceSpans, type Span, type TraceBatch } from '../src/core/model.js';
-import type { CompiledJourney } from '../src/journeys/model.js';
+import type { AttemptRecord, CompiledJourney } from '../src/journeys/model.js';
+import { Assembler } from '../src/journeys/runtime/assembler.js';
 import { MatcherIndex, type Candidate } from '../src/journeys/runtime/matcher-index.js';
 import { compileYaml } from '../tests/unit/journeys/runtime/support.js';
 import { makeRealisticBatch, toAttributes } from '../tests/support/traces.js';
@@ -141,4 +142,25 @@ export function filterBatch(batch: TraceBatch, keep: (span: Span) => boolean): T
     }),
   }));
   return { resourceSpans, spanCount };
+}
+
+export interface DecidedAttempt {
+  readonly journey: CompiledJourney;
+  readonly record: AttemptRecord;
+}
+
+/** The attempts of the all-attempts batch (`makeJourneyBatch(1, 1)`), decided by the real assembler (all complete). */
+export function decidedFixtureAttempts(): DecidedAttempt[] {
+  const out: DecidedAttempt[] = [];
+  const count = () => {
+    throw new Error('fixture: only decided attempts expected');
+  };
+  const assembler = new Assembler(
+    { traceWaitMs: 10_000, settleDelayMs: 500, maxPendingAttempts: 100_000 },
+    { decided: (journey, record) => out.push({ journey, record }), orphanSteps: count, abandoned: count, lateSpan: count, evicted: count, duplicateSpan: count, overflowSpan: count },
+  );
+  for (const m of matchBatch(FIVE, makeJourneyBatch(1, 1).batch)) assembler.add(m.candidate, m.span, m.resourceAttributes, m.service, m.version, 0);
+  assembler.tick(1000);
+  if (assembler.pendingCount !== 0) throw new Error('fixture: attempts left undecided');
+  return out;
 }

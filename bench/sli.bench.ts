@@ -20,36 +20,14 @@
  */
 import { bench, describe } from 'vitest';
 import type { AttemptRecord, CompiledJourney, SliWindow } from '../src/journeys/model.js';
-import { Assembler } from '../src/journeys/runtime/assembler.js';
 import { SliAggregator, type SliEvents, type SliOptions } from '../src/journeys/runtime/sli.js';
-import { FIVE, makeJourneyBatch, matchBatch } from './fixtures.js';
+import { decidedFixtureAttempts } from './fixtures.js';
 
 type MutableRecord = { -readonly [K in keyof AttemptRecord]: AttemptRecord[K] };
 
-interface Decided {
-  readonly journey: CompiledJourney;
-  readonly record: AttemptRecord;
-}
-
-/** The attempts of the all-attempts fixture batch, decided by the real assembler (all complete). */
-function decidedAttempts(): Decided[] {
-  const out: Decided[] = [];
-  const count = () => {
-    throw new Error('fixture: only decided attempts expected');
-  };
-  const assembler = new Assembler(
-    { traceWaitMs: 10_000, settleDelayMs: 500, maxPendingAttempts: 100_000 },
-    { decided: (journey, record) => out.push({ journey, record }), orphanSteps: count, abandoned: count, lateSpan: count, evicted: count, duplicateSpan: count, overflowSpan: count },
-  );
-  for (const m of matchBatch(FIVE, makeJourneyBatch(1, 1).batch)) assembler.add(m.candidate, m.span, m.resourceAttributes, m.service, m.version, 0);
-  assembler.tick(1000);
-  if (assembler.pendingCount !== 0) throw new Error('fixture: attempts left undecided');
-  return out;
-}
-
 const SLI: SliOptions = { windowMs: 10_000, allowedLatenessMs: 12_000, maxSegmentValues: 100 };
 const WINDOW_NS = BigInt(SLI.windowMs) * 1_000_000n;
-const DECIDED = decidedAttempts();
+const DECIDED = decidedFixtureAttempts();
 const ATTEMPTS = DECIDED.length;
 const failures = DECIDED.filter((d) => d.record.outcome === 'failure').length;
 const dims = new Set(DECIDED.flatMap((d) => Object.keys(d.record.segments)));

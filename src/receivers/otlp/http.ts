@@ -9,11 +9,12 @@
  * body discarded, not buffered, and its connection is cut after `DISCARD_MAX_BYTES` or `DISCARD_MAX_MS`.
  *
  * Nothing here logs or allocates per request on the success path beyond the body and the decoded batch (and a
- * compressed body with a declared length is read into a reused buffer, see body-pool.ts).
+ * compressed body with a declared length is read into a reused buffer, see core/buffer-pool.ts).
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Logger } from 'pino';
+import { BufferPool } from '../../core/buffer-pool.js';
 import { errorMessage, type PermanentError } from '../../core/errors.js';
 import {
   decodeTraceRequest,
@@ -27,7 +28,6 @@ import {
 import type { OtlpHttpConfig } from './config.js';
 import { BearerAuth } from './auth.js';
 import { CorsPolicy } from './cors.js';
-import { BodyBufferPool } from './body-pool.js';
 import { ASYNC_FROM_BYTES, TOO_LARGE, decompressBodyAsync, parseBodyEncoding } from './decompress.js';
 import type { Ingest, Outcome, TransportMetrics } from './ingest.js';
 import { Lease } from './inflight.js';
@@ -72,9 +72,9 @@ class BodyError extends Error {
  * the lease cannot grow. With a declared length the buffer is allocated once (that length was reserved already);
  * otherwise chunks are reserved as they arrive and joined at the end.
  */
-function readBody(req: IncomingMessage, limit: number, declared: number | undefined, lease: Lease, into: Buffer | undefined): Promise<Buffer> {
+function readBody(req: IncomingMessage, limit: number, declared: number | undefined, lease: Lease, into: ArrayBuffer | undefined): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const whole = into !== undefined ? into.subarray(0, declared) : declared !== undefined ? Buffer.allocUnsafe(declared) : undefined;
+    const whole = into !== undefined ? Buffer.from(into, 0, declared) : declared !== undefined ? Buffer.allocUnsafe(declared) : undefined;
     const chunks: Buffer[] = [];
     let total = 0;
     const detach = () => {
@@ -141,7 +141,8 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
   private readonly auth: BearerAuth | undefined;
   /** The answers to a fully accepted request never change: encode them once. */
   private readonly okBody: Record<Wire, Uint8Array | string>;
-  private readonly bodies = new BodyBufferPool();
+  /** Compressed bodies with a declared length are read into these and given back once inflated (see `handle`). */
+  private readonly bodies = new BufferPool(16, 1024 * 1024, 16 * 1024);
 
   constructor(options: OtlpHttpServerOptions) {
     super(createOtlpHttpServer(options.tls), options.config.endpoint, 'the otlp receiver (HTTP)');
@@ -230,7 +231,8 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
     }
 
     const lease = new Lease(this.ingest.budget);
-    // A compressed body with a declared length is read into a pooled buffer, given back once inflated (body-pool.ts).
+    // A compressed body with a declared length is read into a pooled buffer, given back once inflated: it lives no
+    // longer, and fresh buffers per request are what starts V8's young-generation GCs most often (core/buffer-pool.ts).
     let pooled = encoding !== 'identity' && declared !== undefined && declared >= ASYNC_FROM_BYTES ? this.bodies.take(declared) : undefined;
     try {
       if (!lease.tryReserve(declared ?? 0)) return this.answerBusy(req, res, wire);

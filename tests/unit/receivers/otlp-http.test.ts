@@ -336,7 +336,7 @@ describe('otlp receiver, HTTP: pipeline errors and overload', () => {
       }, 20);
     });
     const corrupt = Buffer.from(gzipSync(encodeTraceRequest(makeRealisticBatch({ services: 1, spansPerService: 200, seed: 99 }))));
-    corrupt[corrupt.length >> 1] ^= 0xff;
+    corrupt[corrupt.length >> 1] = corrupt[corrupt.length >> 1]! ^ 0xff;
     const sent = Array.from({ length: 24 }, (_, i) => {
       const b = makeRealisticBatch({ services: 1 + (i % 3), spansPerService: 20 + 37 * i, seed: 1000 + i });
       const name = `request-${i}`;

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { BodyBufferPool } from '../../../src/receivers/otlp/body-pool.js';
+import { BufferPool } from '../../../src/core/buffer-pool.js';
 
-describe('body buffer pool', () => {
-  it('hands out a buffer big enough, takes it back, and hands it out again', () => {
-    const pool = new BodyBufferPool(2, 1024 * 1024);
+describe('buffer pool', () => {
+  it('hands out a buffer big enough, takes it back, and hands it out again; never one still in use', () => {
+    const pool = new BufferPool(2, 1024 * 1024, 16 * 1024);
     const a = pool.take(70_000);
-    expect(a.length).toBeGreaterThanOrEqual(70_000);
-    expect(a.length).toBe(128 * 1024); // rounded up, so that bodies of nearby sizes share buffers
+    expect(a.byteLength).toBe(128 * 1024); // rounded up to a power of two, so that nearby sizes share buffers
     const b = pool.take(10);
     expect(b).not.toBe(a);
+    expect(b.byteLength).toBe(16 * 1024);
     pool.give(a);
     expect(pool.take(100_000)).toBe(a);
     pool.give(a);
@@ -17,12 +17,12 @@ describe('body buffer pool', () => {
   });
 
   it('is bounded: at most maxKept idle buffers, none larger than maxBufferBytes', () => {
-    const pool = new BodyBufferPool(2, 64 * 1024);
+    const pool = new BufferPool(2, 64 * 1024, 1024);
     const taken = [pool.take(1000), pool.take(1000), pool.take(1000)];
-    for (const b of taken) pool.give(b);
+    for (const ab of taken) pool.give(ab);
     expect(pool.kept).toBe(2);
     const huge = pool.take(100_000);
-    expect(huge.length).toBe(100_000); // over the per-buffer bound: exact, and not kept
+    expect(huge.byteLength).toBe(100_000); // over the per-buffer bound: exact, and not kept
     pool.give(huge);
     expect(pool.kept).toBe(2);
   });
