@@ -20,6 +20,8 @@ interface Step {
   lostSpans: number;
   forwardedSpans: number;
   pulseCpuSeconds: number;
+  pulseCores: number;
+  jsThreadCores: number;
   peakRssMiB: number;
   forwardLatencyMs: { samples: number; p50: number | null; p99: number | null };
 }
@@ -54,6 +56,9 @@ describe('npm run bench -- --quick', () => {
       expect(t.steps.length).toBeGreaterThan(1);
       for (const s of t.steps) {
         expect(s.pulseCpuSeconds).toBeGreaterThan(0);
+        // The JS thread is one of Pulse's threads: some of its CPU, never more (CPU is read in 10 ms ticks).
+        expect(s.jsThreadCores).toBeGreaterThan(0);
+        expect(s.jsThreadCores).toBeLessThanOrEqual(s.pulseCores + 0.05);
         expect(s.peakRssMiB).toBeGreaterThan(20);
         if (!s.passed) continue;
         expect(s.refusedSpans).toBe(0);
