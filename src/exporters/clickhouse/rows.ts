@@ -85,9 +85,11 @@ function finite(n: number): number {
 
 /**
  * Builds a JSONEachRow body row by row straight into one buffer: `{"row_id":<id>,…}\n`, the id an integer literal
- * (JSON.stringify cannot write a 64-bit integer). Each row's object is stringified and written as UTF-8 at once,
- * then its opening `{` is overwritten with the `,` after the id: no per-row slice or concatenation, and no
- * thousands-of-pieces string to flatten and transcode at the end (measured: ~30% of encoding an attempt row).
+ * (JSON.stringify cannot write a 64-bit integer). Two ways in: `add` stringifies a row object and writes it as
+ * UTF-8 at once, its opening `{` overwritten with the `,` after the id (the rare rows: SLI windows, alerts);
+ * `beginRow`, `key`, `string`, … write a row field by field with no object or string in between (attempt rows,
+ * one per decided attempt). Either way no per-row slice or concatenation, and no thousands-of-pieces string to
+ * flatten and transcode at the end.
  */
 class RowWriter {
   // Encoding is synchronous, so one scratch buffer serves every batch; only the finished body is allocated.
@@ -152,9 +154,12 @@ class RowWriter {
     return this;
   }
 
-  comma(): this {
-    this.room(1);
-    this.buf[this.pos++] = 0x2c;
+  /** The `,` before item `i` of a list (none before the first). */
+  sep(i: number): this {
+    if (i > 0) {
+      this.room(1);
+      this.buf[this.pos++] = 0x2c;
+    }
     return this;
   }
 
@@ -199,10 +204,7 @@ class RowWriter {
 
   strings(list: readonly string[]): this {
     this.open();
-    for (let i = 0; i < list.length; i++) {
-      if (i > 0) this.comma();
-      this.string(list[i]!);
-    }
+    for (let i = 0; i < list.length; i++) this.sep(i).string(list[i]!);
     return this.close();
   }
 
@@ -313,35 +315,27 @@ export function encodeAttempts(records: readonly AttemptRecord[], precision: Tim
     out.key(K.reasons).strings(r.reasons);
     out.key(K.signals).strings(r.signals);
     out.key(K.segment_keys).open();
-    let first = true;
-    for (const k in r.segments) {
-      if (!first) out.comma();
-      out.string(k);
-      first = false;
-    }
+    let n = 0;
+    for (const k in r.segments) out.sep(n++).string(k);
     out.close().key(K.segment_values).open();
-    first = true;
-    for (const k in r.segments) {
-      if (!first) out.comma();
-      out.string(r.segments[k]!);
-      first = false;
-    }
+    n = 0;
+    for (const k in r.segments) out.sep(n++).string(r.segments[k]!);
     out.close().key(K.services).open();
-    for (let i = 0; i < r.services.length; i++) (i === 0 ? out : out.comma()).string(r.services[i]!.service);
+    for (let i = 0; i < r.services.length; i++) out.sep(i).string(r.services[i]!.service);
     out.close().key(K.service_versions).open();
-    for (let i = 0; i < r.services.length; i++) (i === 0 ? out : out.comma()).string(r.services[i]!.version);
+    for (let i = 0; i < r.services.length; i++) out.sep(i).string(r.services[i]!.version);
     out.close();
     out.key(K.failing_step).string(r.failingStep?.step ?? '');
     out.key(K.failing_service).string(r.failingStep?.service ?? '');
     out.key(K.failing_version).string(r.failingStep?.version ?? '');
     out.key(K.span_steps).open();
-    for (let i = 0; i < spans.length; i++) (i === 0 ? out : out.comma()).string(spans[i]!.step);
+    for (let i = 0; i < spans.length; i++) out.sep(i).string(spans[i]!.step);
     out.close().key(K.span_services).open();
-    for (let i = 0; i < spans.length; i++) (i === 0 ? out : out.comma()).string(spans[i]!.service);
+    for (let i = 0; i < spans.length; i++) out.sep(i).string(spans[i]!.service);
     out.close().key(K.span_status_codes).open();
-    for (let i = 0; i < spans.length; i++) (i === 0 ? out : out.comma()).number(spans[i]!.statusCode);
+    for (let i = 0; i < spans.length; i++) out.sep(i).number(spans[i]!.statusCode);
     out.close().key(K.span_durations_ms).open();
-    for (let i = 0; i < spans.length; i++) (i === 0 ? out : out.comma()).number(spans[i]!.durationMs);
+    for (let i = 0; i < spans.length; i++) out.sep(i).number(spans[i]!.durationMs);
     out.close();
     out.key(K.decided_by).string(r.decidedBy);
     out.key(K.decided_at).string(decidedSeconds.format(r.decidedAtMs));
