@@ -506,8 +506,8 @@ function writeScopeSpans(ss: ScopeSpans): void {
  */
 function copiedRun(spans: readonly Span[], i: number): number {
   const first = spans[i]!;
-  const buf = first.rawBuf;
-  if (buf === undefined || !copiedAsIs(first)) return 0;
+  if (!copiedAsIs(first)) return 0;
+  const buf = first.rawBuf!;
   let end = first.rawEnd!;
   let n = 1;
   while (i + n < spans.length) {
@@ -521,7 +521,7 @@ function copiedRun(spans: readonly Span[], i: number): number {
   return n;
 }
 
-/** Copyable with no attribute added: pass 1 reserved exactly one size slot for it. */
+/** `copyable` with no attribute added: pass 1 reserved exactly one size slot for it. */
 function copiedAsIs(s: Span): boolean {
   if (s.rawBuf === undefined) return false;
   const attrs = decodedAttributes(s);
