@@ -231,11 +231,12 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
     }
 
     const lease = new Lease(this.ingest.budget);
-    // A compressed body with a declared length is read into a pooled buffer, given back once inflated: it lives no
-    // longer, and fresh buffers per request are what starts V8's young-generation GCs most often (core/buffer-pool.ts).
-    let pooled = encoding !== 'identity' && declared !== undefined && declared >= ASYNC_FROM_BYTES ? this.bodies.take(declared) : undefined;
+    let pooled: ArrayBuffer | undefined;
     try {
       if (!lease.tryReserve(declared ?? 0)) return this.answerBusy(req, res, wire);
+      // A compressed body with a declared length is read into a pooled buffer, given back once inflated: it lives no
+      // longer, and fresh buffers per request are what starts V8's young-generation GCs most often (core/buffer-pool.ts).
+      if (encoding !== 'identity' && declared !== undefined && declared >= ASYNC_FROM_BYTES) pooled = this.bodies.take(declared);
       let body: Buffer;
       try {
         body = await readBody(req, limit, declared, lease, pooled);
