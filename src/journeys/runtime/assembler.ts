@@ -32,7 +32,7 @@ import type { KeyValue, Span } from '../../core/model.js';
 import type { AttemptRecord, CompiledJourney } from '../model.js';
 import { buildAttempts, everyStartComplete, type DecidedBy } from './attempt-record.js';
 import { START_ROLE, type Candidate } from './matcher-index.js';
-import { captureSpan, type SpanRecord } from './span-record.js';
+import { captureSpan, SpanRecord } from './span-record.js';
 
 /** Spans buffered per (journey, trace) at most: a loop calling a step thousands of times must not grow a group without bound. */
 export const MAX_SPANS_PER_GROUP = 512;
@@ -201,47 +201,73 @@ export class Assembler {
    */
   add(candidate: Candidate, span: Span, resourceAttributes: readonly KeyValue[], service: string, version: string, nowMs: number): void {
     const now = this.advance(nowMs);
-    const traceId = span.traceId;
-    const name = candidate.journey.name;
+    const g = this.groupFor(candidate.journey, candidate.role, span.traceId, span.spanId, now);
+    if (g === undefined) return;
+    const role = candidate.journey === g.journey ? candidate.role : roleIn(g.journey, candidate.role, candidate.stepName);
+    if (role === NO_ROLE || !this.hasRoom(g, span.spanId)) return;
+    this.file(g, role, captureSpan(g.journey, role, span, resourceAttributes, service, version), now);
+  }
+
+  /**
+   * Buffers one span captured elsewhere (`captureSpan` with `journey`, in the thread that matched it; see
+   * connectors/journeys). Same rules as `add`; when the span's attempt started under another definition of the
+   * journey (a reload), the record is filed under the step of the same name and its segment values are moved to
+   * that definition's dimensions by attribute.
+   */
+  addRecord(journey: CompiledJourney, stepName: string, traceId: string, record: SpanRecord, nowMs: number): void {
+    const now = this.advance(nowMs);
+    const g = this.groupFor(journey, record.role, traceId, record.spanId, now);
+    if (g === undefined) return;
+    if (journey !== g.journey) {
+      const role = roleIn(g.journey, record.role, stepName);
+      if (role === NO_ROLE) return;
+      record = refiled(record, role, journey, g.journey);
+    }
+    if (!this.hasRoom(g, record.spanId)) return;
+    this.file(g, record.role, record, now);
+  }
+
+  /** The pending group of (journey, trace), created when needed; `undefined` for a late span (counted). */
+  private groupFor(journey: CompiledJourney, role: number, traceId: string, spanId: string, now: number): PendingGroup | undefined {
+    const name = journey.name;
     const head = this.pending.get(traceId);
     let g = head;
     while (g !== undefined && g.journey.name !== name) g = g.next;
-
-    if (g === undefined) {
-      const seen = this.recentlyDecided(traceId, name);
-      if (seen !== undefined && (candidate.role !== START_ROLE || seen.startIds.includes(span.spanId))) {
-        this.events.lateSpan(name);
-        return;
-      }
-      g = this.newGroup(candidate.journey, traceId, now);
-      if (head === undefined) this.pending.set(traceId, g);
-      else {
-        g.next = head.next;
-        head.next = g;
-      }
-      this.groupCount++;
+    if (g !== undefined) return g;
+    const seen = this.recentlyDecided(traceId, name);
+    if (seen !== undefined && (role !== START_ROLE || seen.startIds.includes(spanId))) {
+      this.events.lateSpan(name);
+      return undefined;
     }
-
-    const journey = g.journey;
-    let role = candidate.role;
-    if (candidate.journey !== journey && role !== START_ROLE) {
-      // Matched by a reloaded definition: file it under the step of the same name in the definition the attempt started with.
-      role = journey.steps.findIndex((s) => s.name === candidate.stepName);
-      if (role < 0) return;
+    g = this.newGroup(journey, traceId, now);
+    if (head === undefined) this.pending.set(traceId, g);
+    else {
+      g.next = head.next;
+      head.next = g;
     }
+    this.groupCount++;
+    return g;
+  }
+
+  /** False (counted) when the span is a duplicate in its group or the group is full. */
+  private hasRoom(g: PendingGroup, spanId: string): boolean {
     const records = g.records;
     for (let i = 0; i < records.length; i++) {
-      if (records[i]!.spanId === span.spanId) {
-        this.events.duplicateSpan(name);
-        return;
+      if (records[i]!.spanId === spanId) {
+        this.events.duplicateSpan(g.journey.name);
+        return false;
       }
     }
     if (records.length >= MAX_SPANS_PER_GROUP) {
-      this.events.overflowSpan(name);
-      return;
+      this.events.overflowSpan(g.journey.name);
+      return false;
     }
-    records.push(captureSpan(journey, role, span, resourceAttributes, service, version));
+    return true;
+  }
 
+  private file(g: PendingGroup, role: number, record: SpanRecord, now: number): void {
+    const journey = g.journey;
+    g.records.push(record);
     if (role === START_ROLE) {
       g.startCount++;
       const until = now + this.options.traceWaitMs;
@@ -444,4 +470,32 @@ export class Assembler {
       this.recent.delete(oldest.value);
     }
   }
+}
+
+/** `roleIn` found no step of that name. */
+const NO_ROLE = -2;
+
+/**
+ * The role in `journey` (the definition an attempt started with) of a span matched by another definition of the
+ * same journey: the start stays the start, a step is found by name (`NO_ROLE` when that definition lacks it).
+ */
+function roleIn(journey: CompiledJourney, role: number, stepName: string): number {
+  if (role === START_ROLE) return START_ROLE;
+  const i = journey.steps.findIndex((s) => s.name === stepName);
+  return i < 0 ? NO_ROLE : i;
+}
+
+/** `record` (captured for `from`) as `to` files it: its role there, its segment values under `to`'s dimensions. */
+function refiled(record: SpanRecord, role: number, from: CompiledJourney, to: CompiledJourney): SpanRecord {
+  let segments: Array<string | undefined> | undefined;
+  if (record.segments !== undefined) {
+    for (let i = 0; i < to.segments.length; i++) {
+      const at = from.segments.findIndex((d) => d.attribute === to.segments[i]!.attribute);
+      const text = at < 0 ? undefined : record.segments[at];
+      if (text === undefined) continue;
+      segments ??= new Array<string | undefined>(to.segments.length).fill(undefined);
+      segments[i] = text;
+    }
+  }
+  return new SpanRecord(record.spanId, record.parentSpanId, role, record.startNs, record.endNs, record.statusCode, record.service, record.version, segments, record.whereFailures);
 }

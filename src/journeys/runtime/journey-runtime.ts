@@ -17,14 +17,25 @@ import { Assembler, type AssemblerOptions } from './assembler.js';
 import { MatcherIndex, type Candidate } from './matcher-index.js';
 import type { JourneyMetrics } from './metrics.js';
 import { SliAggregator, type SliOptions } from './sli.js';
+import { captureSpan, type SpanRecord } from './span-record.js';
 
 export const JOURNEY_NAME_ATTRIBUTE = 'journey.name';
 export const JOURNEY_STEP_ATTRIBUTE = 'journey.step';
+
+/**
+ * Where matched spans go instead of this runtime's own assembler when assembly runs elsewhere (another thread:
+ * connectors/journeys/relay.ts). Each span arrives captured, with the candidate that matched it.
+ */
+export interface CapturedSpanSink {
+  captured(candidate: Candidate, traceId: string, record: SpanRecord): void;
+}
 
 export interface JourneyRuntimeOptions extends AssemblerOptions {
   readonly sli: SliOptions;
   /** Keep decided attempt records for `takeAttempts()`; false when nobody consumes them (SLIs are still computed). */
   readonly keepAttempts: boolean;
+  /** Hand matched spans to this sink instead of assembling them here. */
+  readonly capture?: CapturedSpanSink;
 }
 
 export class JourneyRuntime {
@@ -83,6 +94,7 @@ export class JourneyRuntime {
     const index = this.index;
     if (index === undefined) return 0;
     const scratch = this.scratch;
+    const capture = this.options.capture;
     let tagged = 0;
     const resourceSpans = batch.resourceSpans;
     for (let r = 0; r < resourceSpans.length; r++) {
@@ -105,13 +117,22 @@ export class JourneyRuntime {
           for (let k = 0; k < n; k++) {
             const c = scratch[k]!;
             this.matched[c.journeyOrder]!.inc();
-            this.assembler.add(c, span, resourceAttributes, service, version, nowMs);
+            if (capture === undefined) this.assembler.add(c, span, resourceAttributes, service, version, nowMs);
+            else capture.captured(c, span.traceId, captureSpan(c.journey, c.role, span, resourceAttributes, service, version));
           }
         }
       }
     }
     if (tagged > 0) this.metrics.spansTagged.inc(tagged);
     return tagged;
+  }
+
+  /**
+   * Buffers one span matched and captured by another runtime (`options.capture` there), for `journey`, the
+   * definition that matched it; `stepName` is `start` or its step's name.
+   */
+  addCaptured(journey: CompiledJourney, stepName: string, traceId: string, record: SpanRecord, nowMs: number): void {
+    this.assembler.addRecord(journey, stepName, traceId, record, nowMs);
   }
 
   /** Decides attempts whose time has come and closes SLI windows whose lateness has passed. */
