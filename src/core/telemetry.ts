@@ -234,6 +234,7 @@ function histogramBounds(name: string, buckets: readonly number[]): Float64Array
  */
 export class MetricsRegistry {
   private readonly metrics = new Map<string, Counter | Gauge | Histogram>();
+  private readonly external: Array<() => Promise<readonly MetricFamily[]>> = [];
 
   counter(name: string, help: string): Counter {
     return this.getOrCreate(name, () => new Counter(name, help), Counter);
@@ -271,27 +272,124 @@ export class MetricsRegistry {
     return m;
   }
 
-  /** Prometheus text exposition format 0.0.4. */
-  render(): string {
-    const lines: string[] = [];
+  /**
+   * Adds metrics kept elsewhere (a worker thread's registry) to `renderAll()`: `collect` returns its families,
+   * which are merged with this registry's by name. Returns a function that removes the source again.
+   */
+  addExternal(collect: () => Promise<readonly MetricFamily[]>): () => void {
+    this.external.push(collect);
+    return () => {
+      const i = this.external.indexOf(collect);
+      if (i >= 0) this.external.splice(i, 1);
+    };
+  }
+
+  /** Every metric with its series as read now: what a worker thread sends to the registry that renders. */
+  families(): MetricFamily[] {
+    const out: MetricFamily[] = [];
     for (const m of this.metrics.values()) {
-      lines.push(`# HELP ${m.name} ${escapeHelp(m.help)}`, `# TYPE ${m.name} ${m.type}`);
-      if (m instanceof Histogram) renderHistogram(m, lines);
-      else for (const s of m.collect()) lines.push(`${m.name}${renderLabels(s.labels)} ${formatValue(s.value)}`);
+      if (m instanceof Histogram) out.push({ name: m.name, help: m.help, type: 'histogram', series: [], histograms: m.collect() });
+      else out.push({ name: m.name, help: m.help, type: m.type, series: m.collect(), histograms: [] });
     }
-    return lines.join('\n') + '\n';
+    return out;
+  }
+
+  /** Prometheus text exposition format 0.0.4, of this registry only. */
+  render(): string {
+    return renderFamilies(this.families());
+  }
+
+  /**
+   * This registry and every external source, merged by metric name (a source that fails or takes longer than
+   * `timeoutMs` is left out, and the scrape still answers). A label set reported by both is summed.
+   */
+  async renderAll(timeoutMs = 2000): Promise<string> {
+    const families = this.families();
+    if (this.external.length === 0) return renderFamilies(families);
+    const fetched = await Promise.all(this.external.map((collect) => within(collect(), timeoutMs).catch(() => undefined)));
+    return renderFamilies(mergeFamilies(families, fetched.flatMap((f) => f ?? [])));
   }
 }
 
+/** One metric and its series, as plain data (structured-cloneable). */
+export interface MetricFamily {
+  readonly name: string;
+  readonly help: string;
+  readonly type: MetricType;
+  /** Counter and gauge series. */
+  readonly series: ReadonlyArray<{ readonly labels: Labels; readonly value: number }>;
+  readonly histograms: readonly HistogramSnapshot[];
+}
+
+function renderFamilies(families: readonly MetricFamily[]): string {
+  const lines: string[] = [];
+  for (const f of families) {
+    lines.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} ${f.type}`);
+    if (f.type === 'histogram') renderHistogram(f.name, f.histograms, lines);
+    else for (const s of f.series) lines.push(`${f.name}${renderLabels(s.labels)} ${formatValue(s.value)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** `local` with `more` folded in by name; a family whose type differs from the local one is left out. */
+function mergeFamilies(local: readonly MetricFamily[], more: readonly MetricFamily[]): MetricFamily[] {
+  const byName = new Map<string, MetricFamily>(local.map((f) => [f.name, f]));
+  for (const f of more) {
+    const mine = byName.get(f.name);
+    if (mine === undefined) byName.set(f.name, f);
+    else if (mine.type === f.type) byName.set(f.name, merged(mine, f));
+  }
+  return [...byName.values()];
+}
+
+function merged(a: MetricFamily, b: MetricFamily): MetricFamily {
+  const series = new Map<string, { labels: Labels; value: number }>();
+  for (const s of [...a.series, ...b.series]) {
+    const key = labelKey(s.labels);
+    const seen = series.get(key);
+    if (seen) seen.value += s.value;
+    else series.set(key, { labels: s.labels, value: s.value });
+  }
+  const histograms = new Map<string, HistogramSnapshot>();
+  for (const h of [...a.histograms, ...b.histograms]) {
+    const key = labelKey(h.labels);
+    const seen = histograms.get(key);
+    const sameBounds = seen !== undefined && seen.bounds.length === h.bounds.length && seen.bounds.every((x, i) => x === h.bounds[i]);
+    if (seen === undefined || !sameBounds) {
+      if (seen === undefined) histograms.set(key, h);
+      continue;
+    }
+    histograms.set(key, { labels: h.labels, bounds: h.bounds, buckets: seen.buckets.map((c, i) => c + h.buckets[i]!), sum: seen.sum + h.sum, count: seen.count + h.count });
+  }
+  return { name: a.name, help: a.help, type: a.type, series: [...series.values()], histograms: [...histograms.values()] };
+}
+
+function within<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer.unref();
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+  });
+}
+
 /** `_bucket` lines (cumulative, ending with `le="+Inf"`), then `_sum` and `_count`, per series. */
-function renderHistogram(h: Histogram, lines: string[]): void {
-  for (const s of h.collect()) {
+function renderHistogram(name: string, histograms: readonly HistogramSnapshot[], lines: string[]): void {
+  for (const s of histograms) {
     const labels = renderLabelPairs(s.labels);
     const prefix = labels === '' ? '{' : `{${labels},`;
-    for (let i = 0; i < s.bounds.length; i++) lines.push(`${h.name}_bucket${prefix}le="${formatValue(s.bounds[i]!)}"} ${formatValue(s.buckets[i]!)}`);
-    lines.push(`${h.name}_bucket${prefix}le="+Inf"} ${formatValue(s.count)}`);
+    for (let i = 0; i < s.bounds.length; i++) lines.push(`${name}_bucket${prefix}le="${formatValue(s.bounds[i]!)}"} ${formatValue(s.buckets[i]!)}`);
+    lines.push(`${name}_bucket${prefix}le="+Inf"} ${formatValue(s.count)}`);
     const plain = labels === '' ? '' : `{${labels}}`;
-    lines.push(`${h.name}_sum${plain} ${formatValue(s.sum)}`, `${h.name}_count${plain} ${formatValue(s.count)}`);
+    lines.push(`${name}_sum${plain} ${formatValue(s.sum)}`, `${name}_count${plain} ${formatValue(s.count)}`);
   }
 }
 

@@ -136,14 +136,13 @@ export class TelemetryServer {
       if (r.ready) return reply(res, req, 200, 'application/json', '{"status":"ready"}\n');
       return reply(res, req, 503, 'application/json', JSON.stringify({ status: 'not ready', reason: r.reason ?? 'unknown' }) + '\n');
     }
-    let body: string;
-    try {
-      body = this.options.registry.render();
-    } catch (err) {
-      this.options.logger.error({ err }, `rendering /metrics failed: ${errorMessage(err)}`);
-      return reply(res, req, 500, 'text/plain; charset=utf-8', 'rendering metrics failed; see the Pulse log\n');
-    }
-    reply(res, req, 200, 'text/plain; version=0.0.4; charset=utf-8', body);
+    this.options.registry.renderAll().then(
+      (body) => reply(res, req, 200, 'text/plain; version=0.0.4; charset=utf-8', body),
+      (err: unknown) => {
+        this.options.logger.error({ err }, `rendering /metrics failed: ${errorMessage(err)}`);
+        reply(res, req, 500, 'text/plain; charset=utf-8', 'rendering metrics failed; see the Pulse log\n');
+      },
+    );
   }
 
   /** PROCESS_METRICS: read when scraped, through callbacks that shutdown() removes again. */
