@@ -332,6 +332,8 @@ async function step(loadgen, pulse, transport, rate, seconds, label) {
     // At the end of the step: V8 heap in use (the rest of RSS is V8's headroom, code and buffers), and the
     // event-loop delay over the step (the gauge covers the time since the previous scrape, at the step's start).
     heapUsedMiB: (m1.sums.nodejs_heap_used_bytes ?? 0) / 2 ** 20,
+    // With service.derived_signals.thread: worker, the worker thread's own heap (0 otherwise).
+    workerHeapUsedMiB: (m1.sums.pulse_worker_heap_used_bytes ?? 0) / 2 ** 20,
     eventLoopLagMs: { p99: gaugeAt(m1, 'nodejs_eventloop_lag_seconds', '0.99') * 1000, max: gaugeAt(m1, 'nodejs_eventloop_lag_seconds', '1') * 1000 },
     pulse: {
       refusedByReceiver: delta(m0, m1, 'pulse_receiver_refused_spans_total'),
@@ -355,7 +357,7 @@ async function step(loadgen, pulse, transport, rate, seconds, label) {
   log(
     `${transport} ${label.padEnd(7)} ${(rate / 1000).toFixed(0)}k → ${(result.acceptedRate / 1000).toFixed(1)}k spans/s, ` +
       `Pulse ${out.pulseCores.toFixed(2)} cores (JS thread ${out.jsThreadCores.toFixed(2)}) = ${((out.spansPerCoreSecond ?? 0) / 1000).toFixed(0)}k spans/s per core, RSS ${out.peakRssMiB.toFixed(0)} MiB, ` +
-      `forward p50/p99 ${fmtMs(result.forwardLatencyMs.p50)}/${fmtMs(result.forwardLatencyMs.p99)} ms (answered ${fmtMs(result.probeAnswerMs.p50)}/${fmtMs(result.probeAnswerMs.p99)}; load generator loop max ${fmtMs(result.loadgenLoopDelayMs.max)}), loop delay p99/max ${out.eventLoopLagMs.p99.toFixed(0)}/${out.eventLoopLagMs.max.toFixed(0)} ms, heap ${out.heapUsedMiB.toFixed(0)} MiB, refused ${result.refusedSpans}, lost ${result.lostSpans}, drain ${result.drainSeconds.toFixed(2)} s` +
+      `forward p50/p99 ${fmtMs(result.forwardLatencyMs.p50)}/${fmtMs(result.forwardLatencyMs.p99)} ms (answered ${fmtMs(result.probeAnswerMs.p50)}/${fmtMs(result.probeAnswerMs.p99)}; load generator loop max ${fmtMs(result.loadgenLoopDelayMs.max)}), loop delay p99/max ${out.eventLoopLagMs.p99.toFixed(0)}/${out.eventLoopLagMs.max.toFixed(0)} ms, heap ${out.heapUsedMiB.toFixed(0)}${out.workerHeapUsedMiB > 0 ? ` + worker ${out.workerHeapUsedMiB.toFixed(0)}` : ''} MiB, refused ${result.refusedSpans}, lost ${result.lostSpans}, drain ${result.drainSeconds.toFixed(2)} s` +
       `${result.saturatedShare > 0.01 ? `, ${(100 * result.saturatedShare).toFixed(0)}% of the time ${result.maxInflight} requests unanswered` : ''} → ${out.passed ? 'pass' : 'FAIL'}`,
   );
   return out;

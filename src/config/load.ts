@@ -338,6 +338,7 @@ class Loader {
       }),
       shutdownTimeoutMs: s.shutdown_timeout,
       dataDir: s.data_dir,
+      derivedSignalsThread: s.derived_signals.thread,
     });
   }
 

@@ -47,6 +47,11 @@ export interface ServiceConfig {
   readonly shutdownTimeoutMs: number;
   /** Where components keep state on disk (persistent queues). Default `.pulse/data`, relative to the cwd. */
   readonly dataDir: string;
+  /**
+   * `worker`: the pipelines of derived signals (attempts, journey_metrics, alerts) run in a worker thread, fed by
+   * the journeys connectors (service/derived-worker). Default `main`.
+   */
+  readonly derivedSignalsThread: 'main' | 'worker';
 }
 
 export interface PulseConfig {

@@ -19,6 +19,7 @@
  *     metrics: { address: 0.0.0.0:8888 }     # Prometheus /metrics; `enabled: false` turns it off
  *     health: { address: 0.0.0.0:13133 }     # /healthz and /readyz; `enabled: false` turns it off
  *   shutdown_timeout: 20s
+ *   derived_signals: { thread: worker }   # attempts/journey_metrics/alerts pipelines in a thread of their own
  *   data_dir: .pulse/data
  * ```
  *
@@ -94,6 +95,18 @@ export const serviceSchema = z
     shutdown_timeout: duration()
       .prefault('20s')
       .describe('How long shutdown may take (stop receivers, drain, flush exporters), for example 20s'),
+    derived_signals: defaultsWhenEmpty(
+      z
+        .strictObject({
+          thread: z
+            .enum(['main', 'worker'])
+            .default('main')
+            .describe(
+              'Where the attempts, journey_metrics and alerts pipelines run: `main` (with the receivers), or `worker`: a thread of their own, so attempt assembly, SLOs and their exporters neither delay forwarding nor share its heap',
+            ),
+        })
+        .describe('The pipelines of derived signals (attempts, journey_metrics, alerts)'),
+    ),
     data_dir: z
       .string()
       .min(1)

@@ -54,6 +54,22 @@ export interface CreateSettings {
   readonly metrics: MetricsRegistry;
   /** A directory this instance may keep state in (disk queues); created on demand by whoever writes there. */
   readonly dataDir: string;
+  /**
+   * Set when the graph is split across two threads (`service.derived_signals.thread: worker`), for components
+   * that have a part on each side: the journeys connector matches on the main thread and assembles in the worker.
+   */
+  readonly thread?: ThreadLink;
+}
+
+/**
+ * Messages between the two halves of a split graph. Each side addresses the other side's part of a component by
+ * an id (the component id, or a name both agree on); messages are structured-cloned and arrive in order.
+ */
+export interface ThreadLink {
+  readonly side: 'main' | 'worker';
+  post(to: string, message: unknown): void;
+  /** Messages for `id` from the other side; those that arrived before anyone listened are handed over at once. */
+  listen(id: string, handler: (message: unknown) => void): () => void;
 }
 
 /** A processor or exporter: something that can be started and stopped and that consumes data. */

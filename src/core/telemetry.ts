@@ -306,7 +306,7 @@ export class MetricsRegistry {
   async renderAll(timeoutMs = 2000): Promise<string> {
     const families = this.families();
     if (this.external.length === 0) return renderFamilies(families);
-    const fetched = await Promise.all(this.external.map((collect) => within(collect(), timeoutMs).catch(() => undefined)));
+    const fetched = await Promise.all(this.external.map((collect) => within(Promise.resolve().then(collect), timeoutMs).catch(() => undefined)));
     return renderFamilies(mergeFamilies(families, fetched.flatMap((f) => f ?? [])));
   }
 }

@@ -25,7 +25,9 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { ComponentRegistry } from '../components.js';
 import type { ComponentConfig, PipelineConfig, PulseConfig } from '../config/model.js';
-import type { Component, ComponentKind, ConnectorComponent, ConsumingComponent, CreateSettings, Host } from '../core/component.js';
+import type { Component, ComponentKind, ConnectorComponent, ConsumingComponent, CreateSettings, Host, ThreadLink } from '../core/component.js';
+import { DerivedWorker } from './derived-worker/main-side.js';
+import { planSplit } from './derived-worker/plan.js';
 import type { Consumer, Signal, SignalData } from '../core/consumer.js';
 import { PulseError, errorMessage } from '../core/errors.js';
 import type { MetricsRegistry } from '../core/telemetry.js';
@@ -37,6 +39,19 @@ export interface GraphSettings {
   /** The root logger; each component gets a child with `{ component: '<kind>/<id>' }` (and `pipeline`). */
   readonly logger: Logger;
   readonly metrics: MetricsRegistry;
+}
+
+/**
+ * One half of a graph split across two threads (`service.derived_signals.thread: worker`, see derived-worker/).
+ * Bridged connectors have a part on each side: on the main side they may have no output pipeline left, on the
+ * worker side no input pipeline; both parts get `link` in their create settings (on the worker side, every
+ * component does: the journey definitions arrive through it).
+ */
+export interface SplitOptions {
+  readonly link: ThreadLink;
+  readonly bridged: ReadonlySet<string>;
+  /** Main side: the worker, a node that starts before and stops after every bridged connector. */
+  readonly worker?: { readonly name: string; readonly component: Component };
 }
 
 export interface ShutdownReport {
@@ -73,8 +88,16 @@ export class PipelineGraph {
    * component when a factory is missing, does not support the pipeline's signal, or throws; `PULSE_ERR_CYCLE`
    * when the pipelines form a cycle. Nothing is running when it throws.
    */
-  static build(config: PulseConfig, registry: ComponentRegistry, settings: GraphSettings): PipelineGraph {
-    const nodes = new GraphBuilder(config, registry, settings).build();
+  static build(config: PulseConfig, registry: ComponentRegistry, settings: GraphSettings, split?: SplitOptions): PipelineGraph {
+    if (split === undefined && config.service.derivedSignalsThread === 'worker') {
+      const plan = planSplit(config);
+      if (plan !== undefined) {
+        const worker = new DerivedWorker(plan, settings);
+        const nodes = new GraphBuilder(plan.main, registry, settings, { link: worker.link, bridged: plan.bridged, worker: { name: 'derived-signals worker', component: worker } }).build();
+        return new PipelineGraph(nodes, [...config.service.pipelines.keys()], config.service.shutdownTimeoutMs, settings.logger.child({ component: 'service' }));
+      }
+    }
+    const nodes = new GraphBuilder(config, registry, settings, split).build();
     const logger = settings.logger.child({ component: 'service' });
     return new PipelineGraph(nodes, [...config.service.pipelines.keys()], config.service.shutdownTimeoutMs, logger);
   }
@@ -206,7 +229,7 @@ class GraphBuilder {
   private readonly edges: Array<readonly [string, string]> = [];
   /** `id\0signal` → the exporter instance for that signal. */
   private readonly exporters = new Map<string, { key: string; consumer: Consumer<SignalData[Signal]> }>();
-  private readonly connectors = new Map<string, { key: string; component: ConnectorComponent }>();
+  private readonly connectors = new Map<string, { id: string; key: string; component: ConnectorComponent }>();
   /** Receiver or connector id → signal → the entries of the pipelines that list it under `receivers`. */
   private readonly feeds = new Map<string, Map<Signal, PipelineEntry[]>>();
   /** Exporter and receiver id → the signals of the pipelines using it (an instance per signal; see names). */
@@ -216,6 +239,7 @@ class GraphBuilder {
     private readonly config: PulseConfig,
     private readonly registry: ComponentRegistry,
     private readonly settings: GraphSettings,
+    private readonly split?: SplitOptions,
   ) {}
 
   /** Every component, in start order. */
@@ -233,6 +257,8 @@ class GraphBuilder {
     for (const p of pipelinesDownstreamFirst(pipelines, this.config.connectors)) this.addPipeline(p, pipelines.indexOf(p));
     for (const [id, bySignal] of this.feeds) {
       if (this.config.connectors.has(id)) {
+        // The worker side of a bridged connector: fed from the main thread, not by a pipeline here.
+        if (!this.connectors.has(id) && this.split?.link.side === 'worker' && this.split.bridged.has(id)) this.connector(id, undefined);
         if (!this.connectors.has(id)) {
           const [signal, entries] = [...bySignal][0]!;
           const pipeline = pipelines[entries[0]!.order]!.id;
@@ -241,6 +267,12 @@ class GraphBuilder {
         continue;
       }
       for (const [signal, entries] of bySignal) this.addReceiver(id, signal, entries);
+    }
+    const worker = this.split?.worker;
+    if (worker !== undefined) {
+      const key = 'worker/derived';
+      this.nodes.push({ key, kind: 'exporter', name: worker.name, component: worker.component });
+      for (const [, c] of this.connectors) if (this.split!.bridged.has(c.id)) this.edges.push([c.key, key]);
     }
     return startOrder(this.nodes, this.edges);
   }
@@ -308,14 +340,23 @@ class GraphBuilder {
    * complete: per output signal, a fan-out to the entries of the pipelines of that signal listing it as receiver.
    */
   private connectorInput(id: string, signal: Signal, pipeline: string): { key: string; consumer: Consumer<SignalData[Signal]> } {
+    const created = this.connector(id, pipeline);
+    const input = created.component.inputs[signal] as Consumer<SignalData[Signal]> | undefined;
+    if (!input) throw new PulseError('PULSE_ERR_CREATE', `connector ${id} does not consume ${signal} (pipeline ${pipeline} lists it under exporters)`);
+    return { key: created.key, consumer: input };
+  }
+
+  /** The instance of connector `id`, created on first use (`pipeline`: the one feeding it, for messages). */
+  private connector(id: string, pipeline: string | undefined): { id: string; key: string; component: ConnectorComponent } {
     let created = this.connectors.get(id);
     if (!created) {
       const cc = this.componentConfig('connector', id);
       const name = `connector ${id}`;
       const key = `connector/${id}`;
       const fed = [...(this.feeds.get(id) ?? new Map<Signal, PipelineEntry[]>())];
-      if (fed.length === 0) {
-        throw new PulseError('PULSE_ERR_CREATE', `connector ${id} is fed by pipeline ${pipeline} but no pipeline lists it under receivers, so its output would go nowhere`);
+      // The main side of a bridged connector may feed nothing here: its derived outputs run in the worker.
+      if (fed.length === 0 && !(this.split?.link.side === 'main' && this.split.bridged.has(id))) {
+        throw new PulseError('PULSE_ERR_CREATE', `connector ${id} is fed by pipeline ${pipeline ?? '(none)'} but no pipeline lists it under receivers, so its output would go nowhere`);
       }
       const component = this.create(name, () => {
         const factory = this.factory('connector', cc);
@@ -326,14 +367,12 @@ class GraphBuilder {
         }
         return factory.create(this.createSettings('connector', id), cc.config, outputs);
       });
-      created = { key, component };
+      created = { id, key, component };
       this.nodes.push({ key, kind: 'connector', name, component });
       for (const [, entries] of fed) for (const e of entries) for (const to of e.keys) this.edges.push([key, to]);
       this.connectors.set(id, created);
     }
-    const input = created.component.inputs[signal] as Consumer<SignalData[Signal]> | undefined;
-    if (!input) throw new PulseError('PULSE_ERR_CREATE', `connector ${id} does not consume ${signal} (pipeline ${pipeline} lists it under exporters)`);
-    return { key: created.key, consumer: input };
+    return created;
   }
 
   /** Receivers: one instance per receiver id and signal; its `next` fans out to every pipeline listing it. */
@@ -396,12 +435,15 @@ class GraphBuilder {
     if (scope.pipeline !== undefined) bindings.pipeline = scope.pipeline;
     if (scope.signal !== undefined && (this.signalsOf.get(id)?.size ?? 1) > 1) bindings.signal = scope.signal;
     const dirName = id.replaceAll('/', '_') + (scope.signal === undefined || scope.signal === 'traces' ? '' : `@${scope.signal}`);
+    const split = this.split;
+    const linked = split !== undefined && (split.link.side === 'worker' || (kind === 'connector' && split.bridged.has(id)));
     return {
       id,
       kind,
       logger: this.settings.logger.child(bindings),
       metrics: this.settings.metrics,
       dataDir: join(this.config.service.dataDir, kind, dirName),
+      ...(linked && { thread: split.link }),
     };
   }
 

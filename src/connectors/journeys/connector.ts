@@ -10,18 +10,23 @@
  * A periodic tick (one unref'd timer) decides attempts and closes SLI windows, and hands results to the
  * `attempts` / `journey_metrics` outputs through bounded senders. Definitions come from a `JourneySource` (the
  * shared `JourneyStore` of the directory); every reload rebuilds the index.
+ *
+ * Split across threads (`settings.thread`, see relay.ts): on the main side `consume` matches, tags, captures
+ * matched spans for the worker and forwards; there is no tick. On the worker side the connector has no input of
+ * its own: it assembles the captures the main side relays, and ticks and hands out as above.
  */
 import type { ConnectorComponent, ConnectorOutputs, CreateSettings, Host } from '../../core/component.js';
 import type { Consumer } from '../../core/consumer.js';
 import { RetryableError } from '../../core/errors.js';
 import type { TraceBatch } from '../../core/model.js';
-import type { AttemptRecord, JourneySnapshot, SliWindow } from '../../journeys/model.js';
+import type { AttemptRecord, CompiledJourney, JourneySnapshot, SliWindow } from '../../journeys/model.js';
 import { JourneyRuntime } from '../../journeys/runtime/journey-runtime.js';
 import { JourneyMetrics } from '../../journeys/runtime/metrics.js';
 import { BoundedSender, dropCounters } from '../shared/bounded-sender.js';
 import { UnexpectedErrorLog } from '../shared/error-log.js';
 import { FollowedJourneys, type JourneySource, type JourneySourceOptions } from '../shared/journey-source.js';
 import type { JourneysConnectorConfig } from './config.js';
+import { SpanRelay, relayedCount, unpackRelayed, type RelayAck, type RelayMessage } from './relay.js';
 
 export type { JourneySource, JourneySourceOptions };
 
@@ -45,8 +50,11 @@ export const MAX_BUFFERED_OUTPUT_ITEMS = 100_000;
 /** Items per send to an output. */
 export const MAX_OUTPUT_BATCH = 10_000;
 
+/** Snapshots whose spans may still be in flight to the worker side, by generation: the newest few. */
+const KEPT_GENERATIONS = 4;
+
 export class JourneysConnector implements ConnectorComponent {
-  readonly inputs: { readonly traces: Consumer<TraceBatch> };
+  readonly inputs: { readonly traces?: Consumer<TraceBatch> };
 
   private readonly runtime: JourneyRuntime;
   private readonly metrics: JourneyMetrics;
@@ -59,6 +67,13 @@ export class JourneysConnector implements ConnectorComponent {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private stopping: Promise<void> | undefined;
+  /** Main side of a split: where captured spans go. */
+  private readonly relay: SpanRelay | undefined;
+  /** Generation of the snapshot the index was built from (main side: stamped on relayed spans). */
+  private generation = 0;
+  /** Worker side of a split: journeys by snapshot generation, for relayed spans. */
+  private readonly byGeneration = new Map<number, readonly CompiledJourney[]>();
+  private unlistenRelay: (() => void) | undefined;
 
   constructor(
     private readonly settings: CreateSettings,
@@ -70,12 +85,15 @@ export class JourneysConnector implements ConnectorComponent {
     this.errors = new UnexpectedErrorLog(settings.logger, 'journeys connector');
     const registry = settings.metrics;
     this.metrics = new JourneyMetrics(registry, settings.id);
+    const thread = settings.thread;
+    this.relay = thread?.side === 'main' ? new SpanRelay(thread, settings.id) : undefined;
     this.runtime = new JourneyRuntime(
       {
         traceWaitMs: config.trace_wait,
         settleDelayMs: config.settle_delay,
         maxPendingAttempts: config.max_pending_attempts,
         keepAttempts: outputs.attempts !== undefined,
+        ...(this.relay && { capture: this.relay }),
         sli: {
           windowMs: config.sli.window,
           allowedLatenessMs: config.sli.allowed_lateness,
@@ -101,16 +119,31 @@ export class JourneysConnector implements ConnectorComponent {
     this.windowsOut = sender(outputs.journey_metrics, 'journey_metrics');
 
     const labels = { connector: settings.id };
-    this.unobserve.push(
-      registry
-        .gauge('pulse_journey_pending_attempts', 'Journey attempts (journey × trace, including orphan steps waiting for their start) held by the journeys connector.')
-        .observe((set) => set(labels, this.runtime.pendingAttempts)),
-      registry
-        .gauge('pulse_journey_definitions_loaded', 'Journey definitions the journeys connector currently matches against.')
-        .observe((set) => set(labels, this.runtime.journeyCount)),
-    );
+    // Split across threads, each half reports what it holds: the main side the definitions it matches with, the
+    // worker side the attempts it assembles.
+    if (thread?.side !== 'main') {
+      this.unobserve.push(
+        registry
+          .gauge('pulse_journey_pending_attempts', 'Journey attempts (journey × trace, including orphan steps waiting for their start) held by the journeys connector.')
+          .observe((set) => set(labels, this.runtime.pendingAttempts)),
+      );
+    }
+    if (thread?.side !== 'worker') {
+      this.unobserve.push(
+        registry
+          .gauge('pulse_journey_definitions_loaded', 'Journey definitions the journeys connector currently matches against.')
+          .observe((set) => set(labels, this.runtime.journeyCount)),
+      );
+    }
 
-    this.inputs = { traces: { mutatesData: true, consume: (batch) => this.consumeTraces(batch) } };
+    this.inputs = thread?.side === 'worker' ? {} : { traces: { mutatesData: true, consume: (batch) => this.consumeTraces(batch) } };
+    if (this.relay) {
+      this.unobserve.push(
+        registry
+          .gauge('pulse_journey_relayed_spans_in_flight', 'Matched spans the journeys connector sent to its assembly thread and that were not processed there yet.')
+          .observe((set) => set(labels, this.relay!.pending)),
+      );
+    }
   }
 
   async start(_host: Host): Promise<void> {
@@ -121,6 +154,10 @@ export class JourneysConnector implements ConnectorComponent {
       this.config.reload_poll_interval,
     );
     this.definitions.follow((snapshot, what) => this.apply(snapshot, what));
+    const thread = this.settings.thread;
+    if (thread?.side === 'worker') this.unlistenRelay = thread.listen(this.settings.id, (m) => this.assembleRelayed(m as RelayMessage));
+    // The main side of a split decides nothing: the worker side ticks.
+    if (this.relay) return;
     this.timer = setInterval(() => this.tick(), this.deps.tickIntervalMs ?? TICK_INTERVAL_MS);
     // Pending attempts must not keep the process alive; shutdown() flushes them instead.
     this.timer.unref();
@@ -149,6 +186,8 @@ export class JourneysConnector implements ConnectorComponent {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.definitions?.unfollow();
+    this.relay?.close();
+    this.unlistenRelay?.();
     try {
       // Shutdown or reload: attempts still waiting for a required step are counted, not failed (the step may be in
       // flight); complete ones are decided now.
@@ -169,7 +208,14 @@ export class JourneysConnector implements ConnectorComponent {
       );
     }
     try {
-      this.runtime.process(batch, this.now());
+      this.relay?.admit();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    try {
+      const now = this.now();
+      this.runtime.process(batch, now);
+      this.relay?.send(this.generation, now);
     } catch (err) {
       // A bug must not cost the user their traces: forward the batch (possibly partly tagged) and count.
       this.metrics.processErrors.inc();
@@ -194,8 +240,25 @@ export class JourneysConnector implements ConnectorComponent {
     void this.windowsOut?.pump();
   }
 
+  /** Worker side: assembles the spans one batch matched on the main side, then acknowledges them. */
+  private assembleRelayed(message: RelayMessage): void {
+    try {
+      const journeys = this.byGeneration.get(message.generation);
+      if (journeys === undefined) throw new Error(`relayed spans of unknown journey generation ${message.generation}`);
+      unpackRelayed(message, journeys, (journey, step, traceId, record, nowMs) => this.runtime.addCaptured(journey, step, traceId, record, nowMs));
+    } catch (err) {
+      this.metrics.processErrors.inc();
+      this.errors.log('process', err);
+    }
+    const ack: RelayAck = { ack: relayedCount(message) };
+    this.settings.thread?.post(this.settings.id, ack);
+  }
+
   private apply(snapshot: JourneySnapshot, what: 'loaded' | 'reloaded'): void {
     this.runtime.setJourneys(snapshot.journeys);
+    this.generation = snapshot.generation;
+    this.byGeneration.set(snapshot.generation, snapshot.journeys);
+    for (const g of this.byGeneration.keys()) if (g <= snapshot.generation - KEPT_GENERATIONS) this.byGeneration.delete(g);
     const names = snapshot.journeys.map((j) => j.name).join(', ');
     // The store logs loads and reloads with their files; this line only ties the index rebuild to a generation.
     this.settings.logger.debug(

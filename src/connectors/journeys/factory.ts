@@ -1,6 +1,6 @@
 import type { ConnectorFactory } from '../../core/component.js';
 import { loadJourneys } from '../../journeys/definition/load.js';
-import { JourneyStore } from '../../journeys/store.js';
+import { openJourneySource } from '../shared/relayed-source.js';
 import { journeysConnectorConfigSchema, type JourneysConnectorConfig } from './config.js';
 import { JourneysConnector } from './connector.js';
 
@@ -20,6 +20,6 @@ export const journeysConnectorFactory: ConnectorFactory<JourneysConnectorConfig>
   },
   create: (settings, config, outputs) =>
     new JourneysConnector(settings, config, outputs, {
-      openSource: (directory, options) => JourneyStore.acquire(directory, options),
+      openSource: (directory, options) => openJourneySource(settings, directory, options),
     }),
 };

@@ -1,7 +1,7 @@
 import type { ConnectorFactory } from '../../core/component.js';
 import type { ConfigIssue } from '../../config/model.js';
 import { loadJourneys } from '../../journeys/definition/load.js';
-import { JourneyStore } from '../../journeys/store.js';
+import { openJourneySource } from '../shared/relayed-source.js';
 import { alertRulesOf, neverFiringPairs } from '../../alerts/rules.js';
 import { sloConnectorConfigSchema, type SloConnectorConfig } from './config.js';
 import { SloConnector } from './connector.js';
@@ -38,7 +38,7 @@ export const sloConnectorFactory: ConnectorFactory<SloConnectorConfig> = {
   },
   create: (settings, config, outputs) =>
     new SloConnector(settings, config, outputs, {
-      openSource: (directory, options) => JourneyStore.acquire(directory, options),
+      openSource: (directory, options) => openJourneySource(settings, directory, options),
       history: config.clickhouse ? new ClickHouseHistory(config.clickhouse) : undefined,
     }),
 };

@@ -212,7 +212,9 @@ export class Assembler {
    * Buffers one span captured elsewhere (`captureSpan` with `journey`, in the thread that matched it; see
    * connectors/journeys). Same rules as `add`; when the span's attempt started under another definition of the
    * journey (a reload), the record is filed under the step of the same name and its segment values are moved to
-   * that definition's dimensions by attribute.
+   * that definition's dimensions by attribute; a segment only the old definition has stays unset, and a start span
+   * keeps the `success.where` verdict of the definition that matched it (`add` judges both by the old one: it
+   * still has the span's attributes).
    */
   addRecord(journey: CompiledJourney, stepName: string, traceId: string, record: SpanRecord, nowMs: number): void {
     const now = this.advance(nowMs);

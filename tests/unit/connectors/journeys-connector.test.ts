@@ -121,12 +121,12 @@ describe('journeys connector', () => {
     const t = traceId(1);
     const { start, charge, confirm } = checkoutSpans(t, { tier: 'enterprise' });
     const b = batch([FRONTEND, [start]], [PAYMENTS, [charge]], [NOTIFIER, [confirm]]);
-    await connector.inputs.traces.consume(b);
+    await connector.inputs.traces!.consume(b);
     expect(traces.got).toEqual([b]);
     expect(traces.got[0]).toBe(b);
     expect(attr(start.attributes, 'journey.name')).toBe('checkout');
     expect(attr(charge.attributes, 'journey.step')).toBe('charge');
-    expect(connector.inputs.traces.mutatesData).toBe(true);
+    expect(connector.inputs.traces!.mutatesData).toBe(true);
     expect(metric('pulse_journey_pending_attempts')).toBe(1);
 
     await at(499);
@@ -157,13 +157,13 @@ describe('journeys connector', () => {
     await connector.start({ reportFatalError() {} });
     const refusal = new RetryableError('PULSE_ERR_TEST', 'queue full');
     traces.answer = () => Promise.reject(refusal);
-    await expect(connector.inputs.traces.consume(batch([FRONTEND, [checkoutSpans(traceId(2)).start]]))).rejects.toBe(refusal);
+    await expect(connector.inputs.traces!.consume(batch([FRONTEND, [checkoutSpans(traceId(2)).start]]))).rejects.toBe(refusal);
   });
 
   it('works without any output for attempts or metrics', async () => {
     const { connector, traces, at, metric } = setup({ outputs: ['traces'] });
     await connector.start({ reportFatalError() {} });
-    await connector.inputs.traces.consume(batch([FRONTEND, [checkoutSpans(traceId(3)).start]]));
+    await connector.inputs.traces!.consume(batch([FRONTEND, [checkoutSpans(traceId(3)).start]]));
     await at(20_000);
     expect(traces.got).toHaveLength(1);
     expect(metric('pulse_journey_attempts_total', { journey: 'checkout', outcome: 'failure', decided_by: 'timeout' })).toBe(1);
@@ -173,11 +173,11 @@ describe('journeys connector', () => {
     const { connector, source, attempts, at } = setup();
     await connector.start({ reportFatalError() {} });
     const old = checkoutSpans(traceId(4));
-    await connector.inputs.traces.consume(batch([FRONTEND, [old.start]]));
+    await connector.inputs.traces!.consume(batch([FRONTEND, [old.start]]));
     source.reload([checkoutJourney(), journey({ name: 'signup', start: { service: 'frontend', span: 'POST /api/signup' } })]);
     const signup = checkoutSpans(traceId(5)).start;
     signup.name = 'POST /api/signup';
-    await connector.inputs.traces.consume(batch([FRONTEND, [signup]], [PAYMENTS, [old.charge]]));
+    await connector.inputs.traces!.consume(batch([FRONTEND, [signup]], [PAYMENTS, [old.charge]]));
     expect(attr(signup.attributes, 'journey.name')).toBe('signup');
     await at(600);
     expect(flat(attempts.got).map((a) => [a.journey, a.outcome, a.decidedBy])).toEqual([
@@ -191,7 +191,7 @@ describe('journeys connector', () => {
     await connector.start({ reportFatalError() {} });
     let refuse: Error | undefined = new RetryableError('PULSE_ERR_TEST', 'exporter queue full');
     attempts.answer = () => (refuse ? Promise.reject(refuse) : Promise.resolve());
-    await connector.inputs.traces.consume(batch([FRONTEND, [checkoutSpans(traceId(6)).start]]));
+    await connector.inputs.traces!.consume(batch([FRONTEND, [checkoutSpans(traceId(6)).start]]));
     await at(10_000);
     expect(attempts.got).toHaveLength(1);
     refuse = undefined;
@@ -200,7 +200,7 @@ describe('journeys connector', () => {
     expect(attempts.got[1]).toEqual(attempts.got[0]);
 
     refuse = new PermanentError('PULSE_ERR_TEST', 'bad data');
-    await connector.inputs.traces.consume(batch([FRONTEND, [checkoutSpans(traceId(7)).start]]));
+    await connector.inputs.traces!.consume(batch([FRONTEND, [checkoutSpans(traceId(7)).start]]));
     await at(20_100);
     await at(20_200);
     expect(attempts.got).toHaveLength(3);
@@ -214,7 +214,7 @@ describe('journeys connector', () => {
     const { connector, traces, metric } = setup({ journeys: [broken, bad] });
     await connector.start({ reportFatalError() {} });
     const b = batch([FRONTEND, [checkoutSpans(traceId(8)).start]]);
-    await connector.inputs.traces.consume(b);
+    await connector.inputs.traces!.consume(b);
     expect(traces.got).toEqual([b]);
     expect(metric('pulse_journey_process_errors_total')).toBe(1);
   });
@@ -230,15 +230,15 @@ describe('journeys connector', () => {
     const { connector, source, attempts, windows, metric } = setup();
     await connector.start({ reportFatalError() {} });
     const { start, charge } = checkoutSpans(traceId(9));
-    await connector.inputs.traces.consume(batch([FRONTEND, [start]], [PAYMENTS, [charge]]));
-    await connector.inputs.traces.consume(batch([PAYMENTS, [checkoutSpans(traceId(10)).charge]]));
+    await connector.inputs.traces!.consume(batch([FRONTEND, [start]], [PAYMENTS, [charge]]));
+    await connector.inputs.traces!.consume(batch([PAYMENTS, [checkoutSpans(traceId(10)).charge]]));
     await Promise.all([connector.shutdown(), connector.shutdown()]);
     expect(flat(attempts.got).map((a) => [a.decidedBy, a.outcome])).toEqual([['flush', 'success']]);
     expect(flat(windows.got).find((r) => r.segmentKey === '')).toMatchObject({ attempts: 1, successes: 1 });
     expect(metric('pulse_journey_orphan_steps_total', { journey: 'checkout' })).toBe(1);
     expect(source.released).toBe(1);
     expect(source.listeners).toHaveLength(0);
-    await expect(connector.inputs.traces.consume(batch())).rejects.toMatchObject({ code: 'PULSE_ERR_SHUTTING_DOWN' });
+    await expect(connector.inputs.traces!.consume(batch())).rejects.toMatchObject({ code: 'PULSE_ERR_SHUTTING_DOWN' });
   });
 
   it('measures each decision from the first span of its attempt: settle_delay when complete, trace_wait on timeout', async () => {
@@ -246,7 +246,7 @@ describe('journeys connector', () => {
     await connector.start({ reportFatalError() {} });
     const consume = async (ms: number, b: TraceBatch) => {
       clock.now = T0 + ms;
-      await connector.inputs.traces.consume(b);
+      await connector.inputs.traces!.consume(b);
     };
     // Complete at once: decided settle_delay (1 s) later.
     const a = checkoutSpans(traceId(21));
@@ -297,7 +297,7 @@ describe('journeys connector', () => {
     const { connector, attempts, windows, metric } = setup();
     await connector.start({ reportFatalError() {} });
     // A start whose required charge has not arrived yet (it may be in flight when a reload or deploy stops Pulse).
-    await connector.inputs.traces.consume(batch([FRONTEND, [checkoutSpans(traceId(11)).start]]));
+    await connector.inputs.traces!.consume(batch([FRONTEND, [checkoutSpans(traceId(11)).start]]));
     await connector.shutdown();
     expect(flat(attempts.got)).toEqual([]);
     expect(flat(windows.got).filter((r) => r.segmentKey === '' && r.failures > 0)).toEqual([]);

@@ -373,6 +373,7 @@ export function makeConfig(spec: ConfigSpec): PulseConfig {
       telemetry: { logs: { level: spec.level ?? 'silent' }, metrics: address(spec.metrics), health: address(spec.health) },
       shutdownTimeoutMs: spec.shutdownTimeoutMs ?? 5000,
       dataDir: spec.dataDir ?? '/tmp/pulse-data',
+      derivedSignalsThread: 'main',
     },
   };
 }
