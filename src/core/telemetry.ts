@@ -76,12 +76,7 @@ abstract class Metric {
   collect(): Series[] {
     if (this.callbacks.length === 0) return [...this.series.values()];
     const merged = new Map<string, Series>();
-    const add = (labels: Labels, value: number): void => {
-      const key = labelKey(labels);
-      const existing = merged.get(key);
-      if (existing) existing.value += value;
-      else merged.set(key, { labels, value });
-    };
+    const add = (labels: Labels, value: number): void => addToSeries(merged, labels, value);
     for (const s of this.series.values()) add(s.labels, s.value);
     for (const cb of this.callbacks) cb(add);
     return [...merged.values()];
@@ -343,25 +338,29 @@ function mergeFamilies(local: readonly MetricFamily[], more: readonly MetricFami
 }
 
 function merged(a: MetricFamily, b: MetricFamily): MetricFamily {
-  const series = new Map<string, { labels: Labels; value: number }>();
-  for (const s of [...a.series, ...b.series]) {
-    const key = labelKey(s.labels);
-    const seen = series.get(key);
-    if (seen) seen.value += s.value;
-    else series.set(key, { labels: s.labels, value: s.value });
-  }
+  const series = new Map<string, Series>();
+  for (const s of [...a.series, ...b.series]) addToSeries(series, s.labels, s.value);
   const histograms = new Map<string, HistogramSnapshot>();
   for (const h of [...a.histograms, ...b.histograms]) {
     const key = labelKey(h.labels);
     const seen = histograms.get(key);
-    const sameBounds = seen !== undefined && seen.bounds.length === h.bounds.length && seen.bounds.every((x, i) => x === h.bounds[i]);
-    if (seen === undefined || !sameBounds) {
-      if (seen === undefined) histograms.set(key, h);
+    if (seen === undefined) {
+      histograms.set(key, h);
       continue;
     }
+    // Buckets with other bounds cannot be added up: the first series of that label set stays.
+    if (seen.bounds.length !== h.bounds.length || seen.bounds.some((x, i) => x !== h.bounds[i])) continue;
     histograms.set(key, { labels: h.labels, bounds: h.bounds, buckets: seen.buckets.map((c, i) => c + h.buckets[i]!), sum: seen.sum + h.sum, count: seen.count + h.count });
   }
   return { name: a.name, help: a.help, type: a.type, series: [...series.values()], histograms: [...histograms.values()] };
+}
+
+/** Adds `value` to the series of `labels` in `into`: a label set may appear only once in the exposition format. */
+function addToSeries(into: Map<string, Series>, labels: Labels, value: number): void {
+  const key = labelKey(labels);
+  const existing = into.get(key);
+  if (existing) existing.value += value;
+  else into.set(key, { labels, value });
 }
 
 function within<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -89,17 +89,15 @@ export class PipelineGraph {
    * when the pipelines form a cycle. Nothing is running when it throws.
    */
   static build(config: PulseConfig, registry: ComponentRegistry, settings: GraphSettings, split?: SplitOptions): PipelineGraph {
-    if (split === undefined && config.service.derivedSignalsThread === 'worker') {
-      const plan = planSplit(config);
-      if (plan !== undefined) {
-        const worker = new DerivedWorker(plan, settings);
-        const nodes = new GraphBuilder(plan.main, registry, settings, { link: worker.link, bridged: plan.bridged, worker: { name: 'derived-signals worker', component: worker } }).build();
-        return new PipelineGraph(nodes, [...config.service.pipelines.keys()], config.service.shutdownTimeoutMs, settings.logger.child({ component: 'service' }));
-      }
+    const plan = split === undefined && config.service.derivedSignalsThread === 'worker' ? planSplit(config) : undefined;
+    let builder: GraphBuilder;
+    if (plan === undefined) builder = new GraphBuilder(config, registry, settings, split);
+    else {
+      const worker = new DerivedWorker(plan, settings);
+      builder = new GraphBuilder(plan.main, registry, settings, { link: worker.link, bridged: plan.bridged, worker: { name: 'derived-signals worker', component: worker } });
     }
-    const nodes = new GraphBuilder(config, registry, settings, split).build();
     const logger = settings.logger.child({ component: 'service' });
-    return new PipelineGraph(nodes, [...config.service.pipelines.keys()], config.service.shutdownTimeoutMs, logger);
+    return new PipelineGraph(builder.build(), [...config.service.pipelines.keys()], config.service.shutdownTimeoutMs, logger);
   }
 
   get state(): GraphState {
@@ -229,7 +227,7 @@ class GraphBuilder {
   private readonly edges: Array<readonly [string, string]> = [];
   /** `id\0signal` → the exporter instance for that signal. */
   private readonly exporters = new Map<string, { key: string; consumer: Consumer<SignalData[Signal]> }>();
-  private readonly connectors = new Map<string, { id: string; key: string; component: ConnectorComponent }>();
+  private readonly connectors = new Map<string, { key: string; component: ConnectorComponent }>();
   /** Receiver or connector id → signal → the entries of the pipelines that list it under `receivers`. */
   private readonly feeds = new Map<string, Map<Signal, PipelineEntry[]>>();
   /** Exporter and receiver id → the signals of the pipelines using it (an instance per signal; see names). */
@@ -272,7 +270,7 @@ class GraphBuilder {
     if (worker !== undefined) {
       const key = 'worker/derived';
       this.nodes.push({ key, kind: 'exporter', name: worker.name, component: worker.component });
-      for (const [, c] of this.connectors) if (this.split!.bridged.has(c.id)) this.edges.push([c.key, key]);
+      for (const [id, c] of this.connectors) if (this.split!.bridged.has(id)) this.edges.push([c.key, key]);
     }
     return startOrder(this.nodes, this.edges);
   }
@@ -347,7 +345,7 @@ class GraphBuilder {
   }
 
   /** The instance of connector `id`, created on first use (`pipeline`: the one feeding it, for messages). */
-  private connector(id: string, pipeline: string | undefined): { id: string; key: string; component: ConnectorComponent } {
+  private connector(id: string, pipeline: string | undefined): { key: string; component: ConnectorComponent } {
     let created = this.connectors.get(id);
     if (!created) {
       const cc = this.componentConfig('connector', id);
@@ -367,7 +365,7 @@ class GraphBuilder {
         }
         return factory.create(this.createSettings('connector', id), cc.config, outputs);
       });
-      created = { id, key, component };
+      created = { key, component };
       this.nodes.push({ key, kind: 'connector', name, component });
       for (const [, entries] of fed) for (const e of entries) for (const to of e.keys) this.edges.push([key, to]);
       this.connectors.set(id, created);
