@@ -387,6 +387,7 @@ export class SloEngine {
       const prevRatio = prev.attempts > 0 ? prev.failures / prev.attempts : 0;
       const firing =
         cur.attempts >= rel.minAttempts &&
+        cur.failures >= ctx.rules.minFailures &&
         curRatio > e &&
         prev.attempts > 0 &&
         significantlyWorse(cur.failures, cur.attempts, prev.failures, prev.attempts, rel.zCritical);
@@ -455,7 +456,8 @@ class JourneyContext {
     const l = this.sum(counts, pair.longMs);
     const shortBurn = this.burn(s);
     const longBurn = this.burn(l);
-    return { pair, long: l, short: s, longBurn, shortBurn, firing: longBurn > pair.factor && shortBurn > pair.factor };
+    const firing = longBurn > pair.factor && shortBurn > pair.factor && s.failures >= this.rules.minFailures;
+    return { pair, long: l, short: s, longBurn, shortBurn, firing };
   }
 
   /** Share of the error budget left over the objective window, as far as the history held reaches (the longest rule window). */

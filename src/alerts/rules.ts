@@ -50,6 +50,8 @@ export interface ReleaseRules {
 export interface AlertRules {
   readonly target: number;
   readonly objectiveWindowMs: number;
+  /** Failures a burn-rate pair, segment value or new release needs in its short window before it may fire. */
+  readonly minFailures: number;
   /** Page pairs first, then ticket pairs; each in the order written. */
   readonly burnRates: readonly BurnRatePair[];
   readonly segments: SegmentRules | undefined;
@@ -147,6 +149,7 @@ export function compileAlertRules(spec: AlertsSpec, objective: { target: number;
   return {
     target: objective.target,
     objectiveWindowMs: objective.windowMs,
+    minFailures: spec.min_failures,
     burnRates,
     segments,
     heartbeat,

@@ -333,6 +333,14 @@ export const alertsSchema = z
       .describe(
         "Multi-window multi-burn-rate rules. Default: the SRE Workbook's (page 1h/5m ×14.4 and 6h/30m ×6, ticket 1d/2h ×3 and 3d/6h ×1), their windows scaled by objective.window / 30d",
       ),
+    min_failures: z
+      .number()
+      .int()
+      .min(1)
+      .default(3)
+      .describe(
+        'Failed attempts a burn-rate, segment or release rule needs in its short window before it may fire (default 3): one failure is noise, not an incident',
+      ),
     segments: alertSegmentsSchema.prefault({}),
     heartbeat: heartbeatSchema.prefault({}),
     release: releaseRulesSchema.prefault({}),

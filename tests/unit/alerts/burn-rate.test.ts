@@ -37,6 +37,21 @@ describe('burn-rate alerts', () => {
     expect(sim.run(120, () => batchOf(10, 0))).toEqual([]);
   });
 
+  it('needs alerts.min_failures (default 3) failures in the short window: two failures at low traffic stay quiet', () => {
+    // 1 attempt a second against 99.5%: the page threshold is 14.4 × 0.5% = 7.2% in both windows.
+    const run = (alertsYaml: string, failures: number) => {
+      const sim = new Sim([journeyWith({ alerts: alertsYaml })], {}, 3000, 1000);
+      sim.run(60, () => batchOf(1, 0));
+      let n = 0;
+      return sim.run(30, () => batchOf(1, ++n <= failures ? 1 : 0));
+    };
+    const page = 'burn_rates:\n  - { severity: page, long: 20s, short: 10s, factor: 14.4 }\nheartbeat: false';
+    // 2 of 10 (short) and 2 of 20 (long): both burn 20-40× > 14.4, but two failures are under the default floor.
+    expect(run(page, 2)).toEqual([]);
+    expect(run(`${page}\nmin_failures: 2`, 2).filter((e) => e.status === 'firing')).toHaveLength(1);
+    expect(run(page, 3).filter((e) => e.status === 'firing')).toHaveLength(1);
+  });
+
   it('resolves when the short window recovers even though the long window still burns', () => {
     const sim = new Sim([pageOnly()]);
     sim.run(60, () => batchOf(10, 0));

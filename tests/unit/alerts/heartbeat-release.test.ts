@@ -82,6 +82,23 @@ describe('release regression alerts', () => {
     expect(e.summary).toMatch(/^payments 2\.5\.0 \(first seen 2025-11-22T10:02:00\.000Z\) fails 67% of checkout attempts over 10s vs 0% for 2\.4\.0: payments 2\.5\.0, step charge$/);
   });
 
+  it('one failure of a new version is not a regression (alerts.min_failures, default 3), however clean the baseline', () => {
+    // The demo's race: a rollout's first attempts are few, and one failure among them against a baseline with
+    // none looks "significant" to the z-test. 2.5.0 serves 1 attempt in 10 and fails once, at its 6th attempt.
+    const run = (alertsYaml: string) => {
+      const sim = new Sim([journeyWith({ alerts: alertsYaml })], {}, 3000, 1000);
+      sim.run(120, shop(() => '2.4.0', () => false));
+      let seen = 0;
+      return sim.run(30, shop((i) => (i === 0 ? '2.5.0' : '2.4.0'), (v) => v === '2.5.0' && ++seen === 6));
+    };
+    const small = `${PAGE}\nheartbeat: false\nrelease: { new_for: 5m }\nsegments: { min_attempts: 5 }`;
+    expect(run(small).filter((e) => e.kind === 'release_regression')).toEqual([]);
+    // The same traffic with the guard lowered to one failure fires: min_failures is what keeps it quiet.
+    const fired = run(`${small}\nmin_failures: 1`).filter((e) => e.kind === 'release_regression' && e.status === 'firing');
+    expect(fired).toHaveLength(1);
+    expect(fired[0]!.failures).toBe(1);
+  });
+
   it('versions running at start are the baseline, and a new version as good as the previous one does not fire', () => {
     const both = new Sim([journeyWith({ alerts })]);
     const events = both.run(120, shop((i) => (i < 3 ? '2.5.0' : '2.4.0'), (v, i) => v === '2.5.0' && i % 2 === 0));

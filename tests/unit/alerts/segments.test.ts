@@ -120,6 +120,32 @@ describe('segment alerts', () => {
     expect(events).toEqual([]);
   });
 
+  it('one failure in a segment value with enough attempts does not fire either (alerts.min_failures, default 3)', () => {
+    // A rare segment value (1 enterprise attempt a second: 5 in the 5 s window, min_attempts 5) next to 100 clean
+    // free attempts a second. One enterprise failure burns both of its windows (20% and 5% against 0.1%) and,
+    // against ~500 clean attempts, the z-test alone calls it significant.
+    const journey = (extra: string) =>
+      journeyWith({
+        target: '99.9%',
+        alerts: `burn_rates:\n  - { severity: page, long: 20s, short: 5s, factor: 14.4 }\nsegments: { min_attempts: 5 }\nheartbeat: false\nrelease: false${extra}`,
+      });
+    const traffic = (failOnce: boolean) => {
+      let n = 0;
+      return () => [
+        ...Array.from({ length: 100 }, (): SimAttempt => ({ failed: false, segments: { 'customer.tier': 'free' } })),
+        { failed: failOnce && ++n === 10, segments: { 'customer.tier': 'enterprise' } },
+      ];
+    };
+    const run = (extra: string) => {
+      const sim = new Sim([journey(extra)], {}, 3000, 1000);
+      sim.run(60, traffic(false));
+      return sim.run(30, traffic(true)).filter((e) => e.status === 'firing');
+    };
+    expect(run('')).toEqual([]);
+    // Lowered to one failure, the same traffic fires for enterprise: the floor is what keeps it quiet.
+    expect(run('\nmin_failures: 1').map((e) => [e.kind, e.segment])).toEqual([['segment', { key: 'customer.tier', value: 'enterprise' }]]);
+  });
+
   it('a journey failing everywhere fires one burn-rate alert, not one per segment value (not significantly worse than the rest)', () => {
     const sim = new Sim([journeyWith({ alerts: FAST_ALERTS })]);
     sim.run(300, () => tiered(() => false));
