@@ -17,15 +17,16 @@ import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { PulseError, RetryableError, PermanentError, errorMessage } from '../../core/errors.js';
 import { WaitLine, type ExportQueue, type QueueEntry } from './queue.js';
-import { FILE_RE, decodeQueueFile, encodeQueueFile, entryFileName } from './queue-file.js';
+import { FILE_RE, decodeQueueFile, queueFileParts, entryFileName } from './queue-file.js';
 import type { BoundCounter } from '../../core/telemetry.js';
+import type { QueueFileParts } from './queue-file.js';
 
 export interface PersistentQueueOptions<T> {
   directory: string;
   maxEntries: number;
   maxBytes: number;
   fsync: boolean;
-  encode(item: T): Uint8Array;
+  encode(item: T): Uint8Array | readonly Uint8Array[];
   decode(bytes: Uint8Array): T;
   logger: Logger;
   corruptFiles: BoundCounter;
@@ -128,28 +129,28 @@ export class PersistentQueue<T> implements ExportQueue<T, DiskEntry<T>> {
   async offer(item: T, count: number): Promise<boolean> {
     if (!this.opened) throw new RetryableError('PULSE_ERR_NOT_STARTED', 'the exporter has not started yet; retry shortly');
     if (this.held >= this.o.maxEntries) return false; // before paying for the encoding
-    let data: Buffer;
+    let data: QueueFileParts;
     try {
-      data = encodeQueueFile(count, this.o.encode(item));
+      data = queueFileParts(count, this.o.encode(item));
     } catch (err) {
       throw new PermanentError('PULSE_ERR_QUEUE_ENCODE', `cannot serialise the batch for the persistent queue: ${errorMessage(err)}`, {
         cause: err,
       });
     }
-    if (this.held >= this.o.maxEntries || (this.held > 0 && this.heldBytes + data.length > this.o.maxBytes)) return false;
+    if (this.held >= this.o.maxEntries || (this.held > 0 && this.heldBytes + data.bytes > this.o.maxBytes)) return false;
     const file = join(this.dir, entryFileName(this.nextSeq++, count));
     let settle!: (ok: boolean) => void;
     const entry: DiskEntry<T> = {
       file,
       count,
-      bytes: data.length,
+      bytes: data.bytes,
       item,
       taken: false,
       written: new Promise<boolean>((r) => (settle = r)),
     };
     // Reserve the place in line before writing, so that order follows consume() calls, not write completion.
     this.held++;
-    this.heldBytes += data.length;
+    this.heldBytes += data.bytes;
     this.line.push(entry);
     const write = this.write(file, data);
     this.track(write);
@@ -157,7 +158,7 @@ export class PersistentQueue<T> implements ExportQueue<T, DiskEntry<T>> {
       await write;
     } catch (err) {
       this.held--;
-      this.heldBytes -= data.length;
+      this.heldBytes -= data.bytes;
       this.line.remove(entry);
       entry.item = undefined;
       settle(false);
@@ -244,11 +245,21 @@ export class PersistentQueue<T> implements ExportQueue<T, DiskEntry<T>> {
     void guarded.finally(() => this.pending.delete(guarded));
   }
 
-  private async write(file: string, data: Buffer): Promise<void> {
+  private async write(file: string, data: QueueFileParts): Promise<void> {
     const tmp = `${file}.tmp`;
     const fh = await open(tmp, 'w');
     try {
-      await fh.writeFile(data);
+      // Header and payload pieces in one system call, without joining them into one buffer first.
+      let written = (await fh.writev(data.parts as Uint8Array[], 0)).bytesWritten;
+      if (written < data.bytes) {
+        // A short write (rare on regular files): the rest, joined, until it is all down.
+        const rest = Buffer.concat(data.parts).subarray(written);
+        for (let at = 0; at < rest.length; ) {
+          const n = (await fh.write(rest, at, rest.length - at, written)).bytesWritten;
+          at += n;
+          written += n;
+        }
+      }
       if (this.o.fsync) await fh.sync();
     } finally {
       await fh.close();

@@ -27,17 +27,34 @@ export function entryFileName(seq: number, count: number): string {
   return `${String(seq).padStart(16, '0')}-${count}.batch`;
 }
 
-/** Header and payload in one buffer, so the file is written with one system call. */
-export function encodeQueueFile(count: number, payload: Uint8Array): Buffer {
-  const buf = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
-  buf.writeUInt32LE(MAGIC, 0);
-  buf.writeUInt32LE(VERSION, 4);
-  buf.writeUInt32LE(count, 8);
-  buf.writeUInt32LE(payload.length, 12);
-  buf.writeUInt32LE(crc32(payload), 16);
-  buf.set(payload, HEADER_BYTES);
-  return buf;
+/** A queue file as the pieces to write one after the other: the header, then the payload's pieces. */
+export interface QueueFileParts {
+  readonly parts: readonly Uint8Array[];
+  /** The file's length. */
+  readonly bytes: number;
 }
+
+/**
+ * The header for `payload` followed by the payload's pieces as given (no copy: the file is written with one
+ * vectored system call).
+ */
+export function queueFileParts(count: number, payload: Uint8Array | readonly Uint8Array[]): QueueFileParts {
+  const pieces: readonly Uint8Array[] = payload instanceof Uint8Array ? [payload] : payload;
+  let length = 0;
+  let crc = 0;
+  for (const p of pieces) {
+    length += p.length;
+    crc = crc32(p, crc);
+  }
+  const header = Buffer.allocUnsafe(HEADER_BYTES);
+  header.writeUInt32LE(MAGIC, 0);
+  header.writeUInt32LE(VERSION, 4);
+  header.writeUInt32LE(count, 8);
+  header.writeUInt32LE(length, 12);
+  header.writeUInt32LE(crc, 16);
+  return { parts: [header, ...pieces], bytes: HEADER_BYTES + length };
+}
+
 
 /** The payload of a queue file, or a string saying why the file is corrupt. */
 export function decodeQueueFile(buf: Buffer): { count: number; payload: Buffer } | string {
@@ -56,11 +73,12 @@ export function decodeQueueFile(buf: Buffer): { count: number; payload: Buffer }
 }
 
 // zlib.crc32 exists from Node 20.15; the table fallback keeps older Node 20 releases working.
-const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
 let table: Uint32Array | undefined;
 
-function crc32(data: Uint8Array): number {
-  if (nativeCrc32) return nativeCrc32(data);
+/** CRC-32 of `data`; with `prev`, of the bytes that gave `prev` followed by `data`. */
+function crc32(data: Uint8Array, prev = 0): number {
+  if (nativeCrc32) return nativeCrc32(data, prev);
   if (!table) {
     table = new Uint32Array(256);
     for (let n = 0; n < 256; n++) {
@@ -69,7 +87,7 @@ function crc32(data: Uint8Array): number {
       table[n] = c >>> 0;
     }
   }
-  let crc = 0xffffffff;
+  let crc = (prev ^ 0xffffffff) >>> 0;
   for (let i = 0; i < data.length; i++) crc = table[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }

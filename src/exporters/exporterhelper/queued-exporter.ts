@@ -15,9 +15,13 @@ import { PersistentQueue } from './persistent-queue.js';
 import type { ExportQueue, QueueEntry } from './queue.js';
 import { RetryingSender, shuttingDown, type SendFn } from './sender.js';
 
-/** Turns an item into bytes and back, for the persistent queue. `decode` throws on bytes it cannot read. */
+/**
+ * Turns an item into bytes and back, for the persistent queue. `decode` throws on bytes it cannot read. `encode` may
+ * give its bytes as pieces, written one after the other (so an item that already holds its encoded body is not
+ * copied into one buffer first); `decode` gets them back as one buffer.
+ */
 export interface ItemCodec<T> {
-  encode(item: T): Uint8Array;
+  encode(item: T): Uint8Array | readonly Uint8Array[];
   decode(bytes: Uint8Array): T;
 }
 
