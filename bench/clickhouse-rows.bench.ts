@@ -9,11 +9,11 @@
  * - SLI windows are encoded the same way but once per window and segment value, not per attempt.
  */
 import { bench, describe } from 'vitest';
-import { encodeAttempts } from '../src/exporters/clickhouse/rows.js';
+import { encodeAttempts, rowBatchBody } from '../src/exporters/clickhouse/rows.js';
 import { decidedFixtureAttempts } from './fixtures.js';
 
 const RECORDS = decidedFixtureAttempts().map((d) => d.record);
-const bytes = encodeAttempts(RECORDS, 'seconds').body.length;
+const bytes = rowBatchBody(encodeAttempts(RECORDS, 'seconds')).length;
 console.log(`clickhouse rows bench: ${RECORDS.length} attempt rows per iteration, ${Math.round(bytes / RECORDS.length)} bytes per row`);
 
 describe(`ClickHouse attempt rows (${RECORDS.length} per iteration)`, () => {

@@ -69,10 +69,11 @@ export class ClickHouseConnection {
   }
 
   /** Inserts a JSONEachRow body into `qualifiedTable`; resolves once the server has written it. */
-  async insert(qualifiedTable: string, body: Buffer, signal: AbortSignal): Promise<void> {
+  async insert(qualifiedTable: string, bodies: readonly Buffer[], signal: AbortSignal): Promise<void> {
     const result = await this.get().exec({
       query: `INSERT INTO ${qualifiedTable} FORMAT JSONEachRow`,
-      values: Readable.from([body], { objectMode: false }),
+      // The pieces streamed one after the other (a merged batch is not joined into one buffer first).
+      values: Readable.from(bodies, { objectMode: false }),
       abort_signal: signal,
     });
     // The answer to an INSERT is empty; reading it to the end returns the socket to the pool.

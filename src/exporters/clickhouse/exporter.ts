@@ -173,7 +173,7 @@ class ClickHouseTableExporter<S extends TableSignal> implements ClickHouseExport
       throw new RetryableError(code, `cannot write to ${this.table} yet: ${messageOf(err)}`, { cause: err });
     }
     try {
-      await this.conn.insert(this.table, batch.body, abort);
+      await this.conn.insert(this.table, batch.bodies, abort);
       this.inserts.inc();
     } catch (err) {
       if (abort.aborted) {

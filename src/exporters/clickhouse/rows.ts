@@ -19,10 +19,19 @@ import type { AlertEvent } from '../../alerts/model.js';
 import type { AttemptRecord, SliWindow } from '../../journeys/model.js';
 import type { ItemCodec } from '../exporterhelper/index.js';
 
-/** Rows encoded as JSONEachRow (each line ends with `\n`), ready to be the body of an INSERT. */
+/**
+ * Rows encoded as JSONEachRow (each line ends with `\n`), ready to be the body of an INSERT: the pieces one after
+ * the other. One piece per encoded batch; merged batches keep their pieces (joining them would copy megabytes per
+ * INSERT), and so does the persistent queue's file.
+ */
 export interface RowBatch {
   readonly rows: number;
-  readonly body: Buffer;
+  readonly bodies: readonly Buffer[];
+}
+
+/** A batch's INSERT body as one buffer (tests, diagnostics; the exporter streams the pieces). */
+export function rowBatchBody(b: RowBatch): Buffer {
+  return b.bodies.length === 1 ? b.bodies[0]! : Buffer.concat(b.bodies);
 }
 
 /** How `journey_attempts.start_time` is written: seconds for a DateTime column, milliseconds for DateTime64. */
@@ -252,7 +261,7 @@ class RowWriter {
 
   finish(): RowBatch {
     // A copy of exactly the bytes written: the batch may sit in a queue, and must not pin the spare capacity.
-    return { rows: this.rows, body: Buffer.from(this.buf.subarray(0, this.pos)) };
+    return { rows: this.rows, bodies: [Buffer.from(this.buf.subarray(0, this.pos))] };
   }
 
   private grow(need: number): void {
@@ -420,7 +429,7 @@ export function encodeAlerts(events: readonly AlertEvent[]): RowBatch {
 export function mergeRowBatches(batches: RowBatch[]): RowBatch {
   let rows = 0;
   for (const b of batches) rows += b.rows;
-  return { rows, body: Buffer.concat(batches.map((b) => b.body)) };
+  return { rows, bodies: batches.flatMap((b) => b.bodies) };
 }
 
 /** Disk format of a queued batch: a version byte, the row count (uint32 BE), then the JSONEachRow body as is. */
@@ -433,16 +442,18 @@ export const rowBatchCodec: ItemCodec<RowBatch> = {
     const header = Buffer.allocUnsafe(HEADER_BYTES);
     header[0] = CODEC_VERSION;
     header.writeUInt32BE(b.rows, 1);
-    return [header, b.body];
+    return [header, ...b.bodies];
   },
   decode(bytes) {
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (buf.length < HEADER_BYTES || buf[0] !== CODEC_VERSION) throw new Error(`not a ClickHouse row batch (version ${buf[0] ?? 'none'})`);
-    return { rows: buf.readUInt32BE(1), body: buf.subarray(HEADER_BYTES) };
+    return { rows: buf.readUInt32BE(1), bodies: [buf.subarray(HEADER_BYTES)] };
   },
 };
 
 /** Bytes a queued batch holds in memory (for `sending_queue.max_bytes`): the body plus a small constant. */
 export function rowBatchSize(b: RowBatch): number {
-  return b.body.length + 64;
+  let bytes = 64;
+  for (const body of b.bodies) bytes += body.length;
+  return bytes;
 }

@@ -8,6 +8,7 @@ import {
   encodeAttempts,
   encodeSliWindows,
   mergeRowBatches,
+  rowBatchBody,
   rowBatchCodec,
   type RowBatch,
 } from '../../../src/exporters/clickhouse/rows.js';
@@ -58,7 +59,7 @@ const window: SliWindow = {
 };
 
 function lines(b: RowBatch): string[] {
-  return b.body.toString('utf8').split('\n').filter((l) => l !== '');
+  return rowBatchBody(b).toString('utf8').split('\n').filter((l) => l !== '');
 }
 
 describe('attempt rows', () => {
@@ -228,8 +229,8 @@ describe('attempt rows', () => {
       );
     }
     const expected = records.map((r) => reference(r) + '\n').join('');
-    expect(encodeAttempts(records, 'seconds').body.toString('utf8')).toBe(expected);
-    expect(encodeAttempts(records, 'seconds').body.equals(Buffer.from(expected, 'utf8'))).toBe(true);
+    expect(rowBatchBody(encodeAttempts(records, 'seconds')).toString('utf8')).toBe(expected);
+    expect(rowBatchBody(encodeAttempts(records, 'seconds')).equals(Buffer.from(expected, 'utf8'))).toBe(true);
   });
 
   it('write a finite number where a duration is not one (ClickHouse refuses null in Float64)', () => {
@@ -300,16 +301,23 @@ describe('queued batches', () => {
     const b = encodeAttempts([attempt(), attempt({ startSpanId: id('2222222222222222') })], 'seconds');
     const encoded = rowBatchCodec.encode(b);
     // Written as pieces (header, then the body itself, not a copy of it), read back as one file.
-    expect(Array.isArray(encoded) && encoded[1] === b.body).toBe(true);
+    expect(Array.isArray(encoded) && encoded[1] === b.bodies[0]).toBe(true);
     const back = rowBatchCodec.decode(Buffer.concat(encoded as Uint8Array[]));
     expect(back.rows).toBe(2);
-    expect(back.body.equals(b.body)).toBe(true);
+    expect(rowBatchBody(back).equals(rowBatchBody(b))).toBe(true);
     expect(() => rowBatchCodec.decode(new Uint8Array([9, 0, 0, 0, 1]))).toThrow(/not a ClickHouse row batch/);
   });
 
-  it('merge into one INSERT body', () => {
-    const m = mergeRowBatches([encodeSliWindows([window]), encodeSliWindows([window, window])]);
+  it('merge into one INSERT body without joining them; a merged batch survives the disk codec', () => {
+    const parts = [encodeSliWindows([window]), encodeSliWindows([window, window])];
+    const m = mergeRowBatches(parts);
     expect(m.rows).toBe(3);
     expect(lines(m)).toHaveLength(3);
+    // The pieces are the batches' own buffers (no copy), in order.
+    expect(m.bodies).toEqual([parts[0]!.bodies[0], parts[1]!.bodies[0]]);
+    expect(m.bodies[1]).toBe(parts[1]!.bodies[0]);
+    const back = rowBatchCodec.decode(Buffer.concat(rowBatchCodec.encode(m) as Uint8Array[]));
+    expect(back.rows).toBe(3);
+    expect(rowBatchBody(back).equals(rowBatchBody(m))).toBe(true);
   });
 });
