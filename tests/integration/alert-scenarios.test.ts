@@ -259,7 +259,10 @@ describe('alert scenarios through bin/pulse start to Kafka', () => {
 
   it('checkouts that stop happening without any error fire a heartbeat alert', async () => {
     const { firing, lifecycle, others } = await incident('flatline', () => driver.flatline());
-    expect(firing.data).toMatchObject({ journey: 'checkout', kind: 'heartbeat', severity: 'page', status: 'firing', repeat: false, segment: null, failures: 0 });
+    expect(firing.data).toMatchObject({ journey: 'checkout', kind: 'heartbeat', severity: 'page', status: 'firing', repeat: false, segment: null });
+    // No failure behind it: the interval it counts may still hold the last checkouts before the flatline, and with
+    // them a 0.2% background failure (CI saw one), but never the failures of an outage.
+    expect(firing.data.failures).toBeLessThanOrEqual(2);
     expect(firing.data.suspects).toEqual([]);
     expect(firing.data.fingerprint).toBe(fingerprintOf({ journey: 'checkout', kind: 'heartbeat' }));
     expectLifecycle(lifecycle, 2);
