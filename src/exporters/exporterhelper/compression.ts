@@ -8,18 +8,16 @@
  * zlib's largest hash table (`memLevel` 9, +128 KiB per stream in flight) makes level 1 faster still on these
  * bodies: 0.92–1.04 → 0.81–0.87 µs per span of a 500-span request, for 0.3% fewer bytes; small bodies cost the same.
  *
- * The async `gzip` runs on libuv's thread pool, off the event loop (small bodies are gzipped at once, see
+ * The async gzip runs on libuv's thread pool, off the event loop, in one pool job (core/zlib-once.ts) (small bodies are gzipped at once, see
  * `SYNC_GZIP_BELOW_BYTES`). Its output buffer is 64 KiB, which holds a
  * compressed 500-span request in one piece of pool work (16 KiB, the default, takes two round trips); a larger
  * one costs the event loop more to allocate than it saves (measured: 32 µs of event-loop time per request at
  * 64 KiB, 114 µs at 256 KiB).
  */
-import { promisify } from 'node:util';
-import { gzip as gzipCb, gzipSync } from 'node:zlib';
+import { Gzip, gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import { BufferPool } from '../../core/buffer-pool.js';
-
-const gzipAsync = promisify(gzipCb);
+import { zlibOnce } from '../../core/zlib-once.js';
 
 const DEFAULT_GZIP_LEVEL = 1;
 /** zlib's largest: faster at level 1 on OTLP bodies (see above). */
@@ -54,7 +52,7 @@ export function gzipBody(raw: Uint8Array, level: number): Promise<Buffer> {
       return Promise.reject(err as Error);
     }
   }
-  return gzipAsync(raw, { level, memLevel: MEM_LEVEL, chunkSize: 64 * 1024 });
+  return zlibOnce(Gzip, raw, { level, memLevel: MEM_LEVEL, chunkSize: 64 * 1024 });
 }
 
 /**

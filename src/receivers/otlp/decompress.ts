@@ -8,9 +8,9 @@
  * zlib's `maxOutputLength`, which zlib checks while inflating, so a gzip bomb (1 GB of zeros in 1 MB) is cut off
  * after `maxBytes` of output rather than inflated first and measured after.
  */
-import { promisify } from 'node:util';
-import { gunzip, gunzipSync, inflate, inflateRaw, inflateRawSync, inflateSync, type ZlibOptions } from 'node:zlib';
+import { Gunzip, gunzipSync, Inflate, InflateRaw, inflateRawSync, inflateSync } from 'node:zlib';
 import { PermanentError } from '../../core/errors.js';
+import { zlibOnce } from '../../core/zlib-once.js';
 
 export type BodyEncoding = 'identity' | 'gzip' | 'deflate';
 
@@ -44,22 +44,18 @@ export function decompressBody(body: Buffer, encoding: BodyEncoding, maxBytes: n
   }
 }
 
-const gunzipAsync = promisify<Buffer, ZlibOptions, Buffer>(gunzip);
-const inflateAsync = promisify<Buffer, ZlibOptions, Buffer>(inflate);
-const inflateRawAsync = promisify<Buffer, ZlibOptions, Buffer>(inflateRaw);
-
 /** Compressed bodies at least this large are inflated on the thread pool (~60 spans of OTLP protobuf). */
 export const ASYNC_FROM_BYTES = 4096;
 
 /**
- * `decompressBody`, on the thread pool for bodies of `ASYNC_FROM_BYTES` or more. Rejects with the same errors.
+ * `decompressBody`, on the thread pool for bodies of `ASYNC_FROM_BYTES` or more (in one pool job, see
+ * core/zlib-once.ts). Rejects with the same errors.
  */
 export async function decompressBodyAsync(body: Buffer, encoding: BodyEncoding, maxBytes: number): Promise<Buffer> {
   if (encoding === 'identity' || body.length < ASYNC_FROM_BYTES) return decompressBody(body, encoding, maxBytes);
   const opts = { maxOutputLength: Math.max(1, maxBytes), chunkSize: outputChunkSize(body, encoding, maxBytes) };
   try {
-    if (encoding === 'gzip') return await gunzipAsync(body, opts);
-    return await (hasZlibHeader(body) ? inflateAsync(body, opts) : inflateRawAsync(body, opts));
+    return await zlibOnce(encoding === 'gzip' ? Gunzip : hasZlibHeader(body) ? Inflate : InflateRaw, body, opts);
   } catch (err) {
     throw decompressError(err, encoding, maxBytes);
   }
