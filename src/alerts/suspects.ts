@@ -121,12 +121,23 @@ export class AttemptRing {
   }
 
   /** Slots of the attempts with a start in [fromMs, toMs), newest first; read them with `failedAt` etc. */
-  *window(fromMs: number, toMs: number): Generator<number> {
-    for (let k = 1; k <= this.count; k++) {
-      const i = (this.next - k + this.capacity) % this.capacity;
+  window(fromMs: number, toMs: number): number[] {
+    const slots: number[] = [];
+    for (let k = 0; k < this.count; k++) {
+      const i = this.slot(k);
       const start = this.startMs[i]!;
-      if (start >= fromMs && start < toMs) yield i;
+      if (start >= fromMs && start < toMs) slots.push(i);
     }
+    return slots;
+  }
+
+  /** The slot of the `k`-th newest attempt, for `k` in [0, size). */
+  slot(k: number): number {
+    return (this.next - 1 - k + this.capacity) % this.capacity;
+  }
+
+  startAt(slot: number): number {
+    return this.startMs[slot]!;
   }
 
   failedAt(slot: number): boolean {
@@ -217,14 +228,22 @@ export function analyseSuspects(ring: AttemptRing | undefined, fromMs: number, t
   let failures = 0;
   const byDim = new Map<string, { attempts: number; failures: number }>();
   const failed: number[] = [];
-  for (const slot of ring.window(fromMs, toMs)) {
+  // A plain loop over the ring (no generator, no iterator objects): it runs over up to `capacity` attempts per
+  // journey and window at every evaluation while an alert fires.
+  const size = ring.size;
+  for (let k = 0; k < size; k++) {
+    const slot = ring.slot(k);
+    const start = ring.startAt(slot);
+    if (start < fromMs || start >= toMs) continue;
     attempts++;
     const isFailed = ring.failedAt(slot);
     if (isFailed) {
       failures++;
       failed.push(slot);
     }
-    for (const d of ring.dimsAt(slot)) {
+    const dims = ring.dimsAt(slot);
+    for (let j = 0; j < dims.length; j++) {
+      const d = dims[j]!;
       let c = byDim.get(d);
       if (c === undefined) {
         c = { attempts: 0, failures: 0 };
