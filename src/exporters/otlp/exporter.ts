@@ -18,7 +18,7 @@ import type { CreateSettings } from '../../core/component.js';
 import { PermanentError, RetryableError } from '../../core/errors.js';
 import type { TraceBatch } from '../../core/model.js';
 import { decodeStatus, decodeTraceResponse, encodeGrpcFrame, encodeTraceRequest, parseGrpcFrames } from '../../otlp/index.js';
-import { encodeAndGzip, Gzipper, ScratchBuffers } from '../exporterhelper/compression.js';
+import { encodeAndGzip, ScratchBuffers } from '../exporterhelper/compression.js';
 import type { QueuedExporter } from '../exporterhelper/queued-exporter.js';
 import type { SendResult } from '../exporterhelper/sender.js';
 import { loadClientTls } from '../exporterhelper/tls.js';
@@ -69,14 +69,11 @@ export class OtlpGrpcTraceClient implements TraceClient {
   private readonly bodies = new WeakMap<TraceBatch, Buffer>();
   /** Reused buffers for messages that are gzipped (see `ScratchBuffers`). */
   private readonly scratch = new ScratchBuffers();
-  /** Reused gzip streams at the configured level (see `Gzipper`). */
-  private readonly gzipper: Gzipper;
 
   constructor(
     private readonly settings: CreateSettings,
     private readonly cfg: OtlpGrpcConfig,
   ) {
-    this.gzipper = new Gzipper(cfg.compression_params.level);
     const target = grpcTarget(cfg);
     if (!target) throw new PermanentError('PULSE_ERR_CONFIG', `otlp exporter: endpoint "${cfg.endpoint ?? ''}" is not host:port`);
     this.target = target;
@@ -102,7 +99,6 @@ export class OtlpGrpcTraceClient implements TraceClient {
   }
 
   async close(): Promise<void> {
-    this.gzipper.close();
     await this.client?.close();
   }
 
@@ -134,7 +130,7 @@ export class OtlpGrpcTraceClient implements TraceClient {
     // The async gzip runs on libuv's thread pool, keeping the event loop free for the receivers; the message it
     // reads is encoded into a reused buffer.
     if (this.cfg.compression === 'gzip') {
-      const gzipped = await encodeAndGzip((allocate) => encodeTraceRequest(batch, allocate), this.scratch, this.gzipper);
+      const gzipped = await encodeAndGzip((allocate) => encodeTraceRequest(batch, allocate), this.scratch, this.cfg.compression_params.level);
       return encodeGrpcFrame(gzipped, true);
     }
     return encodeGrpcFrame(encodeTraceRequest(batch), false);

@@ -23,7 +23,7 @@ import {
   encodeTraceRequest,
   encodeTraceRequestJson,
 } from '../../otlp/index.js';
-import { encodeAndGzip, Gzipper, ScratchBuffers } from '../exporterhelper/compression.js';
+import { encodeAndGzip, gzipBody, ScratchBuffers } from '../exporterhelper/compression.js';
 import type { QueuedExporter } from '../exporterhelper/queued-exporter.js';
 import type { SendResult } from '../exporterhelper/sender.js';
 import { loadClientTls } from '../exporterhelper/tls.js';
@@ -62,11 +62,8 @@ export class OtlpHttpClient implements TraceClient {
   private readonly bodies = new WeakMap<TraceBatch, Buffer>();
   /** Reused buffers for protobuf bodies that are gzipped (see `ScratchBuffers`). */
   private readonly scratch = new ScratchBuffers();
-  /** Reused gzip streams at the configured level (see `Gzipper`). */
-  private readonly gzipper: Gzipper;
 
   constructor(private readonly cfg: OtlpHttpConfig) {
-    this.gzipper = new Gzipper(cfg.compression_params.level);
     this.url = tracesUrl(cfg);
     this.secure = this.url.protocol === 'https:';
     const headers: http.OutgoingHttpHeaders = { 'user-agent': USER_AGENT };
@@ -83,7 +80,6 @@ export class OtlpHttpClient implements TraceClient {
   }
 
   async close(): Promise<void> {
-    this.gzipper.close();
     this.agent?.destroy();
   }
 
@@ -99,13 +95,14 @@ export class OtlpHttpClient implements TraceClient {
 
   private async encode(batch: TraceBatch): Promise<Buffer> {
     const gzip = this.cfg.compression === 'gzip';
+    const level = this.cfg.compression_params.level;
     // The async gzip runs on libuv's thread pool, keeping the event loop (and the receivers on it) free. Protobuf
     // that is only read by gzip is encoded into a reused buffer.
     if (this.cfg.encoding === 'json') {
       const raw = Buffer.from(encodeTraceRequestJson(batch));
-      return gzip ? this.gzipper.gzip(raw) : raw;
+      return gzip ? gzipBody(raw, level) : raw;
     }
-    if (gzip) return encodeAndGzip((allocate) => encodeTraceRequest(batch, allocate), this.scratch, this.gzipper);
+    if (gzip) return encodeAndGzip((allocate) => encodeTraceRequest(batch, allocate), this.scratch, level);
     return toBuffer(encodeTraceRequest(batch));
   }
 
