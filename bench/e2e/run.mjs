@@ -12,7 +12,7 @@
  *   npm run bench -- --no-scaling          skip the 1-core and 2-shard runs (a quick run skips them unless --scaling)
  *   npm run bench -- --config my.yaml      another Pulse config (it must use the ${env:PULSE_BENCH_…} values)
  *   npm run bench -- --node-option --cpu-prof       Node options for Pulse (repeatable; replace the default
- *                                                  --max-semi-space-size=64 of the container image)
+ *                                                  --max-semi-space-size=16 of the container image)
  *
  * Per transport: warm-up, then paced steps rising by ×1.3 from 100k spans/s until one fails (a refused or lost span,
  * an exporter failure, the pace not kept, or a backlog: spans still arriving at the forward target a second after
@@ -32,7 +32,7 @@ import { freePorts, sleep } from '../../scripts/infra/process-control.mjs';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const TRANSPORTS = ['http-proto', 'grpc', 'http-json'];
 /** Pulse runs with the Node options its container image sets (deploy/docker/Dockerfile); --node-option replaces them. */
-const DEFAULT_NODE_OPTIONS = ['--max-semi-space-size=64'];
+const DEFAULT_NODE_OPTIONS = ['--max-semi-space-size=16'];
 
 function parseArgs(argv) {
   const opts = { quick: false, transports: TRANSPORTS, out: path.join(ROOT, 'BENCHMARKS.json'), md: path.join(ROOT, 'BENCHMARKS.md'), config: path.join(ROOT, 'bench/e2e/pulse.yaml'), rate: undefined, seconds: undefined, pulseArgs: [...DEFAULT_NODE_OPTIONS] };
