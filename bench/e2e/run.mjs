@@ -17,7 +17,8 @@
  * Per transport: warm-up, then paced steps rising by ×1.3 from 100k spans/s until one fails (a refused or lost span,
  * an exporter failure, the pace not kept, or a backlog: spans still arriving at the forward target a second after
  * the last send), a midpoint or two between the last pass and the failure, and a step at half the highest pass,
- * for latency. Once: 100k spans/s over OTLP/HTTP for longer than trace_wait, for
+ * for latency (after a few unmeasured seconds at that rate). A Pulse restarted after a failed step is warmed up
+ * again before the next measured step. Once: 100k spans/s over OTLP/HTTP for longer than trace_wait, for
  * memory. Pulse's CPU is read from /proc/<pid>/stat (all its threads), RSS from /proc/<pid>/status.
  */
 import { fork, spawn } from 'node:child_process';
@@ -382,14 +383,22 @@ const fmtMs = (v) => (v === null ? '-' : v.toFixed(1));
  * the last pass and it (twice in a full run). The highest passing step is the max sustained rate; then half of it.
  */
 async function benchTransport(loadgen, ctx, transport, t) {
-  // After a failed step Pulse may hold a backlog (a full exporter queue, a grown heap); the next step gets a fresh one.
+  const steps = [];
+  // After a failed step Pulse may hold a backlog (a full exporter queue, a grown heap); the next step gets a fresh
+  // one, warmed up first like the first (a cold process spends its first seconds compiling: not its steady state).
+  let cold = true;
   const measure = async (rate, seconds, label) => {
+    if (cold) {
+      steps.push(await step(loadgen, ctx.pulse, transport, 50_000, t.warmup, 'warm-up'));
+      cold = false;
+    }
     const s = await step(loadgen, ctx.pulse, transport, rate, seconds, label);
-    if (!s.passed) await ctx.restart();
+    if (!s.passed) {
+      await ctx.restart();
+      cold = true;
+    }
     return s;
   };
-  const steps = [];
-  steps.push(await measure(50_000, t.warmup, 'warm-up'));
   const round = (r) => Math.round(r / 5000) * 5000;
   let best = null;
   let failedAt = null;
@@ -413,7 +422,11 @@ async function benchTransport(loadgen, ctx, transport, t) {
   }
   let half = null;
   if (best) {
-    half = await measure(round(best.targetRate / 2), t.half, 'half');
+    // Latency at half rate is a steady-state figure: a few unmeasured seconds at that rate first, so that the
+    // step does not also measure the settling after the near-capacity step before it.
+    const rate = round(best.targetRate / 2);
+    steps.push(await measure(rate, t.warmup, 'settle'));
+    half = await measure(rate, t.half, 'half');
     steps.push(half);
   }
   return { transport, sustained: best, half, steps };
