@@ -6,11 +6,12 @@
  * a native call that wakes a pool thread (~15–50 µs on this 2-vCPU VM) plus its callback, and the second one does
  * no work. Here the only job runs with `Z_FINISH` (so a truncated stream is still an "unexpected end of file"
  * error, raised by that job) and the stream's final empty job is skipped. Measured on a 500-span bench request
- * (`/tmp` scripts, 3000 calls): gunzip 57–70 → 37–43 µs of event-loop time and 207–251 → 159–193 µs of CPU in
+ * (a scratch script, not kept; 3000 calls each): gunzip 57–70 → 37–43 µs of event-loop time and 207–251 → 159–193 µs of CPU in
  * all; gzip level 1 53–87 → 40–47 µs and −35–65 µs in all.
  *
- * The output is capped like zlib's own `maxOutputLength`: once more than `maxOutputLength` bytes came out, the
- * stream is closed and the promise rejects with a RangeError whose `code` is `ERR_BUFFER_TOO_LARGE`, as Node's.
+ * The output is capped like Node's `maxOutputLength`: it is checked after each output chunk (`chunkSize` bytes at
+ * most), and once more than `maxOutputLength` bytes came out the stream is closed, so no more is inflated, and the
+ * promise rejects with a RangeError whose `code` is `ERR_BUFFER_TOO_LARGE`, as Node's does.
  */
 import { constants, type Gunzip, type Gzip, type Inflate, type InflateRaw, type ZlibOptions } from 'node:zlib';
 
@@ -51,7 +52,8 @@ export function zlibOnce(Kind: OneShotKind, input: Uint8Array, options: ZlibOpti
       if (first === undefined) first = chunk;
       else (more ??= [first]).push(chunk);
     });
-    stream.once('error', reject);
+    // `on`, not `once`: a stream closed at the cap may still report an error, and one without a listener throws.
+    stream.on('error', reject);
     stream.once('end', () => {
       if (more !== undefined) resolve(Buffer.concat(more, length));
       else resolve(first ?? Buffer.alloc(0));

@@ -8,8 +8,8 @@
  * zlib's largest hash table (`memLevel` 9, +128 KiB per stream in flight) makes level 1 faster still on these
  * bodies: 0.92–1.04 → 0.81–0.87 µs per span of a 500-span request, for 0.3% fewer bytes; small bodies cost the same.
  *
- * The async gzip runs on libuv's thread pool, off the event loop, in one pool job (core/zlib-once.ts) (small bodies are gzipped at once, see
- * `SYNC_GZIP_BELOW_BYTES`). Its output buffer is 64 KiB, which holds a
+ * Large bodies are gzipped on libuv's thread pool, off the event loop, in one pool job (core/zlib-once.ts); small
+ * ones at once (`SYNC_GZIP_BELOW_BYTES`). The output buffer is 64 KiB, which holds a
  * compressed 500-span request in one piece of pool work (16 KiB, the default, takes two round trips); a larger
  * one costs the event loop more to allocate than it saves (measured: 32 µs of event-loop time per request at
  * 64 KiB, 114 µs at 256 KiB).

@@ -5,8 +5,9 @@
  * the whole body), so that the event loop decodes one request while another inflates — on a 2-core machine that
  * is the second core working for the receiver (~0.35 µs per span of a 500-span request moved off the main thread).
  * Smaller bodies are inflated in place: the round trip to the pool would cost more than inflating them. The cap is
- * zlib's `maxOutputLength`, which zlib checks while inflating, so a gzip bomb (1 GB of zeros in 1 MB) is cut off
- * after `maxBytes` of output rather than inflated first and measured after.
+ * checked while inflating (zlib's `maxOutputLength` in place; on the pool, core/zlib-once.ts after each output
+ * chunk, which is at most `maxBytes` + 1 bytes), so a gzip bomb (1 GB of zeros in 1 MB) is cut off after about
+ * `maxBytes` of output rather than inflated first and measured after.
  */
 import { Gunzip, gunzipSync, Inflate, InflateRaw, inflateRawSync, inflateSync } from 'node:zlib';
 import { PermanentError } from '../../core/errors.js';
