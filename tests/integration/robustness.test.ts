@@ -80,6 +80,15 @@ function streamBody(totalBytes: number, headers: Record<string, string>, gzip = 
   });
 }
 
+/** A gzip body of ~40 KB (over the receiver's 4 KiB thread-pool threshold) with its last 100 bytes cut off. */
+function truncatedLargeGzip(): Buffer {
+  const raw = Buffer.alloc(80_000);
+  for (let i = 0; i < raw.length; i++) raw[i] = (i * 7919) % 251 ^ (i >> 7);
+  const gz = gzipSync(raw, { level: 1 });
+  if (gz.length < 8_192) throw new Error(`test body compressed to ${gz.length} bytes; it must stay over 4 KiB`);
+  return gz.subarray(0, gz.length - 100);
+}
+
 describe('bad input gets its status and the process keeps serving', () => {
   const cases: Array<[string, () => Promise<{ status: number; body: string }>, number, RegExp]> = [
     ['truncated protobuf', () => post(good.subarray(0, good.length - 7), { 'content-type': 'application/x-protobuf' }), 400, /truncat|byte/i],
@@ -87,6 +96,8 @@ describe('bad input gets its status and the process keeps serving', () => {
     ['wrong content type', () => post('hello', { 'content-type': 'text/plain' }), 415, /content.type|text\/plain/i],
     ['GET', () => post('', {}, 'GET'), 405, /.*/],
     ['gzip header on a plain body', () => post(good, { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }), 400, /gzip|decompress|header/i],
+    // Large enough to be inflated on the thread pool (one job, core/zlib-once.ts): a cut-off stream is still refused.
+    ['a truncated large gzip body', () => post(truncatedLargeGzip(), { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }), 400, /unexpected end of file/i],
   ];
   for (const [label, send, status, message] of cases) {
     it(`${label} → ${status}, then a good request still goes through`, async () => {
