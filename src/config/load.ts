@@ -339,6 +339,7 @@ class Loader {
       shutdownTimeoutMs: s.shutdown_timeout,
       dataDir: s.data_dir,
       derivedSignalsThread: s.derived_signals.thread,
+      derivedSignalsMaxHeapBytes: s.derived_signals.max_heap,
     });
   }
 

@@ -52,6 +52,8 @@ export interface ServiceConfig {
    * the journeys connectors (service/derived-worker). Default `main`.
    */
   readonly derivedSignalsThread: 'main' | 'worker';
+  /** With `derivedSignalsThread: worker`: the worker thread's old-generation limit, in bytes. Default 1 GiB. */
+  readonly derivedSignalsMaxHeapBytes: number;
 }
 
 export interface PulseConfig {

@@ -20,6 +20,7 @@
  *     health: { address: 0.0.0.0:13133 }     # /healthz and /readyz; `enabled: false` turns it off
  *   shutdown_timeout: 20s
  *   derived_signals: { thread: worker }   # attempts/journey_metrics/alerts pipelines in a thread of their own
+ *                                         # (max_heap: 1GiB, that thread's heap limit)
  *   data_dir: .pulse/data
  * ```
  *
@@ -28,7 +29,7 @@
  * loader, which knows the components.
  */
 import { z } from 'zod';
-import { duration, listenAddress } from './types.js';
+import { byteSize, duration, listenAddress } from './types.js';
 
 /** A `signal` or `signal/name` pipeline id, and a `type` or `type/name` component id. */
 export const ID_NAME_PATTERN = '[A-Za-z0-9_.-]+';
@@ -65,6 +66,9 @@ const endpointSection = (what: string, address: string) =>
       })
       .describe(`Where Pulse serves ${what}`),
   );
+
+/** The smallest `derived_signals.max_heap`: the worker's graph alone takes ~20 MiB of heap. */
+export const MIN_WORKER_HEAP_BYTES = 64 * 2 ** 20;
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
@@ -103,6 +107,12 @@ export const serviceSchema = z
             .default('main')
             .describe(
               'Where the attempts, journey_metrics and alerts pipelines run: `main` (with the receivers), or `worker`: a thread of their own, so attempt assembly, SLOs and their exporters neither delay forwarding nor share its heap',
+            ),
+          max_heap: byteSize()
+            .prefault('1GiB')
+            .refine((n) => n >= MIN_WORKER_HEAP_BYTES, { message: 'must be at least 64MiB' })
+            .describe(
+              'With `thread: worker`: the worker thread’s heap limit (V8 old generation), for example 1GiB. Below 2GiB V8 also collects sooner, so the heap stays closer to what is live. A worker that needs more stops Pulse (exit 1); pending attempts take ~1 KiB each (`max_pending_attempts`)',
             ),
         })
         .describe('The pipelines of derived signals (attempts, journey_metrics, alerts)'),

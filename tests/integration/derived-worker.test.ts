@@ -94,6 +94,10 @@ describe('derived signals in a worker thread, through bin/pulse start', () => {
     await waitFor(() => decidedTraces().includes(trace), 10_000, 'the attempt in the debug file');
     const text = await pulse.metrics();
     expect(text).toMatch(/^pulse_worker_heap_used_bytes\{thread="derived"\} [1-9]\d*$/m);
+    // service.derived_signals.max_heap (default 1GiB) plus the young generation.
+    const limit = Number(/^pulse_worker_heap_limit_bytes\{thread="derived"\} (\d+)$/m.exec(text)?.[1]);
+    expect(limit).toBeGreaterThanOrEqual(2 ** 30);
+    expect(limit).toBeLessThan(1.25 * 2 ** 30);
     // Counted in the worker, rendered by the main thread: one series, not one per thread.
     expect(text).toMatch(/^pulse_journey_attempts_total\{connector="journeys",journey="checkout",outcome="success",decided_by="complete"\} 1$/m);
     expect(text).toMatch(/^pulse_journey_spans_tagged_total\{connector="journeys"\} 1$/m);
@@ -113,6 +117,52 @@ describe('derived signals in a worker thread, through bin/pulse start', () => {
     expect(code).toBe(0);
     expect(decidedTraces()).toContain(trace);
   });
+
+  it('a worker that outgrows service.derived_signals.max_heap stops Pulse (exit 1) and says which setting to change', async () => {
+    // 64 MiB and attempts that never time out: at ~1 KiB per pending attempt, some 50k–100k start spans fill it.
+    const port = await freePort();
+    const small = await startPulse(`
+receivers:
+  otlp:
+    protocols:
+      http: { endpoint: 127.0.0.1:${port} }
+connectors:
+  journeys:
+    directory: ${join(work, 'journeys')}
+    trace_wait: 1h
+    max_pending_attempts: 10000000
+exporters:
+  debug/attempts: { path: ${join(work, 'never.jsonl')} }
+service:
+  derived_signals: { thread: worker, max_heap: 64MiB }
+  pipelines:
+    traces/in: { receivers: [otlp], exporters: [journeys] }
+    attempts: { receivers: [journeys], exporters: [debug/attempts] }
+`);
+    try {
+      const limit = Number(/^pulse_worker_heap_limit_bytes\{thread="derived"\} (\d+)$/m.exec(await small.metrics())?.[1]);
+      expect(limit).toBeGreaterThanOrEqual(64 * 2 ** 20);
+      expect(limit).toBeLessThan(128 * 2 ** 20);
+      const now = BigInt(Date.now()) * 1_000_000n;
+      let sent = 0;
+      for (let batch = 0; batch < 200 && small.child.exitCode === null; batch++) {
+        const spans = [];
+        for (let i = 0; i < 2000; i++, sent++) {
+          spans.push(makeSpan({ traceId: id((0x5000_0000 + sent).toString(16).padStart(32, '0')), name: 'POST /checkout', kind: 2, startTimeUnixNano: now, endTimeUnixNano: now + 1_000_000n }));
+        }
+        const body = encodeTraceRequest(makeBatch(spans, { 'service.name': 'shop' }));
+        // 503 (relay busy) or a refused connection once the process is going down: keep sending until it exits.
+        await fetch(`http://127.0.0.1:${port}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body }).catch(() => undefined);
+      }
+      await waitFor(() => small.child.exitCode !== null, 30_000, `Pulse to exit after ${sent} start spans`);
+      expect(small.child.exitCode).toBe(1);
+      expect(small.output()).toContain('derived-signals worker: its thread failed: Worker terminated due to reaching memory limit');
+      expect(small.output()).toContain('service.derived_signals.max_heap, is 64 MiB');
+    } finally {
+      await small.stop();
+      rmSync(small.dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('a derived-pipeline component that cannot start fails the start with its own message (exit 1)', () => {
     // A debug file under a regular file: its directory cannot be created.

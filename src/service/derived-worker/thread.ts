@@ -3,6 +3,7 @@
  * the built-in components, starts it when told, answers metrics requests, and shuts it down and exits when told.
  * Uncaught errors end the thread, which the main side reports as fatal.
  */
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { defaultRegistry } from '../../components.js';
 import { errorMessage } from '../../core/errors.js';
@@ -20,6 +21,8 @@ const logger = createRootLogger({ level: init.logLevel as 'info' }).child({ thre
 const metrics = new MetricsRegistry();
 const heap = metrics.gauge('pulse_worker_heap_used_bytes', 'V8 heap in use by the derived-signals worker thread, in bytes.');
 heap.observe((set) => set({ thread: 'derived' }, process.memoryUsage().heapUsed));
+const limit = metrics.gauge('pulse_worker_heap_limit_bytes', 'Heap limit of the derived-signals worker thread (service.derived_signals.max_heap plus its young generation), in bytes.');
+limit.observe((set) => set({ thread: 'derived' }, getHeapStatistics().heap_size_limit));
 
 const link = new PortLink('worker', port);
 const reply = (m: FromWorker): void => link.post(CONTROL, m);

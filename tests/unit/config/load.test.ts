@@ -175,6 +175,23 @@ describe('loadConfigText: positions of problems', () => {
   });
 });
 
+describe('loadConfigText: service.derived_signals', () => {
+  const withDerived = (value: string) =>
+    yaml(...minimal, 'service:', `  derived_signals: ${value}`, '  pipelines:', '    traces:', '      receivers: [otlp]', '      exporters: [debug]');
+
+  it('takes the worker heap limit as a size', () => {
+    const r = load(withDerived('{ thread: worker, max_heap: 512MiB }'));
+    if ('issues' in r) throw new Error(r.issues.map(formatIssue).join('\n'));
+    expect(r.config.service.derivedSignalsThread).toBe('worker');
+    expect(r.config.service.derivedSignalsMaxHeapBytes).toBe(512 * 2 ** 20);
+  });
+
+  it('refuses a heap limit below 64MiB or one that is not a size, at the value', () => {
+    expect(problems(withDerived('{ thread: worker, max_heap: 10MiB }'))).toEqual(['6:48: service.derived_signals.max_heap: must be at least 64MiB']);
+    expect(problems(withDerived('{ max_heap: lots }'))).toEqual([expect.stringMatching(/^6:32: service\.derived_signals\.max_heap: "lots" is not a size/)]);
+  });
+});
+
 describe('loadConfigText: environment variables', () => {
   const withEndpoint = (endpoint: string) =>
     yaml(...minimal, '  otlphttp:', `    endpoint: ${endpoint}`, 'service:', '  pipelines:', '    traces:', '      receivers: [otlp]', '      exporters: [otlphttp]');
@@ -258,6 +275,8 @@ describe('loadConfigText: the loaded config', () => {
     expect(config.service.telemetry).toEqual({ logs: { level: 'debug' }, metrics: undefined, health: { address: { host: '0.0.0.0', port: 13133 } } });
     expect(config.service.shutdownTimeoutMs).toBe(5000);
     expect(config.service.dataDir).toBe('.pulse/data');
+    expect(config.service.derivedSignalsThread).toBe('main');
+    expect(config.service.derivedSignalsMaxHeapBytes).toBe(2 ** 30);
 
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.service)).toBe(true);

@@ -374,6 +374,7 @@ export function makeConfig(spec: ConfigSpec): PulseConfig {
       shutdownTimeoutMs: spec.shutdownTimeoutMs ?? 5000,
       dataDir: spec.dataDir ?? '/tmp/pulse-data',
       derivedSignalsThread: 'main',
+      derivedSignalsMaxHeapBytes: 2 ** 30,
     },
   };
 }
