@@ -94,6 +94,8 @@ describe('derived signals in a worker thread, through bin/pulse start', () => {
     await waitFor(() => decidedTraces().includes(trace), 10_000, 'the attempt in the debug file');
     const text = await pulse.metrics();
     expect(text).toMatch(/^pulse_worker_heap_used_bytes\{thread="derived"\} [1-9]\d*$/m);
+    // The defaults (100,000 pending attempts, 1 GiB) fit: no warning.
+    expect(pulse.output()).not.toContain('pending attempts (~');
     // service.derived_signals.max_heap (default 1GiB) plus the young generation.
     const limit = Number(/^pulse_worker_heap_limit_bytes\{thread="derived"\} (\d+)$/m.exec(text)?.[1]);
     expect(limit).toBeGreaterThanOrEqual(2 ** 30);
@@ -140,6 +142,8 @@ service:
     attempts: { receivers: [journeys], exporters: [debug/attempts] }
 `);
     try {
+      // Said at start: 10M pending attempts (~9766 MiB) cannot fit in 64 MiB.
+      expect(small.output()).toContain('the journeys connectors may hold 10000000 pending attempts (~9766 MiB at ~1 KiB each), more than half of service.derived_signals.max_heap (64 MiB)');
       const limit = Number(/^pulse_worker_heap_limit_bytes\{thread="derived"\} (\d+)$/m.exec(await small.metrics())?.[1]);
       expect(limit).toBeGreaterThanOrEqual(64 * 2 ** 20);
       expect(limit).toBeLessThan(128 * 2 ** 20);

@@ -74,6 +74,7 @@ export class DerivedWorker implements Component {
       this.unsubscribe.push(store.onChange((snapshot) => this.link.post(channel, snapshotMessage(snapshot))));
     }
 
+    warnIfPendingAttemptsOutgrowHeap(this.plan, logger);
     const init: WorkerInit = { config: this.plan.worker, bridged: [...this.plan.bridged], logLevel: this.plan.worker.service.telemetry.logs.level };
     // The heap limit also sets how far V8 lets the heap grow between full collections: with Node's default limit
     // (~4 GiB here) up to 4× what is live, below 2 GiB less (1.6× at 1 GiB). At 100k spans/s that keeps the
@@ -175,6 +176,29 @@ export class DerivedWorker implements Component {
       new PulseError('PULSE_ERR_FATAL', `its thread ${what}: attempts, SLIs and alerts are no longer derived; Pulse stops so that it can be restarted`),
     );
   }
+}
+
+/** Heap a pending attempt takes in the worker, roughly (`bench/journeys.bench.ts`, docs/operations.md). */
+const BYTES_PER_PENDING_ATTEMPT = 1024;
+
+/**
+ * The journeys connectors in the worker may hold `max_pending_attempts` each; at ~1 KiB apiece, more than half of
+ * `max_heap` for those alone leaves too little for the rest (decided keys, SLO history, exporter queues) at peak.
+ * Said once at start, so that it is read before the worker runs out at the worst moment.
+ */
+function warnIfPendingAttemptsOutgrowHeap(plan: SplitPlan, logger: GraphSettings['logger']): void {
+  const heap = plan.worker.service.derivedSignalsMaxHeapBytes;
+  let attempts = 0;
+  for (const cc of plan.worker.connectors.values()) {
+    const max = (cc.config as { max_pending_attempts?: unknown }).max_pending_attempts;
+    if (cc.type === 'journeys' && typeof max === 'number') attempts += max;
+  }
+  if (attempts * BYTES_PER_PENDING_ATTEMPT <= heap / 2) return;
+  const mib = (n: number) => Math.round(n / 2 ** 20);
+  logger.warn(
+    { component: 'service', max_pending_attempts: attempts, max_heap_bytes: heap },
+    `derived-signals worker: the journeys connectors may hold ${attempts} pending attempts (~${mib(attempts * BYTES_PER_PENDING_ATTEMPT)} MiB at ~1 KiB each), more than half of service.derived_signals.max_heap (${mib(heap)} MiB); raise max_heap or lower max_pending_attempts, or the worker may run out of heap under load`,
+  );
 }
 
 /** What to do when the worker ran out of heap (Node ends it with ERR_WORKER_OUT_OF_MEMORY). */
