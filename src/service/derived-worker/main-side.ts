@@ -78,7 +78,7 @@ export class DerivedWorker implements Component {
     const init: WorkerInit = { config: this.plan.worker, bridged: [...this.plan.bridged], logLevel: this.plan.worker.service.telemetry.logs.level };
     // The heap limit also sets how far V8 lets the heap grow between full collections: with Node's default limit
     // (~4 GiB here) up to 4× what is live, below 2 GiB less (1.6× at 1 GiB). At 100k spans/s that keeps the
-    // worker's heap ~120 MiB smaller for ~4% more CPU (docs/operations.md).
+    // worker's heap ~120 MiB smaller for ~4% more CPU (6–10% near saturation; docs/operations.md).
     const maxOldGenerationSizeMb = Math.floor(this.plan.worker.service.derivedSignalsMaxHeapBytes / 2 ** 20);
     const worker = new Worker(new URL('./thread.js', import.meta.url), { workerData: init, resourceLimits: { maxOldGenerationSizeMb } });
     this.worker = worker;
