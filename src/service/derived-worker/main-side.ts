@@ -182,16 +182,17 @@ export class DerivedWorker implements Component {
 const BYTES_PER_PENDING_ATTEMPT = 1024;
 
 /**
- * The journeys connectors in the worker may hold `max_pending_attempts` each; at ~1 KiB apiece, more than half of
- * `max_heap` for those alone leaves too little for the rest (decided keys, SLO history, exporter queues) at peak.
- * Said once at start, so that it is read before the worker runs out at the worst moment.
+ * The journeys connectors split across the threads (bridged) assemble in the worker, up to `max_pending_attempts`
+ * each; at ~1 KiB apiece, more than half of `max_heap` for those alone leaves too little for the rest (decided
+ * keys, SLO history, exporter queues) at peak. Said once at start, before the worker runs out at the worst moment.
  */
 function warnIfPendingAttemptsOutgrowHeap(plan: SplitPlan, logger: GraphSettings['logger']): void {
   const heap = plan.worker.service.derivedSignalsMaxHeapBytes;
   let attempts = 0;
-  for (const cc of plan.worker.connectors.values()) {
-    const max = (cc.config as { max_pending_attempts?: unknown }).max_pending_attempts;
-    if (cc.type === 'journeys' && typeof max === 'number') attempts += max;
+  for (const id of plan.bridged) {
+    const cc = plan.worker.connectors.get(id);
+    const max = (cc?.config as { max_pending_attempts?: unknown } | undefined)?.max_pending_attempts;
+    if (cc?.type === 'journeys' && typeof max === 'number') attempts += max;
   }
   if (attempts * BYTES_PER_PENDING_ATTEMPT <= heap / 2) return;
   const mib = (n: number) => Math.round(n / 2 ** 20);
