@@ -164,7 +164,6 @@ service:
       expect(small.output()).toContain('service.derived_signals.max_heap, is 64 MiB');
     } finally {
       await small.stop();
-      rmSync(small.dir, { recursive: true, force: true });
     }
   }, 120_000);
 

@@ -3,7 +3,7 @@
  * gives the telemetry endpoints free ports, waits for `/readyz`, and stops the process by its PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +21,10 @@ export interface PulseProcess {
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
   metrics(): Promise<string>;
-  /** Sends SIGTERM and resolves with the exit code (SIGKILL after `timeoutMs`). */
+  /**
+   * Sends SIGTERM and resolves with the exit code (SIGKILL after `timeoutMs`), then removes `dir` (config, data
+   * dir, persistent queues). Read anything you need from there before.
+   */
   stop(timeoutMs?: number): Promise<number | null>;
 }
 
@@ -63,11 +66,14 @@ export async function startPulse(configBody: string, options: { env?: Record<str
     output: () => out,
     metrics: async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text(),
     async stop(timeoutMs = 15_000) {
-      if (child.exitCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-      const code = await exited;
-      clearTimeout(timer);
+      let code = child.exitCode;
+      if (code === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+        code = await exited;
+        clearTimeout(timer);
+      }
+      rmSync(dir, { recursive: true, force: true });
       return code;
     },
   };
