@@ -29,21 +29,24 @@ let attemptsPath: string;
 let httpPort: number;
 let pulse: PulseProcess;
 
-function config(attempts: string): string {
+/** `journeys`: the connector's timing and bounds (YAML lines under it); `derived`: the `derived_signals` value. */
+function config(
+  attempts: string,
+  { port = httpPort, journeys = ['settle_delay: 100ms', 'trace_wait: 2s'], derived = '{ thread: worker }' }: { port?: number; journeys?: string[]; derived?: string } = {},
+): string {
   return `
 receivers:
   otlp:
     protocols:
-      http: { endpoint: 127.0.0.1:${httpPort} }
+      http: { endpoint: 127.0.0.1:${port} }
 connectors:
   journeys:
     directory: ${join(work, 'journeys')}
-    settle_delay: 100ms
-    trace_wait: 2s
+${journeys.map((line) => `    ${line}`).join('\n')}
 exporters:
   debug/attempts: { path: ${attempts} }
 service:
-  derived_signals: { thread: worker }
+  derived_signals: ${derived}
   pipelines:
     traces/in: { receivers: [otlp], exporters: [journeys] }
     attempts: { receivers: [journeys], exporters: [debug/attempts] }
@@ -123,24 +126,9 @@ describe('derived signals in a worker thread, through bin/pulse start', () => {
   it('a worker that outgrows service.derived_signals.max_heap stops Pulse (exit 1) and says which setting to change', async () => {
     // 64 MiB and attempts that never time out: at ~1 KiB per pending attempt, some 50k–100k start spans fill it.
     const port = await freePort();
-    const small = await startPulse(`
-receivers:
-  otlp:
-    protocols:
-      http: { endpoint: 127.0.0.1:${port} }
-connectors:
-  journeys:
-    directory: ${join(work, 'journeys')}
-    trace_wait: 1h
-    max_pending_attempts: 10000000
-exporters:
-  debug/attempts: { path: ${join(work, 'never.jsonl')} }
-service:
-  derived_signals: { thread: worker, max_heap: 64MiB }
-  pipelines:
-    traces/in: { receivers: [otlp], exporters: [journeys] }
-    attempts: { receivers: [journeys], exporters: [debug/attempts] }
-`);
+    const small = await startPulse(
+      config(join(work, 'never.jsonl'), { port, journeys: ['trace_wait: 1h', 'max_pending_attempts: 10000000'], derived: '{ thread: worker, max_heap: 64MiB }' }),
+    );
     try {
       // Said at start: 10M pending attempts (~9766 MiB) cannot fit in 64 MiB.
       expect(small.output()).toContain('the journeys connectors may hold 10000000 pending attempts (~9766 MiB at ~1 KiB each), more than half of service.derived_signals.max_heap (64 MiB)');
