@@ -13,6 +13,9 @@
  *   npm run bench -- --config my.yaml      another Pulse config (it must use the ${env:PULSE_BENCH_…} values)
  *   npm run bench -- --node-option --cpu-prof       Node options for Pulse (repeatable; replace the default
  *                                                  --max-semi-space-size=16 of the container image)
+ *   npm run bench -- --reference-collector ./otelcol   the same steps against an OpenTelemetry Collector binary
+ *                                                  instead of Pulse (bench/e2e/otelcol.yaml: receive and forward
+ *                                                  only); results to a temp file unless --out/--md are given
  *
  * Per transport: warm-up, then paced steps rising by ×1.3 from 100k spans/s until one fails (a refused or lost span,
  * an exporter failure, the pace not kept, or a backlog: spans still arriving at the forward target a second after
@@ -21,7 +24,7 @@
  * again before the next measured step. Once: 100k spans/s over OTLP/HTTP for longer than trace_wait, for
  * memory. Pulse's CPU is read from /proc/<pid>/stat (all its threads), RSS from /proc/<pid>/status.
  */
-import { fork, spawn } from 'node:child_process';
+import { execFileSync, fork, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,12 +63,20 @@ function parseArgs(argv) {
       opts.pulseArgs.push(value());
     }
     else if (a === '--md') opts.md = path.resolve(value());
+    else if (a === '--reference-collector') opts.reference = path.resolve(value());
     else if (a === '--help' || a === '-h') {
       console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]);
       process.exit(0);
     } else throw new Error(`unknown option ${a} (see --help)`);
   }
   opts.scaling ??= !opts.quick;
+  if (opts.reference !== undefined) {
+    if (!existsSync(opts.reference)) throw new Error(`--reference-collector: no file ${opts.reference} (bench/e2e/otelcol-builder.yaml builds one)`);
+    // A reference run never overwrites Pulse's own results.
+    if (!argv.includes('--out')) opts.out = path.join(os.tmpdir(), 'pulse-bench-reference.json');
+    if (!argv.includes('--md')) opts.md = undefined;
+    if (!argv.includes('--config')) opts.config = path.join(ROOT, 'bench/e2e/otelcol.yaml');
+  }
   for (const t of opts.transports) if (!TRANSPORTS.includes(t)) throw new Error(`unknown transport ${t}; one of ${TRANSPORTS.join(', ')}`);
   return opts;
 }
@@ -117,9 +128,11 @@ function machine() {
 
 async function startPulse(env, dataDir, opts, cpus) {
   const [http, grpc, metrics, health] = await freePorts(4);
-  const args = [...opts.pulseArgs, path.join(ROOT, 'bin/pulse'), 'start', '--config', opts.config];
-  // taskset execs node, so the PID is Pulse's and /proc/<pid> is Pulse's own CPU.
-  const child = spawn(cpus ? 'taskset' : process.execPath, cpus ? ['-c', cpus, process.execPath, ...args] : args, {
+  // Pulse, or with --reference-collector an OpenTelemetry Collector binary (its own config, the same ports).
+  const command = opts.reference ?? process.execPath;
+  const args = opts.reference ? ['--config', opts.config] : [...opts.pulseArgs, path.join(ROOT, 'bin/pulse'), 'start', '--config', opts.config];
+  // taskset execs the command, so the PID is Pulse's and /proc/<pid> is Pulse's own CPU.
+  const child = spawn(cpus ? 'taskset' : command, cpus ? ['-c', cpus, command, ...args] : args, {
     cwd: ROOT,
     env: {
       ...process.env,
@@ -127,6 +140,7 @@ async function startPulse(env, dataDir, opts, cpus) {
       PULSE_BENCH_HTTP: `127.0.0.1:${http}`,
       PULSE_BENCH_GRPC: `127.0.0.1:${grpc}`,
       PULSE_BENCH_METRICS: `127.0.0.1:${metrics}`,
+      PULSE_BENCH_METRICS_PORT: String(metrics),
       PULSE_BENCH_HEALTH: `127.0.0.1:${health}`,
       PULSE_BENCH_DATA_DIR: dataDir,
       PULSE_BENCH_JOURNEYS: path.join(ROOT, 'bench/e2e/journeys'),
@@ -143,7 +157,10 @@ async function startPulse(env, dataDir, opts, cpus) {
   for (;;) {
     if (child.exitCode !== null) throw new Error(`pulse exited during start (${child.exitCode}):\n${stderr}`);
     try {
-      if ((await fetch(`http://127.0.0.1:${health}/readyz`)).ok) break;
+      // The Collector has no /readyz without an extension: its receivers answer once it has started.
+      const ready = opts.reference ? `http://127.0.0.1:${http}/v1/traces` : `http://127.0.0.1:${health}/readyz`;
+      const res = await fetch(ready, opts.reference ? { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' } : undefined);
+      if (res.ok) break;
     } catch {
       // not listening yet
     }
@@ -461,7 +478,8 @@ const n1 = (v) => (v === null || v === undefined ? '–' : v.toFixed(1));
 function markdown(results) {
   const lines = [];
   lines.push(`Run ${results.date} on ${results.machine.cores} × ${results.machine.cpuModel}, ${results.machine.memoryGiB} GiB, Node ${results.machine.node}, ` +
-    `ClickHouse ${results.servers.clickhouse}, Kafka ${results.servers.kafka}, Pulse as \`node ${results.pulseNodeOptions.join(' ')} bin/pulse start\`: \`${results.command}\`${results.quick ? ' (quick: short steps, rougher numbers)' : ''}.`);
+    `ClickHouse ${results.servers.clickhouse}, Kafka ${results.servers.kafka}, ` +
+    `${results.reference ? `instead of Pulse the reference \`${results.reference}\` with ${results.config}` : `Pulse as \`node ${results.pulseNodeOptions.join(' ')} bin/pulse start\``}: \`${results.command}\`${results.quick ? ' (quick: short steps, rougher numbers)' : ''}.`);
   lines.push('');
   lines.push('| transport | max sustained (spans/s) | per core of Pulse CPU | Pulse cores used (JS thread) | peak RSS | forward p50 / p99 at half rate | attempts decided/s | decision delay p50 / p99 |');
   lines.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
@@ -488,7 +506,7 @@ function markdown(results) {
     lines.push(`Memory: ${k(m.acceptedRate)} spans/s over OTLP/HTTP for ${m.seconds.toFixed(0)} s (trace_wait 10 s): peak RSS ${m.peakRssMiB.toFixed(0)} MiB, ` +
       `Pulse ${m.pulseCores.toFixed(2)} cores, forward p50/p99 ${n1(m.forwardLatencyMs.p50)} / ${n1(m.forwardLatencyMs.p99)} ms, refused ${m.refusedSpans}, lost ${m.lostSpans}.`);
   }
-  if (results.clickhouse) {
+  if (results.clickhouse && Object.keys(results.clickhouse).length > 0) {
     lines.push('');
     lines.push(`ClickHouse rows written during the run: ${Object.entries(results.clickhouse).map(([t, c]) => `${t} ${c}`).join(', ')}; attempts Pulse decided: ${results.attemptsDecided}.`);
   }
@@ -564,6 +582,9 @@ async function main() {
       machine: machine(),
       servers: { clickhouse: ch.version, kafka: kafka.version },
       pulseNodeOptions: opts.pulseArgs,
+      // With --reference-collector: what ran instead of Pulse (its `--version` line).
+      config: path.relative(ROOT, opts.config),
+      reference: opts.reference ? execFileSync(opts.reference, ['--version'], { encoding: 'utf8' }).trim() : undefined,
       stepSeconds: t,
       transports: [],
       memory: null,

@@ -79,3 +79,36 @@ describe('sample configs', () => {
     });
   }
 });
+
+describe('benchmark configs', () => {
+  // What bench/e2e/run.mjs sets when it starts Pulse with them.
+  const env = {
+    PULSE_BENCH_HTTP: '127.0.0.1:14318',
+    PULSE_BENCH_GRPC: '127.0.0.1:14317',
+    PULSE_BENCH_METRICS: '127.0.0.1:18888',
+    PULSE_BENCH_HEALTH: '127.0.0.1:13133',
+    PULSE_BENCH_FORWARD: 'http://127.0.0.1:14319',
+    PULSE_BENCH_CLICKHOUSE: 'http://127.0.0.1:18123',
+    PULSE_BENCH_KAFKA: '127.0.0.1:19092',
+    PULSE_BENCH_DATA_DIR: '/tmp/pulse-bench-config-test',
+    PULSE_BENCH_JOURNEYS: `${root}bench/e2e/journeys`,
+  };
+  for (const file of ['bench/e2e/pulse.yaml', 'bench/e2e/pulse-forward.yaml']) {
+    it(`${file} loads with the real components and the values the benchmark sets, without warnings`, () => {
+      const result = loadConfig(`${root}${file}`, defaultRegistry(), env);
+      const issues = 'issues' in result ? result.issues : [];
+      expect([...issues, ...result.warnings].map(formatIssue)).toEqual([]);
+    });
+  }
+
+  it('bench/e2e/pulse-forward.yaml forwards like the reference Collector config: the same queue, no journeys', () => {
+    type Doc = { connectors?: Obj; exporters: Record<string, Obj>; processors: Record<string, Obj> };
+    const pulse = parse(read('bench/e2e/pulse-forward.yaml')) as Doc;
+    const otelcol = parse(read('bench/e2e/otelcol.yaml')) as Doc;
+    expect(Object.keys(pulse.connectors ?? {})).toEqual([]);
+    expect(pulse.exporters.otlphttp!.sending_queue).toEqual(otelcol.exporters.otlp_http!.sending_queue);
+    expect(pulse.processors.memory_limiter).toEqual(otelcol.processors.memory_limiter);
+    // Pulse's gzip level 1 is its default; the Collector's config has to say it.
+    expect(otelcol.exporters.otlp_http!.compression_params).toEqual({ level: 1 });
+  });
+});
