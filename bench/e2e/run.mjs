@@ -126,6 +126,15 @@ function machine() {
 
 // ---- Pulse -----------------------------------------------------------------------------------------------------
 
+/** The reference binary's `--version` line (a Collector built without a version has no such flag: its file name). */
+function referenceVersion(binary) {
+  try {
+    return execFileSync(binary, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return path.basename(binary);
+  }
+}
+
 async function startPulse(env, dataDir, opts, cpus) {
   const [http, grpc, metrics, health] = await freePorts(4);
   // Pulse, or with --reference-collector an OpenTelemetry Collector binary (its own config, the same ports).
@@ -582,9 +591,9 @@ async function main() {
       machine: machine(),
       servers: { clickhouse: ch.version, kafka: kafka.version },
       pulseNodeOptions: opts.pulseArgs,
-      // With --reference-collector: what ran instead of Pulse (its `--version` line).
       config: path.relative(ROOT, opts.config),
-      reference: opts.reference ? execFileSync(opts.reference, ['--version'], { encoding: 'utf8' }).trim() : undefined,
+      // With --reference-collector: what ran instead of Pulse.
+      reference: opts.reference ? referenceVersion(opts.reference) : undefined,
       stepSeconds: t,
       transports: [],
       memory: null,
