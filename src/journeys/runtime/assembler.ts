@@ -15,7 +15,7 @@
  *   arrives they are dropped and counted (`events.orphanSteps`).
  * - **Late spans**: a span for a (journey, trace) decided recently is counted (`events.lateSpan`) and dropped. A
  *   *start* span with a new span id in such a trace is a new attempt (a later retry), while the same start span
- *   re-sent is late. Decided keys are remembered in a bounded, oldest-first set.
+ *   re-sent is late. Decided keys are remembered in a bounded, oldest-first set (`DecidedSet`).
  * - **Duplicates**: a span id already buffered in its group (an at-least-once re-send) is ignored and counted.
  * - **Memory bound**: at most `maxPendingAttempts` pending groups (a group is one (journey, trace): its attempts
  *   or its orphan steps). On overflow the oldest trace is decided early (`evicted`, counted); its orphans are
@@ -32,6 +32,7 @@ import type { KeyValue, Span } from '../../core/model.js';
 import type { AttemptRecord, CompiledJourney } from '../model.js';
 import { buildAttempts, everyStartComplete, type DecidedBy } from './attempt-record.js';
 import { START_ROLE, type Candidate } from './matcher-index.js';
+import { DecidedSet } from './decided-set.js';
 import { captureSpan, SpanRecord } from './span-record.js';
 
 /** Spans buffered per (journey, trace) at most: a loop calling a step thousands of times must not grow a group without bound. */
@@ -88,12 +89,6 @@ class PendingGroup {
   ) {
     this.waitUntil = waitUntil;
   }
-}
-
-interface RecentDecided {
-  readonly journey: string;
-  startIds: string[];
-  next: RecentDecided | undefined;
 }
 
 const MASK_BITS = 30;
@@ -161,18 +156,17 @@ export class Assembler {
   private readonly waitQueue = new DeadlineQueue();
   /** Groups whose completeness must be checked at the next tick (several starts; see `tick`). */
   private dirty: PendingGroup[] = [];
-  private readonly recent = new Map<string, RecentDecided>();
-  private readonly maxRecent: number;
+  /** Decided (journey, trace) keys, for late spans. */
+  private readonly recent: DecidedSet;
   /**
-   * Iterators over `pending` and `recent` that stand at the oldest live entry, so that finding it is O(1) while
+   * An iterator over `pending` that stands at the oldest live entry, so that finding it is O(1) while
    * evicting: a fresh `keys().next()` for every eviction would walk over every deleted entry V8 has not compacted
    * yet (tens of µs at 100k entries, measured in bench/assembler.bench.ts). But an idle iterator pins the Map's
    * old hash tables: V8 keeps every table the Map outgrew (and the entries it held) alive for as long as an
    * iterator might still walk it, and a long-lived one held ~230k decided groups (~100 MB) after 30 s at 100k
-   * spans/s. So they live for one tick at most: made on first use, dropped by `tick`.
+   * spans/s. So it lives for one tick at most: made on first use, dropped by `tick`.
    */
   private pendingOrder: Iterator<PendingGroup> | undefined;
-  private recentOrder: Iterator<string> | undefined;
   /** Arrival clock, never going backwards, so that queued deadlines stay in order. */
   private now = -Infinity;
   /** Required-step masks by journey object, computed once per journey definition. */
@@ -182,7 +176,7 @@ export class Assembler {
     private readonly options: AssemblerOptions,
     private readonly events: AssemblerEvents,
   ) {
-    this.maxRecent = options.maxRecentDecided ?? Math.max(1000, options.maxPendingAttempts);
+    this.recent = new DecidedSet(options.maxRecentDecided ?? Math.max(1000, options.maxPendingAttempts));
   }
 
   /** Pending groups: attempts waiting for a decision and orphan steps waiting for their start. */
@@ -236,8 +230,8 @@ export class Assembler {
     let g = head;
     while (g !== undefined && g.journey.name !== name) g = g.next;
     if (g !== undefined) return g;
-    const seen = this.recentlyDecided(traceId, name);
-    if (seen !== undefined && (role !== START_ROLE || seen.startIds.includes(spanId))) {
+    const seen = this.recent.find(traceId, name);
+    if (seen >= 0 && (role !== START_ROLE || this.recent.hasStart(seen, spanId))) {
       this.events.lateSpan(name);
       return undefined;
     }
@@ -298,7 +292,6 @@ export class Assembler {
   tick(nowMs: number): void {
     const now = this.advance(nowMs);
     this.pendingOrder = undefined;
-    this.recentOrder = undefined;
     // Several starts in one trace: completeness needs the step → start assignment, so it is checked once per
     // tick rather than per span (a trace with hundreds of starts must not cost quadratic time per span).
     if (this.dirty.length > 0) {
@@ -408,7 +401,7 @@ export class Assembler {
     }
     const attempts = buildAttempts(g.journey, g.traceId, g.records, g.startCount, by, now);
     g.records = [];
-    this.remember(g.traceId, name, attempts.map((a) => a.startSpanId));
+    for (const a of attempts) this.recent.add(g.traceId, name, a.startSpanId);
     if (by === 'evicted') this.events.evicted(name, attempts.length);
     const delayMs = now - g.createdAt;
     for (const a of attempts) this.events.decided(g.journey, a, delayMs);
@@ -441,35 +434,6 @@ export class Assembler {
       }
       // Orphan-only groups are dropped and counted as orphan steps by decide().
       for (let g: PendingGroup | undefined = oldest.value; g !== undefined; g = g.next) this.decide(g, 'evicted', now);
-    }
-  }
-
-  private recentlyDecided(traceId: string, journey: string): RecentDecided | undefined {
-    for (let r = this.recent.get(traceId); r !== undefined; r = r.next) if (r.journey === journey) return r;
-    return undefined;
-  }
-
-  private remember(traceId: string, journey: string, startIds: string[]): void {
-    const existing = this.recent.get(traceId);
-    for (let r = existing; r !== undefined; r = r.next) {
-      if (r.journey === journey) {
-        r.startIds.push(...startIds);
-        return;
-      }
-    }
-    const entry: RecentDecided = { journey, startIds, next: existing };
-    // Re-inserting moves the trace to the young end of the bound.
-    if (existing !== undefined) this.recent.delete(traceId);
-    this.recent.set(traceId, entry);
-    while (this.recent.size > this.maxRecent) {
-      this.recentOrder ??= this.recent.keys();
-      let oldest = this.recentOrder.next();
-      if (oldest.done === true) {
-        this.recentOrder = this.recent.keys();
-        oldest = this.recentOrder.next();
-        if (oldest.done === true) break;
-      }
-      this.recent.delete(oldest.value);
     }
   }
 }

@@ -1,0 +1,132 @@
+/**
+ * The (journey, trace) keys the assembler decided recently, with the start span ids of each: what recognises a
+ * late span (a step, or the same start re-sent, after its attempt was decided). A bounded set, oldest out first.
+ *
+ * Flat arrays, not a Map of objects. At the default bound (100,000 keys, ~10 s of decisions at 10k attempts/s) a
+ * `Map<traceId, {journey, startIds[]}>` held 30–47 MiB more RSS and cost ~3% of Pulse's CPU at 120k spans/s
+ * (BENCHMARKS.md): each decision made a Map entry, an object and an array that lived ~10 s, so each was promoted
+ * and later died in the old generation, and the Map's tables were rebuilt as entries came and went. Here a key
+ * is four array slots and a cell of an open-addressing hash table (~97 bytes a key with its trace and span id
+ * strings, against ~229 for the Map); nothing is allocated per key except for a journey with several starts in
+ * one trace (a retry).
+ *
+ * The arrays grow by doubling up to `capacity`, so a large bound costs memory only once it is used.
+ */
+
+const EMPTY = 0;
+const MIN_TABLE = 1024;
+
+/** 30-bit FNV-1a hash of a string (trace ids are 16 binary chars). */
+function hashOf(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h & 0x3fffffff;
+}
+
+export class DecidedSet {
+  /** Ring of keys in insertion order: slot → trace id, journey name, first start span id, hash of the trace id. */
+  private readonly traceIds: string[] = [];
+  private readonly journeys: string[] = [];
+  private readonly firstStarts: string[] = [];
+  private readonly hashes: number[] = [];
+  /** Start span ids after the first, for the few keys that have them, by slot. */
+  private readonly moreStarts = new Map<number, string[]>();
+  /** Open addressing, linear probing: slot + 1, or `EMPTY`. At most half full. */
+  private table = new Int32Array(MIN_TABLE);
+  /** The slot the next new key takes once the ring is full (the oldest). */
+  private oldest = 0;
+
+  constructor(readonly capacity: number) {
+    if (!(capacity >= 1)) throw new RangeError(`DecidedSet capacity must be at least 1, got ${capacity}`);
+  }
+
+  get size(): number {
+    return this.traceIds.length;
+  }
+
+  /** The slot of (`traceId`, `journey`), or -1. */
+  find(traceId: string, journey: string): number {
+    const table = this.table;
+    const mask = table.length - 1;
+    const h = hashOf(traceId);
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const cell = table[i]!;
+      if (cell === EMPTY) return -1;
+      const slot = cell - 1;
+      if (this.hashes[slot] === h && this.traceIds[slot] === traceId && this.journeys[slot] === journey) return slot;
+    }
+  }
+
+  /** Whether `spanId` is one of the start span ids remembered in `slot` (from `find`). */
+  hasStart(slot: number, spanId: string): boolean {
+    if (this.firstStarts[slot] === spanId) return true;
+    const more = this.moreStarts.get(slot);
+    return more !== undefined && more.includes(spanId);
+  }
+
+  /**
+   * Remembers that an attempt of `journey` starting at `startSpanId` in `traceId` was decided: adds the start to
+   * the key if it is still remembered, else adds the key (forgetting the oldest once `capacity` are held).
+   */
+  add(traceId: string, journey: string, startSpanId: string): void {
+    const found = this.find(traceId, journey);
+    if (found >= 0) {
+      if (this.hasStart(found, startSpanId)) return;
+      const more = this.moreStarts.get(found);
+      if (more === undefined) this.moreStarts.set(found, [startSpanId]);
+      else more.push(startSpanId);
+      return;
+    }
+    const h = hashOf(traceId);
+    let slot: number;
+    if (this.traceIds.length < this.capacity) {
+      slot = this.traceIds.length;
+      this.traceIds.push(traceId);
+      this.journeys.push(journey);
+      this.firstStarts.push(startSpanId);
+      this.hashes.push(h);
+      if (this.traceIds.length * 2 > this.table.length) this.rehash(this.table.length * 2);
+    } else {
+      slot = this.oldest;
+      this.oldest = slot + 1 === this.capacity ? 0 : slot + 1;
+      this.unindex(slot);
+      this.moreStarts.delete(slot);
+      this.traceIds[slot] = traceId;
+      this.journeys[slot] = journey;
+      this.firstStarts[slot] = startSpanId;
+      this.hashes[slot] = h;
+    }
+    this.index(slot, h);
+  }
+
+  private index(slot: number, h: number): void {
+    const table = this.table;
+    const mask = table.length - 1;
+    let i = h & mask;
+    while (table[i] !== EMPTY) i = (i + 1) & mask;
+    table[i] = slot + 1;
+  }
+
+  /** Removes `slot` from the table, moving later entries of its probe run back so that every lookup still finds them. */
+  private unindex(slot: number): void {
+    const table = this.table;
+    const mask = table.length - 1;
+    let hole = this.hashes[slot]! & mask;
+    while (table[hole] !== slot + 1) hole = (hole + 1) & mask;
+    for (let j = (hole + 1) & mask; table[j] !== EMPTY; j = (j + 1) & mask) {
+      const cell = table[j]!;
+      const home = this.hashes[cell - 1]! & mask;
+      // The entry at j may fill the hole if the hole lies on its probe path: from its home up to j.
+      if (((j - home) & mask) >= ((j - hole) & mask)) {
+        table[hole] = cell;
+        hole = j;
+      }
+    }
+    table[hole] = EMPTY;
+  }
+
+  private rehash(size: number): void {
+    this.table = new Int32Array(size);
+    for (let slot = 0; slot < this.traceIds.length; slot++) this.index(slot, this.hashes[slot]!);
+  }
+}
