@@ -1,23 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { DecidedSet } from '../../../../src/journeys/runtime/decided-set.js';
+import { seededRandom } from '../../../../scripts/random.mjs';
 
 /** A 16-char binary trace id from a number (what the decoder makes of 16 bytes). */
 function traceId(n: number, salt = 0): string {
   let s = '';
   for (let i = 0; i < 16; i++) s += String.fromCharCode((Math.imul(n + 1, 2654435761 + i * 40503 + salt) >>> (i % 4) * 8) & 0xff);
   return s;
-}
-
-/** Deterministic PRNG (mulberry32). */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('DecidedSet', () => {
@@ -64,7 +53,7 @@ describe('DecidedSet', () => {
     const order: Array<{ t: string; j: string }> = [];
     const model = new Map<string, Set<string>>();
     const key = (t: string, j: string) => `${j}/${t}`;
-    const rnd = random(7);
+    const rnd = seededRandom(7);
     const journeys = ['checkout', 'login', 'transfer'];
     for (let i = 0; i < 30_000; i++) {
       // Draw from a pool ~3× the capacity, so that keys recur both while remembered and after being forgotten.
