@@ -85,7 +85,10 @@ export class DecidedSet {
       this.journeys.push(journey);
       this.firstStarts.push(startSpanId);
       this.hashes.push(h);
-      if (this.traceIds.length * 2 > this.table.length) this.rehash(this.table.length * 2);
+      if (this.traceIds.length * 2 > this.table.length) {
+        this.rehash(this.table.length * 2); // indexes every slot, this one included
+        return;
+      }
     } else {
       slot = this.oldest;
       this.oldest = slot + 1 === this.capacity ? 0 : slot + 1;
