@@ -15,6 +15,11 @@
 
 const EMPTY = 0;
 const MIN_TABLE = 1024;
+/**
+ * Start span ids kept per key at most (a trace that retries one journey more often than this is not a user's):
+ * later starts of that key are not remembered, so one of them re-sent would count as a new attempt, not as late.
+ */
+export const MAX_STARTS_PER_KEY = 512;
 
 /** 30-bit FNV-1a hash of a string (trace ids are 16 binary chars). */
 function hashOf(s: string): number {
@@ -74,7 +79,7 @@ export class DecidedSet {
       if (this.hasStart(found, startSpanId)) return;
       const more = this.moreStarts.get(found);
       if (more === undefined) this.moreStarts.set(found, [startSpanId]);
-      else more.push(startSpanId);
+      else if (more.length < MAX_STARTS_PER_KEY - 1) more.push(startSpanId);
       return;
     }
     const h = hashOf(traceId);

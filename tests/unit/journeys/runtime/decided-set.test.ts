@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DecidedSet } from '../../../../src/journeys/runtime/decided-set.js';
+import { DecidedSet, MAX_STARTS_PER_KEY } from '../../../../src/journeys/runtime/decided-set.js';
 import { seededRandom } from '../../../../scripts/random.mjs';
 
 /** A 16-char binary trace id from a number (what the decoder makes of 16 bytes). */
@@ -91,6 +91,15 @@ describe('DecidedSet', () => {
     expect(set.size).toBe(5000);
     expect(table.filter((cell) => cell !== 0).length).toBe(5000);
     expect(table.length).toBeGreaterThanOrEqual(2 * 5000);
+  });
+
+  it(`keeps at most ${MAX_STARTS_PER_KEY} start span ids per key`, () => {
+    const set = new DecidedSet(10);
+    for (let i = 0; i < MAX_STARTS_PER_KEY + 100; i++) set.add(traceId(1), 'checkout', `start-${i}`);
+    const slot = set.find(traceId(1), 'checkout');
+    expect(set.hasStart(slot, 'start-0')).toBe(true);
+    expect(set.hasStart(slot, `start-${MAX_STARTS_PER_KEY - 1}`)).toBe(true);
+    expect(set.hasStart(slot, `start-${MAX_STARTS_PER_KEY}`)).toBe(false);
   });
 
   it('refuses a capacity under 1', () => {
