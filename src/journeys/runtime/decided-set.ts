@@ -51,9 +51,13 @@ export class DecidedSet {
 
   /** The slot of (`traceId`, `journey`), or -1. */
   find(traceId: string, journey: string): number {
+    return this.slotOf(traceId, journey, hashOf(traceId));
+  }
+
+  /** `find` with the trace id's hash already computed. */
+  private slotOf(traceId: string, journey: string, h: number): number {
     const table = this.table;
     const mask = table.length - 1;
-    const h = hashOf(traceId);
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const cell = table[i]!;
       if (cell === EMPTY) return -1;
@@ -74,7 +78,8 @@ export class DecidedSet {
    * the key if it is still remembered, else adds the key (forgetting the oldest once `capacity` are held).
    */
   add(traceId: string, journey: string, startSpanId: string): void {
-    const found = this.find(traceId, journey);
+    const h = hashOf(traceId);
+    const found = this.slotOf(traceId, journey, h);
     if (found >= 0) {
       if (this.hasStart(found, startSpanId)) return;
       const more = this.moreStarts.get(found);
@@ -82,7 +87,6 @@ export class DecidedSet {
       else if (more.length < MAX_STARTS_PER_KEY - 1) more.push(startSpanId);
       return;
     }
-    const h = hashOf(traceId);
     let slot: number;
     if (this.traceIds.length < this.capacity) {
       slot = this.traceIds.length;

@@ -3,9 +3,9 @@ import { DecidedSet, MAX_STARTS_PER_KEY } from '../../../../src/journeys/runtime
 import { seededRandom } from '../../../../scripts/random.mjs';
 
 /** A 16-char binary trace id from a number (what the decoder makes of 16 bytes). */
-function traceId(n: number, salt = 0): string {
+function traceId(n: number): string {
   let s = '';
-  for (let i = 0; i < 16; i++) s += String.fromCharCode((Math.imul(n + 1, 2654435761 + i * 40503 + salt) >>> (i % 4) * 8) & 0xff);
+  for (let i = 0; i < 16; i++) s += String.fromCharCode((Math.imul(n + 1, 2654435761 + i * 40503) >>> (i % 4) * 8) & 0xff);
   return s;
 }
 
