@@ -139,6 +139,7 @@ async function startPulse(env, dataDir, opts, cpus) {
   const [http, grpc, metrics, health] = await freePorts(4);
   // Pulse, or with --reference-collector an OpenTelemetry Collector binary (its own config, the same ports).
   const command = opts.reference ?? process.execPath;
+  const name = opts.reference ? path.basename(opts.reference) : 'pulse';
   const args = opts.reference ? ['--config', opts.config] : [...opts.pulseArgs, path.join(ROOT, 'bin/pulse'), 'start', '--config', opts.config];
   // taskset execs the command, so the PID is Pulse's and /proc/<pid> is Pulse's own CPU.
   const child = spawn(cpus ? 'taskset' : command, cpus ? ['-c', cpus, command, ...args] : args, {
@@ -164,7 +165,7 @@ async function startPulse(env, dataDir, opts, cpus) {
   let stopping;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`pulse exited during start (${child.exitCode}):\n${stderr}`);
+    if (child.exitCode !== null) throw new Error(`${name} exited during start (${child.exitCode}):\n${stderr}`);
     try {
       // The Collector has no /readyz without an extension: its receivers answer once it has started.
       const ready = opts.reference ? `http://127.0.0.1:${http}/v1/traces` : `http://127.0.0.1:${health}/readyz`;
@@ -173,10 +174,11 @@ async function startPulse(env, dataDir, opts, cpus) {
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`pulse did not become ready in 30 s:\n${stderr}`);
+    if (Date.now() > deadline) throw new Error(`${name} did not become ready in 30 s:\n${stderr}`);
     await sleep(100);
   }
   return {
+    name,
     pid: child.pid,
     http: `http://127.0.0.1:${http}`,
     grpc: `http://127.0.0.1:${grpc}`,
@@ -272,7 +274,7 @@ async function startPulses(env, dir, opts, { shards = 1, cpus } = {}) {
 
 async function stopPulse(pulse) {
   const exit = await pulse.stop();
-  if (exit.code !== 0) log(`pulse exited with ${JSON.stringify(exit)}:\n${pulse.stderr()}`);
+  if (exit.code !== 0) log(`${pulse.name} exited with ${JSON.stringify(exit)}:\n${pulse.stderr()}`);
 }
 
 const delta = (a, b, name) => (b.sums[name] ?? 0) - (a.sums[name] ?? 0);
