@@ -236,6 +236,9 @@ describe('malformed protobuf', () => {
 
   it('rejects field number 0, wire types 6 and 7, and an end-group tag without a group', () => {
     expect(decodeError(bytes([0x00, 0x00])).message).toContain('invalid field number 0');
+    // The same in a multi-byte tag (a padded varint), and a tag over 32 bits: both name where the tag starts.
+    expect(decodeError(bytes([...vint(50, 1), 0x80, 0x00])).message).toContain('invalid field number 0 at byte 3');
+    expect(decodeError(bytes([0x80, 0x80, 0x80, 0x80, 0x10])).message).toContain('invalid tag at byte 0: larger than 32 bits');
     expect(decodeError(bytes(tag(50, 6))).message).toContain('invalid wire type 6');
     expect(decodeError(bytes(tag(50, 7))).message).toContain('invalid wire type 7');
     expect(decodeError(bytes(tag(50, 4))).message).toContain('unexpected end-group tag');
