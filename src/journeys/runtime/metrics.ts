@@ -15,6 +15,10 @@ import type { DecidedBy } from './attempt-record.js';
  */
 export const DECISION_DELAY_BUCKETS_SECONDS: readonly number[] = [0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2.5, 5, 10, 15, 30, 60];
 
+/** A slot per `decided_by` value (a Record, so a new value fails to compile until it has one). */
+const DECIDED_BY_SLOT: Readonly<Record<DecidedBy, number>> = { complete: 0, timeout: 1, evicted: 2, flush: 3 };
+const DECIDED_BY_VALUES = 4;
+
 export class JourneyMetrics {
   readonly spansTagged: BoundCounter;
   readonly processErrors: BoundCounter;
@@ -29,6 +33,8 @@ export class JourneyMetrics {
   private readonly lateAttempts: Counter;
   private readonly folded: Counter;
   private readonly cache = new Map<string, BoundCounter>();
+  /** `pulse_journey_attempts_total` bound per journey, by slot: (success 0, failure 1) × 4 + `DECIDED_BY_SLOT`. */
+  private readonly attemptCounters = new Map<string, Array<BoundCounter | undefined>>();
   private readonly delay: Readonly<Record<DecidedBy, BoundHistogram>>;
 
   constructor(
@@ -64,12 +70,27 @@ export class JourneyMetrics {
     return this.bound(this.matched, journey, { journey });
   }
 
+  /**
+   * Counts one decided attempt. Called once per attempt, so the bound counter is found by journey, then by a slot
+   * for (outcome, decided_by), without building a cache key or a label object.
+   */
   attempt(record: AttemptRecord): void {
-    this.bound(this.attempts, `${record.journey}\0${record.outcome}\0${record.decidedBy}`, {
-      journey: record.journey,
-      outcome: record.outcome,
-      decided_by: record.decidedBy,
-    }).inc();
+    let slots = this.attemptCounters.get(record.journey);
+    if (slots === undefined) {
+      slots = new Array<BoundCounter | undefined>(2 * DECIDED_BY_VALUES).fill(undefined);
+      this.attemptCounters.set(record.journey, slots);
+    }
+    const slot = (record.outcome === 'success' ? 0 : DECIDED_BY_VALUES) + DECIDED_BY_SLOT[record.decidedBy];
+    let counter = slots[slot];
+    if (counter === undefined) {
+      counter = this.bound(this.attempts, `${record.journey}\0${record.outcome}\0${record.decidedBy}`, {
+        journey: record.journey,
+        outcome: record.outcome,
+        decided_by: record.decidedBy,
+      });
+      slots[slot] = counter;
+    }
+    counter.inc();
   }
 
   /** One decided attempt waited `delayMs` (arrival clock) between its group's first span and its decision. */

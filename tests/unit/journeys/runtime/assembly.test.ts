@@ -120,6 +120,26 @@ describe('attempt assembly', () => {
     });
   });
 
+  it('counts decided attempts by journey, outcome and what decided them', () => {
+    const { runtime, metric } = makeRuntime([checkoutJourney(), checkoutJourney({ name: 'checkout-copy' })]);
+    // Each journey: 2 complete successes, 1 complete failure (charge errored), 3 timeouts (no charge step).
+    for (const [n, chargeError] of [[40, false], [41, false], [42, true]] as const) {
+      const { start, charge, confirm } = checkoutSpans(traceId(n), { chargeError });
+      runtime.process(batch([FRONTEND, [start]], [PAYMENTS, [charge]], [NOTIFIER, [confirm]]), NOW);
+    }
+    for (const n of [43, 44, 45]) runtime.process(batch([FRONTEND, [checkoutSpans(traceId(n)).start]]), NOW);
+    runtime.tick(NOW + 10_000);
+    const attempts = runtime.takeAttempts();
+    expect(attempts).toHaveLength(12); // each span matches both journeys
+    const count = (journey: string, outcome: string, decided_by: string) => metric('pulse_journey_attempts_total', { journey, outcome, decided_by });
+    for (const journey of ['checkout', 'checkout-copy']) {
+      expect(count(journey, 'success', 'complete')).toBe(2);
+      expect(count(journey, 'failure', 'complete')).toBe(1);
+      expect(count(journey, 'failure', 'timeout')).toBe(3);
+      expect(count(journey, 'success', 'timeout')).toBe(0);
+    }
+  });
+
   it('reports errors, slow starts and broken success conditions as reasons, with the failing step and its version', () => {
     const { runtime } = makeRuntime([checkoutJourney()]);
     const { start, charge, confirm } = checkoutSpans(traceId(6), { chargeError: true, status: 503n, durationMs: 2500 });
