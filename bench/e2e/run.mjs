@@ -520,6 +520,13 @@ function markdown(results) {
   if (results.clickhouse && Object.keys(results.clickhouse).length > 0) {
     lines.push('');
     lines.push(`ClickHouse rows written during the run: ${Object.entries(results.clickhouse).map(([t, c]) => `${t} ${c}`).join(', ')}; attempts Pulse decided: ${results.attemptsDecided}.`);
+    // The workload is healthy traffic (bench/e2e/workload.mjs, FAILED_AT): every alert row is a false positive.
+    const alerts = results.clickhouse.journey_alerts ?? 0;
+    lines.push(
+      alerts === 0
+        ? 'Alerts raised on this healthy traffic: none.'
+        : `Alerts raised on this healthy traffic: ${alerts} rows in journey_alerts — false positives (no journey or segment value of the workload fails more than 0.4%); worth a look.`,
+    );
   }
   return lines.join('\n');
 }

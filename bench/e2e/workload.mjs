@@ -8,7 +8,7 @@
  *   and span attributes OTel SDKs emit. No journey matches them, so they cost Pulse decoding, matching, tagging
  *   and forwarding, but no state; a pool of them is reused as is.
  * - **journeys** (100 spans, 20%): complete attempts of the five journeys in `bench/e2e/journeys/` (start span and
- *   steps; 0.3% failing, 0.2% missing a required step so they wait `trace_wait`: healthy traffic within the 99.5% objective). Every send needs fresh trace ids
+ *   steps; healthy traffic: see `FAILED_AT` for the two per journey that fail). Every send needs fresh trace ids
  *   (else Pulse rightly counts the spans as late re-sends of decided attempts) and current timestamps (else SLI
  *   windows would be long closed). Re-compressing per send would cost the load generator more CPU than Pulse, so
  *   this member is *stored* (deflate block type 0: valid gzip, not compressed) and patched in place: trace ids and
@@ -220,28 +220,54 @@ function backgroundBatch(gen, count) {
   return toBatch(gen, byService);
 }
 
-/** ~100 journey spans: whole attempts, one trace each; `slots[i]` = the placeholder trace id of attempt i. */
-function journeyBatch(gen, count) {
+/**
+ * Healthy traffic, as most of the time, yet with the failure paths exercised: per journey, attempt number
+ * `MISSING_AT` (counted over all templates) misses its required step, so it waits `trace_wait`, and attempt number
+ * `FAILED_AT` fails on an error. With `TEMPLATES` templates a journey has 896–1024 attempts per cycle (journeys
+ * with fewer spans fit more attempts in a template), so that is ~0.2% of attempts.
+ *
+ * The templates are sent over and over, so whatever fails in them fails at the same rate all run long, with the
+ * same segment values. Random failures (0.5% before) left some journey, or some tier, region or device of one,
+ * with one failing attempt in ~120 (0.8%) or ~40 (2.5%): over the journeys' 99.5% objective, so the `slo`
+ * connector rightly raised ~20 burn-rate and segment alerts per 30 s. Here the two failing attempts of a journey
+ * take different values of every segment dimension (`FAILING_VALUES`), so no segment value has more than one
+ * failure in its ~270–400 attempts per cycle (0.4% at most); and neither is in the first templates, which every
+ * step starts with (a failure in the first request made the first, small SLI window of a run fail at ~2%). No
+ * alert should fire; one that does is a false positive worth a look.
+ */
+const MISSING_AT = 250;
+const FAILED_AT = 750;
+/** Index into TIERS, REGIONS and DEVICES of the missing-step attempt (0) and of the failed one (1). */
+const FAILING_VALUES = { missing: 0, failed: 1 };
+
+/**
+ * ~100 journey spans: whole attempts, one trace each; `slots[i]` = the placeholder trace id of attempt i.
+ * `seen[j]` counts the attempts of journey j built so far, across templates (it places the failures).
+ */
+function journeyBatch(gen, count, seen) {
   const byService = new Map();
   const slots = [];
   let made = 0;
   while (made < count) {
-    const journey = JOURNEYS[slots.length % JOURNEYS.length];
+    const j = slots.length % JOURNEYS.length;
+    const journey = JOURNEYS[j];
     if (made + 1 + journey.steps.length > count) break;
     // Placeholder trace ids: a fixed 6-byte tag, the slot number, then filler. Each occurs only in its attempt's spans.
     const slot = slots.length;
     const traceId = '\xb3\x7c\x5a\xe1\x09\x42' + String.fromCharCode(slot >> 8, slot & 255) + '\x11\x22\x33\x44\x55\x66\x77\x88';
     slots.push(traceId);
-    const region = gen.pick(REGIONS);
-    const r = gen.rnd();
-    // Healthy traffic, as most of the time: 0.3% of attempts fail on an error, 0.2% miss their required step (so
-    // they wait trace_wait) — 0.5% in all, within the journeys' 99.5% objective, so no burn-rate alert fires.
-    const failedStep = r < 0.003 ? Math.floor(gen.rnd() * journey.steps.length) : -1;
-    const missingStep = r >= 0.003 && r < 0.005;
+    const position = seen[j]++;
+    const missingStep = position === MISSING_AT;
+    const failedStep = position === FAILED_AT ? j % journey.steps.length : -1;
+    const forced = missingStep ? FAILING_VALUES.missing : failedStep >= 0 ? FAILING_VALUES.failed : -1;
+    const value = (xs) => (forced >= 0 ? xs[forced] : gen.pick(xs));
+    const region = value(REGIONS);
+    const tier = value(TIERS);
+    const device = value(DEVICES);
     const start = gen.tick();
     const dur = BigInt(40_000_000 + Math.floor(gen.rnd() * 400_000_000));
     const root = gen.span(traceId, '', journey.route, KIND.SERVER, start, dur,
-      gen.serverAttrs(journey.route, failedStep >= 0 ? 502 : 200, gen.pick(TIERS), gen.pick(DEVICES)), failedStep >= 0);
+      gen.serverAttrs(journey.route, failedStep >= 0 ? 502 : 200, tier, device), failedStep >= 0);
     push(byService, `frontend/${region}`, root);
     made++;
     journey.steps.forEach(([service, name], i) => {
@@ -347,11 +373,14 @@ export function storedGzip(data) {
   return out;
 }
 
+/** Journey templates (of ~38 attempts each) the load generator cycles through; see `FAILED_AT`. */
+export const TEMPLATES = 128;
+
 /**
  * Builds `backgrounds` background members and `templates` journey templates for `format` ('proto' | 'json').
  * Deterministic for a seed.
  */
-export function buildWorkload({ format, backgrounds = 32, templates = 16, seed = 7 }) {
+export function buildWorkload({ format, backgrounds = 32, templates = TEMPLATES, seed = 7 }) {
   const gen = new Generator(seed);
   const background = [];
   for (let i = 0; i < backgrounds; i++) {
@@ -366,8 +395,9 @@ export function buildWorkload({ format, backgrounds = 32, templates = 16, seed =
     }
   }
   const journeys = [];
+  const seen = JOURNEYS.map(() => 0);
   for (let i = 0; i < templates; i++) {
-    const { batch, slots } = journeyBatch(gen, JOURNEY_SPANS_PER_REQUEST);
+    const { batch, slots } = journeyBatch(gen, JOURNEY_SPANS_PER_REQUEST, seen);
     let raw;
     if (format === 'proto') raw = Buffer.from(encodeTraceRequest(batch));
     else {
@@ -380,6 +410,7 @@ export function buildWorkload({ format, backgrounds = 32, templates = 16, seed =
     t.spans = batch.spanCount;
     journeys.push(t);
   }
+  if (templates === TEMPLATES && seen.some((n) => n <= FAILED_AT)) throw new Error(`bench workload: a journey has fewer than ${FAILED_AT + 1} attempts`);
   return { format, background, journeys, buildTimeNs: BUILD_TIME_NS };
 }
 
