@@ -209,7 +209,10 @@ async function run(opts) {
     prefix.writeUInt32BE(0x9e3779b9, 8);
     const member = template.member(prefix, shift());
     stats.attempts += template.attempts;
-    sendOne(senders[seq % senders.length], [bg, member], bg.length + member.length, 400 + template.spans, false);
+    // The shard moves on by one each cycle of templates: with `seq % shards` alone, a template (and the attempts
+    // that fail in it) would always go to the same shard, which would then see twice its share of failures.
+    const shard = (seq + Math.floor(seq / workload.journeys.length)) % senders.length;
+    sendOne(senders[shard], [bg, member], bg.length + member.length, 400 + template.spans, false);
   };
 
   let sentRequests = 0;
