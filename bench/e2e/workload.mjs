@@ -231,8 +231,8 @@ function backgroundBatch(gen, count) {
  * with one failing attempt in ~120 (0.8%) or ~40 (2.5%): over the journeys' 99.5% objective, so the `slo`
  * connector rightly raised ~20 burn-rate and segment alerts per 30 s. Here the two failing attempts of a journey
  * take different values of every segment dimension (`FAILING_VALUES`), so no segment value has more than one
- * failure in its ~270–400 attempts per cycle (0.4% at most); and neither is in the first templates, which every
- * step starts with (a failure in the first request made the first, small SLI window of a run fail at ~2%). No
+ * failure in its ~270–400 attempts per cycle (0.4% at most); and neither is in the first templates, which a run
+ * starts with (a failure in the first request made the first, small SLI window of a run fail at ~2%). No
  * alert should fire; one that does is a false positive worth a look.
  */
 const MISSING_AT = 250;
