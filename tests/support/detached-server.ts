@@ -3,18 +3,24 @@
  * restarted on the same ports and data, and closed (stopped, dir removed), with every PID it started killed when
  * the test process exits.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /**
- * PIDs of servers started through this module and not yet stopped. The servers run detached (so the CLI can
- * leave them running), so a test process that ends without calling close() — a crash, a timeout — would
- * leave them behind; this exit hook kills them.
+ * Servers started through this module and not yet stopped: PID → the process's start time. The servers run
+ * detached (so the CLI can leave them running), so a test process that ends without calling close() — a crash, a
+ * timeout — would leave them behind; this exit hook kills them.
+ *
+ * Only if the PID is still the same process: one that died on its own stays listed, and PIDs come round again
+ * quickly here (`pid_max` 32768, and every JVM and ClickHouse thread takes one), so a bare `kill(pid)` at exit
+ * could hit a server another test file had just started (a ClickHouse killed within milliseconds of its start,
+ * with nothing in its logs, was seen in CI).
  */
-const running = new Set<number>();
+const running = new Map<number, string | undefined>();
 process.once('exit', () => {
-  for (const pid of running) {
+  for (const [pid, started] of running) {
+    if (started === undefined || startTime(pid) !== started) continue;
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -22,6 +28,17 @@ process.once('exit', () => {
     }
   }
 });
+
+/** Field 22 of /proc/<pid>/stat: when the process started (clock ticks since boot); undefined when it is gone. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which is in parentheses and may hold spaces: state is field 3.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
 
 /** How to drive one kind of server (the scripts/infra library functions). */
 export interface DetachedServerControl<S extends { readonly pid: number }> {
@@ -59,7 +76,7 @@ export async function startDetachedServer<S extends { readonly pid: number }>(co
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  running.add(first.pid);
+  running.set(first.pid, startTime(first.pid));
   let current = first;
   const stop = async (): Promise<void> => {
     const { pid } = await control.stop(dir);
@@ -75,7 +92,7 @@ export async function startDetachedServer<S extends { readonly pid: number }>(co
     async restart() {
       await stop();
       current = await control.restart(dir, first);
-      running.add(current.pid);
+      running.set(current.pid, startTime(current.pid));
     },
     async close() {
       await stop();
