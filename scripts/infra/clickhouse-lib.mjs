@@ -31,6 +31,12 @@ export const CLICKHOUSE_CONFIG = '/etc/clickhouse-server/config.xml';
 const STATE_FILE = 'clickhouse.json';
 // Marker used to recognise our server in /proc/<pid>/cmdline before signalling a PID.
 const PROCESS_MARKER = 'clickhouse';
+/**
+ * What the command line of the server of `dir` (absolute) holds, and no other server's: a PID recorded in a state
+ * file may, once that server is gone, belong to another process, and PIDs come round quickly on small machines
+ * (`pid_max` 32768); `PROCESS_MARKER` alone would let stop() kill another test's ClickHouse.
+ */
+const instanceMarker = (dir) => `--path=${dir}/`;
 const START_TIMEOUT_MS = 60_000;
 const STOP_GRACE_MS = 15_000;
 
@@ -155,7 +161,7 @@ export async function startClickHouse({ dir, ports = {}, timeoutMs = START_TIMEO
   }
   dir = resolve(dir);
   const previous = readClickHouseState(dir);
-  if (previous && isRunning(previous.pid, PROCESS_MARKER)) {
+  if (previous && isRunning(previous.pid, instanceMarker(dir))) {
     throw new Error(`PULSE_ERR_INFRA_RUNNING: a ClickHouse server (pid ${previous.pid}) already uses ${dir}; stop it first`);
   }
   mkdirSync(`${dir}/tmp`, { recursive: true });
@@ -236,7 +242,7 @@ export async function stopClickHouse({ dir }) {
   const file = resolve(dir, STATE_FILE);
   const state = readClickHouseState(dir);
   if (!state) return { pid: null, killed: false };
-  const { killed } = await stopPid(state.pid, { marker: PROCESS_MARKER, graceMs: STOP_GRACE_MS });
+  const { killed } = await stopPid(state.pid, { marker: instanceMarker(resolve(dir)), graceMs: STOP_GRACE_MS });
   rmSync(file, { force: true });
   return { pid: state.pid, killed };
 }

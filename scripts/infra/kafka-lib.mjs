@@ -34,6 +34,11 @@ const COMPLETE_MARKER = '.pulse-complete';
 const STATE_FILE = 'kafka.json';
 // Marker used to recognise our broker in /proc/<pid>/cmdline before signalling a PID.
 const PROCESS_MARKER = 'kafka.Kafka';
+/**
+ * What the command line of the broker of `dir` (absolute) holds, and no other broker's (its config file): a PID
+ * recorded in a state file may belong to another process once that broker is gone (see clickhouse-lib.mjs).
+ */
+const instanceMarker = (dir) => join(dir, 'server.properties');
 const START_TIMEOUT_MS = 90_000;
 const STOP_GRACE_MS = 20_000;
 const READY_LINE = 'Kafka Server started';
@@ -185,7 +190,7 @@ export async function startKafka({ dir, ports = {}, reuse = false, timeoutMs = S
   if (!kafkaInstalled(libs)) throw new Error(`PULSE_ERR_INFRA_NOT_INSTALLED: no Kafka jars in ${libs}; run \`node scripts/infra/kafka.mjs install\``);
   dir = resolve(dir);
   const previous = readKafkaState(dir);
-  if (previous && isRunning(previous.pid, PROCESS_MARKER)) {
+  if (previous && isRunning(previous.pid, instanceMarker(dir))) {
     throw new Error(`PULSE_ERR_INFRA_RUNNING: a Kafka broker (pid ${previous.pid}) already uses ${dir}; stop it first`);
   }
   const formatted = existsSync(join(dir, 'data', 'meta.properties'));
@@ -266,7 +271,7 @@ async function pickMissing(given) {
 export async function stopKafka({ dir }) {
   const state = readKafkaState(dir);
   if (!state) return { pid: null, killed: false };
-  const { killed } = await stopPid(state.pid, { marker: PROCESS_MARKER, graceMs: STOP_GRACE_MS });
+  const { killed } = await stopPid(state.pid, { marker: instanceMarker(resolve(dir)), graceMs: STOP_GRACE_MS });
   rmSync(resolve(dir, STATE_FILE), { force: true });
   return { pid: state.pid, killed };
 }
