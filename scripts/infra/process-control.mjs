@@ -97,14 +97,34 @@ export function isListening(pid, port) {
   return false;
 }
 
+/**
+ * The fields of /proc/<pid>/stat from field 3 (the state) on, or null when there is no such process. They follow
+ * the command name, which is in parentheses and may hold spaces.
+ */
+function statFields(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * When `pid` started (field 22 of /proc/<pid>/stat, clock ticks since boot), or null when there is no such process:
+ * tells a process from a later one that was given the same PID.
+ */
+export function startTime(pid) {
+  return statFields(pid)?.[19] ?? null;
+}
+
 /** The process's command line, or null when there is no such process (or it is a zombie awaiting its reaper). */
 function commandLine(pid) {
+  // Field 3 is the state; 'Z' means it exited and only its parent's wait() is missing. In containers PID 1 often
+  // never reaps, so a zombie must count as gone or stop() would wait forever.
+  const state = statFields(pid)?.[0];
+  if (state === undefined || state === 'Z' || state === 'X') return null;
   try {
-    // Field 3 of /proc/<pid>/stat is the state; 'Z' means it exited and only its parent's wait() is missing.
-    // In containers PID 1 often never reaps, so a zombie must count as gone or stop() would wait forever.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    if (state === 'Z' || state === 'X') return null;
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
   } catch {
     return null;

@@ -3,9 +3,10 @@
  * restarted on the same ports and data, and closed (stopped, dir removed), with every PID it started killed when
  * the test process exits.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startTime } from '../../scripts/infra/process-control.mjs';
 
 /**
  * Servers started through this module and not yet stopped: PID → the process's start time. The servers run
@@ -17,10 +18,10 @@ import { join } from 'node:path';
  * could hit a server another test file had just started (a ClickHouse killed within milliseconds of its start,
  * with nothing in its logs, was seen in CI).
  */
-const running = new Map<number, string | undefined>();
+const running = new Map<number, string | null>();
 process.once('exit', () => {
   for (const [pid, started] of running) {
-    if (started === undefined || startTime(pid) !== started) continue;
+    if (started === null || startTime(pid) !== started) continue;
     try {
       process.kill(pid, 'SIGKILL');
     } catch {
@@ -28,17 +29,6 @@ process.once('exit', () => {
     }
   }
 });
-
-/** Field 22 of /proc/<pid>/stat: when the process started (clock ticks since boot); undefined when it is gone. */
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name, which is in parentheses and may hold spaces: state is field 3.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
 
 /** How to drive one kind of server (the scripts/infra library functions). */
 export interface DetachedServerControl<S extends { readonly pid: number }> {
