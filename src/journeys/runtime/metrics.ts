@@ -17,7 +17,7 @@ export const DECISION_DELAY_BUCKETS_SECONDS: readonly number[] = [0.05, 0.1, 0.2
 
 /** A slot per `decided_by` value (a Record, so a new value fails to compile until it has one). */
 const DECIDED_BY_SLOT: Readonly<Record<DecidedBy, number>> = { complete: 0, timeout: 1, evicted: 2, flush: 3 };
-const DECIDED_BY_VALUES = 4;
+const DECIDED_BY_VALUES = Object.keys(DECIDED_BY_SLOT).length;
 
 export class JourneyMetrics {
   readonly spansTagged: BoundCounter;
@@ -33,7 +33,10 @@ export class JourneyMetrics {
   private readonly lateAttempts: Counter;
   private readonly folded: Counter;
   private readonly cache = new Map<string, BoundCounter>();
-  /** `pulse_journey_attempts_total` bound per journey, by slot: (success 0, failure 1) × 4 + `DECIDED_BY_SLOT`. */
+  /**
+   * `pulse_journey_attempts_total` bound per journey, by slot: (success 0, failure 1) × `DECIDED_BY_VALUES` +
+   * `DECIDED_BY_SLOT`.
+   */
   private readonly attemptCounters = new Map<string, Array<BoundCounter | undefined>>();
   private readonly delay: Readonly<Record<DecidedBy, BoundHistogram>>;
 
