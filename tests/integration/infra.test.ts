@@ -1,5 +1,6 @@
 /**
- * The local test infrastructure itself: a real ClickHouse and a real single-node Kafka are installed (first run
+ * The local test infrastructure itself: a real ClickHouse (and ClickHouse 26.9's engine, chdb, for the current
+ * dialect) and a real single-node Kafka are installed (first run
  * on a fresh machine downloads them), started on free ports, used, restarted on the same ports and data to
  * simulate an outage, and stopped by PID. Other integration tests rely on exactly these behaviours.
  */
@@ -13,6 +14,7 @@ import { startTestClickHouse, type TestClickHouse } from '../support/clickhouse.
 import { startTestKafka, type TestKafka } from '../support/kafka.js';
 import { installClickHouse, readClickHouseState, startClickHouse } from '../../scripts/infra/clickhouse-lib.mjs';
 import { installKafka, readKafkaState, startKafka } from '../../scripts/infra/kafka-lib.mjs';
+import { startChdb } from '../../scripts/infra/chdb-lib.mjs';
 
 const INSTALL_TIMEOUT_MS = 300_000;
 
@@ -119,6 +121,54 @@ describe('local ClickHouse', () => {
     const pid = ch.pid;
     await ch.stop();
     await waitFor(() => !alive(pid), 15_000, `ClickHouse pid ${pid} to exit`);
+    expect(await canConnect(ch.httpPort)).toBe(false);
+    await ch.stop(); // idempotent
+  });
+});
+
+describe('current ClickHouse (26.9 engine, chdb)', () => {
+  let ch: TestClickHouse;
+
+  beforeAll(async () => {
+    ch = await startTestClickHouse({ engine: 'current' });
+  }, INSTALL_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await ch?.close();
+  });
+
+  it('answers SELECT version() with a current release, over the same HTTP calls as the server', async () => {
+    expect(ch.version).toMatch(/^26\.9\./);
+    expect((await (await fetch(`${ch.url}/ping`)).text())).toBe('Ok.\n');
+    // Statement in the URL and rows in the body, as the exporter's INSERTs are sent.
+    await ch.query("CREATE TABLE rows (id UInt32, name LowCardinality(String), at DateTime64(3, 'UTC')) ENGINE = MergeTree() ORDER BY id");
+    const insert = await fetch(`${ch.url}/?query=${encodeURIComponent('INSERT INTO rows FORMAT JSONEachRow')}`, {
+      method: 'POST',
+      body: '{"id":1,"name":"checkout","at":"2026-11-24 05:00:00.789"}\n{"id":2,"name":"sign-up","at":"2026-11-24 05:00:01.001"}\n',
+    });
+    expect(insert.status).toBe(200);
+    expect(await ch.query('SELECT id, name, toUnixTimestamp64Milli(at) FROM rows ORDER BY id FORMAT TSV')).toBe('1\tcheckout\t1795496400789\n2\tsign-up\t1795496401001\n');
+  });
+
+  it("reports SQL errors as the server does: a 500 with ClickHouse's code and message", async () => {
+    const res = await fetch(ch.url, { method: 'POST', body: 'SELECT no_such_column FROM rows' });
+    expect(res.status).toBe(500);
+    expect(res.headers.get('x-clickhouse-exception-code')).toBe('47');
+    expect(await res.text()).toMatch(/^Code: 47\. DB::Exception: .*no_such_column/);
+  });
+
+  it('restarts on the same port with its tables, refuses a second server on its dir, and stops by PID', async () => {
+    const before = { pid: ch.pid, http: ch.httpPort };
+    await expect(startChdb({ dir: ch.dir })).rejects.toThrow(/PULSE_ERR_INFRA_RUNNING/);
+    await ch.restart();
+    expect(ch.pid).not.toBe(before.pid);
+    expect(alive(before.pid)).toBe(false);
+    expect(ch.httpPort).toBe(before.http);
+    expect(await ch.query('SELECT count() FROM rows')).toBe('2\n');
+
+    const pid = ch.pid;
+    await ch.stop();
+    await waitFor(() => !alive(pid), 15_000, `chdb pid ${pid} to exit`);
     expect(await canConnect(ch.httpPort)).toBe(false);
     await ch.stop(); // idempotent
   });

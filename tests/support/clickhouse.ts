@@ -6,7 +6,8 @@
  * Budget hook timeouts: the first install on a fresh machine takes ~5-10 s (apt); a start takes well under 1 s.
  */
 import { clickHouseQuery, installClickHouse, startClickHouse, stopClickHouse, type ClickHouseServer } from '../../scripts/infra/clickhouse-lib.mjs';
-import { startDetachedServer } from './detached-server.js';
+import { installChdb, startChdb, stopChdb, type ChdbServer } from '../../scripts/infra/chdb-lib.mjs';
+import { startDetachedServer, type DetachedServer } from './detached-server.js';
 
 export interface TestClickHouse {
   /** `http://127.0.0.1:<httpPort>`; stays the same across restart(). */
@@ -29,14 +30,16 @@ export interface TestClickHouse {
   close(): Promise<void>;
 }
 
-export async function startTestClickHouse(): Promise<TestClickHouse> {
-  installClickHouse({ quiet: true });
-  const s = await startDetachedServer<ClickHouseServer>({
-    tempPrefix: 'pulse-clickhouse-',
-    start: (dir) => startClickHouse({ dir }),
-    restart: (dir, { httpPort, tcpPort, interserverPort }) => startClickHouse({ dir, ports: { httpPort, tcpPort, interserverPort } }),
-    stop: (dir) => stopClickHouse({ dir }),
-  });
+/**
+ * Which ClickHouse: `debian` is the real server from Debian's package (18.16, the old dialect); `current` is
+ * ClickHouse 26.9's engine (chdb, scripts/infra/chdb-lib.mjs) behind a minimal HTTP layer of ours — the SQL, the
+ * types in system.columns and the JSONEachRow parsing are the current release's; HTTP error details and the
+ * native port are not (tcpPort and interserverPort are 0), so outage and error-path tests stay on `debian`.
+ */
+export type ClickHouseEngine = 'debian' | 'current';
+
+export async function startTestClickHouse({ engine = 'debian' }: { engine?: ClickHouseEngine } = {}): Promise<TestClickHouse> {
+  const s = engine === 'current' ? await startCurrent() : await startDebian();
   const { url, httpPort, tcpPort, interserverPort } = s.first;
   return {
     url,
@@ -55,4 +58,25 @@ export async function startTestClickHouse(): Promise<TestClickHouse> {
     restart: s.restart,
     close: s.close,
   };
+}
+
+async function startDebian(): Promise<DetachedServer<ClickHouseServer>> {
+  installClickHouse({ quiet: true });
+  return startDetachedServer<ClickHouseServer>({
+    tempPrefix: 'pulse-clickhouse-',
+    start: (dir) => startClickHouse({ dir }),
+    restart: (dir, { httpPort, tcpPort, interserverPort }) => startClickHouse({ dir, ports: { httpPort, tcpPort, interserverPort } }),
+    stop: (dir) => stopClickHouse({ dir }),
+  });
+}
+
+async function startCurrent(): Promise<DetachedServer<ClickHouseServer>> {
+  installChdb({ quiet: true });
+  const asServer = (c: ChdbServer): ClickHouseServer => ({ ...c, tcpPort: 0, interserverPort: 0 });
+  return startDetachedServer<ClickHouseServer>({
+    tempPrefix: 'pulse-chdb-',
+    start: async (dir) => asServer(await startChdb({ dir })),
+    restart: async (dir, { httpPort }) => asServer(await startChdb({ dir, httpPort })),
+    stop: (dir) => stopChdb({ dir }),
+  });
 }

@@ -1,0 +1,159 @@
+// A *current* ClickHouse for tests, next to Debian's 18.16 (clickhouse-lib.mjs): ClickHouse's engine as the chdb
+// library (the `chdb-core` wheel from PyPI, no Docker or apt repository needed) behind the part of the HTTP
+// interface Pulse uses (chdb-http.py). Same shape as clickhouse-lib.mjs: installed on first use, started as a
+// detached process on a free loopback port with its data in its own dir, stopped by PID.
+// Types: chdb-lib.d.mts. Notes and measured timings: README.md.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  HOST,
+  PORT_CONFLICT,
+  excerpt,
+  fileSize,
+  freePorts,
+  isListening,
+  isRunning,
+  pollUntil,
+  portIsFree,
+  readFrom,
+  spawnDetached,
+  stopPid,
+  withInstallLock,
+} from './process-control.mjs';
+import { clickHouseQuery } from './clickhouse-lib.mjs';
+
+/** The engine release: chdb-core 26.9.0 is ClickHouse 26.9 (`SELECT version()` → 26.9.2.1). */
+export const CHDB_CORE_VERSION = '26.9.0';
+const SHIM = join(dirname(fileURLToPath(import.meta.url)), 'chdb-http.py');
+const STATE_FILE = 'chdb.json';
+/** What the command line of the server of `dir` holds, and no other server's (see clickhouse-lib.mjs). */
+const instanceMarker = (dir) => `--path=${dir}/data`;
+const START_TIMEOUT_MS = 60_000;
+const STOP_GRACE_MS = 10_000;
+
+const log = (msg) => process.stderr.write(`[infra/chdb] ${msg}\n`);
+
+/** Where the unpacked wheel lives: `$PULSE_CHDB_DIR`, else `~/.cache/pulse/chdb-core-<version>`. */
+export function chdbDir() {
+  return resolve(process.env.PULSE_CHDB_DIR ?? join(homedir(), '.cache', 'pulse', `chdb-core-${CHDB_CORE_VERSION}`));
+}
+
+export function chdbInstalled() {
+  return existsSync(join(chdbDir(), 'chdb', '__init__.py'));
+}
+
+/**
+ * Downloads the chdb-core wheel with pip (PyPI; ~180 MB) and unpacks it into chdbDir() — a wheel is a zip, so no
+ * virtualenv and no system-wide install. Idempotent: `{ installed: false }` at once when present.
+ */
+export function installChdb({ quiet = false } = {}) {
+  if (chdbInstalled()) return { installed: false };
+  return withInstallLock('chdb', () => {
+    if (chdbInstalled()) return { installed: false };
+    const target = chdbDir();
+    const download = `${target}.download`;
+    rmSync(download, { recursive: true, force: true });
+    mkdirSync(download, { recursive: true });
+    if (!quiet) log(`downloading chdb-core ${CHDB_CORE_VERSION} (ClickHouse's engine, ~180 MB) with pip`);
+    const pip = spawnSync('python3', ['-m', 'pip', 'download', '--quiet', '--no-deps', '--only-binary', ':all:', '--dest', download, `chdb-core==${CHDB_CORE_VERSION}`], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    if (pip.status !== 0) {
+      throw new Error(`PULSE_ERR_INFRA_INSTALL: pip could not download chdb-core ${CHDB_CORE_VERSION} (needs python3 -m pip and PyPI): ${excerpt(pip.stderr || pip.stdout || String(pip.error))}`);
+    }
+    const wheel = readdirSync(download).find((f) => f.endsWith('.whl'));
+    if (!wheel) throw new Error(`PULSE_ERR_INFRA_INSTALL: pip left no wheel in ${download}`);
+    const unpacked = `${target}.unpack`;
+    rmSync(unpacked, { recursive: true, force: true });
+    const unzip = spawnSync('python3', ['-m', 'zipfile', '-e', join(download, wheel), unpacked], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    if (unzip.status !== 0) throw new Error(`PULSE_ERR_INFRA_INSTALL: could not unpack ${wheel}: ${excerpt(unzip.stderr)}`);
+    rmSync(target, { recursive: true, force: true });
+    renameSync(unpacked, target);
+    rmSync(download, { recursive: true, force: true });
+    return { installed: true };
+  });
+}
+
+export function readChdbState(dir) {
+  const file = resolve(dir, STATE_FILE);
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null;
+}
+
+/**
+ * Starts the engine with its data in `<dir>/data` (reused when present, so a stop + start on the same dir and
+ * port keeps the tables), on `httpPort` or a free one. Resolves once /ping answers and writes `<dir>/chdb.json`.
+ */
+export async function startChdb({ dir, httpPort, timeoutMs = START_TIMEOUT_MS } = {}) {
+  if (!dir) throw new Error('PULSE_ERR_INFRA_ARGS: startChdb needs { dir }');
+  if (!chdbInstalled()) throw new Error('PULSE_ERR_INFRA_NOT_INSTALLED: chdb is not installed; call installChdb() first');
+  dir = resolve(dir);
+  const previous = readChdbState(dir);
+  if (previous && isRunning(previous.pid, instanceMarker(dir))) {
+    throw new Error(`PULSE_ERR_INFRA_RUNNING: a chdb server (pid ${previous.pid}) already uses ${dir}; stop it first`);
+  }
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  for (let attempt = 1; ; attempt++) {
+    const port = httpPort ?? (await freePorts(1))[0];
+    try {
+      return await startOnce(dir, port, timeoutMs);
+    } catch (err) {
+      if (httpPort !== undefined || attempt === 3 || !err.portConflict) throw err;
+      log(`start failed, retrying on another port: ${err.message.split('\n')[0]}`);
+    }
+  }
+}
+
+async function startOnce(dir, httpPort, timeoutMs) {
+  if (!(await portIsFree(httpPort))) {
+    const err = new Error(`PULSE_ERR_INFRA_PORT_IN_USE: ${httpPort} on ${HOST} is already in use`);
+    err.portConflict = true;
+    throw err;
+  }
+  const logFile = join(dir, 'chdb.log');
+  const offset = fileSize(logFile);
+  const started = Date.now();
+  const env = { ...process.env, PYTHONPATH: chdbDir(), PYTHONUNBUFFERED: '1' };
+  const child = spawnDetached('python3', [SHIM, `--port=${httpPort}`, `--path=${dir}/data`], { logFile, cwd: dir, env });
+  const fail = (reason) => {
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+    const text = readFrom(logFile, offset);
+    const err = new Error(`PULSE_ERR_INFRA_START: chdb (pid ${child.pid}, http ${httpPort}) ${reason}. From ${logFile}:\n${excerpt(text, { lines: 12 })}`);
+    err.portConflict = PORT_CONFLICT.test(text);
+    return err;
+  };
+  await pollUntil(
+    async () => {
+      if (!isListening(child.pid, httpPort)) return false;
+      const res = await fetch(`http://${HOST}:${httpPort}/ping`, { signal: AbortSignal.timeout(1000) });
+      return (await res.text()) === 'Ok.\n';
+    },
+    { timeoutMs, failed: () => child.exitDescription() ?? (isRunning(child.pid, instanceMarker(dir)) ? null : 'exited'), makeError: fail },
+  );
+  const version = (await clickHouseQuery(httpPort, 'SELECT version()')).trim();
+  const state = { pid: child.pid, httpPort, version, startedInMs: Date.now() - started };
+  writeFileSync(resolve(dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+  return { ...state, dir, url: `http://${HOST}:${httpPort}`, stop: () => stopChdb({ dir }) };
+}
+
+/** Stops the server recorded in `<dir>/chdb.json` (SIGTERM, SIGKILL after 10 s) and removes the json. */
+export async function stopChdb({ dir }) {
+  const state = readChdbState(dir);
+  if (!state) return { pid: null, killed: false };
+  const { killed } = await stopPid(state.pid, { marker: instanceMarker(resolve(dir)), graceMs: STOP_GRACE_MS });
+  // A process whose main thread has exited no longer shows its command line while its other threads are still
+  // being torn down, holding the socket: a restart on the same port waits for it.
+  await pollUntil(() => portIsFree(state.httpPort), {
+    timeoutMs: 10_000,
+    makeError: () => new Error(`PULSE_ERR_INFRA_STOP: port ${state.httpPort} is still in use after chdb (pid ${state.pid}) exited`),
+  });
+  rmSync(resolve(dir, STATE_FILE), { force: true });
+  return { pid: state.pid, killed };
+}
