@@ -5,6 +5,14 @@ export interface KafkaPorts {
   port: number;
   /** The KRaft CONTROLLER listener. */
   controllerPort: number;
+  /** With `sasl`: the SASL_PLAINTEXT listener. */
+  saslPort?: number;
+}
+
+/** A SASL_PLAINTEXT listener next to PLAINTEXT, taking these users over PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512. */
+export interface KafkaSaslOptions {
+  /** Names and passwords are [A-Za-z0-9._-]+. */
+  users: Array<{ name: string; password: string }>;
 }
 
 /** What `<dir>/kafka.json` holds. */
@@ -12,6 +20,9 @@ export interface KafkaState extends KafkaPorts {
   pid: number;
   /** `127.0.0.1:<port>`, for a client's `brokers` list. */
   brokers: string;
+  /** With `sasl`: `127.0.0.1:<saslPort>` and the mechanisms it takes. */
+  saslBrokers?: string;
+  saslMechanisms?: string[];
   /** The Kafka release the jars are from, e.g. "3.9.1". */
   version: string;
   startedInMs: number;
@@ -50,7 +61,7 @@ export function installKafka(options?: { quiet?: boolean }): { installed: boolea
  * (without it such a dir is refused). Missing ports are picked free. Resolves when the log says
  * "Kafka Server started" and ApiVersions is answered; rejects with the log tail after `timeoutMs` (default 90 s).
  */
-export function startKafka(options: { dir: string; ports?: Partial<KafkaPorts>; reuse?: boolean; timeoutMs?: number }): Promise<KafkaBroker>;
+export function startKafka(options: { dir: string; ports?: { [K in keyof KafkaPorts]?: KafkaPorts[K] | undefined }; reuse?: boolean; sasl?: KafkaSaslOptions | undefined; timeoutMs?: number }): Promise<KafkaBroker>;
 
 export function stopKafka(options: { dir: string }): Promise<StopResult>;
 

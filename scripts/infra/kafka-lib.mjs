@@ -124,16 +124,48 @@ function mavenInstall(libs) {
   }
 }
 
-function serverProperties(dir, port, controllerPort) {
+/** SASL mechanisms of the optional SASL_PLAINTEXT listener (`sasl` option of startKafka). */
+const SASL_MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
+
+/** A user name or password as written into server.properties and StorageTool's --add-scram (kept simple). */
+function checkSaslUsers(users) {
+  if (!Array.isArray(users) || users.length === 0) throw new Error('PULSE_ERR_INFRA_ARGS: sasl needs { users: [{ name, password }, …] }');
+  for (const u of users) {
+    for (const v of [u.name, u.password]) {
+      if (typeof v !== 'string' || !/^[A-Za-z0-9._-]+$/.test(v)) throw new Error(`PULSE_ERR_INFRA_ARGS: SASL user names and passwords here are [A-Za-z0-9._-]+, got ${JSON.stringify(v)}`);
+    }
+  }
+}
+
+/**
+ * The listener lines: PLAINTEXT (clients, and between broker and controller) plus, with `sasl`, a SASL_PLAINTEXT
+ * listener on `saslPort` that takes PLAIN (users in its JAAS line) and SCRAM-SHA-256/512 (credentials written
+ * into the metadata log by StorageTool format --add-scram).
+ */
+function listenerProperties(port, controllerPort, saslPort, sasl) {
+  if (!sasl) {
+    return `listeners=PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}
+advertised.listeners=PLAINTEXT://${HOST}:${port}
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT`;
+  }
+  const plainUsers = sasl.users.map((u) => `user_${u.name}="${u.password}"`).join(' ');
+  return `listeners=PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort},SASL_PLAINTEXT://${HOST}:${saslPort}
+advertised.listeners=PLAINTEXT://${HOST}:${port},SASL_PLAINTEXT://${HOST}:${saslPort}
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+sasl.enabled.mechanisms=${SASL_MECHANISMS.join(',')}
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`;
+}
+
+function serverProperties(dir, port, controllerPort, saslPort, sasl) {
   return `# Written by scripts/infra/kafka-lib.mjs: a single KRaft node (broker + controller) on loopback.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@${HOST}:${controllerPort}
-listeners=PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}
-advertised.listeners=PLAINTEXT://${HOST}:${port}
+${listenerProperties(port, controllerPort, saslPort, sasl)}
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=${dir}/data
 num.partitions=1
 offsets.topic.replication.factor=1
@@ -184,8 +216,9 @@ export function readKafkaState(dir) {
  * `reuse`, a dir with data is refused. Resolves once the log says "Kafka Server started" and the broker answers
  * an ApiVersions request on its port; writes `<dir>/kafka.json`.
  */
-export async function startKafka({ dir, ports = {}, reuse = false, timeoutMs = START_TIMEOUT_MS } = {}) {
+export async function startKafka({ dir, ports = {}, reuse = false, sasl, timeoutMs = START_TIMEOUT_MS } = {}) {
   if (!dir) throw new Error('PULSE_ERR_INFRA_ARGS: startKafka needs { dir }');
+  if (sasl) checkSaslUsers(sasl.users);
   const libs = kafkaLibsDir();
   if (!kafkaInstalled(libs)) throw new Error(`PULSE_ERR_INFRA_NOT_INSTALLED: no Kafka jars in ${libs}; run \`node scripts/infra/kafka.mjs install\``);
   dir = resolve(dir);
@@ -197,12 +230,12 @@ export async function startKafka({ dir, ports = {}, reuse = false, timeoutMs = S
   if (formatted && !reuse) {
     throw new Error(`PULSE_ERR_INFRA_DIR_IN_USE: ${dir} already holds Kafka data; pass reuse: true (--reuse) to start it again, or use an empty dir`);
   }
-  const given = [ports.port, ports.controllerPort];
+  const given = sasl ? [ports.port, ports.controllerPort, ports.saslPort] : [ports.port, ports.controllerPort];
   const allGiven = given.every(Boolean);
   for (let attempt = 1; ; attempt++) {
-    const [port, controllerPort] = allGiven ? given : await pickMissing(given);
+    const [port, controllerPort, saslPort] = allGiven ? given : await pickMissing(given);
     try {
-      return await startOnce(libs, dir, { port, controllerPort }, timeoutMs);
+      return await startOnce(libs, dir, { port, controllerPort, saslPort }, sasl, timeoutMs);
     } catch (err) {
       // A port that was free when picked can be taken by another process before the JVM binds it (parallel
       // test workers): when the broker could not bind ports we picked, try again with fresh ones. A fresh dir
@@ -214,8 +247,10 @@ export async function startKafka({ dir, ports = {}, reuse = false, timeoutMs = S
   }
 }
 
-async function startOnce(libs, dir, { port, controllerPort }, timeoutMs) {
-  for (const [name, p] of [['port', port], ['controllerPort', controllerPort]]) {
+async function startOnce(libs, dir, { port, controllerPort, saslPort }, sasl, timeoutMs) {
+  const named = [['port', port], ['controllerPort', controllerPort]];
+  if (sasl) named.push(['saslPort', saslPort]);
+  for (const [name, p] of named) {
     if (!(await portIsFree(p))) {
       const err = new Error(`PULSE_ERR_INFRA_PORT_IN_USE: ${name} ${p} on ${HOST} is already in use; stop whatever holds it or let the ports be picked`);
       err.portConflict = true;
@@ -223,14 +258,18 @@ async function startOnce(libs, dir, { port, controllerPort }, timeoutMs) {
     }
   }
   mkdirSync(join(dir, 'data'), { recursive: true });
-  writeFileSync(join(dir, 'server.properties'), serverProperties(dir, port, controllerPort));
+  writeFileSync(join(dir, 'server.properties'), serverProperties(dir, port, controllerPort, saslPort, sasl));
   writeFileSync(join(dir, 'log4j.properties'), log4jProperties());
   const logFile = join(dir, 'kafka.log');
 
   const started = Date.now();
   if (!existsSync(join(dir, 'data', 'meta.properties'))) {
     const clusterId = storageTool(libs, dir, ['random-uuid']).trim();
-    storageTool(libs, dir, ['format', '-t', clusterId, '-c', join(dir, 'server.properties')]);
+    // SCRAM credentials live in the metadata log: written at format time (a restart with reuse keeps them).
+    const scram = (sasl?.users ?? []).flatMap((u) =>
+      ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => ['--add-scram', `${m}=[name=${u.name},password=${u.password}]`]),
+    );
+    storageTool(libs, dir, ['format', '-t', clusterId, '-c', join(dir, 'server.properties'), ...scram]);
   }
   // A restart appends to the same log: only what this run writes counts (an old "started" line must not).
   const logOffset = fileSize(logFile);
@@ -254,7 +293,15 @@ async function startOnce(libs, dir, { port, controllerPort }, timeoutMs) {
     failed: () => child.exitDescription() ?? (isRunning(child.pid, PROCESS_MARKER) ? null : 'exited'),
     makeError: fail,
   });
-  const state = { pid: child.pid, port, controllerPort, brokers: `${HOST}:${port}`, version: KAFKA_VERSION, startedInMs: Date.now() - started };
+  const state = {
+    pid: child.pid,
+    port,
+    controllerPort,
+    brokers: `${HOST}:${port}`,
+    ...(sasl ? { saslPort, saslBrokers: `${HOST}:${saslPort}`, saslMechanisms: SASL_MECHANISMS } : {}),
+    version: KAFKA_VERSION,
+    startedInMs: Date.now() - started,
+  };
   writeFileSync(resolve(dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
   return { ...state, dir, logFile, stop: () => stopKafka({ dir }) };
 }

@@ -16,12 +16,15 @@ import {
   stopKafka,
   type ApiVersionRange,
   type KafkaBroker,
+  type KafkaSaslOptions,
 } from '../../scripts/infra/kafka-lib.mjs';
 import { startDetachedServer } from './detached-server.js';
 
 export interface TestKafka {
   /** `127.0.0.1:<port>`; stays the same across restart(). */
   readonly brokers: string;
+  /** With `sasl`: the SASL_PLAINTEXT listener's `127.0.0.1:<port>`. */
+  readonly saslBrokers: string | undefined;
   readonly port: number;
   readonly controllerPort: number;
   /** PID of the current broker JVM (changes on restart()). */
@@ -46,17 +49,19 @@ export interface TestKafka {
   close(): Promise<void>;
 }
 
-export async function startTestKafka(): Promise<TestKafka> {
+/** `sasl`: also a SASL_PLAINTEXT listener taking these users over PLAIN and SCRAM-SHA-256/512 (`saslBrokers`). */
+export async function startTestKafka({ sasl }: { sasl?: KafkaSaslOptions } = {}): Promise<TestKafka> {
   installKafka({ quiet: true });
   const s = await startDetachedServer<KafkaBroker>({
     tempPrefix: 'pulse-kafka-',
-    start: (dir) => startKafka({ dir }),
-    restart: (dir, { port, controllerPort }) => startKafka({ dir, ports: { port, controllerPort }, reuse: true }),
+    start: (dir) => startKafka({ dir, sasl }),
+    restart: (dir, { port, controllerPort, saslPort }) => startKafka({ dir, ports: { port, controllerPort, saslPort }, reuse: true, sasl }),
     stop: (dir) => stopKafka({ dir }),
   });
   const { brokers, port, controllerPort, version } = s.first;
   return {
     brokers,
+    saslBrokers: s.first.saslBrokers,
     port,
     controllerPort,
     dir: s.dir,
