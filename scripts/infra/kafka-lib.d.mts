@@ -7,6 +7,18 @@ export interface KafkaPorts {
   controllerPort: number;
   /** With `sasl`: the SASL_PLAINTEXT listener. */
   saslPort?: number;
+  /** With `tls`: the SSL listener. */
+  sslPort?: number;
+}
+
+/** An SSL listener next to PLAINTEXT, with these PEM files (the broker's key and chain in one; the CA in the other). */
+export interface KafkaTlsOptions {
+  /** PKCS#8 private key (unencrypted) followed by the certificate chain. */
+  keystoreFile: string;
+  /** CA certificate(s) that sign client certificates. */
+  truststoreFile: string;
+  /** `required`: clients must present a certificate signed by the truststore's CA. Default `none`. */
+  clientAuth?: 'none' | 'requested' | 'required';
 }
 
 /** A SASL_PLAINTEXT listener next to PLAINTEXT, taking these users over PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512. */
@@ -23,6 +35,8 @@ export interface KafkaState extends KafkaPorts {
   /** With `sasl`: `127.0.0.1:<saslPort>` and the mechanisms it takes. */
   saslBrokers?: string;
   saslMechanisms?: string[];
+  /** With `tls`: `127.0.0.1:<sslPort>`. */
+  sslBrokers?: string;
   /** The Kafka release the jars are from, e.g. "3.9.1". */
   version: string;
   startedInMs: number;
@@ -61,7 +75,7 @@ export function installKafka(options?: { quiet?: boolean }): { installed: boolea
  * (without it such a dir is refused). Missing ports are picked free. Resolves when the log says
  * "Kafka Server started" and ApiVersions is answered; rejects with the log tail after `timeoutMs` (default 90 s).
  */
-export function startKafka(options: { dir: string; ports?: { [K in keyof KafkaPorts]?: KafkaPorts[K] | undefined }; reuse?: boolean; sasl?: KafkaSaslOptions | undefined; timeoutMs?: number }): Promise<KafkaBroker>;
+export function startKafka(options: { dir: string; ports?: { [K in keyof KafkaPorts]?: KafkaPorts[K] | undefined }; reuse?: boolean; sasl?: KafkaSaslOptions | undefined; tls?: KafkaTlsOptions | undefined; timeoutMs?: number }): Promise<KafkaBroker>;
 
 export function stopKafka(options: { dir: string }): Promise<StopResult>;
 

@@ -142,28 +142,48 @@ function checkSaslUsers(users) {
  * listener on `saslPort` that takes PLAIN (users in its JAAS line) and SCRAM-SHA-256/512 (credentials written
  * into the metadata log by StorageTool format --add-scram).
  */
-function listenerProperties(port, controllerPort, saslPort, sasl) {
-  if (!sasl) {
-    return `listeners=PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort}
-advertised.listeners=PLAINTEXT://${HOST}:${port}
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT`;
+function listenerProperties({ port, controllerPort, saslPort, sslPort }, sasl, tls) {
+  const listeners = [`PLAINTEXT://${HOST}:${port}`];
+  const protocols = ['CONTROLLER:PLAINTEXT', 'PLAINTEXT:PLAINTEXT'];
+  const extra = [];
+  if (sasl) {
+    listeners.push(`SASL_PLAINTEXT://${HOST}:${saslPort}`);
+    protocols.push('SASL_PLAINTEXT:SASL_PLAINTEXT');
+    const plainUsers = sasl.users.map((u) => `user_${u.name}="${u.password}"`).join(' ');
+    extra.push(
+      `sasl.enabled.mechanisms=${SASL_MECHANISMS.join(',')}`,
+      `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
+      'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+      'listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    );
   }
-  const plainUsers = sasl.users.map((u) => `user_${u.name}="${u.password}"`).join(' ');
-  return `listeners=PLAINTEXT://${HOST}:${port},CONTROLLER://${HOST}:${controllerPort},SASL_PLAINTEXT://${HOST}:${saslPort}
-advertised.listeners=PLAINTEXT://${HOST}:${port},SASL_PLAINTEXT://${HOST}:${saslPort}
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
-sasl.enabled.mechanisms=${SASL_MECHANISMS.join(',')}
-listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};
-listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
-listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`;
+  if (tls) {
+    // PEM files, no JKS: the key (PKCS#8, unencrypted) and certificate chain in one file, the CA in another.
+    listeners.push(`SSL://${HOST}:${sslPort}`);
+    protocols.push('SSL:SSL');
+    extra.push(
+      'listener.name.ssl.ssl.keystore.type=PEM',
+      `listener.name.ssl.ssl.keystore.location=${tls.keystoreFile}`,
+      'listener.name.ssl.ssl.truststore.type=PEM',
+      `listener.name.ssl.ssl.truststore.location=${tls.truststoreFile}`,
+      `listener.name.ssl.ssl.client.auth=${tls.clientAuth ?? 'none'}`,
+    );
+  }
+  return [
+    `listeners=${[...listeners, `CONTROLLER://${HOST}:${controllerPort}`].join(',')}`,
+    `advertised.listeners=${listeners.join(',')}`,
+    `listener.security.protocol.map=${protocols.join(',')}`,
+    ...extra,
+  ].join('\n');
 }
 
-function serverProperties(dir, port, controllerPort, saslPort, sasl) {
+function serverProperties(dir, ports, sasl, tls) {
+  const { controllerPort } = ports;
   return `# Written by scripts/infra/kafka-lib.mjs: a single KRaft node (broker + controller) on loopback.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@${HOST}:${controllerPort}
-${listenerProperties(port, controllerPort, saslPort, sasl)}
+${listenerProperties(ports, sasl, tls)}
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
 log.dirs=${dir}/data
@@ -216,9 +236,10 @@ export function readKafkaState(dir) {
  * `reuse`, a dir with data is refused. Resolves once the log says "Kafka Server started" and the broker answers
  * an ApiVersions request on its port; writes `<dir>/kafka.json`.
  */
-export async function startKafka({ dir, ports = {}, reuse = false, sasl, timeoutMs = START_TIMEOUT_MS } = {}) {
+export async function startKafka({ dir, ports = {}, reuse = false, sasl, tls, timeoutMs = START_TIMEOUT_MS } = {}) {
   if (!dir) throw new Error('PULSE_ERR_INFRA_ARGS: startKafka needs { dir }');
   if (sasl) checkSaslUsers(sasl.users);
+  if (tls && !(tls.keystoreFile && tls.truststoreFile)) throw new Error('PULSE_ERR_INFRA_ARGS: tls needs { keystoreFile, truststoreFile } (PEM)');
   const libs = kafkaLibsDir();
   if (!kafkaInstalled(libs)) throw new Error(`PULSE_ERR_INFRA_NOT_INSTALLED: no Kafka jars in ${libs}; run \`node scripts/infra/kafka.mjs install\``);
   dir = resolve(dir);
@@ -230,12 +251,14 @@ export async function startKafka({ dir, ports = {}, reuse = false, sasl, timeout
   if (formatted && !reuse) {
     throw new Error(`PULSE_ERR_INFRA_DIR_IN_USE: ${dir} already holds Kafka data; pass reuse: true (--reuse) to start it again, or use an empty dir`);
   }
-  const given = sasl ? [ports.port, ports.controllerPort, ports.saslPort] : [ports.port, ports.controllerPort];
+  // The ports this broker needs: PLAINTEXT and CONTROLLER always, SASL_PLAINTEXT and SSL when asked for.
+  const keys = ['port', 'controllerPort', ...(sasl ? ['saslPort'] : []), ...(tls ? ['sslPort'] : [])];
+  const given = keys.map((k) => ports[k]);
   const allGiven = given.every(Boolean);
   for (let attempt = 1; ; attempt++) {
-    const [port, controllerPort, saslPort] = allGiven ? given : await pickMissing(given);
+    const picked = allGiven ? given : await pickMissing(given);
     try {
-      return await startOnce(libs, dir, { port, controllerPort, saslPort }, sasl, timeoutMs);
+      return await startOnce(libs, dir, Object.fromEntries(keys.map((k, i) => [k, picked[i]])), sasl, tls, timeoutMs);
     } catch (err) {
       // A port that was free when picked can be taken by another process before the JVM binds it (parallel
       // test workers): when the broker could not bind ports we picked, try again with fresh ones. A fresh dir
@@ -247,10 +270,9 @@ export async function startKafka({ dir, ports = {}, reuse = false, sasl, timeout
   }
 }
 
-async function startOnce(libs, dir, { port, controllerPort, saslPort }, sasl, timeoutMs) {
-  const named = [['port', port], ['controllerPort', controllerPort]];
-  if (sasl) named.push(['saslPort', saslPort]);
-  for (const [name, p] of named) {
+async function startOnce(libs, dir, ports, sasl, tls, timeoutMs) {
+  const { port, controllerPort, saslPort, sslPort } = ports;
+  for (const [name, p] of Object.entries(ports)) {
     if (!(await portIsFree(p))) {
       const err = new Error(`PULSE_ERR_INFRA_PORT_IN_USE: ${name} ${p} on ${HOST} is already in use; stop whatever holds it or let the ports be picked`);
       err.portConflict = true;
@@ -258,7 +280,7 @@ async function startOnce(libs, dir, { port, controllerPort, saslPort }, sasl, ti
     }
   }
   mkdirSync(join(dir, 'data'), { recursive: true });
-  writeFileSync(join(dir, 'server.properties'), serverProperties(dir, port, controllerPort, saslPort, sasl));
+  writeFileSync(join(dir, 'server.properties'), serverProperties(dir, ports, sasl, tls));
   writeFileSync(join(dir, 'log4j.properties'), log4jProperties());
   const logFile = join(dir, 'kafka.log');
 
@@ -299,6 +321,7 @@ async function startOnce(libs, dir, { port, controllerPort, saslPort }, sasl, ti
     controllerPort,
     brokers: `${HOST}:${port}`,
     ...(sasl ? { saslPort, saslBrokers: `${HOST}:${saslPort}`, saslMechanisms: SASL_MECHANISMS } : {}),
+    ...(tls ? { sslPort, sslBrokers: `${HOST}:${sslPort}` } : {}),
     version: KAFKA_VERSION,
     startedInMs: Date.now() - started,
   };

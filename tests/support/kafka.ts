@@ -17,6 +17,7 @@ import {
   type ApiVersionRange,
   type KafkaBroker,
   type KafkaSaslOptions,
+  type KafkaTlsOptions,
 } from '../../scripts/infra/kafka-lib.mjs';
 import { startDetachedServer } from './detached-server.js';
 
@@ -25,6 +26,8 @@ export interface TestKafka {
   readonly brokers: string;
   /** With `sasl`: the SASL_PLAINTEXT listener's `127.0.0.1:<port>`. */
   readonly saslBrokers: string | undefined;
+  /** With `tls`: the SSL listener's `127.0.0.1:<port>`. */
+  readonly sslBrokers: string | undefined;
   readonly port: number;
   readonly controllerPort: number;
   /** PID of the current broker JVM (changes on restart()). */
@@ -49,19 +52,23 @@ export interface TestKafka {
   close(): Promise<void>;
 }
 
-/** `sasl`: also a SASL_PLAINTEXT listener taking these users over PLAIN and SCRAM-SHA-256/512 (`saslBrokers`). */
-export async function startTestKafka({ sasl }: { sasl?: KafkaSaslOptions } = {}): Promise<TestKafka> {
+/**
+ * `sasl`: also a SASL_PLAINTEXT listener taking these users over PLAIN and SCRAM-SHA-256/512 (`saslBrokers`);
+ * `tls`: also an SSL listener with these PEM files (`sslBrokers`).
+ */
+export async function startTestKafka({ sasl, tls }: { sasl?: KafkaSaslOptions; tls?: KafkaTlsOptions } = {}): Promise<TestKafka> {
   installKafka({ quiet: true });
   const s = await startDetachedServer<KafkaBroker>({
     tempPrefix: 'pulse-kafka-',
-    start: (dir) => startKafka({ dir, sasl }),
-    restart: (dir, { port, controllerPort, saslPort }) => startKafka({ dir, ports: { port, controllerPort, saslPort }, reuse: true, sasl }),
+    start: (dir) => startKafka({ dir, sasl, tls }),
+    restart: (dir, { port, controllerPort, saslPort, sslPort }) => startKafka({ dir, ports: { port, controllerPort, saslPort, sslPort }, reuse: true, sasl, tls }),
     stop: (dir) => stopKafka({ dir }),
   });
   const { brokers, port, controllerPort, version } = s.first;
   return {
     brokers,
     saslBrokers: s.first.saslBrokers,
+    sslBrokers: s.first.sslBrokers,
     port,
     controllerPort,
     dir: s.dir,

@@ -55,6 +55,12 @@ const AUTH_ERRORS = new Set([
   'UNSUPPORTED_SASL_MECHANISM',
 ]);
 
+/**
+ * A TLS handshake that failed on certificates or protocol (Node's verification errors, OpenSSL alerts such as the
+ * broker's bad_certificate): a setup problem to name, not an outage, though retried like one (certificates get fixed).
+ */
+const TLS_FAILURE = /unable to verify|self[- ]signed certificate|certificate (has expired|is not yet valid|signature failure)|Hostname\/IP does not match|ERR_TLS_|SSL routines|wrong version number/i;
+
 // kafkajs is CommonJS and Node cannot see all of its exports as named ones (ConfigResourceTypes), hence the default import.
 const { CompressionTypes, ConfigResourceTypes, Kafka, Partitioners, logLevel } = kafkajs;
 
@@ -321,6 +327,14 @@ export class KafkaAlertProducer {
       return new RetryableError(
         'PULSE_ERR_KAFKA_AUTH',
         `${where} refused the producer: ${describe(err)}; check sasl credentials and ACLs (WRITE on the topic; IDEMPOTENT_WRITE on the cluster for brokers before 2.8). Alerts wait in the outbox meanwhile`,
+        { cause: err },
+      );
+    }
+    const text = describe(err);
+    if (TLS_FAILURE.test(text)) {
+      return new RetryableError(
+        'PULSE_ERR_KAFKA_TLS',
+        `${where}: the TLS handshake failed: ${text}; check tls.ca_file (the CA that signed the broker's certificate), tls.cert_file and key_file if the broker requires a client certificate, and that the brokers' port speaks TLS. Alerts wait in the outbox meanwhile`,
         { cause: err },
       );
     }
