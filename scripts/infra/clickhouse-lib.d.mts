@@ -7,9 +7,19 @@ export interface ClickHousePorts {
   interserverPort: number;
 }
 
+/** An HTTPS port next to HTTP, from PEM files; with `caFile` the server requires a client certificate signed by it. */
+export interface ClickHouseTlsOptions {
+  certFile: string;
+  keyFile: string;
+  caFile?: string;
+}
+
 /** What `<dir>/clickhouse.json` holds. */
 export interface ClickHouseState extends ClickHousePorts {
   pid: number;
+  /** With `tls`: the HTTPS port and `https://127.0.0.1:<httpsPort>`. */
+  httpsPort?: number;
+  httpsUrl?: string;
   /** `SELECT version()`, e.g. "18.16.1" for Debian bookworm's package. */
   version: string;
   startedInMs: number;
@@ -42,7 +52,12 @@ export function installClickHouse(options?: { quiet?: boolean }): { installed: b
  * Starts a server with its data in `dir` (reused when it already holds data). Missing ports are picked free.
  * Resolves when /ping answers; rejects with the tail of the error log after `timeoutMs` (default 60 s).
  */
-export function startClickHouse(options: { dir: string; ports?: Partial<ClickHousePorts>; timeoutMs?: number }): Promise<ClickHouseServer>;
+export function startClickHouse(options: {
+  dir: string;
+  ports?: { [K in keyof ClickHousePorts | 'httpsPort']?: number | undefined };
+  tls?: ClickHouseTlsOptions | undefined;
+  timeoutMs?: number;
+}): Promise<ClickHouseServer>;
 
 export function stopClickHouse(options: { dir: string }): Promise<StopResult>;
 

@@ -124,7 +124,22 @@ function writeServerConfig(dir) {
 }
 
 /** The command line: our config copy plus overrides that keep the server inside `dir` and on the given ports. */
-function serverArgs(configFile, dir, ports) {
+/**
+ * With `tls`: an HTTPS port next to HTTP, from PEM files (`openSSL.server.*` overrides); `caFile` makes the server
+ * require a client certificate signed by it (verificationMode strict), without it clients need none.
+ */
+function tlsArgs(tls, httpsPort) {
+  if (!tls) return [];
+  return [
+    `--https_port=${httpsPort}`,
+    `--openSSL.server.certificateFile=${tls.certFile}`,
+    `--openSSL.server.privateKeyFile=${tls.keyFile}`,
+    '--openSSL.server.dhParamsFile=',
+    ...(tls.caFile ? ['--openSSL.server.verificationMode=strict', `--openSSL.server.caConfig=${tls.caFile}`, '--openSSL.server.loadDefaultCAFile=false'] : ['--openSSL.server.verificationMode=none']),
+  ];
+}
+
+function serverArgs(configFile, dir, ports, tls) {
   const d = `${dir}/`;
   return [
     `--config-file=${configFile}`,
@@ -140,6 +155,7 @@ function serverArgs(configFile, dir, ports) {
     `--tcp_port=${ports.tcpPort}`,
     `--interserver_http_port=${ports.interserverPort}`,
     `--pid_file=${d}clickhouse.pid`,
+    ...tlsArgs(tls, ports.httpsPort),
   ];
 }
 
@@ -154,7 +170,7 @@ export function readClickHouseState(dir) {
  * so a stop + start on the same dir and ports simulates an outage with data preserved). Ports not given are
  * picked free. Resolves once `/ping` answers `Ok.` and writes `<dir>/clickhouse.json`.
  */
-export async function startClickHouse({ dir, ports = {}, timeoutMs = START_TIMEOUT_MS } = {}) {
+export async function startClickHouse({ dir, ports = {}, tls, timeoutMs = START_TIMEOUT_MS } = {}) {
   if (!dir) throw new Error('PULSE_ERR_INFRA_ARGS: startClickHouse needs { dir }');
   if (!clickHouseInstalled()) {
     throw new Error('PULSE_ERR_INFRA_NOT_INSTALLED: ClickHouse is not installed; run `node scripts/infra/clickhouse.mjs install`');
@@ -165,12 +181,13 @@ export async function startClickHouse({ dir, ports = {}, timeoutMs = START_TIMEO
     throw new Error(`PULSE_ERR_INFRA_RUNNING: a ClickHouse server (pid ${previous.pid}) already uses ${dir}; stop it first`);
   }
   mkdirSync(`${dir}/tmp`, { recursive: true });
-  const given = [ports.httpPort, ports.tcpPort, ports.interserverPort];
+  const keys = ['httpPort', 'tcpPort', 'interserverPort', ...(tls ? ['httpsPort'] : [])];
+  const given = keys.map((k) => ports[k]);
   const allGiven = given.every(Boolean);
   for (let attempt = 1; ; attempt++) {
-    const [httpPort, tcpPort, interserverPort] = allGiven ? given : await pickMissing(given);
+    const picked = allGiven ? given : await pickMissing(given);
     try {
-      return await startOnce(dir, { httpPort, tcpPort, interserverPort }, timeoutMs);
+      return await startOnce(dir, Object.fromEntries(keys.map((k, i) => [k, picked[i]])), tls, timeoutMs);
     } catch (err) {
       // A port that was free when picked can be taken by another process before the server binds it (parallel
       // test workers): when the server could not bind ports we picked, try again with fresh ones.
@@ -180,8 +197,8 @@ export async function startClickHouse({ dir, ports = {}, timeoutMs = START_TIMEO
   }
 }
 
-async function startOnce(dir, ports, timeoutMs) {
-  const { httpPort, tcpPort, interserverPort } = ports;
+async function startOnce(dir, ports, tls, timeoutMs) {
+  const { httpPort, tcpPort, interserverPort, httpsPort } = ports;
   for (const [name, port] of Object.entries(ports)) {
     if (!(await portIsFree(port))) {
       const err = new Error(`PULSE_ERR_INFRA_PORT_IN_USE: ${name} ${port} on ${HOST} is already in use; stop whatever holds it or let the ports be picked`);
@@ -195,7 +212,7 @@ async function startOnce(dir, ports, timeoutMs) {
   const offsets = { err: fileSize(errLog), stdout: fileSize(stdoutLog) };
   const started = Date.now();
   const { file, prefix } = serverCommand();
-  const child = spawnDetached(file, [...prefix, ...serverArgs(writeServerConfig(dir), dir, ports)], { logFile: stdoutLog, cwd: dir, env: process.env });
+  const child = spawnDetached(file, [...prefix, ...serverArgs(writeServerConfig(dir), dir, ports, tls)], { logFile: stdoutLog, cwd: dir, env: process.env });
   const fail = (reason) => {
     // Do not leave a half-started server behind.
     try {
@@ -213,7 +230,7 @@ async function startOnce(dir, ports, timeoutMs) {
   };
   await pollUntil(
     async () => {
-      if (!isListening(child.pid, httpPort)) return false;
+      if (!isListening(child.pid, httpPort) || (httpsPort !== undefined && !isListening(child.pid, httpsPort))) return false;
       const res = await fetch(`http://${HOST}:${httpPort}/ping`, { signal: AbortSignal.timeout(1000) });
       return (await res.text()) === 'Ok.\n';
     },
@@ -224,7 +241,15 @@ async function startOnce(dir, ports, timeoutMs) {
     },
   );
   const version = (await clickHouseQuery(httpPort, 'SELECT version()')).trim();
-  const state = { pid: child.pid, httpPort, tcpPort, interserverPort, version, startedInMs: Date.now() - started };
+  const state = {
+    pid: child.pid,
+    httpPort,
+    tcpPort,
+    interserverPort,
+    ...(httpsPort !== undefined ? { httpsPort, httpsUrl: `https://${HOST}:${httpsPort}` } : {}),
+    version,
+    startedInMs: Date.now() - started,
+  };
   writeFileSync(resolve(dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
   return { ...state, dir, url: `http://${HOST}:${httpPort}`, stop: () => stopClickHouse({ dir }) };
 }

@@ -5,13 +5,22 @@
  *
  * Budget hook timeouts: the first install on a fresh machine takes ~5-10 s (apt); a start takes well under 1 s.
  */
-import { clickHouseQuery, installClickHouse, startClickHouse, stopClickHouse, type ClickHouseServer } from '../../scripts/infra/clickhouse-lib.mjs';
+import {
+  clickHouseQuery,
+  installClickHouse,
+  startClickHouse,
+  stopClickHouse,
+  type ClickHouseServer,
+  type ClickHouseTlsOptions,
+} from '../../scripts/infra/clickhouse-lib.mjs';
 import { installChdb, startChdb, stopChdb, type ChdbServer } from '../../scripts/infra/chdb-lib.mjs';
 import { startDetachedServer, type DetachedServer } from './detached-server.js';
 
 export interface TestClickHouse {
   /** `http://127.0.0.1:<httpPort>`; stays the same across restart(). */
   readonly url: string;
+  /** With `tls`: `https://127.0.0.1:<httpsPort>`. */
+  readonly httpsUrl: string | undefined;
   readonly httpPort: number;
   readonly tcpPort: number;
   readonly interserverPort: number;
@@ -38,11 +47,13 @@ export interface TestClickHouse {
  */
 export type ClickHouseEngine = 'debian' | 'current';
 
-export async function startTestClickHouse({ engine = 'debian' }: { engine?: ClickHouseEngine } = {}): Promise<TestClickHouse> {
-  const s = engine === 'current' ? await startCurrent() : await startDebian();
+/** `tls` (Debian's server only): also an HTTPS port, `httpsUrl`. */
+export async function startTestClickHouse({ engine = 'debian', tls }: { engine?: ClickHouseEngine; tls?: ClickHouseTlsOptions } = {}): Promise<TestClickHouse> {
+  const s = engine === 'current' ? await startCurrent() : await startDebian(tls);
   const { url, httpPort, tcpPort, interserverPort } = s.first;
   return {
     url,
+    httpsUrl: s.first.httpsUrl,
     httpPort,
     tcpPort,
     interserverPort,
@@ -60,12 +71,12 @@ export async function startTestClickHouse({ engine = 'debian' }: { engine?: Clic
   };
 }
 
-async function startDebian(): Promise<DetachedServer<ClickHouseServer>> {
+async function startDebian(tls: ClickHouseTlsOptions | undefined): Promise<DetachedServer<ClickHouseServer>> {
   installClickHouse({ quiet: true });
   return startDetachedServer<ClickHouseServer>({
     tempPrefix: 'pulse-clickhouse-',
-    start: (dir) => startClickHouse({ dir }),
-    restart: (dir, { httpPort, tcpPort, interserverPort }) => startClickHouse({ dir, ports: { httpPort, tcpPort, interserverPort } }),
+    start: (dir) => startClickHouse({ dir, tls }),
+    restart: (dir, { httpPort, tcpPort, interserverPort, httpsPort }) => startClickHouse({ dir, ports: { httpPort, tcpPort, interserverPort, httpsPort }, tls }),
     stop: (dir) => stopClickHouse({ dir }),
   });
 }

@@ -12,6 +12,9 @@ export interface TestCertificates {
   readonly dir: string;
   /** The CA certificate (PEM). */
   readonly caFile: string;
+  /** The server's certificate and its key (PEM), for 127.0.0.1 and localhost. */
+  readonly serverCertFile: string;
+  readonly serverKeyFile: string;
   /** Server key followed by its certificate (one PEM file: a Kafka PEM keystore). */
   readonly serverKeystoreFile: string;
   readonly clientCertFile: string;
@@ -38,6 +41,8 @@ export function makeTestCertificates(): TestCertificates {
   return {
     dir,
     caFile: join(dir, 'ca.pem'),
+    serverCertFile: join(dir, 'server.pem'),
+    serverKeyFile: join(dir, 'server.key'),
     serverKeystoreFile,
     clientCertFile: join(dir, 'client.pem'),
     clientKeyFile: join(dir, 'client.key'),

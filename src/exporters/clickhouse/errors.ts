@@ -14,6 +14,7 @@
  *   An unknown code is retryable too: dropping rows on an error nobody classified would be silent data loss;
  *   `retry_on_failure.max_elapsed_time` bounds it.
  */
+import { isTlsFailure } from '../exporterhelper/tls.js';
 
 export type FailureClass = 'permanent' | 'schema_missing' | 'retryable';
 
@@ -21,7 +22,7 @@ export interface ClickHouseFailure {
   readonly class: FailureClass;
   /** The ClickHouse exception code, when the server sent one. */
   readonly code: number | undefined;
-  /** A label for metrics: the code as text, `connection`, or `unknown`. */
+  /** A label for metrics: the code as text, `tls` (a failed handshake), `connection`, or `unknown`. */
   readonly label: string;
   /** The server's or the socket's message, trimmed for logs. */
   readonly message: string;
@@ -84,6 +85,7 @@ export function classifyFailure(err: unknown): ClickHouseFailure {
   const code = clickHouseCode(err);
   const message = messageOf(err);
   if (code === undefined) {
+    if (isTlsFailure(err)) return { class: 'retryable', code, label: 'tls', message };
     const sys = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
     return { class: 'retryable', code, label: typeof sys === 'string' ? 'connection' : 'unknown', message };
   }

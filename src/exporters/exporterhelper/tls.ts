@@ -67,3 +67,22 @@ async function readTlsFile(path: string, field: string): Promise<Buffer> {
     });
   }
 }
+
+/** Node's certificate verification codes (`err.code`) and OpenSSL/Node TLS failures as they appear in messages. */
+const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_|SELF_SIGNED_CERT|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_|HOSTNAME_MISMATCH)/;
+const TLS_TEXT =
+  /unable to (verify|get local issuer)|self[- ]signed certificate|certificate (has expired|is not yet valid|signature failure|required)|Hostname\/IP does not match|ERR_TLS_|SSL routines|wrong version number|alert (bad|unknown|unsupported) certificate/i;
+
+/**
+ * True when `err` (or a cause up to 5 deep) is a failed TLS handshake: a certificate the client or the server would
+ * not accept, or a port that does not speak TLS. A setup problem to name in logs ("check tls.ca_file …"), not an
+ * outage; callers still retry (certificates get fixed while data waits).
+ */
+export function isTlsFailure(err: unknown): boolean {
+  for (let e = err, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && TLS_CODES.test(code)) return true;
+    if (typeof message === 'string' && TLS_TEXT.test(message)) return true;
+  }
+  return false;
+}

@@ -21,7 +21,7 @@ import kafkajs from 'kafkajs';
 import type { Admin, AdminConfig, KafkaConfig, LogEntry, Message, Producer, ProducerConfig, RetryOptions, SASLOptions } from 'kafkajs';
 import { PulseError, RetryableError, errorMessage } from '../../core/errors.js';
 import type { SendResult } from '../exporterhelper/sender.js';
-import { loadClientTls } from '../exporterhelper/tls.js';
+import { isTlsFailure, loadClientTls } from '../exporterhelper/tls.js';
 import type { KafkaExporterConfig } from './config.js';
 import { CLOUDEVENTS_CONTENT_TYPE } from './event-schema.js';
 import type { AlertRecordBatch } from './records.js';
@@ -54,12 +54,6 @@ const AUTH_ERRORS = new Set([
   'ILLEGAL_SASL_STATE',
   'UNSUPPORTED_SASL_MECHANISM',
 ]);
-
-/**
- * A TLS handshake that failed on certificates or protocol (Node's verification errors, OpenSSL alerts such as the
- * broker's bad_certificate): a setup problem to name, not an outage, though retried like one (certificates get fixed).
- */
-const TLS_FAILURE = /unable to verify|self[- ]signed certificate|certificate (has expired|is not yet valid|signature failure)|Hostname\/IP does not match|ERR_TLS_|SSL routines|wrong version number/i;
 
 // kafkajs is CommonJS and Node cannot see all of its exports as named ones (ConfigResourceTypes), hence the default import.
 const { CompressionTypes, ConfigResourceTypes, Kafka, Partitioners, logLevel } = kafkajs;
@@ -331,7 +325,7 @@ export class KafkaAlertProducer {
       );
     }
     const text = describe(err);
-    if (TLS_FAILURE.test(text)) {
+    if (isTlsFailure(err)) {
       return new RetryableError(
         'PULSE_ERR_KAFKA_TLS',
         `${where}: the TLS handshake failed: ${text}; check tls.ca_file (the CA that signed the broker's certificate), tls.cert_file and key_file if the broker requires a client certificate, and that the brokers' port speaks TLS. Alerts wait in the outbox meanwhile`,

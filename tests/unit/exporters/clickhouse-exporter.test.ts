@@ -224,6 +224,10 @@ describe('error classification', () => {
     for (const code of [27, 26, 6, 16, 117, 53, 62, 72]) expect(cls(code), `code ${code}`).toBe('permanent');
     for (const code of [60, 81]) expect(cls(code), `code ${code}`).toBe('schema_missing');
     expect(classifyFailure(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))).toMatchObject({ class: 'retryable', label: 'connection' });
+    // A failed TLS handshake is told apart (Node's verification codes; the server's alert as OpenSSL words it).
+    expect(classifyFailure(Object.assign(new Error('self-signed certificate in certificate chain'), { code: 'SELF_SIGNED_CERT_IN_CHAIN' }))).toMatchObject({ class: 'retryable', label: 'tls' });
+    const alert = new Error('read ECONNRESET', { cause: new Error('error:0A00045C:SSL routines::tlsv13 alert certificate required') });
+    expect(classifyFailure(Object.assign(alert, { code: 'ECONNRESET' }))).toMatchObject({ class: 'retryable', label: 'tls' });
   });
 });
 
