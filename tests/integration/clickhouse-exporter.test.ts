@@ -19,7 +19,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreateSettings } from '../../src/core/component.js';
 import { MetricsRegistry } from '../../src/core/telemetry.js';
-import type { AttemptRecord, SliWindow } from '../../src/journeys/model.js';
+import type { SliWindow } from '../../src/journeys/model.js';
 import { LATENCY_BOUNDS_MS } from '../../src/journeys/runtime/sli.js';
 import { configSchema } from '../../src/exporters/clickhouse/config.js';
 import type { ClickHouseExporter } from '../../src/exporters/clickhouse/exporter.js';
@@ -29,8 +29,7 @@ import { createShop } from '../../scripts/shop.mjs';
 import { startTestClickHouse, type TestClickHouse } from '../support/clickhouse.js';
 import { freePort, waitFor } from '../support/net.js';
 import { PULSE_BIN, ROOT, startPulse, type PulseProcess } from '../support/pulse-process.js';
-import { id } from '../support/traces.js';
-import { pulseConfig, readmeQueries, rows, scalar, writeJourneys } from './clickhouse-support.js';
+import { attempt, pulseConfig, readmeQueries, rows, scalar, writeJourneys } from './clickhouse-support.js';
 
 let ch: TestClickHouse;
 let work: string;
@@ -318,25 +317,6 @@ function sliRow(segmentValue: string, attempts: number, successes: number): SliW
   };
 }
 
-function attempt(n: number): AttemptRecord {
-  const hex = (0xabc000 + n).toString(16).padStart(32, '0');
-  return {
-    journey: 'checkout',
-    traceId: id(hex),
-    startSpanId: id(hex.slice(16)),
-    startTimeUnixNano: BigInt(Date.now()) * 1_000_000n,
-    durationMs: 12,
-    outcome: 'success',
-    reasons: [],
-    signals: [],
-    segments: { 'customer.tier': 'gold' },
-    services: [{ service: 'frontend', version: '1.8.0' }],
-    failingStep: undefined,
-    spans: [],
-    decidedBy: 'complete',
-    decidedAtMs: Date.now(),
-  };
-}
 
 describe('pulse validate', () => {
   it('rejects a malformed clickhouse exporter config with file:line:col and what to write', async () => {

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { SpanKind, StatusCode, hexToId, type Span, type TraceBatch } from '../../src/core/model.js';
 import { encodeTraceRequest } from '../../src/otlp/index.js';
 import { ROOT } from '../support/pulse-process.js';
-import { makeSpan, toAttributes } from '../support/traces.js';
+import type { AttemptRecord } from '../../src/journeys/model.js';
+import { id, makeSpan, toAttributes } from '../support/traces.js';
 
 /** The shipped checkout journey, reduced to what the tests need (kept here so edits to config/ do not move it). */
 export const CHECKOUT_JOURNEY = `apiVersion: pulse/v1
@@ -182,4 +183,25 @@ export function queuedItems(dir: string): number {
     if (m) n += Number(m[1]);
   }
   return n;
+}
+
+/** A decided, successful checkout attempt, `n` making its trace and start span ids unique. */
+export function attempt(n: number): AttemptRecord {
+  const hex = (0xabc000 + n).toString(16).padStart(32, '0');
+  return {
+    journey: 'checkout',
+    traceId: id(hex),
+    startSpanId: id(hex.slice(16)),
+    startTimeUnixNano: BigInt(Date.now()) * 1_000_000n,
+    durationMs: 12,
+    outcome: 'success',
+    reasons: [],
+    signals: [],
+    segments: { 'customer.tier': 'gold' },
+    services: [{ service: 'frontend', version: '1.8.0' }],
+    failingStep: undefined,
+    spans: [],
+    decidedBy: 'complete',
+    decidedAtMs: Date.now(),
+  };
 }

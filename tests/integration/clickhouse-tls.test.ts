@@ -8,12 +8,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/exporters/clickhouse/config.js';
 import type { ClickHouseExporter } from '../../src/exporters/clickhouse/exporter.js';
 import { clickhouseExporterFactory } from '../../src/exporters/clickhouse/factory.js';
-import type { AttemptRecord } from '../../src/journeys/model.js';
 import { startTestClickHouse, type TestClickHouse } from '../support/clickhouse.js';
 import { makeTestCertificates, type TestCertificates } from '../support/tls-certs.js';
-import { id } from '../support/traces.js';
 import { host, makeSettings, metric, tempDir, until, type TestSettings } from '../unit/exporters/settings.js';
-import { scalar } from './clickhouse-support.js';
+import { attempt, scalar } from './clickhouse-support.js';
 
 let ch: TestClickHouse;
 let certs: TestCertificates;
@@ -54,25 +52,6 @@ async function exporterFor(database: string, tls: Record<string, unknown>): Prom
   return { ...settings, exporter };
 }
 
-function attempt(n: number): AttemptRecord {
-  const hex = (0x7150000 + n).toString(16).padStart(32, '0');
-  return {
-    journey: 'checkout',
-    traceId: id(hex),
-    startSpanId: id(hex.slice(16)),
-    startTimeUnixNano: BigInt(Date.now()) * 1_000_000n,
-    durationMs: 12,
-    outcome: 'success',
-    reasons: [],
-    signals: [],
-    segments: { 'customer.tier': 'gold' },
-    services: [{ service: 'frontend', version: '1.8.0' }],
-    failingStep: undefined,
-    spans: [],
-    decidedBy: 'complete',
-    decidedAtMs: Date.now(),
-  };
-}
 
 /** Rows are neither written nor dropped: they wait while inserts fail as `tls`; returns the log. */
 async function waits(s: TestSettings & { exporter: ClickHouseExporter<'attempts'> }): Promise<string> {
