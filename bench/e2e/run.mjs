@@ -526,6 +526,10 @@ function markdown(results) {
     // missing step, so Pulse sees real failures there (the load generator does not re-send).
     const allSteps = [...results.transports.flatMap((t) => t.steps), results.memory, ...(results.scaling ?? []).flatMap((s) => s.steps)];
     const refused = allSteps.reduce((sum, s) => sum + (s?.refusedSpans ?? 0), 0);
+    const fired = (results.alertsFired ?? [])
+      .slice(0, 8)
+      .map((a) => `${a.kind} ${a.severity} ${a.journey}${a.segment_key ? ` ${a.segment_key}=${a.segment_value}` : ''} ×${a.n}`)
+      .join(', ');
     lines.push(
       alerts === 0
         ? 'Alerts raised on this healthy traffic: none.'
@@ -533,6 +537,7 @@ function markdown(results) {
           ? `Alerts raised: ${alerts} rows in journey_alerts. The overloaded steps refused ${refused} spans, which fails the attempts whose spans they cut off, so these may be those failures; if a run with nothing refused raises any, they are false positives.`
           : `Alerts raised on this healthy traffic: ${alerts} rows in journey_alerts, with nothing refused — false positives (no journey or segment value of the workload fails more than 0.4%); worth a look.`,
     );
+    if (fired) lines.push(`Alerts that fired: ${fired}.`);
   }
   return lines.join('\n');
 }
@@ -697,6 +702,14 @@ async function main() {
     for (const table of tables) results.clickhouse[table] = Number((await clickHouseQuery(ch.httpPort, `SELECT count() FROM pulse_bench.${table} FINAL FORMAT TSV`)).trim());
     results.attemptsDecided = attemptsDecided;
     results.attemptsPendingAtStop = attemptsPendingAtStop;
+    // What the alerts were about, if any: the firing events (not repeats or resolutions) by kind, severity, journey
+    // and segment, so a reader can tell overload fallout from a false positive.
+    results.alertsFired = tables.includes('journey_alerts')
+      ? (await clickHouseQuery(ch.httpPort, "SELECT kind, severity, journey, segment_key, segment_value, count() AS n FROM pulse_bench.journey_alerts FINAL WHERE status = 'firing' AND repeat = 0 GROUP BY kind, severity, journey, segment_key, segment_value ORDER BY n DESC, journey FORMAT JSONEachRow"))
+          .split('\n')
+          .filter(Boolean)
+          .map((line) => JSON.parse(line))
+      : [];
     results.summary = summarise(results);
     results.totalSeconds = (performance.now() - started) / 1000;
     writeFileSync(opts.out, JSON.stringify(results, null, 2) + '\n');
