@@ -9,6 +9,8 @@ export interface KafkaPorts {
   saslPort?: number;
   /** With `tls`: the SSL listener. */
   sslPort?: number;
+  /** With both `sasl` and `tls`: the SASL_SSL listener (no client certificate asked). */
+  saslSslPort?: number;
 }
 
 /** An SSL listener next to PLAINTEXT, with these PEM files (the broker's key and chain in one; the CA in the other). */
@@ -37,6 +39,8 @@ export interface KafkaState extends KafkaPorts {
   saslMechanisms?: string[];
   /** With `tls`: `127.0.0.1:<sslPort>`. */
   sslBrokers?: string;
+  /** With both: `127.0.0.1:<saslSslPort>`. */
+  saslSslBrokers?: string;
   /** The Kafka release the jars are from, e.g. "3.9.1". */
   version: string;
   startedInMs: number;

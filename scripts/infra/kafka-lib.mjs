@@ -142,32 +142,41 @@ function checkSaslUsers(users) {
  * listener on `saslPort` that takes PLAIN (users in its JAAS line) and SCRAM-SHA-256/512 (credentials written
  * into the metadata log by StorageTool format --add-scram).
  */
-function listenerProperties({ port, controllerPort, saslPort, sslPort }, sasl, tls) {
+function listenerProperties({ port, controllerPort, saslPort, sslPort, saslSslPort }, sasl, tls) {
   const listeners = [`PLAINTEXT://${HOST}:${port}`];
   const protocols = ['CONTROLLER:PLAINTEXT', 'PLAINTEXT:PLAINTEXT'];
   const extra = [];
+  const saslLines = (listener) => {
+    const plainUsers = sasl.users.map((u) => `user_${u.name}="${u.password}"`).join(' ');
+    return [
+      `listener.name.${listener}.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
+      `listener.name.${listener}.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`,
+      `listener.name.${listener}.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`,
+    ];
+  };
+  // PEM files, no JKS: the key (PKCS#8, unencrypted) and certificate chain in one file, the CA in another.
+  const tlsLines = (listener, clientAuth) => [
+    `listener.name.${listener}.ssl.keystore.type=PEM`,
+    `listener.name.${listener}.ssl.keystore.location=${tls.keystoreFile}`,
+    `listener.name.${listener}.ssl.truststore.type=PEM`,
+    `listener.name.${listener}.ssl.truststore.location=${tls.truststoreFile}`,
+    `listener.name.${listener}.ssl.client.auth=${clientAuth}`,
+  ];
   if (sasl) {
     listeners.push(`SASL_PLAINTEXT://${HOST}:${saslPort}`);
     protocols.push('SASL_PLAINTEXT:SASL_PLAINTEXT');
-    const plainUsers = sasl.users.map((u) => `user_${u.name}="${u.password}"`).join(' ');
-    extra.push(
-      `sasl.enabled.mechanisms=${SASL_MECHANISMS.join(',')}`,
-      `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
-      'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
-      'listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
-    );
+    extra.push(`sasl.enabled.mechanisms=${SASL_MECHANISMS.join(',')}`, ...saslLines('sasl_plaintext'));
   }
   if (tls) {
-    // PEM files, no JKS: the key (PKCS#8, unencrypted) and certificate chain in one file, the CA in another.
     listeners.push(`SSL://${HOST}:${sslPort}`);
     protocols.push('SSL:SSL');
-    extra.push(
-      'listener.name.ssl.ssl.keystore.type=PEM',
-      `listener.name.ssl.ssl.keystore.location=${tls.keystoreFile}`,
-      'listener.name.ssl.ssl.truststore.type=PEM',
-      `listener.name.ssl.ssl.truststore.location=${tls.truststoreFile}`,
-      `listener.name.ssl.ssl.client.auth=${tls.clientAuth ?? 'none'}`,
-    );
+    extra.push(...tlsLines('ssl', tls.clientAuth ?? 'none'));
+  }
+  if (sasl && tls) {
+    // Both: also SASL over TLS, the usual production setup (SASL authenticates, so no client certificate).
+    listeners.push(`SASL_SSL://${HOST}:${saslSslPort}`);
+    protocols.push('SASL_SSL:SASL_SSL');
+    extra.push(...saslLines('sasl_ssl'), ...tlsLines('sasl_ssl', 'none'));
   }
   return [
     `listeners=${[...listeners, `CONTROLLER://${HOST}:${controllerPort}`].join(',')}`,
@@ -252,7 +261,7 @@ export async function startKafka({ dir, ports = {}, reuse = false, sasl, tls, ti
     throw new Error(`PULSE_ERR_INFRA_DIR_IN_USE: ${dir} already holds Kafka data; pass reuse: true (--reuse) to start it again, or use an empty dir`);
   }
   // The ports this broker needs: PLAINTEXT and CONTROLLER always, SASL_PLAINTEXT and SSL when asked for.
-  const keys = ['port', 'controllerPort', ...(sasl ? ['saslPort'] : []), ...(tls ? ['sslPort'] : [])];
+  const keys = ['port', 'controllerPort', ...(sasl ? ['saslPort'] : []), ...(tls ? ['sslPort'] : []), ...(sasl && tls ? ['saslSslPort'] : [])];
   const given = keys.map((k) => ports[k]);
   const allGiven = given.every(Boolean);
   for (let attempt = 1; ; attempt++) {
@@ -271,7 +280,7 @@ export async function startKafka({ dir, ports = {}, reuse = false, sasl, tls, ti
 }
 
 async function startOnce(libs, dir, ports, sasl, tls, timeoutMs) {
-  const { port, controllerPort, saslPort, sslPort } = ports;
+  const { port, controllerPort, saslPort, sslPort, saslSslPort } = ports;
   for (const [name, p] of Object.entries(ports)) {
     if (!(await portIsFree(p))) {
       const err = new Error(`PULSE_ERR_INFRA_PORT_IN_USE: ${name} ${p} on ${HOST} is already in use; stop whatever holds it or let the ports be picked`);
@@ -322,6 +331,7 @@ async function startOnce(libs, dir, ports, sasl, tls, timeoutMs) {
     brokers: `${HOST}:${port}`,
     ...(sasl ? { saslPort, saslBrokers: `${HOST}:${saslPort}`, saslMechanisms: SASL_MECHANISMS } : {}),
     ...(tls ? { sslPort, sslBrokers: `${HOST}:${sslPort}` } : {}),
+    ...(sasl && tls ? { saslSslPort, saslSslBrokers: `${HOST}:${saslSslPort}` } : {}),
     version: KAFKA_VERSION,
     startedInMs: Date.now() - started,
   };

@@ -1,7 +1,7 @@
 /**
  * The kafka exporter's `sasl` and `tls` settings against a real Kafka 3.9 with two more listeners
- * (scripts/infra/kafka-lib.mjs): SASL_PLAINTEXT taking PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512, and SSL requiring a
- * client certificate from a throwaway CA (tests/support/tls-certs.ts). Each way in delivers; a wrong password, a
+ * (scripts/infra/kafka-lib.mjs): SASL_PLAINTEXT taking PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512, SSL requiring a
+ * client certificate from a throwaway CA (tests/support/tls-certs.ts), and SASL_SSL (the two together). Each way in delivers; a wrong password, a
  * missing client certificate or an unverifiable broker certificate leaves the alert in the outbox, retried and
  * reported, instead of dropping it.
  */
@@ -44,7 +44,7 @@ async function exporterFor(topic: string, over: { sasl?: Record<string, unknown>
   cleanup.push(() => dir.remove());
   const settings = makeSettings(dir.path, 'kafka/sec');
   const config = configSchema.parse({
-    brokers: [over.tls ? kafka.sslBrokers : kafka.saslBrokers],
+    brokers: [over.tls ? (over.sasl ? kafka.saslSslBrokers : kafka.sslBrokers) : kafka.saslBrokers],
     topic,
     timeout: '5s',
     ...over,
@@ -93,6 +93,14 @@ describe('kafka exporter with SASL', () => {
   it('a wrong password: nothing is dropped, the alert waits and is retried, and the log says to check the credentials', async () => {
     const log = await waits({ sasl: { mechanism: 'scram-sha-512', username: USER.name, password: 'not-the-password' } });
     expect(log).toMatch(/PULSE_ERR_KAFKA_AUTH|check sasl credentials/);
+  }, 60_000);
+});
+
+describe('kafka exporter with SASL over TLS (SASL_SSL, the usual production listener)', () => {
+  it('scram-sha-512 and plain with ca_file: the alerts reach the topic, with no clear-text warning for PLAIN over TLS', async () => {
+    await delivers(`sasl-ssl-${Date.now()}`, { sasl: { mechanism: 'scram-sha-512', username: USER.name, password: USER.password }, tls: { enabled: true, ca_file: certs.caFile } });
+    const settings = await delivers(`sasl-ssl-plain-${Date.now()}`, { sasl: { mechanism: 'plain', username: USER.name, password: USER.password }, tls: { enabled: true, ca_file: certs.caFile } });
+    expect(settings.logs.some((l) => /SASL PLAIN without TLS/.test(String(l.msg)))).toBe(false);
   }, 60_000);
 });
 

@@ -28,6 +28,8 @@ export interface TestKafka {
   readonly saslBrokers: string | undefined;
   /** With `tls`: the SSL listener's `127.0.0.1:<port>`. */
   readonly sslBrokers: string | undefined;
+  /** With both: the SASL_SSL listener's `127.0.0.1:<port>`. */
+  readonly saslSslBrokers: string | undefined;
   readonly port: number;
   readonly controllerPort: number;
   /** PID of the current broker JVM (changes on restart()). */
@@ -54,14 +56,15 @@ export interface TestKafka {
 
 /**
  * `sasl`: also a SASL_PLAINTEXT listener taking these users over PLAIN and SCRAM-SHA-256/512 (`saslBrokers`);
- * `tls`: also an SSL listener with these PEM files (`sslBrokers`).
+ * `tls`: also an SSL listener with these PEM files (`sslBrokers`); both: also SASL_SSL (`saslSslBrokers`).
  */
 export async function startTestKafka({ sasl, tls }: { sasl?: KafkaSaslOptions; tls?: KafkaTlsOptions } = {}): Promise<TestKafka> {
   installKafka({ quiet: true });
   const s = await startDetachedServer<KafkaBroker>({
     tempPrefix: 'pulse-kafka-',
     start: (dir) => startKafka({ dir, sasl, tls }),
-    restart: (dir, { port, controllerPort, saslPort, sslPort }) => startKafka({ dir, ports: { port, controllerPort, saslPort, sslPort }, reuse: true, sasl, tls }),
+    restart: (dir, { port, controllerPort, saslPort, sslPort, saslSslPort }) =>
+      startKafka({ dir, ports: { port, controllerPort, saslPort, sslPort, saslSslPort }, reuse: true, sasl, tls }),
     stop: (dir) => stopKafka({ dir }),
   });
   const { brokers, port, controllerPort, version } = s.first;
@@ -69,6 +72,7 @@ export async function startTestKafka({ sasl, tls }: { sasl?: KafkaSaslOptions; t
     brokers,
     saslBrokers: s.first.saslBrokers,
     sslBrokers: s.first.sslBrokers,
+    saslSslBrokers: s.first.saslSslBrokers,
     port,
     controllerPort,
     dir: s.dir,
