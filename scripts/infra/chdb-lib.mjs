@@ -135,7 +135,10 @@ async function startOnce(dir, httpPort, timeoutMs) {
       const res = await fetch(`http://${HOST}:${httpPort}/ping`, { signal: AbortSignal.timeout(1000) });
       return (await res.text()) === 'Ok.\n';
     },
-    { timeoutMs, failed: () => child.exitDescription() ?? (isRunning(child.pid, instanceMarker(dir)) ? null : 'exited'), makeError: fail },
+    // The child's own exit event says whether it died, not /proc/<pid>/cmdline: `python3` may be a pyenv shim that
+    // execs several times before Python runs, and a cmdline read during an exec can come back without our marker
+    // (1 start in 24, three at a time, was reported dead and killed that way).
+    { timeoutMs, failed: () => child.exitDescription(), makeError: fail },
   );
   const version = (await clickHouseQuery(httpPort, 'SELECT version()')).trim();
   const state = { pid: child.pid, httpPort, version, startedInMs: Date.now() - started };

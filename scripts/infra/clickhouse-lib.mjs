@@ -29,12 +29,12 @@ const SERVER_CANDIDATES = [
 ];
 export const CLICKHOUSE_CONFIG = '/etc/clickhouse-server/config.xml';
 const STATE_FILE = 'clickhouse.json';
-// Marker used to recognise our server in /proc/<pid>/cmdline before signalling a PID.
-const PROCESS_MARKER = 'clickhouse';
 /**
  * What the command line of the server of `dir` (absolute) holds, and no other server's: a PID recorded in a state
  * file may, once that server is gone, belong to another process, and PIDs come round quickly on small machines
- * (`pid_max` 32768); `PROCESS_MARKER` alone would let stop() kill another test's ClickHouse.
+ * (`pid_max` 32768); a bare "clickhouse" would let stop() kill another test's ClickHouse. (While starting, the
+ * child we spawned is watched through its exit event instead: /proc/<pid>/cmdline can read differently while a
+ * process is still exec'ing, which once made a healthy start look dead; see chdb-lib.mjs.)
  */
 const instanceMarker = (dir) => `--path=${dir}/`;
 const START_TIMEOUT_MS = 60_000;
@@ -236,7 +236,7 @@ async function startOnce(dir, ports, tls, timeoutMs) {
     },
     {
       timeoutMs,
-      failed: () => child.exitDescription() ?? (isRunning(child.pid, PROCESS_MARKER) ? null : 'exited'),
+      failed: () => child.exitDescription(),
       makeError: fail,
     },
   );

@@ -32,8 +32,6 @@ const LOGGING_DEPENDENCIES = [
 const DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.6.1';
 const COMPLETE_MARKER = '.pulse-complete';
 const STATE_FILE = 'kafka.json';
-// Marker used to recognise our broker in /proc/<pid>/cmdline before signalling a PID.
-const PROCESS_MARKER = 'kafka.Kafka';
 /**
  * What the command line of the broker of `dir` (absolute) holds, and no other broker's (its config file): a PID
  * recorded in a state file may belong to another process once that broker is gone (see clickhouse-lib.mjs).
@@ -321,7 +319,7 @@ async function startOnce(libs, dir, ports, sasl, tls, timeoutMs) {
   await pollUntil(async () => thisRun().includes(READY_LINE) && isListening(child.pid, port) && (await kafkaApiVersions(port)).length > 0, {
     timeoutMs,
     intervalMs: 200,
-    failed: () => child.exitDescription() ?? (isRunning(child.pid, PROCESS_MARKER) ? null : 'exited'),
+    failed: () => child.exitDescription(),
     makeError: fail,
   });
   const state = {
