@@ -19,8 +19,6 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreateSettings } from '../../src/core/component.js';
 import { MetricsRegistry } from '../../src/core/telemetry.js';
-import type { SliWindow } from '../../src/journeys/model.js';
-import { LATENCY_BOUNDS_MS } from '../../src/journeys/runtime/sli.js';
 import { configSchema } from '../../src/exporters/clickhouse/config.js';
 import type { ClickHouseExporter } from '../../src/exporters/clickhouse/exporter.js';
 import { clickhouseExporterFactory } from '../../src/exporters/clickhouse/factory.js';
@@ -29,7 +27,7 @@ import { createShop } from '../../scripts/shop.mjs';
 import { startTestClickHouse, type TestClickHouse } from '../support/clickhouse.js';
 import { freePort, waitFor } from '../support/net.js';
 import { PULSE_BIN, ROOT, startPulse, type PulseProcess } from '../support/pulse-process.js';
-import { attempt, pulseConfig, readmeQueries, rows, scalar, writeJourneys } from './clickhouse-support.js';
+import { attempt, pulseConfig, readmeQueries, rows, scalar, sliRow, writeJourneys } from './clickhouse-support.js';
 
 let ch: TestClickHouse;
 let work: string;
@@ -300,22 +298,6 @@ async function startDelayingProxy(targetPort: number): Promise<{ port: number; h
   };
 }
 
-function sliRow(segmentValue: string, attempts: number, successes: number): SliWindow {
-  return {
-    journey: 'checkout',
-    windowStartMs: Math.floor(Date.now() / 10_000) * 10_000,
-    windowSeconds: 10,
-    segmentKey: segmentValue === '' ? '' : 'customer.tier',
-    segmentValue,
-    attempts,
-    successes,
-    failures: attempts - successes,
-    failuresByReason: attempts > successes ? { 'error:charge': attempts - successes } : {},
-    latencyBoundsMs: LATENCY_BOUNDS_MS,
-    latencyCounts: Array.from({ length: LATENCY_BOUNDS_MS.length + 1 }, (_, i) => (i === 5 ? attempts : 0)),
-    latencySumMs: attempts * 20,
-  };
-}
 
 
 describe('pulse validate', () => {

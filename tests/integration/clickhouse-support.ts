@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { SpanKind, StatusCode, hexToId, type Span, type TraceBatch } from '../../src/core/model.js';
 import { encodeTraceRequest } from '../../src/otlp/index.js';
 import { ROOT } from '../support/pulse-process.js';
-import type { AttemptRecord } from '../../src/journeys/model.js';
+import type { AttemptRecord, SliWindow } from '../../src/journeys/model.js';
+import { LATENCY_BOUNDS_MS } from '../../src/journeys/runtime/sli.js';
 import { id, makeSpan, toAttributes } from '../support/traces.js';
 
 /** The shipped checkout journey, reduced to what the tests need (kept here so edits to config/ do not move it). */
@@ -203,5 +204,23 @@ export function attempt(n: number): AttemptRecord {
     spans: [],
     decidedBy: 'complete',
     decidedAtMs: Date.now(),
+  };
+}
+
+/** One SLI row of `checkout` for the current 10 s window: all traffic (`''`) or a `customer.tier` value. */
+export function sliRow(segmentValue: string, attempts: number, successes: number): SliWindow {
+  return {
+    journey: 'checkout',
+    windowStartMs: Math.floor(Date.now() / 10_000) * 10_000,
+    windowSeconds: 10,
+    segmentKey: segmentValue === '' ? '' : 'customer.tier',
+    segmentValue,
+    attempts,
+    successes,
+    failures: attempts - successes,
+    failuresByReason: attempts > successes ? { 'error:charge': attempts - successes } : {},
+    latencyBoundsMs: LATENCY_BOUNDS_MS,
+    latencyCounts: Array.from({ length: LATENCY_BOUNDS_MS.length + 1 }, (_, i) => (i === 5 ? attempts : 0)),
+    latencySumMs: attempts * 20,
   };
 }

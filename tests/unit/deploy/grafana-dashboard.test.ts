@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { LATENCY_BOUNDS_MS } from '../../../src/journeys/runtime/sli.js';
-import { checkSql, expandGrafana, schemaColumns } from './dashboard-sql.js';
+import { checkSql, dashboardStatements, expandGrafana, schemaColumns } from './dashboard-sql.js';
 import { read } from './deploy-files.js';
 
 interface Target {
@@ -49,13 +49,7 @@ const schema = schemaColumns(read('deploy/clickhouse/schema.sql'));
 const variables = new Set(dashboard.templating.list.map((v) => v.name));
 const queryPanels = dashboard.panels.filter((p) => p.type !== 'row');
 
-/** Every SQL statement of the dashboard: panels, annotations, variables. */
-const statements: Array<{ where: string; sql: string; requireFinal: boolean }> = [
-  ...queryPanels.flatMap((p) => (p.targets ?? []).map((t) => ({ where: `panel "${p.title}"`, sql: t.rawSql, requireFinal: true }))),
-  ...dashboard.annotations.list.filter((a) => a.target).map((a) => ({ where: `annotation "${a.name}"`, sql: a.target!.rawSql, requireFinal: true })),
-  // Variable queries list distinct values: duplicates do not change them, so FINAL is not required there.
-  ...dashboard.templating.list.filter((v) => v.type === 'query').map((v) => ({ where: `variable ${v.name}`, sql: String(v.query), requireFinal: false })),
-];
+const statements = dashboardStatements(dashboard);
 
 describe('Grafana dashboard pulse-journeys.json', () => {
   it('is a dashboard with a stable uid, unique panel ids and panels inside the 24-column grid', () => {
