@@ -6,8 +6,9 @@ DateTime64, skip indexes: src/exporters/clickhouse/schema.ts). This runs those s
 inserts and the README's queries on a current engine. The SQL is ClickHouse's own; only the HTTP layer is ours:
 
 - POST (or GET) /?query=<sql>: the body is the data that follows the statement (an INSERT's rows);
-  without `query`, the body is the statement. `query_id`, `database`, `session_id` and settings are ignored.
-- 200 with the result (TabSeparated unless the statement has a FORMAT clause); an error is a 500 whose body is
+  without `query`, the body is the statement. `query_id`, `database` and `session_id` are ignored.
+- 200 with the result (`default_format`, else TabSeparated, unless the statement has a FORMAT clause; other
+  settings are ignored); an error is a 500 whose body is
   ClickHouse's message ("Code: 60. DB::Exception: …") with X-ClickHouse-Exception-Code, as the server answers.
 - GET /ping answers "Ok.".
 One statement at a time (the engine's session is not shared between threads).
@@ -75,8 +76,9 @@ def main():
             if sql.strip() == "":
                 return self.answer(400, "Code: 62. DB::Exception: Empty query. (SYNTAX_ERROR)\n", "62")
             try:
+                fmt = params.get("default_format", ["TabSeparated"])[0]
                 with lock:
-                    result = engine.query(sql, "TabSeparated")
+                    result = engine.query(sql, fmt)
                 out = result.bytes() if hasattr(result, "bytes") else bytes(result)
                 return self.answer(200, out)
             except Exception as err:  # the engine's exception carries ClickHouse's message

@@ -55,29 +55,31 @@ export class ClickHouseHistory implements HistorySource {
 
   async loadFiringAlerts(sinceMs: number): Promise<RestoredAlert[]> {
     const since = Math.floor(sinceMs / 1000);
-    // The last event per fingerprint; on a tie in the same second, a resolved event wins.
+    // The last event per fingerprint; on a tie in the same second, a resolved event wins. The aliases are not
+    // column names: ClickHouse resolves a name to an alias of the same query first, so `… AS status` would turn the
+    // `status` inside the other argMax calls into a nested aggregate (ILLEGAL_AGGREGATION on current servers).
     const last = "tuple(event_time, status = 'resolved')";
     const rows = await this.query(
-      `SELECT fingerprint, argMax(journey, ${last}) AS journey, argMax(kind, ${last}) AS kind,
-              argMax(severity, ${last}) AS severity, argMax(status, ${last}) AS status,
-              argMax(segment_key, ${last}) AS segment_key, argMax(segment_value, ${last}) AS segment_value,
-              toUnixTimestamp(argMax(starts_at, ${last})) AS starts_at, toUnixTimestamp(max(event_time)) AS last_event
+      `SELECT fingerprint, argMax(journey, ${last}) AS last_journey, argMax(kind, ${last}) AS last_kind,
+              argMax(severity, ${last}) AS last_severity, argMax(status, ${last}) AS last_status,
+              argMax(segment_key, ${last}) AS last_segment_key, argMax(segment_value, ${last}) AS last_segment_value,
+              toUnixTimestamp(argMax(starts_at, ${last})) AS last_starts_at, toUnixTimestamp(max(event_time)) AS last_event
        FROM ${this.table(this.config.alerts_table)} FINAL
        WHERE event_time >= toDateTime(${since})
        GROUP BY fingerprint`,
     );
     const out: RestoredAlert[] = [];
     for (const r of rows) {
-      const kind = String(r['kind']) as AlertKind;
-      if (r['status'] !== 'firing' || !KINDS.includes(kind)) continue;
-      const key = String(r['segment_key'] ?? '');
+      const kind = String(r['last_kind']) as AlertKind;
+      if (r['last_status'] !== 'firing' || !KINDS.includes(kind)) continue;
+      const key = String(r['last_segment_key'] ?? '');
       out.push({
         fingerprint: String(r['fingerprint']),
-        journey: String(r['journey']),
+        journey: String(r['last_journey']),
         kind,
-        severity: (r['severity'] === 'page' ? 'page' : 'ticket') satisfies AlertSeverity,
-        segment: key === '' ? undefined : { key, value: String(r['segment_value'] ?? '') },
-        startsAtMs: Number(r['starts_at']) * 1000,
+        severity: (r['last_severity'] === 'page' ? 'page' : 'ticket') satisfies AlertSeverity,
+        segment: key === '' ? undefined : { key, value: String(r['last_segment_value'] ?? '') },
+        startsAtMs: Number(r['last_starts_at']) * 1000,
         lastEventMs: Number(r['last_event']) * 1000,
       });
     }

@@ -39,9 +39,9 @@ describe('ClickHouse history', () => {
       }
       return {
         rows: [
-          { fingerprint: 'a', journey: 'checkout', kind: 'burn_rate', severity: 'page', status: 'firing', segment_key: '', segment_value: '', starts_at: 1_763_805_000, last_event: 1_763_805_500 },
-          { fingerprint: 'b', journey: 'checkout', kind: 'segment', severity: 'ticket', status: 'resolved', segment_key: 'customer.tier', segment_value: 'pro', starts_at: 1, last_event: 2 },
-          { fingerprint: 'c', journey: 'checkout', kind: 'segment', severity: 'ticket', status: 'firing', segment_key: 'customer.tier', segment_value: 'enterprise', starts_at: 1, last_event: 2 },
+          { fingerprint: 'a', last_journey: 'checkout', last_kind: 'burn_rate', last_severity: 'page', last_status: 'firing', last_segment_key: '', last_segment_value: '', last_starts_at: 1_763_805_000, last_event: 1_763_805_500 },
+          { fingerprint: 'b', last_journey: 'checkout', last_kind: 'segment', last_severity: 'ticket', last_status: 'resolved', last_segment_key: 'customer.tier', last_segment_value: 'pro', last_starts_at: 1, last_event: 2 },
+          { fingerprint: 'c', last_journey: 'checkout', last_kind: 'segment', last_severity: 'ticket', last_status: 'firing', last_segment_key: 'customer.tier', last_segment_value: 'enterprise', last_starts_at: 1, last_event: 2 },
         ],
       };
     });
