@@ -334,7 +334,7 @@ export class KafkaAlertProducer {
     }
     return new RetryableError(
       'PULSE_ERR_KAFKA_UNAVAILABLE',
-      `cannot write to ${where}: ${describe(err)}; alerts wait in the outbox and go out in order once it is reachable`,
+      `cannot write to ${where}: ${text}; alerts wait in the outbox and go out in order once it is reachable`,
       { cause: err },
     );
   }
