@@ -24,7 +24,9 @@
 // 20s/5s at factor 10 → an alert needs > 10% failures in both windows):
 //   steady       0.2% failures everywhere: no window comes near 10%.
 //   segment      enterprise = 10% of checkouts, half of them in us-east-1, all of those fail: enterprise 50%
-//                (fires; ≥ 10 attempts in 5 s and far worse than the rest), us-east-1 5%, journey 5% (do not).
+//                (fires; ≥ 10 attempts in 5 s and far worse than the rest), journey 5% (does not). us-east-1 fails
+//                10% (enterprise's share of it): right at the threshold, so it fires too about as often as not;
+//                `failureRatio: 0.6` keeps it at 6% (enterprise 30%, still far over), as the alert test does.
 //   bad release  payments 2.5.0 serves 20% of checkouts and fails 25% of its charges: journey 5% (no burn-rate
 //                alert), 2.5.0 25% vs 0.2% for 2.4.1 → release_regression; no tier or region is worse.
 //   flatline     successes fall from ~200 per 5 s to 0: under a quarter of the baseline → heartbeat.
