@@ -8,7 +8,7 @@
  * | 429, 502, 503, 504                    | RetryableError, honouring `Retry-After` (seconds or HTTP-date)  |
  * | other 5xx                             | RetryableError                                                  |
  * | 3xx, other 4xx                        | PermanentError with the server's Status message (dropped)       |
- * | connection refused/reset, DNS, TLS    | RetryableError                                                  |
+ * | connection refused/reset, DNS, TLS    | RetryableError (a failed TLS handshake: PULSE_ERR_EXPORT_TLS)   |
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -26,7 +26,7 @@ import {
 import { encodeAndGzip, gzipBody, ScratchBuffers } from '../exporterhelper/compression.js';
 import type { QueuedExporter } from '../exporterhelper/queued-exporter.js';
 import type { SendResult } from '../exporterhelper/sender.js';
-import { loadClientTls } from '../exporterhelper/tls.js';
+import { TLS_HINT, isTlsFailure, loadClientTls } from '../exporterhelper/tls.js';
 import { createQueuedTracesExporter, tracePartialSuccess, type TraceClient } from '../exporterhelper/traces.js';
 import { tracesUrl, type OtlpHttpConfig } from './config.js';
 import { parseRetryAfter } from './retry-after.js';
@@ -153,6 +153,13 @@ export class OtlpHttpClient implements TraceClient {
   private connectionError(err: unknown, signal: AbortSignal): unknown {
     if (signal.aborted) return err; // the helper reports it as a timeout (or shutdown)
     const code = (err as NodeJS.ErrnoException).code;
+    if (isTlsFailure(err)) {
+      return new RetryableError(
+        'PULSE_ERR_EXPORT_TLS',
+        `the TLS handshake with ${this.url.href} failed: ${code ? `${code} ` : ''}${errorMessage(err)}; ${TLS_HINT}`,
+        { cause: err },
+      );
+    }
     return new RetryableError(
       'PULSE_ERR_EXPORT_CONNECT',
       `cannot reach ${this.url.href}: ${code ? `${code} ` : ''}${errorMessage(err)}; check that the destination is up and the endpoint is right`,

@@ -160,6 +160,18 @@ describe('delivery', () => {
     await until(() => s.delivered().length === 1);
   });
 
+  it.skipIf(!hasOpenssl())('a certificate the exporter does not trust: retried, and the log names the TLS settings', async () => {
+    const tls = makeSelfSignedCert(bed.dir.path);
+    const s = await startFakeGrpcOtlp(0, tls);
+    bed.servers.push(s);
+    const e = await exporter({ endpoint: `127.0.0.1:${s.port}`, tls: {} }); // TLS, system CAs only
+    await e.consume(batch(1));
+    await until(() => metric(bed.settings, 'pulse_exporter_retries_total', ex) >= 2);
+    expect(s.delivered()).toEqual([]);
+    const tlsLog = bed.settings.logs.find((l) => l.code === 'PULSE_ERR_EXPORT_TLS');
+    expect(JSON.stringify(tlsLog)).toMatch(/TLS handshake failed: .*self[- ]signed certificate.*check tls\.ca_file/);
+  });
+
   it.skipIf(!hasOpenssl())('sends over TLS, trusting the CA from tls.ca_file', async () => {
     const tls = makeSelfSignedCert(bed.dir.path);
     const s = await startFakeGrpcOtlp(0, tls);

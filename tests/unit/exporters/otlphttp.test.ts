@@ -191,6 +191,18 @@ describe('delivery', () => {
     await until(() => s.delivered().length === 1);
   });
 
+  it.skipIf(!hasOpenssl())('a certificate the exporter does not trust: retried, nothing dropped, and the log names the TLS settings', async () => {
+    const tls = makeSelfSignedCert(bed.dir.path);
+    const s = await startFakeHttpOtlp(0, tls);
+    bed.servers.push(s);
+    const e = await exporter({ endpoint: s.url }); // no ca_file: the system CAs do not know this self-signed certificate
+    await e.consume(batch(1));
+    await until(() => metric(bed.settings, 'pulse_exporter_retries_total', ex) >= 2);
+    expect(s.delivered()).toEqual([]);
+    const tlsLog = bed.settings.logs.find((l) => l.code === 'PULSE_ERR_EXPORT_TLS');
+    expect(JSON.stringify(tlsLog)).toMatch(/TLS handshake with https:\/\/127\.0\.0\.1:\d+\/v1\/traces failed: .*self[- ]signed certificate.*check tls\.ca_file/);
+  });
+
   it('fails start with a clear error when a TLS file is missing', async () => {
     const e = otlphttpExporterFactory.create.traces!(bed.settings, parse({ endpoint: 'https://127.0.0.1:1', tls: { ca_file: '/nonexistent/ca.pem' } }));
     bed.exporters.push(e as QueuedExporter<TraceBatch>);
