@@ -1,7 +1,10 @@
 /**
- * A throwaway certificate authority for TLS tests, made with the openssl command line: a CA, a server
- * certificate for 127.0.0.1 / localhost signed by it, and a client certificate signed by it. Keys are PKCS#8,
- * unencrypted (what Kafka's PEM keystores and Node's tls take). Valid for two days.
+ * Throwaway certificates for TLS tests, made with the openssl command line (tests using them skip without it, see
+ * hasOpenssl):
+ * - makeSelfSignedCert: one self-signed certificate for localhost / 127.0.0.1 (EC P-256), valid for a day;
+ * - makeTestCertificates: a CA, a server certificate for 127.0.0.1 / localhost signed by it, and a client
+ *   certificate signed by it. Keys are PKCS#8, unencrypted (what Kafka's PEM keystores and Node's tls take).
+ *   Valid for two days.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,9 +25,23 @@ export interface TestCertificates {
   remove(): void;
 }
 
+export function hasOpenssl(): boolean {
+  return spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0;
+}
+
 function openssl(dir: string, args: string[]): void {
   const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`openssl ${args[0]} failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr}`);
+}
+
+export function makeSelfSignedCert(dir: string): { cert: Buffer; key: Buffer; certFile: string; keyFile: string } {
+  const certFile = join(dir, 'cert.pem');
+  const keyFile = join(dir, 'key.pem');
+  openssl(dir, [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile,
+    '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+  ]);
+  return { cert: readFileSync(certFile), key: readFileSync(keyFile), certFile, keyFile };
 }
 
 export function makeTestCertificates(): TestCertificates {

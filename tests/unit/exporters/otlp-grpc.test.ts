@@ -9,7 +9,7 @@ import { makeRealisticBatch } from '../../support/traces.js';
 import { bytes, startFakeGrpcOtlp, type FakeGrpcOtlp } from '../../support/fake-otlp-servers.js';
 import { useOtlpTestBed } from './otlp-test-bed.js';
 import { host, metric, until } from './settings.js';
-import { hasOpenssl, makeSelfSignedCert } from './tls-fixture.js';
+import { hasOpenssl, makeSelfSignedCert } from '../../support/tls-certs.js';
 
 const bed = useOtlpTestBed<FakeGrpcOtlp>('otlp/test', (port) => startFakeGrpcOtlp(port));
 const ex = { exporter: 'otlp/test' };

@@ -11,7 +11,7 @@ import { makeRealisticBatch } from '../../support/traces.js';
 import { bytes, startFakeHttpOtlp, type FakeHttpOtlp } from '../../support/fake-otlp-servers.js';
 import { useOtlpTestBed } from './otlp-test-bed.js';
 import { host, makeSettings, metric, until, type TestSettings } from './settings.js';
-import { hasOpenssl, makeSelfSignedCert } from './tls-fixture.js';
+import { hasOpenssl, makeSelfSignedCert } from '../../support/tls-certs.js';
 
 const bed = useOtlpTestBed<FakeHttpOtlp>('otlphttp/test', (port) => startFakeHttpOtlp(port));
 const ex = { exporter: 'otlphttp/test' };

@@ -1,5 +1,4 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import { BasicTracerProvider, SimpleSpanProcessor, type SpanExporter } from '@op
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { encodeTraceRequest } from '../../../src/otlp/index.js';
 import { serviceNameOf } from '../../../src/core/model.js';
+import { makeSelfSignedCert } from '../../support/tls-certs.js';
 import { makeRealisticBatch } from '../../support/traces.js';
 import { connectH2, grpcCall, grpcFrame, post, startReceiver, type Harness } from './otlp-harness.js';
 
@@ -22,19 +22,15 @@ afterEach(async () => {
 const batch = makeRealisticBatch({ services: 1, spansPerService: 20, seed: 3 });
 const body = encodeTraceRequest(batch);
 
-/** A self-signed certificate for localhost / 127.0.0.1, made with openssl for this test run. */
+/** A self-signed certificate for localhost / 127.0.0.1, made for this test run. */
 let dir: string;
 let cert: Buffer;
 let tlsConfig: { cert_file: string; key_file: string };
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'pulse-otlp-tls-'));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
-  ], { stdio: 'ignore' });
-  cert = readFileSync(join(dir, 'cert.pem'));
-  tlsConfig = { cert_file: join(dir, 'cert.pem'), key_file: join(dir, 'key.pem') };
+  const made = makeSelfSignedCert(dir);
+  cert = made.cert;
+  tlsConfig = { cert_file: made.certFile, key_file: made.keyFile };
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
