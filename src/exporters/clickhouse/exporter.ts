@@ -20,7 +20,7 @@ import type { ConsumingComponent, CreateSettings, Host } from '../../core/compon
 import type { SignalData } from '../../core/consumer.js';
 import { PermanentError, PulseError, RetryableError } from '../../core/errors.js';
 import type { BoundCounter, BoundGauge, Counter } from '../../core/telemetry.js';
-import { createQueuedExporter, isTlsFailure, type QueuedExporter } from '../exporterhelper/index.js';
+import { createQueuedExporter, isTlsFailure, tlsHint, type QueuedExporter } from '../exporterhelper/index.js';
 import type { ClickHouseConfig } from './config.js';
 import { ClickHouseConnection } from './connection.js';
 import { AUTH_CODES, MISSING_COLUMN_CODES, classifyFailure, clickHouseCode, messageOf } from './errors.js';
@@ -142,7 +142,7 @@ class ClickHouseTableExporter<S extends TableSignal> implements ClickHouseExport
       this.logger.warn(
         { endpoint: this.cfg.endpoint, err: messageOf(err) },
         isTlsFailure(err)
-          ? 'the TLS handshake with ClickHouse failed at start: check tls.ca_file (the CA that signed the server certificate), tls.cert_file and key_file if the server requires a client certificate, and that the endpoint port speaks TLS; starting anyway: rows are queued and sent once it succeeds'
+          ? `the TLS handshake with ClickHouse failed at start: ${tlsHint('server')}; starting anyway: rows are queued and sent once it succeeds`
           : 'ClickHouse did not answer at start; starting anyway: rows are queued (on disk with the persistent queue) and the schema is checked before the first insert',
       );
     }

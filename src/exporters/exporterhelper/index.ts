@@ -9,7 +9,7 @@ export {
 export type { SendFn, SendResult } from './sender.js';
 export { exporterMetrics, METRIC, type ExporterMetrics, type SendFailureReason } from './metrics.js';
 export { LogThrottle } from '../../core/log-throttle.js';
-export { clientTlsSchema, isTlsFailure, loadClientTls, type ClientTlsConfig, type LoadedTls } from './tls.js';
+export { clientTlsSchema, isTlsFailure, loadClientTls, tlsHint, type ClientTlsConfig, type LoadedTls } from './tls.js';
 export {
   createQueuedTracesExporter,
   tracePartialSuccess,

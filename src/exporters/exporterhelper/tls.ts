@@ -68,9 +68,14 @@ async function readTlsFile(path: string, field: string): Promise<Buffer> {
   }
 }
 
-/** What to check after a failed handshake with an OTLP destination (the exporters' `tls` block). */
-export const TLS_HINT =
-  'check tls.ca_file (the CA that signed the server certificate), tls.cert_file and key_file if the destination requires a client certificate, tls.server_name_override if its certificate names another host, and that the endpoint speaks TLS; retrying';
+/**
+ * What to check after a failed handshake with `peer` (`server`, `broker`, `destination`), naming the exporter's
+ * `tls` fields; `serverNameOverride` for exporters that have that field.
+ */
+export function tlsHint(peer: string, { serverNameOverride = false } = {}): string {
+  const sni = serverNameOverride ? `tls.server_name_override if its certificate names another host, ` : '';
+  return `check tls.ca_file (the CA that signed the ${peer} certificate), tls.cert_file and key_file if the ${peer} requires a client certificate, ${sni}and that the endpoint speaks TLS`;
+}
 
 /** Node's certificate verification codes (`err.code`) and OpenSSL/Node TLS failures as they appear in messages. */
 const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|UNABLE_TO_|SELF_SIGNED_CERT|DEPTH_ZERO_SELF_SIGNED_CERT|CERT_|HOSTNAME_MISMATCH)/;

@@ -21,7 +21,7 @@ import kafkajs from 'kafkajs';
 import type { Admin, AdminConfig, KafkaConfig, LogEntry, Message, Producer, ProducerConfig, RetryOptions, SASLOptions } from 'kafkajs';
 import { PulseError, RetryableError, errorMessage } from '../../core/errors.js';
 import type { SendResult } from '../exporterhelper/sender.js';
-import { isTlsFailure, loadClientTls } from '../exporterhelper/tls.js';
+import { isTlsFailure, loadClientTls, tlsHint } from '../exporterhelper/tls.js';
 import type { KafkaExporterConfig } from './config.js';
 import { CLOUDEVENTS_CONTENT_TYPE } from './event-schema.js';
 import type { AlertRecordBatch } from './records.js';
@@ -328,7 +328,7 @@ export class KafkaAlertProducer {
     if (isTlsFailure(err)) {
       return new RetryableError(
         'PULSE_ERR_KAFKA_TLS',
-        `${where}: the TLS handshake failed: ${text}; check tls.ca_file (the CA that signed the broker's certificate), tls.cert_file and key_file if the broker requires a client certificate, and that the brokers' port speaks TLS. Alerts wait in the outbox meanwhile`,
+        `${where}: the TLS handshake failed: ${text}; ${tlsHint('broker')}. Alerts wait in the outbox meanwhile`,
         { cause: err },
       );
     }

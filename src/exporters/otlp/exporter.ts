@@ -21,7 +21,7 @@ import { decodeStatus, decodeTraceResponse, encodeGrpcFrame, encodeTraceRequest,
 import { encodeAndGzip, ScratchBuffers } from '../exporterhelper/compression.js';
 import type { QueuedExporter } from '../exporterhelper/queued-exporter.js';
 import type { SendResult } from '../exporterhelper/sender.js';
-import { TLS_HINT, isTlsFailure, loadClientTls } from '../exporterhelper/tls.js';
+import { isTlsFailure, loadClientTls, tlsHint } from '../exporterhelper/tls.js';
 import { createQueuedTracesExporter, tracePartialSuccess, type TraceClient } from '../exporterhelper/traces.js';
 import { grpcTarget, type GrpcTarget, type OtlpGrpcConfig } from './config.js';
 import { GrpcClient, TransportError, type UnaryAnswer } from './grpc-client.js';
@@ -115,7 +115,7 @@ export class OtlpGrpcTraceClient implements TraceClient {
       answer = await client.unary(this.headers, body, signal, MAX_RESPONSE_BYTES);
     } catch (err) {
       if (err instanceof TransportError && isTlsFailure(err)) {
-        throw new RetryableError('PULSE_ERR_EXPORT_TLS', `the TLS handshake failed: ${err.message}; ${TLS_HINT}`, { cause: err });
+        throw new RetryableError('PULSE_ERR_EXPORT_TLS', `the TLS handshake failed: ${err.message}; ${tlsHint('destination', { serverNameOverride: true })}; retrying`, { cause: err });
       }
       if (err instanceof TransportError) {
         throw new RetryableError(

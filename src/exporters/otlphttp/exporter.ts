@@ -26,7 +26,7 @@ import {
 import { encodeAndGzip, gzipBody, ScratchBuffers } from '../exporterhelper/compression.js';
 import type { QueuedExporter } from '../exporterhelper/queued-exporter.js';
 import type { SendResult } from '../exporterhelper/sender.js';
-import { TLS_HINT, isTlsFailure, loadClientTls } from '../exporterhelper/tls.js';
+import { isTlsFailure, loadClientTls, tlsHint } from '../exporterhelper/tls.js';
 import { createQueuedTracesExporter, tracePartialSuccess, type TraceClient } from '../exporterhelper/traces.js';
 import { tracesUrl, type OtlpHttpConfig } from './config.js';
 import { parseRetryAfter } from './retry-after.js';
@@ -156,7 +156,7 @@ export class OtlpHttpClient implements TraceClient {
     if (isTlsFailure(err)) {
       return new RetryableError(
         'PULSE_ERR_EXPORT_TLS',
-        `the TLS handshake with ${this.url.href} failed: ${code ? `${code} ` : ''}${errorMessage(err)}; ${TLS_HINT}`,
+        `the TLS handshake with ${this.url.href} failed: ${code ? `${code} ` : ''}${errorMessage(err)}; ${tlsHint('destination', { serverNameOverride: true })}; retrying`,
         { cause: err },
       );
     }
