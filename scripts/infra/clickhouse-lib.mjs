@@ -123,7 +123,6 @@ function writeServerConfig(dir) {
   return file;
 }
 
-/** The command line: our config copy plus overrides that keep the server inside `dir` and on the given ports. */
 /**
  * With `tls`: an HTTPS port next to HTTP, from PEM files (`openSSL.server.*` overrides); `caFile` makes the server
  * require a client certificate signed by it (verificationMode strict), without it clients need none.
@@ -139,6 +138,7 @@ function tlsArgs(tls, httpsPort) {
   ];
 }
 
+/** The command line: our config copy plus overrides that keep the server inside `dir` and on the given ports. */
 function serverArgs(configFile, dir, ports, tls) {
   const d = `${dir}/`;
   return [

@@ -299,7 +299,6 @@ async function startDelayingProxy(targetPort: number): Promise<{ port: number; h
 }
 
 
-
 describe('pulse validate', () => {
   it('rejects a malformed clickhouse exporter config with file:line:col and what to write', async () => {
     const dir = join(work, 'validate');

@@ -52,7 +52,6 @@ async function exporterFor(database: string, tls: Record<string, unknown>): Prom
   return { ...settings, exporter };
 }
 
-
 /** Rows are neither written nor dropped: they wait while inserts fail as `tls`; returns the log. */
 async function waits(s: TestSettings & { exporter: ClickHouseExporter<'attempts'> }): Promise<string> {
   await s.exporter.consume([attempt(1), attempt(2)]);

@@ -7,7 +7,6 @@
  * does not have; the grafana-clickhouse-datasource plugin is for current servers.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
 import { MetricsRegistry } from '../../src/core/telemetry.js';
 import { configSchema } from '../../src/exporters/clickhouse/config.js';
 import type { ClickHouseExporter } from '../../src/exporters/clickhouse/exporter.js';
@@ -15,13 +14,12 @@ import { clickhouseExporterFactory } from '../../src/exporters/clickhouse/factor
 import { startTestClickHouse, type TestClickHouse } from '../support/clickhouse.js';
 import { dashboardStatements, expandGrafana, type DashboardWithSql } from '../unit/deploy/dashboard-sql.js';
 import { read } from '../unit/deploy/deploy-files.js';
-import { tempDir, until } from '../unit/exporters/settings.js';
+import { host, makeSettings, tempDir, until } from '../unit/exporters/settings.js';
 import { attempt, rows, sliRow } from './clickhouse-support.js';
 
 const dashboard = JSON.parse(read('deploy/grafana/dashboards/pulse-journeys.json')) as DashboardWithSql;
 const variables = new Set(dashboard.templating.list.map((v) => v.name));
 const statements = dashboardStatements(dashboard).map((s) => ({ ...s, ...expandGrafana(s.sql, variables) }));
-const host = { reportFatalError: (err: Error): void => void err };
 /** Inside the time range the expansion uses (toDateTime(1700000000) … +1 h). */
 const IN_RANGE_MS = 1_700_000_600_000;
 
@@ -35,9 +33,8 @@ describe('the dashboard SQL on a current ClickHouse (26.9)', () => {
     // Rows as Pulse writes them, for the journey and segment the expansion selects ('sample'), in its time range.
     const metrics = new MetricsRegistry();
     const cfg = configSchema.parse({ endpoint: ch.url, database: 'pulse', batch: { flush_timeout: '50ms' } });
-    const settings = (name: string) => ({ id: 'clickhouse', kind: 'exporter' as const, logger: pino({ level: 'silent' }), metrics, dataDir: `${dir.path}/${name}` });
-    const attempts = clickhouseExporterFactory.create.attempts!(settings('a'), cfg) as ClickHouseExporter<'attempts'>;
-    const sli = clickhouseExporterFactory.create.journey_metrics!(settings('s'), cfg) as ClickHouseExporter<'journey_metrics'>;
+    const attempts = clickhouseExporterFactory.create.attempts!(makeSettings(`${dir.path}/a`, 'clickhouse', metrics), cfg) as ClickHouseExporter<'attempts'>;
+    const sli = clickhouseExporterFactory.create.journey_metrics!(makeSettings(`${dir.path}/s`, 'clickhouse', metrics), cfg) as ClickHouseExporter<'journey_metrics'>;
     await attempts.start(host);
     await sli.start(host);
     await attempts.consume(
