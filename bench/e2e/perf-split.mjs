@@ -54,11 +54,12 @@ export function createSplitter() {
   return {
     line(line) {
       if (line.trim() === '') return finish();
-      if (!/^\s/.test(line)) {
-        // A sample's header ("<pid>/<tid>"); its frames follow, innermost first, indented.
+      // A sample's header ("[comm] <pid>/<tid>", where a short pid is right-aligned with spaces); its frames follow,
+      // innermost first, each indented with a tab.
+      const header = line.startsWith('\t') ? null : /(\d+)\/(\d+)/.exec(line);
+      if (header) {
         finish();
-        const m = /(\d+)\/(\d+)/.exec(line);
-        if (m) sample = { kind: m[1] === m[2] ? 'main' : 'other', group: undefined, kernel: false, first: true };
+        sample = { kind: header[1] === header[2] ? 'main' : 'other', group: undefined, kernel: false, first: true };
         return;
       }
       if (sample === null) return;

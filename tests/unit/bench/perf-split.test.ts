@@ -33,11 +33,15 @@ describe('perf-split', () => {
       ...sample(100, 107, [NATIVE('crc32_z'), NATIVE('deflate.part.0'), NATIVE('node::ThreadPoolWork')]),
       ...sample(100, 108, [NATIVE('crc32_z'), NATIVE('inflate'), NATIVE('node::ThreadPoolWork')]),
       ...sample(100, 108, [NATIVE('longest_match'), NATIVE('deflate_fast')]),
+      // without the command name, perf right-aligns a short pid: the header starts with spaces
+      ` 100/100  `,
+      JS('*decodeSpan', 'otlp/proto-decode.js'),
+      '',
     ];
     const split = splitSamples(lines) as Split;
-    expect(split.totals).toEqual({ main: 5, other: 3 });
+    expect(split.totals).toEqual({ main: 6, other: 3 });
     expect(Object.fromEntries(split.counts.main)).toEqual({
-      'protobuf decode': 2,
+      'protobuf decode': 3,
       'garbage collection': 1,
       'kernel (system calls, scheduling)': 1,
       other: 1,
