@@ -6,7 +6,9 @@
  * - rejecting with a `PermanentError` means the data is bad and was dropped (and counted) downstream.
  *
  * After `consume()` is called the caller no longer touches `data`. A consumer that changes the data it receives
- * sets `mutatesData`, and fan-out gives it its own copy when other consumers read the same data.
+ * sets `mutatesData`, and fan-out gives it its own copy when other consumers read the same data; one that changes a
+ * trace batch in place also calls `markChanged(batch)` first, so that the exporters do not forward the request it
+ * was decoded from (`TraceBatch.received`).
  */
 import type { TraceBatch } from './model.js';
 import type { AttemptRecord, SliWindow } from '../journeys/model.js';

@@ -124,6 +124,26 @@ export interface ResourceSpans {
 export interface TraceBatch {
   resourceSpans: ResourceSpans[];
   spanCount: number;
+  /**
+   * The OTLP protobuf request this batch was decoded from, while the batch still holds exactly what it says. The
+   * OTLP exporters and the persistent queue send or store these bytes instead of encoding (and gzipping) the batch
+   * again: a request Pulse did not change is forwarded as it came. So whoever changes a batch or its spans in place
+   * calls `markChanged(batch)` first; a batch built anew (merged, split, copied by hand) simply has none.
+   */
+  received?: ReceivedRequest | undefined;
+}
+
+/** An export request as a receiver got it (see `TraceBatch.received`). */
+export interface ReceivedRequest {
+  /** The ExportTraceServiceRequest, uncompressed. */
+  readonly protobuf: Uint8Array;
+  /** The same request as the sender gzipped it (one or more gzip members), when it came gzipped. */
+  readonly gzip: Uint8Array | undefined;
+}
+
+/** Forgets the request `batch` was decoded from: call before changing the batch or any of its spans in place. */
+export function markChanged(batch: TraceBatch): void {
+  batch.received = undefined;
 }
 
 /**
@@ -198,6 +218,8 @@ export function serviceNameOf(resource: Resource): string {
 export function cloneBatch(batch: TraceBatch): TraceBatch {
   return {
     spanCount: batch.spanCount,
+    // Never written to, so shared; the copy's consumer calls `markChanged` on the copy if it changes it.
+    received: batch.received,
     resourceSpans: batch.resourceSpans.map((rs) => ({
       schemaUrl: rs.schemaUrl,
       resource: { attributes: cloneAttributes(rs.resource.attributes), droppedAttributesCount: rs.resource.droppedAttributesCount },

@@ -71,7 +71,9 @@ export function decodeTraceRequest(buf: Uint8Array): DecodeResult {
       r.other(tag, end, EXPORT_REQUEST, at);
     }
   }
-  return { batch: { resourceSpans, spanCount }, rejectedSpans: rejections.count, rejectReason: rejections.message() };
+  // Spans the decoder rejected are not in the batch, so then the bytes no longer say what the batch holds.
+  const received = rejections.count === 0 ? { protobuf: buf, gzip: undefined } : undefined;
+  return { batch: { resourceSpans, spanCount, received }, rejectedSpans: rejections.count, rejectReason: rejections.message() };
 }
 
 function decodeResourceSpans(r: ProtoReader, end: number, rej: SpanRejections, ri: number): ResourceSpans {

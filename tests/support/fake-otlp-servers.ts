@@ -33,6 +33,8 @@ export interface Received<H> {
   at: number;
   /** The status the server answered (HTTP status, or grpc-status). */
   answered: number | 'hang';
+  /** The request body as it came (HTTP) or the message of its gRPC frame, compressed if it was. */
+  sent: Buffer;
 }
 
 export type HttpReply = { status: number; headers?: Record<string, string>; body?: Buffer | string } | 'hang';
@@ -57,13 +59,13 @@ export async function startFakeHttpOtlp(port = 0, tls?: TlsFiles): Promise<FakeH
   const state = { replies: [] as HttpReply[] };
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     void (async () => {
-      let body = await readBody(req);
+      const sent = await readBody(req);
       const gzip = req.headers['content-encoding'] === 'gzip';
-      if (gzip) body = gunzipSync(body);
+      const body = gzip ? gunzipSync(sent) : sent;
       const json = (req.headers['content-type'] ?? '').startsWith('application/json');
       const batch = withoutRaw((json ? decodeTraceRequestJson(body) : decodeTraceRequest(body)).batch);
       const reply = state.replies.shift() ?? { status: 200 };
-      requests.push({ batch, headers: req.headers, at: Date.now(), answered: reply === 'hang' ? 'hang' : reply.status, path: req.url ?? '', json, gzip });
+      requests.push({ batch, headers: req.headers, at: Date.now(), answered: reply === 'hang' ? 'hang' : reply.status, sent, path: req.url ?? '', json, gzip });
       if (reply === 'hang') return;
       res.writeHead(reply.status, { 'content-type': json ? 'application/json' : 'application/x-protobuf', ...reply.headers });
       res.end(reply.body ?? (json ? '{}' : Buffer.alloc(0)));
@@ -134,7 +136,7 @@ export async function startFakeGrpcOtlp(port = 0, tls?: TlsFiles): Promise<FakeG
       const batch = withoutRaw(decodeTraceRequest(message).batch);
       const reply = state.replies.shift() ?? { grpcStatus: 0 };
       const answered = reply === 'hang' ? 'hang' : 'httpStatus' in reply ? reply.httpStatus : reply.grpcStatus;
-      requests.push({ batch, headers, at: Date.now(), answered, compressed: frame.compressed });
+      requests.push({ batch, headers, at: Date.now(), answered, sent: frame.message, compressed: frame.compressed });
       if (reply === 'hang') return;
       if ('httpStatus' in reply) {
         stream.respond({ ':status': reply.httpStatus }, { endStream: true });

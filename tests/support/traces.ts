@@ -413,12 +413,13 @@ export function makeEveryTypeSpan(): Span {
 
 /**
  * The batch as a plain model: spans as plain objects with their attributes decoded (the protobuf decoder's spans
- * decode them on first read) and without the decoded-bytes bookkeeping (`Span.rawBuf` …), so that a decoded batch
+ * decode them on first read) and without the decoded-bytes bookkeeping (`Span.rawBuf` …, `TraceBatch.received`), so that a decoded batch
  * compares equal to the batch that was encoded.
  */
 export function withoutRaw(batch: TraceBatch): TraceBatch {
+  const { received: _r, ...rest } = batch;
   return {
-    ...batch,
+    ...rest,
     resourceSpans: batch.resourceSpans.map((rs) => ({
       ...rs,
       scopeSpans: rs.scopeSpans.map((ss) => ({ ...ss, spans: ss.spans.map(plainSpan) })),

@@ -9,6 +9,7 @@
  *     settle_delay: 500ms             # wait after an attempt is complete, for late duplicates and optional steps
  *     max_pending_attempts: 100000    # attempts held at most; beyond, the oldest are decided early
  *     reload_poll_interval: 2s        # how often the directory is checked for changes (0: fs notifications only)
+ *     tag_spans: true                 # add journey.name / journey.step to matching spans (false: forward as received)
  *     sli:
  *       window: 10s                   # SLI window length (event time)
  *       allowed_lateness: 12s         # emit a window this long after its end (default trace_wait + 2s)
@@ -60,6 +61,12 @@ export const journeysConnectorConfigSchema = z
       .prefault('2s')
       .describe('How often the journeys directory is checked for changes (hot reload), besides file system notifications; 0 = notifications only'),
     sli: sliSchema.prefault({}).describe('SLI windows by journey × segment'),
+    tag_spans: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Add journey.name and journey.step to the spans that match a journey before passing them on. false passes every span on as it came (requests nothing else changes are forwarded byte for byte, which costs less CPU); matching, attempts and SLIs are the same',
+      ),
   })
   .strict()
   .superRefine((cfg, ctx) => {

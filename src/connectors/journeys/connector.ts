@@ -93,6 +93,7 @@ export class JourneysConnector implements ConnectorComponent {
         settleDelayMs: config.settle_delay,
         maxPendingAttempts: config.max_pending_attempts,
         keepAttempts: outputs.attempts !== undefined,
+        tagSpans: config.tag_spans,
         ...(this.relay && { capture: this.relay }),
         sli: {
           windowMs: config.sli.window,
@@ -136,7 +137,7 @@ export class JourneysConnector implements ConnectorComponent {
       );
     }
 
-    this.inputs = thread?.side === 'worker' ? {} : { traces: { mutatesData: true, consume: (batch) => this.consumeTraces(batch) } };
+    this.inputs = thread?.side === 'worker' ? {} : { traces: { mutatesData: config.tag_spans, consume: (batch) => this.consumeTraces(batch) } };
     if (this.relay) {
       this.unobserve.push(
         registry

@@ -14,10 +14,11 @@ import type { SendResult } from './sender.js';
  * Memory of one queued span: its decoded objects (strings, attribute objects, bigints) with the ~8 attributes
  * typical of instrumented services — measured ~1160 bytes for tests/support/traces.ts's realistic batches as the
  * protobuf decoder builds them (Node 20) — plus the ~420 bytes of request it keeps so that it can be forwarded by
- * copying (`Span.rawBuf`). Used only to bound the in-memory queue (`max_bytes`); an estimate from the span count
- * costs nothing, where measuring would walk every attribute.
+ * copying (`Span.rawBuf`), and ~55 more when it came gzipped (`TraceBatch.received`). Used only to bound the
+ * in-memory queue (`max_bytes`); an estimate from the span count costs nothing, where measuring would walk every
+ * attribute.
  */
-export const SPAN_HEAP_BYTES_ESTIMATE = 1600;
+export const SPAN_HEAP_BYTES_ESTIMATE = 1650;
 
 export function traceItemCount(batch: TraceBatch): number {
   return batch.spanCount;
@@ -27,20 +28,35 @@ export function traceBatchSizeEstimate(batch: TraceBatch): number {
   return batch.spanCount * SPAN_HEAP_BYTES_ESTIMATE;
 }
 
-/** Concatenates batches (resources are not deduplicated: cheaper, and the wire format allows repeats). */
+/**
+ * Concatenates batches (resources are not deduplicated: cheaper, and the wire format allows repeats). When every
+ * batch still has the request it came as, so does the result: protobuf requests concatenated are one request with
+ * all their resources (repeated fields append), and gzip bodies concatenated are one gzip body of several members
+ * (RFC 1952 §2.2), which OTLP servers inflate as one stream.
+ */
 export function mergeTraceBatches(batches: TraceBatch[]): TraceBatch {
   const resourceSpans = [];
   let spanCount = 0;
+  let allReceived = true;
+  let allGzip = true;
   for (const b of batches) {
     for (const rs of b.resourceSpans) resourceSpans.push(rs);
     spanCount += b.spanCount;
+    if (b.received === undefined) allReceived = allGzip = false;
+    else if (b.received.gzip === undefined) allGzip = false;
   }
-  return { resourceSpans, spanCount };
+  if (!allReceived) return { resourceSpans, spanCount, received: undefined };
+  const received = {
+    protobuf: Buffer.concat(batches.map((b) => b.received!.protobuf)),
+    gzip: allGzip ? Buffer.concat(batches.map((b) => b.received!.gzip!)) : undefined,
+  };
+  return { resourceSpans, spanCount, received };
 }
 
 /** Persistent-queue codec: OTLP protobuf, exact to the nanosecond and readable by any OTLP tool. */
 export const traceBatchCodec: ItemCodec<TraceBatch> = {
-  encode: (batch) => encodeTraceRequest(batch),
+  // A request nothing changed is stored as it came; decoding it gives the batch back its `received` bytes.
+  encode: (batch) => batch.received?.protobuf ?? encodeTraceRequest(batch),
   // Bytes that passed the queue file's checksum are what encode() wrote, so decode() sees only valid requests.
   decode: (bytes) => decodeTraceRequest(bytes).batch,
 };

@@ -102,6 +102,12 @@ export class OtlpHttpClient implements TraceClient {
       const raw = Buffer.from(encodeTraceRequestJson(batch));
       return gzip ? gzipBody(raw, level) : raw;
     }
+    // A request nothing changed goes out as it came: as the sender gzipped it, or gzipped here without encoding.
+    const received = batch.received;
+    if (received !== undefined) {
+      if (!gzip) return toBuffer(received.protobuf);
+      return received.gzip !== undefined ? toBuffer(received.gzip) : gzipBody(received.protobuf, level);
+    }
     if (gzip) return encodeAndGzip((allocate) => encodeTraceRequest(batch, allocate), this.scratch, level);
     return toBuffer(encodeTraceRequest(batch));
   }

@@ -10,7 +10,7 @@
  * and ordered as the journeys are in the snapshot: `journey.name: [checkout, signup]`,
  * `journey.step: [charge, start]`. Existing `journey.*` attributes are replaced.
  */
-import { getAttribute, serviceNameOf, setSpanAttribute, type AnyValue, type Resource, type Span, type TraceBatch } from '../../core/model.js';
+import { getAttribute, markChanged, serviceNameOf, setSpanAttribute, type AnyValue, type Resource, type Span, type TraceBatch } from '../../core/model.js';
 import type { BoundCounter } from '../../core/telemetry.js';
 import type { AttemptRecord, CompiledJourney, SliWindow } from '../model.js';
 import { Assembler, type AssemblerOptions } from './assembler.js';
@@ -36,6 +36,8 @@ export interface JourneyRuntimeOptions extends AssemblerOptions {
   readonly keepAttempts: boolean;
   /** Hand matched spans to this sink instead of assembling them here. */
   readonly capture?: CapturedSpanSink;
+  /** Add `journey.name` / `journey.step` to matching spans (default true); false leaves every batch as it came. */
+  readonly tagSpans?: boolean;
 }
 
 export class JourneyRuntime {
@@ -87,15 +89,16 @@ export class JourneyRuntime {
   }
 
   /**
-   * Matches every span of `batch`, tags the matching ones in place and buffers them for assembly. Returns the
-   * number of spans tagged. Never keeps a reference to the batch.
+   * Matches every span of `batch`, tags the matching ones in place (unless `tagSpans` is false) and buffers them
+   * for assembly. Returns the number of spans that matched. Never keeps a reference to the batch.
    */
   process(batch: TraceBatch, nowMs: number): number {
     const index = this.index;
     if (index === undefined) return 0;
     const scratch = this.scratch;
     const capture = this.options.capture;
-    let tagged = 0;
+    const tagSpans = this.options.tagSpans !== false;
+    let matchedSpans = 0;
     const resourceSpans = batch.resourceSpans;
     for (let r = 0; r < resourceSpans.length; r++) {
       const rs = resourceSpans[r]!;
@@ -112,8 +115,12 @@ export class JourneyRuntime {
           const n = index.match(view, span, resourceAttributes, scratch);
           if (n === 0) continue;
           version ??= versionOf(rs.resource);
-          tag(span, scratch, n);
-          tagged++;
+          if (tagSpans) {
+            // The batch no longer says what its request said: the exporters must encode it (TraceBatch.received).
+            if (matchedSpans === 0) markChanged(batch);
+            tag(span, scratch, n);
+          }
+          matchedSpans++;
           for (let k = 0; k < n; k++) {
             const c = scratch[k]!;
             this.matched[c.journeyOrder]!.inc();
@@ -123,8 +130,8 @@ export class JourneyRuntime {
         }
       }
     }
-    if (tagged > 0) this.metrics.spansTagged.inc(tagged);
-    return tagged;
+    if (tagSpans && matchedSpans > 0) this.metrics.spansTagged.inc(matchedSpans);
+    return matchedSpans;
   }
 
   /**

@@ -9,7 +9,7 @@
  * chunk, which is at most `maxBytes` + 1 bytes), so a gzip bomb (1 GB of zeros in 1 MB) is cut off after about
  * `maxBytes` of output rather than inflated first and measured after.
  */
-import { Gunzip, gunzipSync, Inflate, InflateRaw, inflateRawSync, inflateSync } from 'node:zlib';
+import { crc32, Gunzip, gunzipSync, Inflate, InflateRaw, inflateRawSync, inflateSync } from 'node:zlib';
 import { PermanentError } from '../../core/errors.js';
 import { zlibOnce } from '../../core/zlib-once.js';
 
@@ -100,4 +100,20 @@ function hasZlibHeader(b: Buffer): boolean {
   const cmf = b[0]!;
   const flg = b[1]!;
   return (cmf & 0x0f) === 8 && cmf >> 4 <= 7 && ((cmf << 8) | flg) % 31 === 0;
+}
+
+/**
+ * Whether a gzip body that inflated to `inflated` ends with its last member's trailer, so that it can be forwarded
+ * as it came (TraceBatch.received). zlib also accepts zero bytes after the last member, which other OTLP servers
+ * (Go's gzip reader, so the OpenTelemetry Collector) refuse. A single member's trailer ends with the inflated length
+ * (ISIZE, RFC 1952 §2.3.1), which padding would have to imitate exactly; for several members the last one's CRC-32
+ * is checked over the last ISIZE bytes of the output (~6 µs for a 100-span member).
+ */
+export function gzipEndsCleanly(body: Uint8Array, inflated: Uint8Array): boolean {
+  if (body.length < 18) return false;
+  const at = body.length - 8;
+  const crc = (body[at]! | (body[at + 1]! << 8) | (body[at + 2]! << 16) | (body[at + 3]! << 24)) >>> 0;
+  const isize = (body[at + 4]! | (body[at + 5]! << 8) | (body[at + 6]! << 16) | (body[at + 7]! << 24)) >>> 0;
+  if (isize === inflated.length % 2 ** 32) return true;
+  return isize > 0 && isize < inflated.length && crc32(inflated.subarray(inflated.length - isize)) === crc;
 }

@@ -40,7 +40,7 @@ import {
 } from '../../otlp/index.js';
 import type { OtlpGrpcConfig } from './config.js';
 import { BearerAuth } from './auth.js';
-import { TOO_LARGE, decompressBodyAsync, parseBodyEncoding, type BodyEncoding } from './decompress.js';
+import { TOO_LARGE, decompressBodyAsync, gzipEndsCleanly, parseBodyEncoding, type BodyEncoding } from './decompress.js';
 import type { Ingest, Outcome, TransportMetrics } from './ingest.js';
 import { Lease } from './inflight.js';
 import { ServerLifecycle } from './server-lifecycle.js';
@@ -262,6 +262,9 @@ export class OtlpGrpcServer extends ServerLifecycle<Http2Server | Http2SecureSer
     } catch (err) {
       return this.answerError(stream, GrpcCode.INVALID_ARGUMENT, 'bad_request', errorMessage(err));
     }
+    // Gzipped as sent: an exporter that gzips too can forward these bytes if nothing changes the batch.
+    const received = decoded.batch.received;
+    if (received !== undefined && frame.compressed && encoding === 'gzip' && gzipEndsCleanly(frame.message, message)) decoded.batch.received = { protobuf: received.protobuf, gzip: frame.message };
     const verdict = await this.ingest.deliver(decoded, this.metrics);
     switch (verdict.kind) {
       case 'ok':

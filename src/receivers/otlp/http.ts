@@ -28,7 +28,7 @@ import {
 import type { OtlpHttpConfig } from './config.js';
 import { BearerAuth } from './auth.js';
 import { CorsPolicy } from './cors.js';
-import { ASYNC_FROM_BYTES, TOO_LARGE, decompressBodyAsync, parseBodyEncoding } from './decompress.js';
+import { ASYNC_FROM_BYTES, TOO_LARGE, decompressBodyAsync, gzipEndsCleanly, parseBodyEncoding } from './decompress.js';
 import type { Ingest, Outcome, TransportMetrics } from './ingest.js';
 import { Lease } from './inflight.js';
 import { ServerLifecycle } from './server-lifecycle.js';
@@ -251,8 +251,12 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
       }
 
       let raw: Buffer;
+      // A gzipped protobuf body is kept as sent, so that an exporter that gzips too can forward it if nothing
+      // changes the batch (TraceBatch.received); a pooled one is copied (~2 µs for a 500-span request).
+      let gzipped: Buffer | undefined;
       try {
         raw = await decompressBodyAsync(body, encoding, limit);
+        if (encoding === 'gzip' && wire === 'proto' && gzipEndsCleanly(body, raw)) gzipped = pooled !== undefined ? Buffer.from(body) : body;
       } catch (err) {
         const tooLarge = (err as PermanentError).code === TOO_LARGE;
         return this.answerError(req, res, tooLarge ? 413 : 400, tooLarge ? 'too_large' : 'bad_request', errorMessage(err), wire);
@@ -269,6 +273,8 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
       } catch (err) {
         return this.answerError(req, res, 400, 'bad_request', errorMessage(err), wire);
       }
+      const received = decoded.batch.received;
+      if (received !== undefined && gzipped !== undefined) decoded.batch.received = { protobuf: received.protobuf, gzip: gzipped };
 
       const verdict = await this.ingest.deliver(decoded, this.metrics);
       switch (verdict.kind) {

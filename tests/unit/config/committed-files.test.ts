@@ -101,6 +101,13 @@ describe('benchmark configs', () => {
     });
   }
 
+  it('bench/e2e/pulse.yaml takes the settings the environment may change (tag_spans, forward compression)', () => {
+    const result = loadConfig(`${root}bench/e2e/pulse.yaml`, defaultRegistry(), { ...env, PULSE_BENCH_TAG_SPANS: 'false', PULSE_BENCH_FORWARD_COMPRESSION: 'none' });
+    if (!('config' in result)) throw new Error(result.issues.map(formatIssue).join('\n'));
+    expect(result.config.connectors.get('journeys')?.config).toMatchObject({ tag_spans: false });
+    expect(result.config.exporters.get('otlphttp')?.config).toMatchObject({ compression: 'none' });
+  });
+
   it('bench/e2e/pulse-forward.yaml forwards like the reference Collector config: the same queue, no journeys', () => {
     type Doc = { connectors?: Obj; exporters: Record<string, Obj>; processors: Record<string, Obj> };
     const pulse = parse(read('bench/e2e/pulse-forward.yaml')) as Doc;

@@ -104,6 +104,7 @@ describe('journeys connector config', () => {
       max_pending_attempts: 100_000,
       reload_poll_interval: 2000,
       sli: { window: 10_000, allowed_lateness: 12_000, max_segment_values: 100 },
+      tag_spans: true,
     });
     expect(journeysConnectorConfigSchema.parse({ directory: 'j', trace_wait: '30s' }).sli.allowed_lateness).toBe(32_000);
     expect(journeysConnectorConfigSchema.parse({ directory: 'j', sli: { allowed_lateness: '1s' } }).sli.allowed_lateness).toBe(1000);

@@ -91,7 +91,8 @@ describe('protobuf round trip', () => {
 
   it('encodes an empty batch as zero bytes and decodes zero bytes as an empty batch', () => {
     expect(encodeTraceRequest({ resourceSpans: [], spanCount: 0 }).length).toBe(0);
-    expect(decodeTraceRequest(new Uint8Array(0))).toEqual({ batch: { resourceSpans: [], spanCount: 0 }, rejectedSpans: 0, rejectReason: '' });
+    const empty = new Uint8Array(0);
+    expect(decodeTraceRequest(empty)).toEqual({ batch: { resourceSpans: [], spanCount: 0, received: { protobuf: empty, gzip: undefined } }, rejectedSpans: 0, rejectReason: '' });
   });
 
   it('writes canonical bytes that match a hand-assembled message', () => {

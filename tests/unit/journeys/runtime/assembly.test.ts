@@ -47,6 +47,35 @@ describe('tagging', () => {
     expect(attr(s.attributes, 'journey.name')).toEqual(['checkout', 'payment']);
     expect(attr(s.attributes, 'journey.step')).toEqual(['pay', 'start']);
   });
+
+  it('forgets the request a batch came as once it tags a span in it, and only then', () => {
+    const { runtime } = makeRuntime([checkoutJourney()]);
+    const received = { protobuf: new Uint8Array([10, 0]), gzip: undefined };
+    const untouched = batch([FRONTEND, [span({ trace: traceId(3), name: 'GET /health' })]]);
+    untouched.received = received;
+    expect(runtime.process(untouched, NOW)).toBe(0);
+    expect(untouched.received).toBe(received);
+    const tagged = batch([FRONTEND, [checkoutSpans(traceId(4)).start]]);
+    tagged.received = received;
+    expect(runtime.process(tagged, NOW)).toBe(1);
+    expect(tagged.received).toBeUndefined();
+  });
+
+  it('with tagSpans false, matches and assembles as usual but changes no span, so the request stays as it came', () => {
+    const { runtime, metric } = makeRuntime([checkoutJourney()], { tagSpans: false });
+    const t = traceId(5);
+    const { start, charge, confirm } = checkoutSpans(t);
+    const b = batch([FRONTEND, [start]], [PAYMENTS, [charge]], [NOTIFIER, [confirm]]);
+    const received = { protobuf: new Uint8Array([10, 0]), gzip: undefined };
+    b.received = received;
+    expect(runtime.process(b, NOW)).toBe(3);
+    expect(b.received).toBe(received);
+    for (const s of [start, charge, confirm]) expect(attr(s.attributes, 'journey.name')).toBeUndefined();
+    expect(metric('pulse_journey_spans_tagged_total')).toBe(0);
+    expect(metric('pulse_journey_spans_matched_total', { journey: 'checkout' })).toBe(3);
+    runtime.flush(NOW + 1000);
+    expect(runtime.takeAttempts().map((a) => [a.journey, a.outcome])).toEqual([['checkout', 'success']]);
+  });
 });
 
 describe('attempt assembly', () => {
