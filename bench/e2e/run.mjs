@@ -13,6 +13,8 @@
  *   npm run bench -- --config my.yaml      another Pulse config (it must use the ${env:PULSE_BENCH_…} values)
  *   npm run bench -- --node-option --cpu-prof       Node options for Pulse (repeatable; replace the default
  *                                                  --max-semi-space-size=16 of the container image)
+ *   PULSE_BENCH_TAG_SPANS=false npm run bench          journeys without span tags (requests forwarded as they came)
+ *   PULSE_BENCH_FORWARD_COMPRESSION=none npm run bench  the forward hop uncompressed (gzip by default)
  *   npm run bench -- --reference-collector ./otelcol   the same steps against an OpenTelemetry Collector binary
  *                                                  instead of Pulse (bench/e2e/otelcol.yaml: receive and forward
  *                                                  only); results to a temp file unless --out/--md are given
@@ -35,6 +37,8 @@ import { freePorts, sleep } from '../../scripts/infra/process-control.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const TRANSPORTS = ['http-proto', 'grpc', 'http-json'];
+/** Settings of bench/e2e/pulse.yaml that the environment may change (the rest are ports and paths set here). */
+const SETTINGS_FROM_ENV = ['PULSE_BENCH_FORWARD_COMPRESSION', 'PULSE_BENCH_TAG_SPANS', 'PULSE_BENCH_DERIVED_THREAD', 'PULSE_BENCH_WORKER_MAX_HEAP'];
 /** Pulse runs with the Node options its container image sets (deploy/docker/Dockerfile); --node-option replaces them. */
 const DEFAULT_NODE_OPTIONS = ['--max-semi-space-size=16'];
 
@@ -622,7 +626,11 @@ async function main() {
     };
     const results = {
       date: new Date().toISOString(),
-      command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+      // With the settings of bench/e2e/pulse.yaml that were changed through the environment, so that the line can
+      // be run again as printed.
+      command: `${SETTINGS_FROM_ENV.filter((k) => process.env[k] !== undefined)
+        .map((k) => `${k}=${process.env[k]} `)
+        .join('')}npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
       quick: opts.quick,
       machine: machine(),
       servers: { clickhouse: ch.version, kafka: kafka.version },
