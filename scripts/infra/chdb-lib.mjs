@@ -4,24 +4,26 @@
 // detached process on a free loopback port with its data in its own dir, stopped by PID.
 // Types: chdb-lib.d.mts. Notes and measured timings: README.md.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   HOST,
-  PORT_CONFLICT,
-  excerpt,
+  assertPortsFree,
   fileSize,
-  freePorts,
   isListening,
   isRunning,
   pollUntil,
   portIsFree,
   readFrom,
+  readState,
   spawnDetached,
-  stopPid,
+  startFailure,
+  startOnPorts,
+  stopRecorded,
   withInstallLock,
+  writeState,
 } from './process-control.mjs';
 import { clickHouseQuery } from './clickhouse-lib.mjs';
 
@@ -79,8 +81,7 @@ export function installChdb({ quiet = false } = {}) {
 }
 
 export function readChdbState(dir) {
-  const file = resolve(dir, STATE_FILE);
-  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null;
+  return readState(resolve(dir), STATE_FILE);
 }
 
 /**
@@ -96,39 +97,16 @@ export async function startChdb({ dir, httpPort, timeoutMs = START_TIMEOUT_MS } 
     throw new Error(`PULSE_ERR_INFRA_RUNNING: a chdb server (pid ${previous.pid}) already uses ${dir}; stop it first`);
   }
   mkdirSync(join(dir, 'data'), { recursive: true });
-  for (let attempt = 1; ; attempt++) {
-    const port = httpPort ?? (await freePorts(1))[0];
-    try {
-      return await startOnce(dir, port, timeoutMs);
-    } catch (err) {
-      if (httpPort !== undefined || attempt === 3 || !err.portConflict) throw err;
-      log(`start failed, retrying on another port: ${err.message.split('\n')[0]}`);
-    }
-  }
+  return startOnPorts({ keys: ['httpPort'], ports: { httpPort }, startOnce: (ports) => startOnce(dir, ports.httpPort, timeoutMs), log });
 }
 
 async function startOnce(dir, httpPort, timeoutMs) {
-  if (!(await portIsFree(httpPort))) {
-    const err = new Error(`PULSE_ERR_INFRA_PORT_IN_USE: ${httpPort} on ${HOST} is already in use`);
-    err.portConflict = true;
-    throw err;
-  }
+  await assertPortsFree({ httpPort });
   const logFile = join(dir, 'chdb.log');
   const offset = fileSize(logFile);
   const started = Date.now();
   const env = { ...process.env, PYTHONPATH: chdbDir(), PYTHONUNBUFFERED: '1' };
   const child = spawnDetached('python3', [SHIM, `--port=${httpPort}`, `--path=${dir}/data`], { logFile, cwd: dir, env });
-  const fail = (reason) => {
-    try {
-      process.kill(child.pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-    const text = readFrom(logFile, offset);
-    const err = new Error(`PULSE_ERR_INFRA_START: chdb (pid ${child.pid}, http ${httpPort}) ${reason}. From ${logFile}:\n${excerpt(text, { lines: 12 })}`);
-    err.portConflict = PORT_CONFLICT.test(text);
-    return err;
-  };
   await pollUntil(
     async () => {
       if (!isListening(child.pid, httpPort)) return false;
@@ -138,25 +116,28 @@ async function startOnce(dir, httpPort, timeoutMs) {
     // The child's own exit event says whether it died, not /proc/<pid>/cmdline: `python3` may be a pyenv shim that
     // execs several times before Python runs, and a cmdline read during an exec can come back without our marker
     // (1 start in 24, three at a time, was reported dead and killed that way).
-    { timeoutMs, failed: () => child.exitDescription(), makeError: fail },
+    {
+      timeoutMs,
+      failed: () => child.exitDescription(),
+      makeError: (reason) => startFailure(child, { name: `chdb (pid ${child.pid}, http ${httpPort})`, reason, logFile, text: readFrom(logFile, offset), lines: 12 }),
+    },
   );
   const version = (await clickHouseQuery(httpPort, 'SELECT version()')).trim();
   const state = { pid: child.pid, httpPort, version, startedInMs: Date.now() - started };
-  writeFileSync(resolve(dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+  writeState(dir, STATE_FILE, state);
   return { ...state, dir, url: `http://${HOST}:${httpPort}`, stop: () => stopChdb({ dir }) };
 }
 
 /** Stops the server recorded in `<dir>/chdb.json` (SIGTERM, SIGKILL after 10 s) and removes the json. */
 export async function stopChdb({ dir }) {
-  const state = readChdbState(dir);
-  if (!state) return { pid: null, killed: false };
-  const { killed } = await stopPid(state.pid, { marker: instanceMarker(resolve(dir)), graceMs: STOP_GRACE_MS });
+  dir = resolve(dir);
+  const { pid, killed, state } = await stopRecorded({ dir, stateFile: STATE_FILE, marker: instanceMarker(dir), graceMs: STOP_GRACE_MS });
+  if (!state) return { pid, killed };
   // A process whose main thread has exited no longer shows its command line while its other threads are still
   // being torn down, holding the socket: a restart on the same port waits for it.
   await pollUntil(() => portIsFree(state.httpPort), {
     timeoutMs: 10_000,
-    makeError: () => new Error(`PULSE_ERR_INFRA_STOP: port ${state.httpPort} is still in use after chdb (pid ${state.pid}) exited`),
+    makeError: () => new Error(`PULSE_ERR_INFRA_STOP: port ${state.httpPort} is still in use after chdb (pid ${pid}) exited`),
   });
-  rmSync(resolve(dir, STATE_FILE), { force: true });
-  return { pid: state.pid, killed };
+  return { pid, killed };
 }

@@ -2,22 +2,23 @@
 // detached process with every path and port overridden so it touches only its own data dir, stopped by PID.
 // Types: clickhouse-lib.d.mts. CLI: clickhouse.mjs. Notes and measured timings: README.md.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import {
   HOST,
-  PORT_CONFLICT,
-  excerpt,
+  assertPortsFree,
   fileSize,
-  freePorts,
   isListening,
   isRunning,
   pollUntil,
-  portIsFree,
   readFrom,
+  readState,
   spawnDetached,
-  stopPid,
+  startFailure,
+  startOnPorts,
+  stopRecorded,
   withInstallLock,
+  writeState,
 } from './process-control.mjs';
 
 // Debian's package installs /usr/sbin/clickhouse-server; ClickHouse's own packages install /usr/bin/clickhouse
@@ -161,8 +162,7 @@ function serverArgs(configFile, dir, ports, tls) {
 
 /** Reads `<dir>/clickhouse.json` (null when absent). */
 export function readClickHouseState(dir) {
-  const file = resolve(dir, STATE_FILE);
-  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null;
+  return readState(resolve(dir), STATE_FILE);
 }
 
 /**
@@ -182,30 +182,12 @@ export async function startClickHouse({ dir, ports = {}, tls, timeoutMs = START_
   }
   mkdirSync(`${dir}/tmp`, { recursive: true });
   const keys = ['httpPort', 'tcpPort', 'interserverPort', ...(tls ? ['httpsPort'] : [])];
-  const given = keys.map((k) => ports[k]);
-  const allGiven = given.every(Boolean);
-  for (let attempt = 1; ; attempt++) {
-    const picked = allGiven ? given : await pickMissing(given);
-    try {
-      return await startOnce(dir, Object.fromEntries(keys.map((k, i) => [k, picked[i]])), tls, timeoutMs);
-    } catch (err) {
-      // A port that was free when picked can be taken by another process before the server binds it (parallel
-      // test workers): when the server could not bind ports we picked, try again with fresh ones.
-      if (allGiven || attempt === 3 || !err.portConflict) throw err;
-      log(`start failed, retrying with other ports: ${err.message.split('\n')[0]}`);
-    }
-  }
+  return startOnPorts({ keys, ports, startOnce: (picked) => startOnce(dir, picked, tls, timeoutMs), log });
 }
 
 async function startOnce(dir, ports, tls, timeoutMs) {
   const { httpPort, tcpPort, interserverPort, httpsPort } = ports;
-  for (const [name, port] of Object.entries(ports)) {
-    if (!(await portIsFree(port))) {
-      const err = new Error(`PULSE_ERR_INFRA_PORT_IN_USE: ${name} ${port} on ${HOST} is already in use; stop whatever holds it or let the ports be picked`);
-      err.portConflict = true;
-      throw err;
-    }
-  }
+  await assertPortsFree(ports);
   const errLog = `${dir}/ch.err.log`;
   const stdoutLog = `${dir}/ch.stdout.log`;
   // Logs are appended across restarts: only what this run writes explains its failure.
@@ -213,21 +195,6 @@ async function startOnce(dir, ports, tls, timeoutMs) {
   const started = Date.now();
   const { file, prefix } = serverCommand();
   const child = spawnDetached(file, [...prefix, ...serverArgs(writeServerConfig(dir), dir, ports, tls)], { logFile: stdoutLog, cwd: dir, env: process.env });
-  const fail = (reason) => {
-    // Do not leave a half-started server behind.
-    try {
-      process.kill(child.pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-    const text = readFrom(errLog, offsets.err) || readFrom(stdoutLog, offsets.stdout);
-    const err = new Error(
-      `PULSE_ERR_INFRA_START: ClickHouse (pid ${child.pid}, http ${httpPort}) ${reason}. ` +
-        `From ${errLog}:\n${excerpt(text, { lines: 12, important: /<(Error|Fatal)>/ })}`,
-    );
-    err.portConflict = PORT_CONFLICT.test(text);
-    return err;
-  };
   await pollUntil(
     async () => {
       if (!isListening(child.pid, httpPort) || (httpsPort !== undefined && !isListening(child.pid, httpsPort))) return false;
@@ -237,7 +204,15 @@ async function startOnce(dir, ports, tls, timeoutMs) {
     {
       timeoutMs,
       failed: () => child.exitDescription(),
-      makeError: fail,
+      makeError: (reason) =>
+        startFailure(child, {
+          name: `ClickHouse (pid ${child.pid}, http ${httpPort})`,
+          reason,
+          logFile: errLog,
+          text: readFrom(errLog, offsets.err) || readFrom(stdoutLog, offsets.stdout),
+          lines: 12,
+          important: /<(Error|Fatal)>/,
+        }),
     },
   );
   const version = (await clickHouseQuery(httpPort, 'SELECT version()')).trim();
@@ -250,13 +225,8 @@ async function startOnce(dir, ports, tls, timeoutMs) {
     version,
     startedInMs: Date.now() - started,
   };
-  writeFileSync(resolve(dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+  writeState(dir, STATE_FILE, state);
   return { ...state, dir, url: `http://${HOST}:${httpPort}`, stop: () => stopClickHouse({ dir }) };
-}
-
-async function pickMissing(given) {
-  const free = await freePorts(given.filter((p) => !p).length);
-  return given.map((p) => p || free.shift());
 }
 
 /**
@@ -264,10 +234,7 @@ async function pickMissing(given) {
  * Resolves `{ pid, killed }` (pid null when nothing was recorded). Safe to call twice.
  */
 export async function stopClickHouse({ dir }) {
-  const file = resolve(dir, STATE_FILE);
-  const state = readClickHouseState(dir);
-  if (!state) return { pid: null, killed: false };
-  const { killed } = await stopPid(state.pid, { marker: instanceMarker(resolve(dir)), graceMs: STOP_GRACE_MS });
-  rmSync(file, { force: true });
-  return { pid: state.pid, killed };
+  dir = resolve(dir);
+  const { pid, killed } = await stopRecorded({ dir, stateFile: STATE_FILE, marker: instanceMarker(dir), graceMs: STOP_GRACE_MS });
+  return { pid, killed };
 }

@@ -8,18 +8,19 @@ import { dirname, join, resolve } from 'node:path';
 import { createConnection } from 'node:net';
 import {
   HOST,
-  PORT_CONFLICT,
-  excerpt,
+  assertPortsFree,
   fileSize,
-  freePorts,
   isListening,
   isRunning,
   pollUntil,
-  portIsFree,
   readFrom,
+  readState,
   spawnDetached,
-  stopPid,
+  startFailure,
+  startOnPorts,
+  stopRecorded,
   withInstallLock,
+  writeState,
 } from './process-control.mjs';
 
 export const KAFKA_VERSION = process.env.PULSE_KAFKA_VERSION ?? '3.9.1';
@@ -232,8 +233,7 @@ function storageTool(libs, dir, args) {
 
 /** Reads `<dir>/kafka.json` (null when absent). */
 export function readKafkaState(dir) {
-  const file = resolve(dir, STATE_FILE);
-  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null;
+  return readState(resolve(dir), STATE_FILE);
 }
 
 /**
@@ -260,32 +260,21 @@ export async function startKafka({ dir, ports = {}, reuse = false, sasl, tls, ti
   }
   // The ports this broker needs: PLAINTEXT and CONTROLLER always, SASL_PLAINTEXT and SSL when asked for.
   const keys = ['port', 'controllerPort', ...(sasl ? ['saslPort'] : []), ...(tls ? ['sslPort'] : []), ...(sasl && tls ? ['saslSslPort'] : [])];
-  const given = keys.map((k) => ports[k]);
-  const allGiven = given.every(Boolean);
-  for (let attempt = 1; ; attempt++) {
-    const picked = allGiven ? given : await pickMissing(given);
-    try {
-      return await startOnce(libs, dir, Object.fromEntries(keys.map((k, i) => [k, picked[i]])), sasl, tls, timeoutMs);
-    } catch (err) {
-      // A port that was free when picked can be taken by another process before the JVM binds it (parallel
-      // test workers): when the broker could not bind ports we picked, try again with fresh ones. A fresh dir
-      // is wiped so the retry formats it for the new ports.
-      if (allGiven || attempt === 3 || !err.portConflict) throw err;
-      log(`start failed, retrying with other ports: ${err.message.split('\n')[0]}`);
+  return startOnPorts({
+    keys,
+    ports,
+    startOnce: (picked) => startOnce(libs, dir, picked, sasl, tls, timeoutMs),
+    log,
+    // A fresh dir was formatted for the ports that failed: wiped, so the retry formats it for the new ones.
+    beforeRetry: () => {
       if (!formatted) rmSync(join(dir, 'data'), { recursive: true, force: true });
-    }
-  }
+    },
+  });
 }
 
 async function startOnce(libs, dir, ports, sasl, tls, timeoutMs) {
   const { port, controllerPort, saslPort, sslPort, saslSslPort } = ports;
-  for (const [name, p] of Object.entries(ports)) {
-    if (!(await portIsFree(p))) {
-      const err = new Error(`PULSE_ERR_INFRA_PORT_IN_USE: ${name} ${p} on ${HOST} is already in use; stop whatever holds it or let the ports be picked`);
-      err.portConflict = true;
-      throw err;
-    }
-  }
+  await assertPortsFree(ports);
   mkdirSync(join(dir, 'data'), { recursive: true });
   writeFileSync(join(dir, 'server.properties'), serverProperties(dir, ports, sasl, tls));
   writeFileSync(join(dir, 'log4j.properties'), log4jProperties());
@@ -305,22 +294,12 @@ async function startOnce(libs, dir, ports, sasl, tls, timeoutMs) {
   const thisRun = () => readFrom(logFile, logOffset);
   const [cmd, args] = java(libs, dir, 'kafka.Kafka', [join(dir, 'server.properties')]);
   const child = spawnDetached(cmd, args, { logFile, cwd: dir, env: process.env });
-  const fail = (reason) => {
-    try {
-      process.kill(child.pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-    const text = thisRun();
-    const err = new Error(`PULSE_ERR_INFRA_START: Kafka (pid ${child.pid}, port ${port}) ${reason}. From ${logFile}:\n${excerpt(text, { lines: 20, important: /\b(ERROR|FATAL)\b/ })}`);
-    err.portConflict = PORT_CONFLICT.test(text);
-    return err;
-  };
   await pollUntil(async () => thisRun().includes(READY_LINE) && isListening(child.pid, port) && (await kafkaApiVersions(port)).length > 0, {
     timeoutMs,
     intervalMs: 200,
     failed: () => child.exitDescription(),
-    makeError: fail,
+    makeError: (reason) =>
+      startFailure(child, { name: `Kafka (pid ${child.pid}, port ${port})`, reason, logFile, text: thisRun(), lines: 20, important: /\b(ERROR|FATAL)\b/ }),
   });
   const state = {
     pid: child.pid,
@@ -333,13 +312,8 @@ async function startOnce(libs, dir, ports, sasl, tls, timeoutMs) {
     version: KAFKA_VERSION,
     startedInMs: Date.now() - started,
   };
-  writeFileSync(resolve(dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
+  writeState(dir, STATE_FILE, state);
   return { ...state, dir, logFile, stop: () => stopKafka({ dir }) };
-}
-
-async function pickMissing(given) {
-  const free = await freePorts(given.filter((p) => !p).length);
-  return given.map((p) => p || free.shift());
 }
 
 /**
@@ -347,11 +321,9 @@ async function pickMissing(given) {
  * Removes the json. Resolves `{ pid, killed }` (pid null when nothing was recorded). Safe to call twice.
  */
 export async function stopKafka({ dir }) {
-  const state = readKafkaState(dir);
-  if (!state) return { pid: null, killed: false };
-  const { killed } = await stopPid(state.pid, { marker: instanceMarker(resolve(dir)), graceMs: STOP_GRACE_MS });
-  rmSync(resolve(dir, STATE_FILE), { force: true });
-  return { pid: state.pid, killed };
+  dir = resolve(dir);
+  const { pid, killed } = await stopRecorded({ dir, stateFile: STATE_FILE, marker: instanceMarker(dir), graceMs: STOP_GRACE_MS });
+  return { pid, killed };
 }
 
 /**

@@ -5,3 +5,15 @@
  * tells a process from a later one that was given the same PID.
  */
 export function startTime(pid: number): string | null;
+
+/**
+ * Starts a server with `startOnce({ key: port })` on the ports named `keys` (given ones as they are, the others
+ * picked free), again on fresh picks (three attempts in all) when a start fails with `err.portConflict`.
+ */
+export function startOnPorts<T>(options: {
+  keys: string[];
+  ports?: Record<string, number | undefined>;
+  startOnce: (ports: Record<string, number>) => Promise<T>;
+  log: (message: string) => void;
+  beforeRetry?: () => void;
+}): Promise<T>;

@@ -1,5 +1,6 @@
-// Process and port plumbing shared by clickhouse-lib.mjs and kafka-lib.mjs: free loopback ports, detached
-// servers started and stopped by PID, and log tails for error messages. Plain Node ESM, no dependencies.
+// Process and port plumbing shared by clickhouse-lib.mjs, chdb-lib.mjs and kafka-lib.mjs: free loopback ports,
+// detached servers started on them (retried on other ports after a bind race), their state files, stopping them by
+// PID, and log tails for error messages. Plain Node ESM, no dependencies.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -196,6 +197,82 @@ export function spawnDetached(command, args, { logFile, cwd, env }) {
   } finally {
     closeSync(fd); // the child holds its own copy of the descriptor
   }
+}
+
+/** The state a started server left in `<dir>/<name>` (JSON), or null when there is none. */
+export function readState(dir, name) {
+  const file = join(dir, name);
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null;
+}
+
+/** Records a started server's `state` in `<dir>/<name>`, for `stopRecorded` and other processes. */
+export function writeState(dir, name, state) {
+  writeFileSync(join(dir, name), `${JSON.stringify(state, null, 2)}\n`);
+}
+
+/**
+ * Starts a server with `startOnce({ key: port })` on the ports named `keys`: those given in `ports` as they are,
+ * the others picked free. A port that was free when picked can be taken by another process before the server
+ * binds it (parallel test workers): when a start on picked ports fails with `err.portConflict`, it is tried again
+ * on fresh ones, at most three times in all, after `beforeRetry()`. Ports all given are never changed.
+ */
+export async function startOnPorts({ keys, ports = {}, startOnce, log, beforeRetry }) {
+  const given = keys.map((k) => ports[k]);
+  const allGiven = given.every(Boolean);
+  for (let attempt = 1; ; attempt++) {
+    let picked = given;
+    if (!allGiven) {
+      const free = await freePorts(given.filter((p) => !p).length);
+      picked = given.map((p) => p || free.shift());
+    }
+    try {
+      return await startOnce(Object.fromEntries(keys.map((k, i) => [k, picked[i]])));
+    } catch (err) {
+      if (allGiven || attempt === 3 || !err.portConflict) throw err;
+      log(`start failed, retrying with other ports: ${err.message.split('\n')[0]}`);
+      beforeRetry?.();
+    }
+  }
+}
+
+/** Throws (with `portConflict`, see `startOnPorts`) when one of `ports` (`{ name: port }`) is taken on HOST. */
+export async function assertPortsFree(ports) {
+  for (const [name, port] of Object.entries(ports)) {
+    if (!(await portIsFree(port))) {
+      const err = new Error(`PULSE_ERR_INFRA_PORT_IN_USE: ${name} ${port} on ${HOST} is already in use; stop whatever holds it or let the ports be picked`);
+      err.portConflict = true;
+      throw err;
+    }
+  }
+}
+
+/**
+ * The error for a server that did not become ready: kills `child` first (no half-started server is left behind),
+ * then names it, the reason and what its log (`text`, from `logFile`) says. `portConflict` tells `startOnPorts`
+ * whether other ports could help.
+ */
+export function startFailure(child, { name, reason, logFile, text, lines = 20, important }) {
+  try {
+    process.kill(child.pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+  const err = new Error(`PULSE_ERR_INFRA_START: ${name} ${reason}. From ${logFile}:\n${excerpt(text, { lines, important })}`);
+  err.portConflict = PORT_CONFLICT.test(text);
+  return err;
+}
+
+/**
+ * Stops the server recorded in `<dir>/<stateFile>` (`stopPid`: SIGTERM, SIGKILL after `graceMs`; only a process
+ * whose command line holds `marker`) and removes the file. Resolves `{ pid, killed, state }`, pid null when
+ * nothing was recorded. Safe to call twice.
+ */
+export async function stopRecorded({ dir, stateFile, marker, graceMs }) {
+  const state = readState(dir, stateFile);
+  if (!state) return { pid: null, killed: false, state: null };
+  const { killed } = await stopPid(state.pid, { marker, graceMs });
+  rmSync(join(dir, stateFile), { force: true });
+  return { pid: state.pid, killed, state };
 }
 
 /** Size of `file` in bytes (0 when missing): where output appended by the next run will start. */
