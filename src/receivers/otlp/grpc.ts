@@ -264,7 +264,9 @@ export class OtlpGrpcServer extends ServerLifecycle<Http2Server | Http2SecureSer
     }
     // Gzipped as sent: an exporter that gzips too can forward these bytes if nothing changes the batch.
     const received = decoded.batch.received;
-    if (received !== undefined && frame.compressed && encoding === 'gzip' && gzipEndsCleanly(frame.message, message)) decoded.batch.received = { protobuf: received.protobuf, gzip: frame.message };
+    if (received !== undefined && frame.compressed && encoding === 'gzip' && gzipEndsCleanly(frame.message, message)) {
+      decoded.batch.received = { protobuf: received.protobuf, gzip: frame.message };
+    }
     const verdict = await this.ingest.deliver(decoded, this.metrics);
     switch (verdict.kind) {
       case 'ok':
