@@ -141,6 +141,38 @@ export interface ReceivedRequest {
   readonly gzip: Uint8Array | undefined;
 }
 
+/**
+ * The request that `parts` make when concatenated in order (see `TraceBatch.received`), for a batch made of whole
+ * batches: protobuf requests concatenated are one request with all their resources (its only field is repeated),
+ * and gzip bodies concatenated are one body of several members (RFC 1952 §2.2), which OTLP servers inflate as one
+ * stream. `undefined` when a part has none; `gzip` only when every part came gzipped. Each form is joined when first
+ * read: an exporter that sends the gzip never copies the protobuf, and one that sends protobuf never the gzip.
+ */
+export function concatReceived(parts: ReadonlyArray<ReceivedRequest | undefined>): ReceivedRequest | undefined {
+  if (parts.length === 1) return parts[0];
+  for (const p of parts) if (p === undefined) return undefined;
+  return new JoinedRequest(parts as readonly ReceivedRequest[]);
+}
+
+class JoinedRequest implements ReceivedRequest {
+  private joinedProtobuf: Uint8Array | undefined;
+  private joinedGzip: Uint8Array | null | undefined;
+
+  constructor(private readonly parts: readonly ReceivedRequest[]) {}
+
+  get protobuf(): Uint8Array {
+    return (this.joinedProtobuf ??= Buffer.concat(this.parts.map((p) => p.protobuf)));
+  }
+
+  get gzip(): Uint8Array | undefined {
+    if (this.joinedGzip === undefined) {
+      const gzips = this.parts.map((p) => p.gzip);
+      this.joinedGzip = gzips.every((g) => g !== undefined) ? Buffer.concat(gzips as Uint8Array[]) : null;
+    }
+    return this.joinedGzip ?? undefined;
+  }
+}
+
 /** Forgets the request `batch` was decoded from: call before changing the batch or any of its spans in place. */
 export function markChanged(batch: TraceBatch): void {
   batch.received = undefined;

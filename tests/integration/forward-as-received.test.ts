@@ -2,7 +2,8 @@
  * Through `bin/pulse start`: a request Pulse did not change reaches the next hop byte for byte as the sender sent
  * it (its gzip included, and a field this Pulse does not know), one it changed is encoded again. Two journeys
  * connectors on the shipped checkout journey, one tagging (the default) and one with `tag_spans: false`, each
- * with its own receiver and next hop.
+ * with its own receiver and next hop (the tagless one through the `batch` processor, as connectors/journeys/README.md
+ * configures it).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -49,6 +50,8 @@ receivers:
 connectors:
   journeys/tagging: { directory: ${journeysDir}, trace_wait: 2s, settle_delay: 100ms }
   journeys/plain: { directory: ${journeysDir}, trace_wait: 2s, settle_delay: 100ms, tag_spans: false }
+processors:
+  batch: { timeout: 300ms }
 exporters:
   otlphttp/tagging: { endpoint: ${sinks.tagging.url} }
   otlphttp/plain: { endpoint: ${sinks.plain.url} }
@@ -65,6 +68,7 @@ service:
       exporters: [journeys/plain]
     traces/plain-out:
       receivers: [journeys/plain]
+      processors: [batch]
       exporters: [otlphttp/plain]
 `);
   h2 = connectH2({ host: '127.0.0.1', port: grpcPlain });
@@ -130,6 +134,21 @@ describe('forwarding requests as they came', () => {
     const background = await postGzip(http.tagging, Buffer.concat([encodeTraceRequest(makeRealisticBatch({ services: 3, spansPerService: 40, seed: 3 })), UNKNOWN_FIELD]));
     await waitFor(() => sinks.tagging.requests.length === 2, 10_000);
     expect(sinks.tagging.requests[1]!.sent.equals(background.body)).toBe(true);
+  });
+
+  it('the batch processor merges whole requests into one body of their gzip members, as the senders made them', async () => {
+    const before = sinks.plain.requests.length;
+    const bodies = [checkout(10), checkout(11)].map((b) => gzipSync(Buffer.concat([encodeTraceRequest(b), UNKNOWN_FIELD]), { level: 6 }));
+    const post = (body: Buffer) =>
+      fetch(`http://127.0.0.1:${http.plain}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' }, body });
+    // Both arrive within the batch processor's 300 ms: one send of both requests, in arrival order.
+    const answers = await Promise.all(bodies.map(post));
+    expect(answers.map((r) => r.status)).toEqual([200, 200]);
+    await waitFor(() => sinks.plain.requests.length > before, 10_000);
+    const got = sinks.plain.requests[before]!;
+    expect(got.batch.spanCount).toBe(6);
+    const either = [Buffer.concat(bodies), Buffer.concat([bodies[1]!, bodies[0]!])];
+    expect(either.some((b) => b.equals(got.sent))).toBe(true);
   });
 
   it('forwards a gzipped gRPC message as the sender compressed it', async () => {

@@ -4,7 +4,7 @@
  * exporter built around one client object (send, start, close) uses `createQueuedTracesExporter()`.
  */
 import type { CreateSettings } from '../../core/component.js';
-import type { TraceBatch } from '../../core/model.js';
+import { concatReceived, type TraceBatch } from '../../core/model.js';
 import { decodeTraceRequest, encodeTraceRequest, type TraceResponse } from '../../otlp/index.js';
 import type { ExporterHelperConfig } from './config.js';
 import { createQueuedExporter, type ItemCodec, type QueuedExporter } from './queued-exporter.js';
@@ -30,27 +30,16 @@ export function traceBatchSizeEstimate(batch: TraceBatch): number {
 
 /**
  * Concatenates batches (resources are not deduplicated: cheaper, and the wire format allows repeats). When every
- * batch still has the request it came as, so does the result: protobuf requests concatenated are one request with
- * all their resources (repeated fields append), and gzip bodies concatenated are one gzip body of several members
- * (RFC 1952 §2.2), which OTLP servers inflate as one stream.
+ * batch still has the request it came as, so does the result: those requests concatenated (`concatReceived`).
  */
 export function mergeTraceBatches(batches: TraceBatch[]): TraceBatch {
   const resourceSpans = [];
   let spanCount = 0;
-  let allReceived = true;
-  let allGzip = true;
   for (const b of batches) {
     for (const rs of b.resourceSpans) resourceSpans.push(rs);
     spanCount += b.spanCount;
-    if (b.received === undefined) allReceived = allGzip = false;
-    else if (b.received.gzip === undefined) allGzip = false;
   }
-  if (!allReceived) return { resourceSpans, spanCount, received: undefined };
-  const received = {
-    protobuf: Buffer.concat(batches.map((b) => b.received!.protobuf)),
-    gzip: allGzip ? Buffer.concat(batches.map((b) => b.received!.gzip!)) : undefined,
-  };
-  return { resourceSpans, spanCount, received };
+  return { resourceSpans, spanCount, received: concatReceived(batches.map((b) => b.received)) };
 }
 
 /** Persistent-queue codec: OTLP protobuf, exact to the nanosecond and readable by any OTLP tool. */

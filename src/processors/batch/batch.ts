@@ -15,16 +15,22 @@
  *
  * The processor never changes the objects it is given (`mutatesData: false`): merging concatenates the
  * `resourceSpans` lists into a new batch, splitting makes new ResourceSpans/ScopeSpans with sliced span lists.
+ * A merged batch made of whole batches that still had their requests (`TraceBatch.received`) gets those requests
+ * concatenated, so that the exporters can still send them as they came; a split one is encoded.
  */
 import type { ConsumingComponent, CreateSettings } from '../../core/component.js';
 import type { Consumer } from '../../core/consumer.js';
 import { RetryableError } from '../../core/errors.js';
-import { cloneAttributes, type ResourceSpans, type ScopeSpans, type TraceBatch } from '../../core/model.js';
+import { cloneAttributes, concatReceived, type ReceivedRequest, type ResourceSpans, type ScopeSpans, type TraceBatch } from '../../core/model.js';
 import type { BoundCounter, BoundGauge } from '../../core/telemetry.js';
 import type { BatchConfig } from './config.js';
 
 /** One consume() call waiting for its spans to be handed downstream. */
 interface Contributor {
+  /** Spans it brought (in non-empty resources). */
+  readonly total: number;
+  /** The request its batch was decoded from, if unchanged (`TraceBatch.received`). */
+  readonly received: ReceivedRequest | undefined;
   /** Spans still waiting in the buffer. */
   unsent: number;
   /** Sends holding some of its spans that have not settled. */
@@ -101,15 +107,18 @@ export class BatchProcessor implements ConsumingComponent<'traces'> {
       this.refusedSinceFull = -1;
     }
     return new Promise<void>((resolve, reject) => {
-      const owner: Contributor = { unsent: 0, inFlight: 0, failed: false, error: undefined, resolve, reject };
+      let total = 0;
+      const first = this.entries.length;
       for (const rs of batch.resourceSpans) {
         let spans = 0;
         for (const ss of rs.scopeSpans) spans += ss.spans.length;
         // A resource without spans carries nothing to export.
         if (spans === 0) continue;
-        this.entries.push({ rs, spans, owner });
-        owner.unsent += spans;
+        total += spans;
+        this.entries.push({ rs, spans, owner: undefined as unknown as Contributor });
       }
+      const owner: Contributor = { total, received: batch.received, unsent: total, inFlight: 0, failed: false, error: undefined, resolve, reject };
+      for (let i = first; i < this.entries.length; i++) this.entries[i]!.owner = owner;
       if (owner.unsent === 0) return resolve();
       this.buffered += owner.unsent;
       this.pendingGauge.inc(owner.unsent);
@@ -174,6 +183,9 @@ export class BatchProcessor implements ConsumingComponent<'traces'> {
     const count = max > 0 && this.buffered > max ? max : this.buffered;
     const resourceSpans: ResourceSpans[] = [];
     const owners: Contributor[] = [];
+    // Whether every contributor of this send is in it whole (none split with another send): then the send is their
+    // requests one after the other, and can go on as those requests (`TraceBatch.received`).
+    let whole = true;
     let need = count;
     let taken = 0;
     while (need > 0) {
@@ -181,6 +193,7 @@ export class BatchProcessor implements ConsumingComponent<'traces'> {
       if (owners[owners.length - 1] !== e.owner) {
         owners.push(e.owner);
         e.owner.inFlight++;
+        if (e.owner.unsent !== e.owner.total) whole = false;
       }
       if (e.spans <= need) {
         resourceSpans.push(e.rs);
@@ -196,6 +209,8 @@ export class BatchProcessor implements ConsumingComponent<'traces'> {
         need = 0;
       }
     }
+    // Contributors are adjacent, so only the last one can have spans left for the next send.
+    if (owners[owners.length - 1]!.unsent !== 0) whole = false;
     this.entries.splice(0, taken);
     this.buffered -= count;
     this.sending += count;
@@ -203,7 +218,8 @@ export class BatchProcessor implements ConsumingComponent<'traces'> {
     this.sends[trigger].inc();
     let sent: Promise<void>;
     try {
-      sent = this.next.consume({ resourceSpans, spanCount: count });
+      const received = whole ? concatReceived(owners.map((o) => o.received)) : undefined;
+      sent = this.next.consume({ resourceSpans, spanCount: count, received });
     } catch (err) {
       sent = Promise.reject(err);
     }

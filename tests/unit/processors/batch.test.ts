@@ -108,6 +108,49 @@ describe('batch processor', () => {
     expect(second.resource.attributes).not.toBe(first.resource.attributes);
   });
 
+  it('passes on the requests of whole batches it merged, concatenated, and none for a batch it split', async () => {
+    vi.useFakeTimers();
+    const down = downstream(true);
+    const { processor } = makeBatcher({ send_batch_size: 20, send_batch_max_size: 20 }, down.next);
+    /** A batch of `n` spans as the decoder leaves it: with the bytes it came as (tiny stand-ins here). */
+    const received = (n: number, name: string, tag: number) => {
+      const b = makeBatch(n, name);
+      b.received = { protobuf: Uint8Array.of(tag, tag), gzip: Uint8Array.of(tag + 100) };
+      return b;
+    };
+    // 8 + 8 whole, then 8 more: 20 are sent with the third split 4 + 4, so that send has no request ...
+    const a = processor.consume(received(8, 'a', 1));
+    const b = processor.consume(received(8, 'b', 2));
+    const c = processor.consume(received(8, 'c', 3));
+    expect(down.sent.map((x) => x.spanCount)).toEqual([20]);
+    expect(down.sent[0]!.received).toBeUndefined();
+    // ... nor the next, which holds the rest of c
+    const d = processor.consume(received(4, 'd', 4));
+    vi.advanceTimersByTime(200);
+    expect(down.sent.map((x) => x.spanCount)).toEqual([20, 8]);
+    expect(down.sent[1]!.received).toBeUndefined();
+    await Promise.all([a, b, c, d]);
+
+    // Whole batches only: their requests one after the other, each form joined when read.
+    const e = processor.consume(received(5, 'e', 5));
+    const f = processor.consume(received(6, 'f', 6));
+    vi.advanceTimersByTime(200);
+    const merged = down.sent[2]!;
+    expect(merged.spanCount).toBe(11);
+    expect([...merged.received!.protobuf]).toEqual([5, 5, 6, 6]);
+    expect([...merged.received!.gzip!]).toEqual([105, 106]);
+    // One batch that was changed (no request): the merge has none either.
+    const g = processor.consume(received(5, 'g', 7));
+    const h = processor.consume(makeBatch(5, 'h'));
+    vi.advanceTimersByTime(200);
+    expect(down.sent[3]!.received).toBeUndefined();
+    // A batch sent alone and whole keeps its own request.
+    const i = processor.consume(received(5, 'i', 8));
+    vi.advanceTimersByTime(200);
+    expect([...down.sent[4]!.received!.protobuf]).toEqual([8, 8]);
+    await Promise.all([e, f, g, h, i]);
+  });
+
   it('rejects every contributor of a merged batch that downstream refused', async () => {
     const down = downstream();
     const { processor } = makeBatcher({ send_batch_size: 6 }, down.next);
