@@ -10,7 +10,6 @@
  *       exporters: [journeys]       # a connector: this pipeline feeds it
  *     traces/out:
  *       receivers: [journeys]       # the same connector: it feeds this pipeline (and the next two)
- *       processors: [batch]
  *       exporters: [otlp/next]
  *     attempts: { receivers: [journeys], exporters: [debug] }
  *     journey_metrics: { receivers: [journeys], exporters: [debug] }
