@@ -17,6 +17,7 @@
 import { Gzip, gzipSync } from 'node:zlib';
 import { z } from 'zod';
 import { BufferPool } from '../../core/buffer-pool.js';
+import type { ReceivedRequest } from '../../core/model.js';
 import { zlibOnce } from '../../core/zlib-once.js';
 
 const DEFAULT_GZIP_LEVEL = 1;
@@ -53,6 +54,15 @@ export function gzipBody(raw: Uint8Array, level: number): Promise<Buffer> {
     }
   }
   return zlibOnce(Gzip, raw, { level, memLevel: MEM_LEVEL, chunkSize: 64 * 1024 });
+}
+
+/**
+ * The body for a request nothing changed (`TraceBatch.received`), instead of encoding its batch: with `gzip`, the
+ * body as the sender gzipped it, or its protobuf gzipped here when it came uncompressed; else the protobuf as it came.
+ */
+export async function receivedBody(received: ReceivedRequest, gzip: boolean, level: number): Promise<Uint8Array> {
+  if (!gzip) return received.protobuf;
+  return received.gzip ?? (await gzipBody(received.protobuf, level));
 }
 
 /**

@@ -18,7 +18,7 @@ import type { CreateSettings } from '../../core/component.js';
 import { PermanentError, RetryableError } from '../../core/errors.js';
 import type { TraceBatch } from '../../core/model.js';
 import { decodeStatus, decodeTraceResponse, encodeGrpcFrame, encodeTraceRequest, parseGrpcFrames } from '../../otlp/index.js';
-import { encodeAndGzip, gzipBody, ScratchBuffers } from '../exporterhelper/compression.js';
+import { encodeAndGzip, receivedBody, ScratchBuffers } from '../exporterhelper/compression.js';
 import type { QueuedExporter } from '../exporterhelper/queued-exporter.js';
 import type { SendResult } from '../exporterhelper/sender.js';
 import { isTlsFailure, loadClientTls, tlsHint } from '../exporterhelper/tls.js';
@@ -130,15 +130,12 @@ export class OtlpGrpcTraceClient implements TraceClient {
   }
 
   private async frame(batch: TraceBatch): Promise<Buffer> {
+    const gzip = this.cfg.compression === 'gzip';
+    // A request nothing changed goes out as it came: as the sender gzipped it, or gzipped here without encoding.
+    if (batch.received !== undefined) return encodeGrpcFrame(await receivedBody(batch.received, gzip, this.cfg.compression_params.level), gzip);
     // The async gzip runs on libuv's thread pool, keeping the event loop free for the receivers; the message it
     // reads is encoded into a reused buffer.
-    // A request nothing changed goes out as it came: as the sender gzipped it, or gzipped here without encoding.
-    const received = batch.received;
-    if (received !== undefined) {
-      if (this.cfg.compression !== 'gzip') return encodeGrpcFrame(received.protobuf, false);
-      return encodeGrpcFrame(received.gzip ?? (await gzipBody(received.protobuf, this.cfg.compression_params.level)), true);
-    }
-    if (this.cfg.compression === 'gzip') {
+    if (gzip) {
       const gzipped = await encodeAndGzip((allocate) => encodeTraceRequest(batch, allocate), this.scratch, this.cfg.compression_params.level);
       return encodeGrpcFrame(gzipped, true);
     }

@@ -23,7 +23,7 @@ import {
   encodeTraceRequest,
   encodeTraceRequestJson,
 } from '../../otlp/index.js';
-import { encodeAndGzip, gzipBody, ScratchBuffers } from '../exporterhelper/compression.js';
+import { encodeAndGzip, gzipBody, receivedBody, ScratchBuffers } from '../exporterhelper/compression.js';
 import type { QueuedExporter } from '../exporterhelper/queued-exporter.js';
 import type { SendResult } from '../exporterhelper/sender.js';
 import { isTlsFailure, loadClientTls, tlsHint } from '../exporterhelper/tls.js';
@@ -103,11 +103,7 @@ export class OtlpHttpClient implements TraceClient {
       return gzip ? gzipBody(raw, level) : raw;
     }
     // A request nothing changed goes out as it came: as the sender gzipped it, or gzipped here without encoding.
-    const received = batch.received;
-    if (received !== undefined) {
-      if (!gzip) return toBuffer(received.protobuf);
-      return received.gzip !== undefined ? toBuffer(received.gzip) : gzipBody(received.protobuf, level);
-    }
+    if (batch.received !== undefined) return toBuffer(await receivedBody(batch.received, gzip, level));
     if (gzip) return encodeAndGzip((allocate) => encodeTraceRequest(batch, allocate), this.scratch, level);
     return toBuffer(encodeTraceRequest(batch));
   }

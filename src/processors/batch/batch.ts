@@ -28,7 +28,7 @@ import type { BatchConfig } from './config.js';
 /** One consume() call waiting for its spans to be handed downstream. */
 interface Contributor {
   /** Spans it brought (in non-empty resources). */
-  readonly total: number;
+  total: number;
   /** The request its batch was decoded from, if unchanged (`TraceBatch.received`). */
   readonly received: ReceivedRequest | undefined;
   /** Spans still waiting in the buffer. */
@@ -107,18 +107,16 @@ export class BatchProcessor implements ConsumingComponent<'traces'> {
       this.refusedSinceFull = -1;
     }
     return new Promise<void>((resolve, reject) => {
-      let total = 0;
-      const first = this.entries.length;
+      const owner: Contributor = { total: 0, received: batch.received, unsent: 0, inFlight: 0, failed: false, error: undefined, resolve, reject };
       for (const rs of batch.resourceSpans) {
         let spans = 0;
         for (const ss of rs.scopeSpans) spans += ss.spans.length;
         // A resource without spans carries nothing to export.
         if (spans === 0) continue;
-        total += spans;
-        this.entries.push({ rs, spans, owner: undefined as unknown as Contributor });
+        this.entries.push({ rs, spans, owner });
+        owner.unsent += spans;
       }
-      const owner: Contributor = { total, received: batch.received, unsent: total, inFlight: 0, failed: false, error: undefined, resolve, reject };
-      for (let i = first; i < this.entries.length; i++) this.entries[i]!.owner = owner;
+      owner.total = owner.unsent;
       if (owner.unsent === 0) return resolve();
       this.buffered += owner.unsent;
       this.pendingGauge.inc(owner.unsent);
