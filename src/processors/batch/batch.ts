@@ -2,11 +2,16 @@
  * The `batch` processor: merges small trace batches into larger ones (fewer, bigger exports) and splits ones
  * that are too large.
  *
- * Backpressure contract: `consume()` settles only when every span it brought has been handed downstream, with
- * downstream's answer — resolved when every merged batch holding its spans was accepted, rejected with the first
- * refusal otherwise. A refusal by the exporter therefore reaches the sender (which retries) instead of vanishing
- * in a buffer. When one contributor's spans were split across two sends and only one was refused, the sender
- * resends all of them: at-least-once.
+ * When a sender is answered (`wait_for_result`):
+ * - `false` (default): `consume()` resolves as soon as the spans are buffered. A merged batch that downstream
+ *   refuses with a retryable error is kept (it still counts towards `max_pending_spans`, so a downstream that
+ *   stays down pushes back on new data) and sent again with backoff; one refused permanently is dropped and
+ *   counted. Once shutdown began, a refused batch gets one more attempt, then is dropped and counted.
+ * - `true`: `consume()` settles only when every span it brought has been handed downstream, with downstream's
+ *   answer — resolved when every merged batch holding its spans was accepted, rejected with the first refusal
+ *   otherwise, so the refusal reaches the sender (which retries). When one contributor's spans were split across
+ *   two sends and only one was refused, the sender resends all of them: at-least-once. A serial sender then gets
+ *   at most one request through per `timeout` while traffic is below `send_batch_size`.
  *
  * Memory bound: spans held (waiting + being sent) never exceed `max_pending_spans`, except that one batch is
  * always admitted when nothing is held (so a single request larger than the bound is not refused forever). Above
@@ -20,12 +25,13 @@
  */
 import type { ConsumingComponent, CreateSettings } from '../../core/component.js';
 import type { Consumer } from '../../core/consumer.js';
-import { RetryableError } from '../../core/errors.js';
+import { errorMessage, isPermanent, RetryableError } from '../../core/errors.js';
 import { cloneAttributes, concatReceived, type ReceivedRequest, type ResourceSpans, type ScopeSpans, type TraceBatch } from '../../core/model.js';
 import type { BoundCounter, BoundGauge } from '../../core/telemetry.js';
+import { jitteredInterval, type BackoffPolicy } from '../../exporters/exporterhelper/backoff.js';
 import type { BatchConfig } from './config.js';
 
-/** One consume() call waiting for its spans to be handed downstream. */
+/** One consume() call whose spans are buffered or being sent. */
 interface Contributor {
   /** Spans it brought (in non-empty resources). */
   total: number;
@@ -37,8 +43,19 @@ interface Contributor {
   inFlight: number;
   failed: boolean;
   error: unknown;
+  /** Answer the sender (`wait_for_result: true`); no-ops otherwise, where the sender was answered on arrival. */
   resolve: () => void;
   reject: (err: unknown) => void;
+}
+
+/** A merged batch handed downstream, held until downstream accepted it or it was dropped. */
+interface Send {
+  readonly batch: TraceBatch;
+  readonly owners: readonly Contributor[];
+  /** Retries so far (`wait_for_result: false`). */
+  retries: number;
+  /** Whether the latest attempt was made after shutdown began: a refusal of it drops the batch. */
+  lastChance: boolean;
 }
 
 /** One ResourceSpans waiting in the buffer; a contributor's entries are adjacent. */
@@ -49,6 +66,17 @@ interface Entry {
 }
 
 type Trigger = 'size' | 'timeout' | 'shutdown';
+type DropReason = 'permanent' | 'shutdown';
+
+/**
+ * Backoff between attempts of a refused merged batch (`wait_for_result: false`). Short at first: what refuses is
+ * usually a full queue or memory pressure in this process, which clears in well under a second. A `retryAfterMs`
+ * on the refusal is honoured, up to `MAX_RETRY_AFTER_MS`.
+ */
+const RETRY: BackoffPolicy = { initial_interval: 200, max_interval: 5_000, multiplier: 2, randomization_factor: 0.5 };
+const MAX_RETRY_AFTER_MS = 30_000;
+
+function noop(): void {}
 
 export class BatchProcessor implements ConsumingComponent<'traces'> {
   readonly mutatesData = false;
@@ -56,9 +84,11 @@ export class BatchProcessor implements ConsumingComponent<'traces'> {
   private entries: Entry[] = [];
   /** Spans in `entries`. */
   private buffered = 0;
-  /** Spans handed downstream whose send has not settled. */
+  /** Spans handed downstream whose send has not settled (including sends waiting to be retried). */
   private sending = 0;
   private sendsInFlight = 0;
+  /** Refused sends waiting for their next attempt, with the timer that makes it. */
+  private readonly retryTimers = new Map<Send, NodeJS.Timeout>();
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private stopping: Promise<void> | undefined;
@@ -69,6 +99,8 @@ export class BatchProcessor implements ConsumingComponent<'traces'> {
   private readonly sends: Record<Trigger, BoundCounter>;
   private readonly pendingGauge: BoundGauge;
   private readonly refusedCounter: BoundCounter;
+  private readonly retriesCounter: BoundCounter;
+  private readonly dropped: Record<DropReason, BoundCounter>;
 
   constructor(
     private readonly settings: CreateSettings,
@@ -88,6 +120,14 @@ export class BatchProcessor implements ConsumingComponent<'traces'> {
     this.refusedCounter = settings.metrics
       .counter('pulse_processor_batch_refused_spans_total', 'Spans the batch processor refused because max_pending_spans was reached.')
       .with(labels);
+    this.retriesCounter = settings.metrics
+      .counter('pulse_processor_batch_retries_total', 'Merged batches the batch processor sent again after downstream refused them (wait_for_result: false).')
+      .with(labels);
+    const dropped = settings.metrics.counter(
+      'pulse_processor_batch_dropped_spans_total',
+      'Spans the batch processor dropped after accepting them (wait_for_result: false): refused permanently downstream, or still refused when shutting down.',
+    );
+    this.dropped = { permanent: dropped.with({ ...labels, reason: 'permanent' }), shutdown: dropped.with({ ...labels, reason: 'shutdown' }) };
   }
 
   start(): Promise<void> {
@@ -106,32 +146,47 @@ export class BatchProcessor implements ConsumingComponent<'traces'> {
       this.settings.logger.info(`accepting data again; ${this.refusedSinceFull} span(s) were refused while max_pending_spans was reached`);
       this.refusedSinceFull = -1;
     }
-    return new Promise<void>((resolve, reject) => {
-      const owner: Contributor = { total: 0, received: batch.received, unsent: 0, inFlight: 0, failed: false, error: undefined, resolve, reject };
-      for (const rs of batch.resourceSpans) {
-        let spans = 0;
-        for (const ss of rs.scopeSpans) spans += ss.spans.length;
-        // A resource without spans carries nothing to export.
-        if (spans === 0) continue;
-        this.entries.push({ rs, spans, owner });
-        owner.unsent += spans;
-      }
-      owner.total = owner.unsent;
-      if (owner.unsent === 0) return resolve();
-      this.buffered += owner.unsent;
-      this.pendingGauge.inc(owner.unsent);
-      if (this.config.timeout === 0) return this.sendAll('timeout');
-      while (this.buffered >= this.config.send_batch_size) this.sendOne('size');
-      if (this.buffered === 0) this.stopTimer();
-      else if (!this.timer) this.startTimer();
-    });
+    if (!this.config.wait_for_result) {
+      this.buffer(batch, noop, noop);
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => this.buffer(batch, resolve, reject));
   }
 
-  /** Sends everything pending, then waits for every send in flight to settle. Idempotent. */
+  /** Adds a batch's non-empty resources to the buffer and sends what is due; `resolve`/`reject` answer its sender. */
+  private buffer(batch: TraceBatch, resolve: () => void, reject: (err: unknown) => void): void {
+    const owner: Contributor = { total: 0, received: batch.received, unsent: 0, inFlight: 0, failed: false, error: undefined, resolve, reject };
+    for (const rs of batch.resourceSpans) {
+      let spans = 0;
+      for (const ss of rs.scopeSpans) spans += ss.spans.length;
+      // A resource without spans carries nothing to export.
+      if (spans === 0) continue;
+      this.entries.push({ rs, spans, owner });
+      owner.unsent += spans;
+    }
+    owner.total = owner.unsent;
+    if (owner.unsent === 0) return resolve();
+    this.buffered += owner.unsent;
+    this.pendingGauge.inc(owner.unsent);
+    if (this.config.timeout === 0) return this.sendAll('timeout');
+    while (this.buffered >= this.config.send_batch_size) this.sendOne('size');
+    if (this.buffered === 0) this.stopTimer();
+    else if (!this.timer) this.startTimer();
+  }
+
+  /**
+   * Sends everything pending, gives every refused send waiting for a retry its last attempt now, then waits for
+   * every send in flight to settle. Idempotent.
+   */
   shutdown(): Promise<void> {
     this.stopping ??= new Promise<void>((resolve) => {
       this.closed = true;
       this.sendAll('shutdown');
+      for (const [send, timer] of this.retryTimers) {
+        clearTimeout(timer);
+        this.attempt(send);
+      }
+      this.retryTimers.clear();
       if (this.sendsInFlight === 0) resolve();
       else this.drained = resolve;
     });
@@ -214,20 +269,59 @@ export class BatchProcessor implements ConsumingComponent<'traces'> {
     this.sending += count;
     this.sendsInFlight++;
     this.sends[trigger].inc();
+    const received = whole ? concatReceived(owners.map((o) => o.received)) : undefined;
+    this.attempt({ batch: { resourceSpans, spanCount: count, received }, owners, retries: 0, lastChance: false });
+  }
+
+  /** Hands a merged batch downstream (again, for a retry) and handles the answer. */
+  private attempt(send: Send): void {
+    send.lastChance = this.closed;
     let sent: Promise<void>;
     try {
-      const received = whole ? concatReceived(owners.map((o) => o.received)) : undefined;
-      sent = this.next.consume({ resourceSpans, spanCount: count, received });
+      sent = this.next.consume(send.batch);
     } catch (err) {
       sent = Promise.reject(err);
     }
     sent.then(
-      () => this.settle(owners, count, false, undefined),
-      (err: unknown) => this.settle(owners, count, true, err),
+      () => {
+        if (send.retries > 0 && this.retryTimers.size === 0) this.settings.logger.info('downstream accepted a batch it had refused; no refused batch is waiting for a retry');
+        this.settle(send, false, undefined);
+      },
+      (err: unknown) => this.refused(send, err),
     );
   }
 
-  private settle(owners: readonly Contributor[], count: number, failed: boolean, error: unknown): void {
+  private refused(send: Send, err: unknown): void {
+    if (this.config.wait_for_result) return this.settle(send, true, err);
+    const spans = send.batch.spanCount;
+    if (isPermanent(err)) return this.drop(send, 'permanent', `downstream refused ${spans} span(s) permanently: ${errorMessage(err)}`);
+    if (send.lastChance) return this.drop(send, 'shutdown', `shutting down and downstream still refused ${spans} span(s): ${errorMessage(err)}`);
+    if (this.closed) return this.attempt(send);
+    if (this.retryTimers.size === 0) {
+      this.settings.logger.warn(`downstream refused ${spans} span(s) (${errorMessage(err)}); keeping them and retrying with backoff`);
+    }
+    const asked = err instanceof RetryableError && err.retryAfterMs !== undefined ? Math.min(err.retryAfterMs, MAX_RETRY_AFTER_MS) : 0;
+    const wait = Math.max(asked, jitteredInterval(RETRY, send.retries));
+    send.retries++;
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(send);
+      this.retriesCounter.inc();
+      this.attempt(send);
+    }, wait);
+    // A pending retry must not keep the process alive; shutdown() makes the last attempt instead.
+    timer.unref();
+    this.retryTimers.set(send, timer);
+  }
+
+  private drop(send: Send, reason: DropReason, message: string): void {
+    this.dropped[reason].inc(send.batch.spanCount);
+    this.settings.logger.error(`dropped: ${message}`);
+    this.settle(send, false, undefined);
+  }
+
+  private settle(send: Send, failed: boolean, error: unknown): void {
+    const { owners } = send;
+    const count = send.batch.spanCount;
     this.sending -= count;
     this.sendsInFlight--;
     this.pendingGauge.dec(count);

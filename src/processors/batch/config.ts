@@ -8,6 +8,7 @@
  *     send_batch_max_size: 0     # spans: split anything larger (0 = no upper bound)
  *     timeout: 200ms             # send at most this long after the first pending span arrived
  *     max_pending_spans: 81920   # bound on spans held (pending + being sent); default 10 × send_batch_size
+ *     wait_for_result: false     # true: answer a sender only once its spans were accepted downstream
  * ```
  */
 import { z } from 'zod';
@@ -37,6 +38,12 @@ export const batchConfigSchema = z
       .optional()
       .describe(
         'Most spans held at once (waiting plus being sent downstream); beyond it data is refused with a retryable resource-exhausted error so receivers push back. Default 10 × send_batch_size',
+      ),
+    wait_for_result: z
+      .boolean()
+      .default(false)
+      .describe(
+        'false: a request is accepted once buffered; a merged batch refused downstream is kept and retried with backoff (dropped and counted only if refused permanently, or still refused at shutdown). true: a request is answered only once its spans were accepted downstream, so refusals reach the sender; a sender waiting for each answer then gets at most one request through per timeout under light traffic',
       ),
   })
   .strict()

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { CreateSettings } from '../../../src/core/component.js';
 import type { Consumer } from '../../../src/core/consumer.js';
-import { RetryableError } from '../../../src/core/errors.js';
+import { PermanentError, RetryableError } from '../../../src/core/errors.js';
 import type { TraceBatch } from '../../../src/core/model.js';
 import { MetricsRegistry } from '../../../src/core/telemetry.js';
 import { batchConfigSchema, type BatchConfig } from '../../../src/processors/batch/config.js';
@@ -25,7 +25,7 @@ function downstream(autoAccept = false) {
   return { next, sent, answers };
 }
 
-function makeBatcher(config: Partial<Record<keyof BatchConfig, number | string>>, next: Consumer<TraceBatch>) {
+function makeBatcher(config: Partial<Record<keyof BatchConfig, number | string | boolean>>, next: Consumer<TraceBatch>) {
   const metrics = new MetricsRegistry();
   const settings: CreateSettings = { id: 'batch', kind: 'processor', logger: silentLogger(), metrics, dataDir: '/tmp/x' };
   const processor = batchProcessorFactory.create.traces!(settings, batchConfigSchema.parse(config), next);
@@ -49,14 +49,20 @@ afterEach(() => {
 
 describe('batch processor', () => {
   it('has the documented defaults and refuses contradictory sizes', () => {
-    expect(batchConfigSchema.parse({})).toEqual({ send_batch_size: 8192, send_batch_max_size: 0, timeout: 200, max_pending_spans: 81920 });
+    expect(batchConfigSchema.parse({})).toEqual({
+      send_batch_size: 8192,
+      send_batch_max_size: 0,
+      timeout: 200,
+      max_pending_spans: 81920,
+      wait_for_result: false,
+    });
     expect(batchConfigSchema.safeParse({ send_batch_size: 100, send_batch_max_size: 50 }).success).toBe(false);
     expect(batchConfigSchema.safeParse({ send_batch_size: 100, max_pending_spans: 50 }).success).toBe(false);
   });
 
   it('sends one merged batch once send_batch_size spans are pending, in arrival order', async () => {
     const down = downstream();
-    const { processor } = makeBatcher({ send_batch_size: 10 }, down.next);
+    const { processor } = makeBatcher({ send_batch_size: 10, wait_for_result: true }, down.next);
     const a = processor.consume(makeBatch(4, 'a'));
     const b = processor.consume(makeBatch(4, 'b', 2));
     expect(down.sent).toHaveLength(0);
@@ -65,7 +71,7 @@ describe('batch processor', () => {
     expect(down.sent[0]!.spanCount).toBe(12);
     expect(down.sent[0]!.resourceSpans).toHaveLength(4);
     expect(spanNames(down.sent[0]!)).toEqual(['a-0', 'a-1', 'a-2', 'a-3', 'b-0', 'b-1', 'b-2', 'b-3', 'c-0', 'c-1', 'c-2', 'c-3']);
-    // nobody is answered before downstream answers
+    // with wait_for_result, nobody is answered before downstream answers
     expect(await state(a)).toBe('pending');
     down.answers[0]!.resolve();
     await Promise.all([a, b, c]);
@@ -151,9 +157,9 @@ describe('batch processor', () => {
     await Promise.all([e, f, g, h, i]);
   });
 
-  it('rejects every contributor of a merged batch that downstream refused', async () => {
+  it('with wait_for_result, rejects every contributor of a merged batch that downstream refused', async () => {
     const down = downstream();
-    const { processor } = makeBatcher({ send_batch_size: 6 }, down.next);
+    const { processor } = makeBatcher({ send_batch_size: 6, wait_for_result: true }, down.next);
     const a = processor.consume(makeBatch(3, 'a'));
     const b = processor.consume(makeBatch(3, 'b'));
     const refusal = new RetryableError('PULSE_ERR_QUEUE_FULL', 'exporter queue full', { resourceExhausted: true });
@@ -162,9 +168,9 @@ describe('batch processor', () => {
     await expect(b).rejects.toBe(refusal);
   });
 
-  it('rejects a contributor split over two sends when either send is refused, and only after both answered', async () => {
+  it('with wait_for_result, rejects a contributor split over two sends when either send is refused, and only after both answered', async () => {
     const down = downstream();
-    const { processor } = makeBatcher({ send_batch_size: 4, send_batch_max_size: 4 }, down.next);
+    const { processor } = makeBatcher({ send_batch_size: 4, send_batch_max_size: 4, wait_for_result: true }, down.next);
     const p = processor.consume(makeBatch(8));
     expect(down.sent).toHaveLength(2);
     down.answers[1]!.reject(new Error('connection reset'));
@@ -175,7 +181,7 @@ describe('batch processor', () => {
 
   it('flushes what is pending on shutdown, waits for it, and refuses data afterwards', async () => {
     const down = downstream();
-    const { processor, metrics } = makeBatcher({ send_batch_size: 100 }, down.next);
+    const { processor, metrics } = makeBatcher({ send_batch_size: 100, wait_for_result: true }, down.next);
     const a = processor.consume(makeBatch(3));
     const stopped = processor.shutdown();
     expect(down.sent.map((b) => b.spanCount)).toEqual([3]);
@@ -190,7 +196,7 @@ describe('batch processor', () => {
 
   it('refuses with a resource-exhausted RetryableError beyond max_pending_spans, and accepts again once sends settle', async () => {
     const down = downstream();
-    const { processor, metrics } = makeBatcher({ send_batch_size: 5, max_pending_spans: 10 }, down.next);
+    const { processor, metrics } = makeBatcher({ send_batch_size: 5, max_pending_spans: 10, wait_for_result: true }, down.next);
     const a = processor.consume(makeBatch(5));
     const b = processor.consume(makeBatch(5));
     const refused = processor.consume(makeBatch(1));
@@ -213,5 +219,88 @@ describe('batch processor', () => {
     const { processor } = makeBatcher({ send_batch_size: 5, max_pending_spans: 10 }, down.next);
     await processor.consume(makeBatch(30));
     expect(down.sent.map((b) => b.spanCount)).toEqual([30]);
+  });
+
+  describe('by default (wait_for_result: false)', () => {
+    const held = (metrics: MetricsRegistry) => metrics.find('pulse_processor_batch_pending_spans')!.get({ processor: 'batch' });
+    const dropped = (metrics: MetricsRegistry, reason: string) =>
+      metrics.find('pulse_processor_batch_dropped_spans_total')!.get({ processor: 'batch', reason });
+
+    it('answers a serial sender as soon as its spans are buffered, so it is not held to one request per timeout', async () => {
+      vi.useFakeTimers();
+      const down = downstream();
+      const { processor } = makeBatcher({ send_batch_size: 100, timeout: '200ms' }, down.next);
+      // ten requests one after the other, each awaited before the next, all within one timeout
+      for (let i = 0; i < 10; i++) await processor.consume(makeBatch(5, `r${i}`));
+      expect(down.sent).toHaveLength(0);
+      vi.advanceTimersByTime(200);
+      expect(down.sent.map((b) => b.spanCount)).toEqual([50]);
+      expect(spanNames(down.sent[0]!).slice(0, 6)).toEqual(['r0-0', 'r0-1', 'r0-2', 'r0-3', 'r0-4', 'r1-0']);
+    });
+
+    it('keeps a merged batch that downstream refused, holds it against max_pending_spans, and sends it again with backoff', async () => {
+      vi.useFakeTimers();
+      const down = downstream();
+      const { processor, metrics } = makeBatcher({ send_batch_size: 6, max_pending_spans: 10 }, down.next);
+      await processor.consume(makeBatch(3, 'a'));
+      await processor.consume(makeBatch(3, 'b'));
+      expect(down.sent).toHaveLength(1);
+      down.answers[0]!.reject(new RetryableError('PULSE_ERR_QUEUE_FULL', 'exporter queue full', { resourceExhausted: true }));
+      await vi.advanceTimersByTimeAsync(0);
+      // still held: new data beyond the bound is pushed back to the sender
+      expect(held(metrics)).toBe(6);
+      await expect(processor.consume(makeBatch(5, 'c'))).rejects.toMatchObject({ code: 'PULSE_ERR_BATCH_FULL' });
+      // the first retry comes within 200 ms × 1.5 (jitter), with the same spans
+      await vi.advanceTimersByTimeAsync(300);
+      expect(down.sent).toHaveLength(2);
+      expect(spanNames(down.sent[1]!)).toEqual(spanNames(down.sent[0]!));
+      expect(metrics.find('pulse_processor_batch_retries_total')!.get({ processor: 'batch' })).toBe(1);
+      down.answers[1]!.resolve();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(held(metrics)).toBe(0);
+      expect(dropped(metrics, 'permanent') + dropped(metrics, 'shutdown')).toBe(0);
+    });
+
+    it('waits at least as long as the refusal asks (retryAfterMs)', async () => {
+      vi.useFakeTimers();
+      const down = downstream();
+      const { processor } = makeBatcher({ send_batch_size: 2 }, down.next);
+      await processor.consume(makeBatch(2));
+      down.answers[0]!.reject(new RetryableError('PULSE_ERR_MEMORY_LIMIT', 'memory limit', { retryAfterMs: 3000 }));
+      await vi.advanceTimersByTimeAsync(2999);
+      expect(down.sent).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(down.sent).toHaveLength(2);
+    });
+
+    it('drops and counts a merged batch refused permanently, without retrying it', async () => {
+      vi.useFakeTimers();
+      const down = downstream();
+      const { processor, metrics } = makeBatcher({ send_batch_size: 4 }, down.next);
+      await processor.consume(makeBatch(4));
+      down.answers[0]!.reject(new PermanentError('PULSE_ERR_INVALID', 'destination refused the data'));
+      await vi.advanceTimersByTimeAsync(60_000);
+      expect(down.sent).toHaveLength(1);
+      expect(dropped(metrics, 'permanent')).toBe(4);
+      expect(held(metrics)).toBe(0);
+    });
+
+    it('on shutdown gives a refused batch its last attempt at once, then drops and counts what is still refused', async () => {
+      const down = downstream();
+      const { processor, metrics } = makeBatcher({ send_batch_size: 4 }, down.next);
+      await processor.consume(makeBatch(4, 'a'));
+      down.answers[0]!.reject(new Error('connection reset'));
+      await state(Promise.resolve());
+      // waiting for its retry (≥ 100 ms away) when shutdown starts; another batch is still buffered
+      await processor.consume(makeBatch(2, 'b'));
+      const stopped = processor.shutdown();
+      expect(down.sent.map((b) => b.spanCount)).toEqual([4, 2, 4]);
+      expect(await state(stopped)).toBe('pending');
+      down.answers[1]!.resolve();
+      down.answers[2]!.reject(new Error('still down'));
+      await stopped;
+      expect(dropped(metrics, 'shutdown')).toBe(4);
+      expect(held(metrics)).toBe(0);
+    });
   });
 });
