@@ -17,3 +17,6 @@ export function startOnPorts<T>(options: {
   log: (message: string) => void;
   beforeRetry?: () => void;
 }): Promise<T>;
+
+/** True when something accepts a TCP connection on 127.0.0.1:`port` within `timeoutMs` (default 1000). */
+export function canConnect(port: number, timeoutMs?: number): Promise<boolean>;

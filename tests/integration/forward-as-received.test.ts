@@ -11,12 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { ClientHttp2Session } from 'node:http2';
-import { getAttribute, SpanKind, type TraceBatch } from '../../src/core/model.js';
+import { getAttribute, type TraceBatch } from '../../src/core/model.js';
 import { encodeTraceRequest } from '../../src/otlp/index.js';
 import { freePort, waitFor } from '../support/net.js';
 import { startFakeHttpOtlp, type FakeHttpOtlp } from '../support/fake-otlp-servers.js';
 import { ROOT, startPulse, type PulseProcess } from '../support/pulse-process.js';
-import { id, makeBatch, makeRealisticBatch, makeSpan, toAttributes } from '../support/traces.js';
+import { makeCheckoutAttempt as checkout, makeRealisticBatch } from '../support/traces.js';
 import { connectH2, grpcCall, grpcFrame } from '../unit/receivers/otlp-harness.js';
 
 /** Field 15 (varint 1) of the request: unknown to Pulse's decoder, so only bytes forwarded as they came keep it. */
@@ -80,23 +80,6 @@ afterAll(async () => {
   await Promise.all(Object.values(sinks).map((s) => s.close()));
   rmSync(journeysDir, { recursive: true, force: true });
 });
-
-/** One checkout attempt (start, charge, confirm) in trace `n`, as three services' SDKs would report it. */
-function checkout(n: number): TraceBatch {
-  const traceId = id(n.toString(16).padStart(32, 'c'));
-  const now = BigInt(Date.now()) * 1_000_000n;
-  const at = (ms: number) => now + BigInt(ms) * 1_000_000n;
-  const span = (name: string, kind: number, from: number, to: number, attrs: Record<string, string | number> = {}) =>
-    makeSpan({ traceId, name, kind, startTimeUnixNano: at(from), endTimeUnixNano: at(to), attributes: toAttributes(attrs) });
-  const batch: TraceBatch = { resourceSpans: [], spanCount: 3 };
-  const parts: Array<[string, ReturnType<typeof span>]> = [
-    ['frontend', span('POST /api/checkout', SpanKind.SERVER, 0, 300, { 'http.request.method': 'POST', 'http.response.status_code': 200 })],
-    ['payments', span('charge card', SpanKind.SERVER, 50, 150)],
-    ['notifier', span('send email', SpanKind.INTERNAL, 200, 250)],
-  ];
-  for (const [service, s] of parts) batch.resourceSpans.push(...makeBatch([s], { 'service.name': service }).resourceSpans);
-  return batch;
-}
 
 async function postGzip(port: number, protobuf: Uint8Array): Promise<{ status: number; body: Buffer }> {
   const body = gzipSync(protobuf, { level: 6 });

@@ -431,3 +431,23 @@ function plainSpan(s: Span): Span {
   const { rawBuf: _b, rawStart: _s, rawEnd: _e, rawAttributes: _a, ...plain } = cloneSpan(s);
   return plain;
 }
+
+/**
+ * One attempt of the shipped checkout journey (config/journeys/checkout.yaml: start, charge, confirm) in trace `n`,
+ * as three services' SDKs would report it, starting now.
+ */
+export function makeCheckoutAttempt(n: number): TraceBatch {
+  const traceId = id(n.toString(16).padStart(32, 'c'));
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const at = (ms: number) => now + BigInt(ms) * 1_000_000n;
+  const span = (name: string, kind: number, from: number, to: number, attrs: Record<string, string | number> = {}) =>
+    makeSpan({ traceId, name, kind, startTimeUnixNano: at(from), endTimeUnixNano: at(to), attributes: toAttributes(attrs) });
+  const batch: TraceBatch = { resourceSpans: [], spanCount: 3 };
+  const parts: Array<[string, ReturnType<typeof span>]> = [
+    ['frontend', span('POST /api/checkout', SpanKind.SERVER, 0, 300, { 'http.request.method': 'POST', 'http.response.status_code': 200 })],
+    ['payments', span('charge card', SpanKind.SERVER, 50, 150)],
+    ['notifier', span('send email', SpanKind.INTERNAL, 200, 250)],
+  ];
+  for (const [service, s] of parts) batch.resourceSpans.push(...makeBatch([s], { 'service.name': service }).resourceSpans);
+  return batch;
+}
