@@ -89,6 +89,8 @@ export class BatchProcessor implements ConsumingComponent<'traces'> {
   private sendsInFlight = 0;
   /** Refused sends waiting for their next attempt, with the timer that makes it. */
   private readonly retryTimers = new Map<Send, NodeJS.Timeout>();
+  /** Sends refused at least once and not settled yet: a streak of refusals is logged when it starts and ends. */
+  private retryingSends = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private stopping: Promise<void> | undefined;
@@ -283,10 +285,7 @@ export class BatchProcessor implements ConsumingComponent<'traces'> {
       sent = Promise.reject(err);
     }
     sent.then(
-      () => {
-        if (send.retries > 0 && this.retryTimers.size === 0) this.settings.logger.info('downstream accepted a batch it had refused; no refused batch is waiting for a retry');
-        this.settle(send, false, undefined);
-      },
+      () => this.settle(send, false, undefined),
       (err: unknown) => this.refused(send, err),
     );
   }
@@ -297,7 +296,7 @@ export class BatchProcessor implements ConsumingComponent<'traces'> {
     if (isPermanent(err)) return this.drop(send, 'permanent', `downstream refused ${spans} span(s) permanently: ${errorMessage(err)}`);
     if (send.lastChance) return this.drop(send, 'shutdown', `shutting down and downstream still refused ${spans} span(s): ${errorMessage(err)}`);
     if (this.closed) return this.attempt(send);
-    if (this.retryTimers.size === 0) {
+    if (send.retries === 0 && this.retryingSends++ === 0) {
       this.settings.logger.warn(`downstream refused ${spans} span(s) (${errorMessage(err)}); keeping them and retrying with backoff`);
     }
     const asked = err instanceof RetryableError && err.retryAfterMs !== undefined ? Math.min(err.retryAfterMs, MAX_RETRY_AFTER_MS) : 0;
@@ -322,6 +321,9 @@ export class BatchProcessor implements ConsumingComponent<'traces'> {
   private settle(send: Send, failed: boolean, error: unknown): void {
     const { owners } = send;
     const count = send.batch.spanCount;
+    if (send.retries > 0 && --this.retryingSends === 0) {
+      this.settings.logger.info('no refused batch is waiting for a retry any more');
+    }
     this.sending -= count;
     this.sendsInFlight--;
     this.pendingGauge.dec(count);

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { pino } from 'pino';
 import type { CreateSettings } from '../../../src/core/component.js';
 import type { Consumer } from '../../../src/core/consumer.js';
 import { PermanentError, RetryableError } from '../../../src/core/errors.js';
@@ -25,9 +26,9 @@ function downstream(autoAccept = false) {
   return { next, sent, answers };
 }
 
-function makeBatcher(config: Partial<Record<keyof BatchConfig, number | string | boolean>>, next: Consumer<TraceBatch>) {
+function makeBatcher(config: Partial<Record<keyof BatchConfig, number | string | boolean>>, next: Consumer<TraceBatch>, logger = silentLogger()) {
   const metrics = new MetricsRegistry();
-  const settings: CreateSettings = { id: 'batch', kind: 'processor', logger: silentLogger(), metrics, dataDir: '/tmp/x' };
+  const settings: CreateSettings = { id: 'batch', kind: 'processor', logger, metrics, dataDir: '/tmp/x' };
   const processor = batchProcessorFactory.create.traces!(settings, batchConfigSchema.parse(config), next);
   return { processor, metrics };
 }
@@ -259,6 +260,34 @@ describe('batch processor', () => {
       await vi.advanceTimersByTimeAsync(0);
       expect(held(metrics)).toBe(0);
       expect(dropped(metrics, 'permanent') + dropped(metrics, 'shutdown')).toBe(0);
+    });
+
+    it('logs a streak of refusals when it starts and when it ends, not at every retry', async () => {
+      vi.useFakeTimers();
+      const lines: Array<{ level: number; msg: string }> = [];
+      const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as { level: number; msg: string }) });
+      const down = downstream();
+      const { processor } = makeBatcher({ send_batch_size: 2 }, down.next, logger);
+      await processor.consume(makeBatch(2, 'a'));
+      await processor.consume(makeBatch(2, 'b'));
+      const full = () => new RetryableError('PULSE_ERR_QUEUE_FULL', 'exporter queue full', { resourceExhausted: true });
+      down.answers[0]!.reject(full());
+      down.answers[1]!.reject(full());
+      // each batch is refused three times in all, backoff 200 → 400 ms (× 1.5 at most)
+      for (let round = 0; round < 2; round++) {
+        await vi.advanceTimersByTimeAsync(700);
+        down.answers.at(-2)!.reject(full());
+        down.answers.at(-1)!.reject(full());
+      }
+      await vi.advanceTimersByTimeAsync(1300);
+      expect(down.sent).toHaveLength(8);
+      down.answers.at(-2)!.resolve();
+      down.answers.at(-1)!.resolve();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(lines.map((l) => l.msg)).toEqual([
+        'downstream refused 2 span(s) (exporter queue full); keeping them and retrying with backoff',
+        'no refused batch is waiting for a retry any more',
+      ]);
     });
 
     it('waits at least as long as the refusal asks (retryAfterMs)', async () => {
