@@ -5,6 +5,7 @@
  */
 import type { ConnectorFactory, ExporterFactory, ProcessorFactory, ReceiverFactory } from './core/component.js';
 import { otlpReceiverFactory } from './receivers/otlp/factory.js';
+import { loadBalancingExporterFactory } from './exporters/loadbalancing/factory.js';
 import { otlpExporterFactory } from './exporters/otlp/factory.js';
 import { otlphttpExporterFactory } from './exporters/otlphttp/factory.js';
 import { debugExporterFactory } from './exporters/debug/factory.js';
@@ -39,7 +40,14 @@ export function defaultRegistry(): ComponentRegistry {
   return {
     receivers: byType<ReceiverFactory>(otlpReceiverFactory),
     processors: byType<ProcessorFactory>(memoryLimiterProcessorFactory, batchProcessorFactory),
-    exporters: byType<ExporterFactory>(debugExporterFactory, otlpExporterFactory, otlphttpExporterFactory, kafkaExporterFactory, clickhouseExporterFactory),
+    exporters: byType<ExporterFactory>(
+      debugExporterFactory,
+      otlpExporterFactory,
+      otlphttpExporterFactory,
+      loadBalancingExporterFactory,
+      kafkaExporterFactory,
+      clickhouseExporterFactory,
+    ),
     connectors: byType<ConnectorFactory>(journeysConnectorFactory, sloConnectorFactory),
   };
 }

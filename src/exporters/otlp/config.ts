@@ -8,23 +8,38 @@ import { exporterHelperFields, validateExporterHelper } from '../exporterhelper/
 import { compressionParamsField } from '../exporterhelper/compression.js';
 import { clientTlsSchema } from '../exporterhelper/tls.js';
 
+/** Everything but `endpoint`: the `loadbalancing` exporter takes these as `protocol.otlp`, one endpoint per backend. */
+export const otlpGrpcFields = {
+  tls: clientTlsSchema({ withInsecure: true }).prefault({}),
+  compression: z.enum(['gzip', 'none']).default('gzip').describe('grpc-encoding of request messages'),
+  compression_params: compressionParamsField,
+  headers: z
+    .record(z.string(), z.string())
+    .default({})
+    .describe('Extra request metadata, e.g. an API key; use ${env:VAR} for secrets'),
+  ...exporterHelperFields(),
+};
+
+/** Cross-field rules of `otlpGrpcFields`. */
+export function checkOtlpGrpcFields(cfg: z.output<z.ZodObject<typeof otlpGrpcFields>>, ctx: z.RefinementCtx): void {
+  validateExporterHelper(cfg, ctx);
+  for (const k of Object.keys(cfg.headers)) {
+    if (k.startsWith(':') || k.toLowerCase().startsWith('grpc-')) {
+      ctx.addIssue({ code: 'custom', path: ['headers', k], message: `header ${k} is reserved by gRPC; remove it` });
+    }
+  }
+}
+
 export const configSchema = z
   .object({
     endpoint: z
       .string()
       .optional()
       .describe('host:port of the destination (e.g. collector:4317); an http:// prefix means plaintext, https:// TLS'),
-    tls: clientTlsSchema({ withInsecure: true }).prefault({}),
-    compression: z.enum(['gzip', 'none']).default('gzip').describe('grpc-encoding of request messages'),
-    compression_params: compressionParamsField,
-    headers: z
-      .record(z.string(), z.string())
-      .default({})
-      .describe('Extra request metadata, e.g. an API key; use ${env:VAR} for secrets'),
-    ...exporterHelperFields(),
+    ...otlpGrpcFields,
   })
   .superRefine((cfg, ctx) => {
-    validateExporterHelper(cfg, ctx);
+    checkOtlpGrpcFields(cfg, ctx);
     if (cfg.endpoint === undefined) {
       ctx.addIssue({ code: 'custom', path: ['endpoint'], message: 'set endpoint to the destination host:port, e.g. collector:4317' });
     } else if (grpcTarget(cfg) === undefined) {
@@ -33,11 +48,6 @@ export const configSchema = z
         path: ['endpoint'],
         message: `"${cfg.endpoint}" is not host:port (optionally prefixed with http:// or https://)`,
       });
-    }
-    for (const k of Object.keys(cfg.headers)) {
-      if (k.startsWith(':') || k.toLowerCase().startsWith('grpc-')) {
-        ctx.addIssue({ code: 'custom', path: ['headers', k], message: `header ${k} is reserved by gRPC; remove it` });
-      }
     }
   })
   .describe('Sends traces as OTLP over gRPC');

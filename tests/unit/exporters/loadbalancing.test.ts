@@ -1,0 +1,173 @@
+/**
+ * The `loadbalancing` exporter: the hash ring (the Collector's construction), its config, and the exporter against
+ * in-process OTLP/gRPC backends: whole traces per backend, nothing lost or duplicated, a batch for one backend
+ * forwarded as it came, no backends → a retryable refusal.
+ */
+import { gzipSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Span, TraceBatch } from '../../../src/core/model.js';
+import { configSchema } from '../../../src/exporters/loadbalancing/config.js';
+import { loadBalancingExporterFactory } from '../../../src/exporters/loadbalancing/factory.js';
+import { crc32OfBinary, HashRing } from '../../../src/exporters/loadbalancing/ring.js';
+import { decodeTraceRequest, encodeTraceRequest } from '../../../src/otlp/index.js';
+import { seededRandom } from '../../../scripts/random.mjs';
+import { startFakeGrpcOtlp, type FakeGrpcOtlp } from '../../support/fake-otlp-servers.js';
+import { makeRealisticBatch } from '../../support/traces.js';
+import { host, makeSettings, metric, tempDir, until, type TestSettings } from './settings.js';
+
+function traceIds(n: number, seed = 7): string[] {
+  const rnd = seededRandom(seed);
+  return Array.from({ length: n }, () => String.fromCharCode(...Array.from({ length: 16 }, () => Math.floor(rnd() * 256))));
+}
+
+const spansOf = (batches: readonly TraceBatch[]): Span[] => batches.flatMap((b) => b.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans)));
+
+describe('hash ring', () => {
+  it('uses crc32 (IEEE)', () => {
+    expect(crc32OfBinary('123456789')).toBe(0xcbf43926);
+    expect(crc32OfBinary('')).toBe(0);
+  });
+
+  it('does not depend on the order the endpoints are given in, and spreads trace ids over all of them', () => {
+    const a = new HashRing(['gw-1:4317', 'gw-0:4317', 'gw-2:4317']);
+    const b = new HashRing(['gw-2:4317', 'gw-1:4317', 'gw-0:4317', 'gw-1:4317']);
+    expect(a.endpoints).toEqual(['gw-0:4317', 'gw-1:4317', 'gw-2:4317']);
+    const ids = traceIds(3000);
+    const counts = [0, 0, 0];
+    for (const id of ids) {
+      expect(b.endpoints[b.indexFor(id)]).toBe(a.endpoints[a.indexFor(id)]);
+      counts[a.indexFor(id)]!++;
+    }
+    for (const c of counts) expect(c / ids.length).toBeGreaterThan(0.2);
+  });
+
+  it('moves only the trace ids the new backend takes over when one is added', () => {
+    const before = new HashRing(['gw-0:4317', 'gw-1:4317', 'gw-2:4317']);
+    const after = new HashRing(['gw-0:4317', 'gw-1:4317', 'gw-2:4317', 'gw-3:4317']);
+    const ids = traceIds(4000, 11);
+    let moved = 0;
+    for (const id of ids) {
+      const from = before.endpoints[before.indexFor(id)];
+      const to = after.endpoints[after.indexFor(id)];
+      if (from === to) continue;
+      moved++;
+      expect(to).toBe('gw-3:4317');
+    }
+    expect(moved / ids.length).toBeGreaterThan(0.1);
+    expect(moved / ids.length).toBeLessThan(0.4);
+  });
+
+  it('has no backend when empty', () => {
+    expect(new HashRing([]).indexFor('x'.repeat(16))).toBe(-1);
+  });
+});
+
+describe('loadbalancing config', () => {
+  const base = { resolver: { static: { hostnames: ['a:4317'] } } };
+
+  it('has the documented defaults', () => {
+    const cfg = configSchema.parse(base);
+    expect(cfg.routing_key).toBe('traceID');
+    expect(cfg.protocol.otlp.compression).toBe('gzip');
+    expect(configSchema.parse({ resolver: { dns: { hostname: 'gw' } } }).resolver.dns).toEqual({ hostname: 'gw', port: 4317, interval: 5000, timeout: 1000 });
+  });
+
+  it('refuses what it cannot do, saying why', () => {
+    const issue = (cfg: unknown) => configSchema.safeParse(cfg).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    expect(issue({ resolver: {} })).toEqual(['resolver: set exactly one resolver: static (hostnames) or dns (hostname)']);
+    expect(issue({ resolver: { static: { hostnames: ['a:4317'] }, dns: { hostname: 'gw' } } })![0]).toMatch(/exactly one resolver/);
+    expect(issue({ resolver: { static: { hostnames: ['no-port'] } } })).toEqual(['resolver.static.hostnames.0: "no-port" is not host:port (optionally prefixed with http:// or https://)']);
+    expect(issue({ ...base, protocol: { otlp: { endpoint: 'x:1' } } })![0]).toMatch(/protocol\.otlp: .*endpoint/);
+    expect(issue({ ...base, protocol: { otlp: { sending_queue: { persistent: true } } } })![0]).toMatch(/^protocol\.otlp\.sending_queue\.persistent: .*in memory/);
+    expect(issue({ ...base, routing_key: 'service' })![0]).toMatch(/^routing_key/);
+  });
+});
+
+describe('loadbalancing exporter', () => {
+  const cleanup: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+
+  async function setup(backends: number, resolver?: Record<string, unknown>) {
+    const dir = await tempDir();
+    cleanup.push(() => dir.remove());
+    const sinks: FakeGrpcOtlp[] = [];
+    for (let i = 0; i < backends; i++) {
+      const s = await startFakeGrpcOtlp();
+      sinks.push(s);
+      cleanup.push(() => s.close());
+    }
+    const settings: TestSettings = makeSettings(dir.path, 'loadbalancing');
+    const config = configSchema.parse({
+      protocol: { otlp: { tls: { insecure: true }, retry_on_failure: { initial_interval: '10ms', max_interval: '50ms' } } },
+      resolver: resolver ?? { static: { hostnames: sinks.map((s) => `127.0.0.1:${s.port}`) } },
+    });
+    const exporter = loadBalancingExporterFactory.create.traces!(settings, config);
+    await exporter.start(host);
+    cleanup.push(() => exporter.shutdown());
+    const ring = new HashRing(sinks.map((s) => `127.0.0.1:${s.port}`));
+    /** The sink the ring gives a trace id. */
+    const sinkFor = (traceId: string) => sinks.find((s) => `127.0.0.1:${s.port}` === ring.endpoints[ring.indexFor(traceId)])!;
+    return { exporter, sinks, settings, sinkFor };
+  }
+
+  it('sends every span of a trace to the backend the ring gives it, each span once, resources and scopes kept', async () => {
+    const { exporter, sinks, settings, sinkFor } = await setup(3);
+    const batch = makeRealisticBatch({ services: 4, spansPerService: 60, seed: 5 });
+    await exporter.consume(batch);
+    await until(() => spansOf(sinks.flatMap((s) => s.delivered())).length === batch.spanCount);
+    const sent = spansOf([batch]);
+    for (const s of sinks) {
+      const got = spansOf(s.delivered());
+      expect(got.length).toBeGreaterThan(0);
+      for (const span of got) expect(sinkFor(span.traceId)).toBe(s);
+      // every resource a backend got is one of the input's, with its spans in their input order
+      for (const rs of s.delivered().flatMap((b) => b.resourceSpans)) {
+        const from = batch.resourceSpans.find((x) => x.resource.attributes[3]!.value === rs.resource.attributes[3]!.value)!;
+        expect(rs.resource).toEqual(from.resource);
+        const order = from.scopeSpans.flatMap((ss) => ss.spans.map((sp) => sp.spanId));
+        const ids = rs.scopeSpans.flatMap((ss) => ss.spans.map((sp) => sp.spanId));
+        expect(ids).toEqual(order.filter((id) => ids.includes(id)));
+      }
+    }
+    const key = (s: Span) => s.spanId;
+    expect(spansOf(sinks.flatMap((s) => s.delivered())).map(key).sort()).toEqual(sent.map(key).sort());
+    expect(metric(settings, 'pulse_exporter_loadbalancing_backends', { exporter: 'loadbalancing' })).toBe(3);
+    // each backend's own exporter metrics (counted once its answer is read)
+    const first = `loadbalancing/127.0.0.1:${sinks[0]!.port}`;
+    await until(() => metric(settings, 'pulse_exporter_sent_items_total', { exporter: first }) === spansOf(sinks[0]!.delivered()).length);
+  });
+
+  it('forwards a request whose traces all go to one backend as it came', async () => {
+    const { exporter, sinks, sinkFor } = await setup(2);
+    const batch = makeRealisticBatch({ services: 2, spansPerService: 10, seed: 9 });
+    // one trace id for every span: one backend
+    const traceId = batch.resourceSpans[0]!.scopeSpans[0]!.spans[0]!.traceId;
+    for (const span of spansOf([batch])) span.traceId = traceId;
+    const protobuf = encodeTraceRequest(batch);
+    const gzip = gzipSync(protobuf, { level: 6 });
+    const received = decodeTraceRequest(protobuf).batch;
+    received.received = { protobuf, gzip };
+    await exporter.consume(received);
+    const target = sinkFor(traceId);
+    await until(() => target.requests.length === 1);
+    expect(target.requests[0]!.sent.equals(gzip)).toBe(true);
+    expect(sinks.filter((s) => s !== target).every((s) => s.requests.length === 0)).toBe(true);
+  });
+
+  it('refuses with a retryable error while it has no backend, and resolves a DNS name', async () => {
+    const missing = await setup(0, { dns: { hostname: 'pulse-test-no-such-host.invalid', port: 4317, timeout: '300ms', interval: '1h' } });
+    await expect(missing.exporter.consume(makeRealisticBatch({ services: 1, spansPerService: 2 }))).rejects.toMatchObject({ code: 'PULSE_ERR_LOADBALANCING_NO_BACKENDS' });
+    expect(metric(missing.settings, 'pulse_exporter_loadbalancing_resolutions_total', { exporter: 'loadbalancing', outcome: 'failure' })).toBe(1);
+    expect(missing.settings.logs.some((l) => l.msg.startsWith('could not resolve pulse-test-no-such-host.invalid'))).toBe(true);
+
+    const sink = await startFakeGrpcOtlp();
+    cleanup.push(() => sink.close());
+    const local = await setup(0, { dns: { hostname: '127.0.0.1', port: sink.port, interval: '1h' } });
+    expect(metric(local.settings, 'pulse_exporter_loadbalancing_backends', { exporter: 'loadbalancing' })).toBeGreaterThanOrEqual(1);
+    const batch = makeRealisticBatch({ services: 1, spansPerService: 5 });
+    await local.exporter.consume(batch);
+    await until(() => spansOf(sink.delivered()).length === 5);
+  });
+});
