@@ -14,27 +14,17 @@ import { lookup } from 'node:dns/promises';
 import { join } from 'node:path';
 import type { ConsumingComponent, CreateSettings, Host } from '../../core/component.js';
 import { errorMessage, RetryableError } from '../../core/errors.js';
-import type { ResourceSpans, ScopeSpans, TraceBatch } from '../../core/model.js';
+import type { TraceBatch } from '../../core/model.js';
 import type { BoundCounter, BoundGauge } from '../../core/telemetry.js';
 import type { QueuedExporter } from '../exporterhelper/queued-exporter.js';
 import { createOtlpGrpcTracesExporter } from '../otlp/exporter.js';
 import type { LoadBalancingConfig } from './config.js';
 import { HashRing } from './ring.js';
+import { splitByBackend } from './split.js';
 
 interface Backend {
   readonly endpoint: string;
   readonly exporter: QueuedExporter<TraceBatch>;
-}
-
-/** Where the spans of one backend are gathered while a batch is split. */
-interface Part {
-  resourceSpans: ResourceSpans[];
-  spanCount: number;
-  /** The input resource and scope the last span came from, and the output ones made for them. */
-  fromRs: ResourceSpans | undefined;
-  fromSs: ScopeSpans | undefined;
-  toRs: ResourceSpans | undefined;
-  toSs: ScopeSpans | undefined;
 }
 
 export class LoadBalancingExporter implements ConsumingComponent<'traces'> {
@@ -97,7 +87,7 @@ export class LoadBalancingExporter implements ConsumingComponent<'traces'> {
       );
     }
     if (backends.length === 1) return backends[0]!.exporter.consume(batch);
-    const parts = this.split(batch, backends.length);
+    const parts = splitByBackend(batch, this.ring);
     if (parts === undefined) return Promise.resolve();
     if (typeof parts === 'number') return backends[parts]!.exporter.consume(batch);
     const sends: Array<Promise<void>> = [];
@@ -116,40 +106,6 @@ export class LoadBalancingExporter implements ConsumingComponent<'traces'> {
     this.active = [];
     this.backendsGauge.set(0);
     await Promise.all([...backends.map((b) => b.exporter.shutdown()), ...this.leaving]);
-  }
-
-  /**
-   * Which backend gets which spans: a backend index when every span goes to one backend (the batch is then sent as
-   * it is), `undefined` for a batch without spans, else one part per backend (undefined where it gets none).
-   */
-  private split(batch: TraceBatch, backends: number): number | Array<Part | undefined> | undefined {
-    const ring = this.ring;
-    let only = -1;
-    let parts: Array<Part | undefined> | undefined;
-    let lastTrace = '';
-    let lastIndex = -1;
-    for (const rs of batch.resourceSpans) {
-      for (const ss of rs.scopeSpans) {
-        for (const span of ss.spans) {
-          // Spans of one trace are usually adjacent: hash each trace id once per run.
-          const index = span.traceId === lastTrace && lastIndex >= 0 ? lastIndex : ring.indexFor(span.traceId);
-          lastTrace = span.traceId;
-          lastIndex = index;
-          if (parts === undefined) {
-            if (only === -1 || only === index) {
-              only = index;
-              continue;
-            }
-            // A second backend: gather everything seen so far into the first one's part, then go on per span.
-            parts = new Array<Part | undefined>(backends);
-            gatherUpTo(batch, span, (r, s, sp) => add(parts!, only, r, s, sp));
-          }
-          add(parts, index, rs, ss, span);
-        }
-      }
-    }
-    if (parts !== undefined) return parts;
-    return only === -1 ? undefined : only;
   }
 
   /** Resolves the DNS name and applies the result; never rejects (a failure keeps the current backends). */
@@ -232,38 +188,4 @@ export class LoadBalancingExporter implements ConsumingComponent<'traces'> {
     };
     return { endpoint, exporter: createOtlpGrpcTracesExporter(settings, { ...this.config.protocol.otlp, endpoint }) };
   }
-}
-
-/** Calls `fn` for every span of `batch` before `stop`, with its resource and scope. */
-function gatherUpTo(batch: TraceBatch, stop: object, fn: (rs: ResourceSpans, ss: ScopeSpans, span: ScopeSpans['spans'][number]) => void): void {
-  for (const rs of batch.resourceSpans) {
-    for (const ss of rs.scopeSpans) {
-      for (const span of ss.spans) {
-        if (span === stop) return;
-        fn(rs, ss, span);
-      }
-    }
-  }
-}
-
-/** Adds a span to backend `index`'s part, opening a resource and a scope there when they change. */
-function add(parts: Array<Part | undefined>, index: number, rs: ResourceSpans, ss: ScopeSpans, span: ScopeSpans['spans'][number]): void {
-  let p = parts[index];
-  if (p === undefined) {
-    p = { resourceSpans: [], spanCount: 0, fromRs: undefined, fromSs: undefined, toRs: undefined, toSs: undefined };
-    parts[index] = p;
-  }
-  if (p.fromRs !== rs) {
-    p.fromRs = rs;
-    p.fromSs = undefined;
-    p.toRs = { resource: rs.resource, scopeSpans: [], schemaUrl: rs.schemaUrl };
-    p.resourceSpans.push(p.toRs);
-  }
-  if (p.fromSs !== ss) {
-    p.fromSs = ss;
-    p.toSs = { scope: ss.scope, spans: [], schemaUrl: ss.schemaUrl };
-    p.toRs!.scopeSpans.push(p.toSs);
-  }
-  p.toSs!.spans.push(span);
-  p.spanCount++;
 }
