@@ -156,6 +156,27 @@ describe('loadbalancing exporter', () => {
     expect(sinks.filter((s) => s !== target).every((s) => s.requests.length === 0)).toBe(true);
   });
 
+  it('keeps the share of a backend that is down queued and retried, while the other backend gets its share at once', async () => {
+    const { exporter, sinks, sinkFor } = await setup(2);
+    const down = sinks[1]!;
+    const port = down.port;
+    await down.close();
+    const batch = makeRealisticBatch({ services: 3, spansPerService: 40, seed: 21 });
+    const shareOf = (s: FakeGrpcOtlp) => spansOf([batch]).filter((span) => sinkFor(span.traceId) === s).length;
+    const upShare = shareOf(sinks[0]!);
+    const downShare = shareOf(down);
+    expect(upShare).toBeGreaterThan(0);
+    expect(downShare).toBeGreaterThan(0);
+    // accepted: the down backend's part waits in its exporter's queue
+    await exporter.consume(batch);
+    await until(() => spansOf(sinks[0]!.delivered()).length === upShare);
+    // the backend comes back on its address: its part arrives, nothing lost, nothing twice
+    const back = await startFakeGrpcOtlp(port);
+    cleanup.push(() => back.close());
+    await until(() => spansOf(back.delivered()).length === downShare, 10_000);
+    expect(spansOf(sinks[0]!.delivered())).toHaveLength(upShare);
+  });
+
   it('refuses with a retryable error while it has no backend, and resolves a DNS name', async () => {
     const missing = await setup(0, { dns: { hostname: 'pulse-test-no-such-host.invalid', port: 4317, timeout: '300ms', interval: '1h' } });
     await expect(missing.exporter.consume(makeRealisticBatch({ services: 1, spansPerService: 2 }))).rejects.toMatchObject({ code: 'PULSE_ERR_LOADBALANCING_NO_BACKENDS' });
