@@ -43,6 +43,16 @@ export type Verdict =
 
 const OK: Verdict = { kind: 'ok' };
 
+/**
+ * Load shedding. Once the pipeline refused a request because something downstream is full, the next requests
+ * are refused before they are read, inflated, decoded and matched, for a short window: 5 ms after the first such
+ * refusal, doubling with each refusal in a row up to 40 ms. The first request after a window is handled in full:
+ * accepted, the shedding ends; refused, a longer window starts. Under overload this keeps the CPU for requests
+ * the pipeline can take, instead of spending it on ones it will refuse (BENCHMARKS.md, *Overload*).
+ */
+const SHED_FIRST_MS = 5;
+const SHED_MAX_MS = 40;
+
 /** Counters of one transport, bound once so the request path only adds numbers. */
 export interface TransportMetrics {
   readonly transport: Transport;
@@ -54,6 +64,11 @@ export interface TransportMetrics {
 export class Ingest {
   readonly budget: InflightBudget;
   private readonly pipelineErrors = new LogThrottle(10_000);
+  /** Load shedding (see SHED_FIRST_MS): refuse without reading until this time (epoch ms); 0 = not shedding. */
+  private shedUntil = 0;
+  private shedWindowMs = 0;
+  private shedVerdict: Verdict = OK;
+  private readonly shedCounter: BoundCounter;
   private readonly badRequests = new LogThrottle(30_000);
 
   constructor(
@@ -67,6 +82,19 @@ export class Ingest {
     metrics
       .gauge('pulse_receiver_inflight_bytes', 'Bytes of request bodies a receiver holds right now (as sent plus decompressed)')
       .observe((set) => set({ receiver: receiverId }, this.budget.bytes));
+    this.shedCounter = metrics
+      .counter('pulse_receiver_shed_requests_total', 'Requests a receiver refused without reading them, because the pipeline had just refused one for being full')
+      .with({ receiver: receiverId });
+  }
+
+  /**
+   * The answer for a request that arrives while shedding load (refused at once, before its body is read), or
+   * `undefined` when it should be handled. Counted as a refused request, not per span: its spans are unknown.
+   */
+  shedding(): Verdict | undefined {
+    if (this.shedUntil === 0 || Date.now() >= this.shedUntil) return undefined;
+    this.shedCounter.inc();
+    return this.shedVerdict;
   }
 
   metricsFor(transport: Transport): TransportMetrics {
@@ -94,17 +122,21 @@ export class Ingest {
     try {
       await this.next.consume(batch);
       m.acceptedSpans.inc(n);
+      this.shedUntil = 0;
+      this.shedWindowMs = 0;
       return OK;
     } catch (err) {
       m.refusedSpans.inc(n);
       if (err instanceof PermanentError) return { kind: 'permanent', message: err.message };
       if (err instanceof RetryableError) {
-        return {
+        const verdict: Verdict = {
           kind: 'retry',
           resourceExhausted: err.resourceExhausted,
           retryAfterMs: err.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS,
           message: err.message,
         };
+        if (err.resourceExhausted) this.startShedding(verdict);
+        return verdict;
       }
       const skipped = this.pipelineErrors.take('pipeline');
       if (skipped !== undefined) {
@@ -117,6 +149,12 @@ export class Ingest {
         message: `the pipeline failed: ${errorMessage(err)}`,
       };
     }
+  }
+
+  private startShedding(refusal: Verdict & { kind: 'retry' }): void {
+    this.shedWindowMs = this.shedWindowMs === 0 ? SHED_FIRST_MS : Math.min(this.shedWindowMs * 2, SHED_MAX_MS);
+    this.shedUntil = Date.now() + this.shedWindowMs;
+    this.shedVerdict = { ...refusal, message: `${refusal.message} (refused without reading it: the pipeline is full)` };
   }
 
   /**

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { gzipSync } from 'node:zlib';
 import type { ClientHttp2Session } from 'node:http2';
 import { PermanentError, RetryableError } from '../../../src/core/errors.js';
@@ -165,6 +165,26 @@ describe('otlp receiver, gRPC', () => {
     const res = await grpcCall(s, grpcFrame(message));
     expect(res.grpcStatus).toBe(8);
     expect(decodeStatus(Buffer.from(String(res.headers['grpc-status-details-bin']), 'base64')).retryDelayMs).toBe(5000);
+  });
+
+  it('sheds load like OTLP/HTTP: right after a RESOURCE_EXHAUSTED, calls are refused before their message is read', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const { h, s } = await start();
+      h.next.fail = () => new RetryableError('PULSE_ERR_QUEUE_FULL', 'queue full', { resourceExhausted: true, retryAfterMs: 1000 });
+      expect((await grpcCall(s, grpcFrame(message))).grpcStatus).toBe(8);
+      const res = await grpcCall(s, grpcFrame(message));
+      expect(res.grpcStatus).toBe(8);
+      expect(res.grpcMessage).toBe('queue full (refused without reading it: the pipeline is full)');
+      expect(h.next.calls).toBe(1);
+      h.next.fail = undefined;
+      vi.advanceTimersByTime(5);
+      expect((await grpcCall(s, grpcFrame(message))).grpcStatus).toBe(0);
+      expect(h.next.calls).toBe(2);
+      await expectStillServing(h, s);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a permanent error → INVALID_ARGUMENT; an unclassified one → UNAVAILABLE', async () => {

@@ -1,4 +1,4 @@
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { gzipSync, deflateSync, deflateRawSync, createGzip } from 'node:zlib';
 import { PermanentError, RetryableError } from '../../../src/core/errors.js';
 import { encodeTraceRequest, encodeTraceRequestJson } from '../../../src/otlp/index.js';
@@ -264,6 +264,51 @@ describe('otlp receiver, HTTP: pipeline errors and overload', () => {
     expect(decodeStatus(res.body)).toMatchObject({ code: 8, message: 'queue full' });
     expect(h.metrics.find('pulse_receiver_refused_spans_total')?.get({ receiver: 'otlp', transport: 'http' })).toBe(batch.spanCount);
     expect(requests(h, 'refused')).toBe(1);
+  });
+
+  it('sheds load: right after a "resource exhausted" refusal, requests are refused before they are read, until one is taken again', async () => {
+    // Only the clock is faked: the shedding window (5 ms, doubling to 40) passes when the test says so.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const started = await startReceiver();
+      h = started;
+      const shed = () => started.metrics.find('pulse_receiver_shed_requests_total')?.get({ receiver: 'otlp' }) ?? 0;
+      h.next.fail = () => new RetryableError('PULSE_ERR_QUEUE_FULL', 'queue full', { retryAfterMs: 1000, resourceExhausted: true });
+      expect((await post(h.http, { headers: PROTO, body: protoBody })).status).toBe(429);
+      expect(h.next.calls).toBe(1);
+      // within the window: 429 at once, the pipeline never sees it
+      const res = await post(h.http, { headers: PROTO, body: protoBody });
+      expect(res.status).toBe(429);
+      expect(res.headers['retry-after']).toBe('1');
+      expect(decodeStatus(res.body).message).toBe('queue full (refused without reading it: the pipeline is full)');
+      expect(h.next.calls).toBe(1);
+      expect(shed()).toBe(1);
+      expect(requests(h, 'refused')).toBe(2);
+      // after it: handled; refused again, so a window twice as long (10 ms) starts
+      vi.advanceTimersByTime(5);
+      expect((await post(h.http, { headers: PROTO, body: protoBody })).status).toBe(429);
+      expect(h.next.calls).toBe(2);
+      vi.advanceTimersByTime(9);
+      expect((await post(h.http, { headers: PROTO, body: protoBody })).status).toBe(429);
+      expect(h.next.calls).toBe(2);
+      // the pipeline has room again: the next request after the window is taken, and shedding ends
+      h.next.fail = undefined;
+      vi.advanceTimersByTime(1);
+      expect((await post(h.http, { headers: PROTO, body: protoBody })).status).toBe(200);
+      expect((await post(h.http, { headers: PROTO, body: protoBody })).status).toBe(200);
+      expect(h.next.calls).toBe(4);
+      expect(shed()).toBe(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('does not shed after an "unavailable" refusal (nothing is full)', async () => {
+    h = await startReceiver();
+    h.next.fail = () => new RetryableError('PULSE_ERR_DOWN', 'exporter down');
+    expect((await post(h.http, { headers: PROTO, body: protoBody })).status).toBe(503);
+    expect((await post(h.http, { headers: PROTO, body: protoBody })).status).toBe(503);
+    expect(h.next.calls).toBe(2);
   });
 
   it('a retryable "unavailable" error → 503 with Retry-After: 1 by default', async () => {
