@@ -165,7 +165,7 @@ export class OtlpGrpcServer extends ServerLifecycle<Http2Server | Http2SecureSer
       return this.answerError(stream, GrpcCode.UNIMPLEMENTED, 'unsupported', `grpc-encoding ${String(grpcEncoding)} is not supported; use gzip or identity`);
     }
     const shed = this.ingest.shedding();
-    if (shed !== undefined && shed.kind === 'retry') return this.answerError(stream, GrpcCode.RESOURCE_EXHAUSTED, 'refused', shed.message, shed.retryAfterMs);
+    if (shed !== undefined) return this.answerError(stream, GrpcCode.RESOURCE_EXHAUSTED, 'refused', shed.message, shed.retryAfterMs);
     const timeoutHeader = headers['grpc-timeout'];
     const clientTimeout = parseGrpcTimeout(typeof timeoutHeader === 'string' ? timeoutHeader : undefined);
     this.receive(stream, encoding, Math.min(clientTimeout ?? READ_TIMEOUT_MS, READ_TIMEOUT_MS));

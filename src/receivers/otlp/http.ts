@@ -224,7 +224,7 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
       return this.answerError(req, res, 415, 'unsupported', `Content-Encoding "${contentEncoding}" is not supported; send gzip, deflate or identity`, wire);
     }
     const shed = this.ingest.shedding();
-    if (shed !== undefined && shed.kind === 'retry') return this.answerError(req, res, 429, 'refused', shed.message, wire, shed.retryAfterMs);
+    if (shed !== undefined) return this.answerError(req, res, 429, 'refused', shed.message, wire, shed.retryAfterMs);
     const limit = this.config.max_request_body_size;
     const lengthHeader = req.headers['content-length'];
     const declared = lengthHeader !== undefined ? Number(lengthHeader) : undefined;

@@ -41,6 +41,8 @@ export type Verdict =
   | { readonly kind: 'retry'; readonly resourceExhausted: boolean; readonly retryAfterMs: number; readonly message: string }
   | { readonly kind: 'permanent'; readonly message: string };
 
+type RetryVerdict = Extract<Verdict, { kind: 'retry' }>;
+
 const OK: Verdict = { kind: 'ok' };
 
 /**
@@ -64,10 +66,10 @@ export interface TransportMetrics {
 export class Ingest {
   readonly budget: InflightBudget;
   private readonly pipelineErrors = new LogThrottle(10_000);
-  /** Load shedding (see SHED_FIRST_MS): refuse without reading until this time (epoch ms); 0 = not shedding. */
+  /** Load shedding (see SHED_FIRST_MS): the answer while shedding, `undefined` when not; until `shedUntil` (epoch ms). */
+  private shedVerdict: RetryVerdict | undefined;
   private shedUntil = 0;
   private shedWindowMs = 0;
-  private shedVerdict: Verdict = OK;
   private readonly shedCounter: BoundCounter;
   private readonly badRequests = new LogThrottle(30_000);
 
@@ -91,8 +93,8 @@ export class Ingest {
    * The answer for a request that arrives while shedding load (refused at once, before its body is read), or
    * `undefined` when it should be handled. Counted as a refused request, not per span: its spans are unknown.
    */
-  shedding(): Verdict | undefined {
-    if (this.shedUntil === 0 || Date.now() >= this.shedUntil) return undefined;
+  shedding(): RetryVerdict | undefined {
+    if (this.shedVerdict === undefined || Date.now() >= this.shedUntil) return undefined;
     this.shedCounter.inc();
     return this.shedVerdict;
   }
@@ -122,14 +124,14 @@ export class Ingest {
     try {
       await this.next.consume(batch);
       m.acceptedSpans.inc(n);
-      this.shedUntil = 0;
+      this.shedVerdict = undefined;
       this.shedWindowMs = 0;
       return OK;
     } catch (err) {
       m.refusedSpans.inc(n);
       if (err instanceof PermanentError) return { kind: 'permanent', message: err.message };
       if (err instanceof RetryableError) {
-        const verdict: Verdict = {
+        const verdict: RetryVerdict = {
           kind: 'retry',
           resourceExhausted: err.resourceExhausted,
           retryAfterMs: err.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS,
@@ -151,7 +153,7 @@ export class Ingest {
     }
   }
 
-  private startShedding(refusal: Verdict & { kind: 'retry' }): void {
+  private startShedding(refusal: RetryVerdict): void {
     this.shedWindowMs = this.shedWindowMs === 0 ? SHED_FIRST_MS : Math.min(this.shedWindowMs * 2, SHED_MAX_MS);
     this.shedUntil = Date.now() + this.shedWindowMs;
     this.shedVerdict = { ...refusal, message: `${refusal.message} (refused without reading it: the pipeline is full)` };
