@@ -16,7 +16,7 @@
  * File names are `<sequence, 16 digits>-<item count>.batch`: sorting names sorts by enqueue order, and the count
  * is known at startup without opening every file.
  */
-import * as zlib from 'node:zlib';
+import { crc32 } from '../../core/crc32.js';
 
 export const HEADER_BYTES = 20;
 const MAGIC = 0x51534c50; // "PLSQ" read as uint32 LE
@@ -70,24 +70,4 @@ export function decodeQueueFile(buf: Buffer): { count: number; payload: Buffer }
   const payload = buf.subarray(HEADER_BYTES);
   if (crc32(payload) !== buf.readUInt32LE(16)) return 'checksum mismatch';
   return { count, payload };
-}
-
-// zlib.crc32 exists from Node 20.15; the table fallback keeps older Node 20 releases working.
-const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
-let table: Uint32Array | undefined;
-
-/** CRC-32 of `data`; with `prev`, of the bytes that gave `prev` followed by `data`. */
-function crc32(data: Uint8Array, prev = 0): number {
-  if (nativeCrc32) return nativeCrc32(data, prev);
-  if (!table) {
-    table = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      table[n] = c >>> 0;
-    }
-  }
-  let crc = (prev ^ 0xffffffff) >>> 0;
-  for (let i = 0; i < data.length; i++) crc = table[(crc ^ data[i]!) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
 }

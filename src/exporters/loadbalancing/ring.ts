@@ -10,33 +10,10 @@
  * crc32 is the IEEE polynomial (zlib's, Go's `crc32.NewIEEE`). Adding or removing one of N backends moves about
  * 1/N of the trace ids; the rest keep their backend.
  */
+import { crc32, crc32OfBinary } from '../../core/crc32.js';
 
 const POSITIONS = 36_000;
 const POINTS_PER_ENDPOINT = 100;
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/** crc32 (IEEE) of the bytes of a binary string (one char per byte, as Pulse holds ids). */
-export function crc32OfBinary(s: string): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < s.length; i++) c = CRC_TABLE[(c ^ s.charCodeAt(i)) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-/** crc32 (IEEE) of a UTF-8 byte sequence. */
-function crc32OfBytes(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 export class HashRing {
   /** The distinct endpoints, sorted; `owner` holds indexes into it. */
@@ -56,7 +33,7 @@ export class HashRing {
       bytes.set(name);
       for (let i = 0; i < POINTS_PER_ENDPOINT; i++) {
         bytes[name.length] = i;
-        const pos = crc32OfBytes(bytes) % POSITIONS;
+        const pos = crc32(bytes) % POSITIONS;
         if (taken.has(pos)) continue;
         taken.add(pos);
         items.push([pos, index]);

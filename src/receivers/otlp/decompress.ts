@@ -9,7 +9,8 @@
  * chunk, which is at most `maxBytes` + 1 bytes), so a gzip bomb (1 GB of zeros in 1 MB) is cut off after about
  * `maxBytes` of output rather than inflated first and measured after.
  */
-import { crc32, Gunzip, gunzipSync, Inflate, InflateRaw, inflateRawSync, inflateSync } from 'node:zlib';
+import { Gunzip, gunzipSync, Inflate, InflateRaw, inflateRawSync, inflateSync } from 'node:zlib';
+import { crc32 } from '../../core/crc32.js';
 import { PermanentError } from '../../core/errors.js';
 import { zlibOnce } from '../../core/zlib-once.js';
 

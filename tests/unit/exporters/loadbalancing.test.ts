@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Span, TraceBatch } from '../../../src/core/model.js';
 import { configSchema } from '../../../src/exporters/loadbalancing/config.js';
 import { loadBalancingExporterFactory } from '../../../src/exporters/loadbalancing/factory.js';
-import { crc32OfBinary, HashRing } from '../../../src/exporters/loadbalancing/ring.js';
+import { crc32, crc32OfBinary } from '../../../src/core/crc32.js';
+import { HashRing } from '../../../src/exporters/loadbalancing/ring.js';
 import { decodeTraceRequest, encodeTraceRequest } from '../../../src/otlp/index.js';
 import { seededRandom } from '../../../scripts/random.mjs';
 import { startFakeGrpcOtlp, type FakeGrpcOtlp } from '../../support/fake-otlp-servers.js';
@@ -25,6 +26,8 @@ const spansOf = (batches: readonly TraceBatch[]): Span[] => batches.flatMap((b) 
 describe('hash ring', () => {
   it('uses crc32 (IEEE)', () => {
     expect(crc32OfBinary('123456789')).toBe(0xcbf43926);
+    expect(crc32(Buffer.from('123456789'))).toBe(0xcbf43926);
+    expect(crc32OfBinary('\u00ff\u0080\u0001')).toBe(crc32(Uint8Array.of(0xff, 0x80, 1)));
     expect(crc32OfBinary('')).toBe(0);
   });
 
