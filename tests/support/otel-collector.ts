@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { otelcolBinary } from '../../scripts/infra/otelcol-lib.mjs';
 import { canConnect } from '../../scripts/infra/process-control.mjs';
+import { waitFor } from './net.js';
 import { ROOT } from './pulse-process.js';
 
 const children = new Set<ChildProcess>();
@@ -66,15 +67,18 @@ export async function startCollector(config: string, ports: number[]): Promise<C
     rmSync(dir, { recursive: true, force: true });
     return code;
   };
-  const deadline = Date.now() + 30_000;
-  for (const port of ports) {
-    while (!(await canConnect(port, 500))) {
-      if (child.exitCode !== null || Date.now() > deadline) {
-        await stop();
-        throw new Error(`the OpenTelemetry Collector did not start listening on ${port}:\n${out.slice(-3000)}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+  try {
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null) throw new Error(`it exited with ${child.exitCode}`);
+        return (await Promise.all(ports.map((p) => canConnect(p, 500)))).every(Boolean);
+      },
+      30_000,
+      `the OpenTelemetry Collector to listen on ${ports.join(', ')}`,
+    );
+  } catch (err) {
+    await stop();
+    throw new Error(`${String(err)}\n--- collector output ---\n${out.slice(-3000)}`);
   }
   return { pid: child.pid!, output: () => out, stop };
 }
