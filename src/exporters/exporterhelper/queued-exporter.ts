@@ -190,9 +190,20 @@ class QueuedExporterImpl<T> implements QueuedExporter<T> {
       }
       return;
     }
+    // Which of the two a sender is told decides what the receivers do next: "resource exhausted" (429) makes them
+    // shed load, refusing requests unread for a few ms, which is right when Pulse cannot keep up; a failing
+    // destination (503) does not, so every request is still read and the journeys see every span while the
+    // trace backend is down (the sender resends; the journeys ignore the repeated spans).
+    if (this.sender.failing) {
+      throw new RetryableError(
+        'PULSE_ERR_QUEUE_FULL',
+        `exporter ${this.id}: the sending queue is full (${detail}) because the destination is failing; retry later`,
+        { retryAfterMs: QUEUE_FULL_RETRY_AFTER_MS },
+      );
+    }
     throw new RetryableError(
       'PULSE_ERR_QUEUE_FULL',
-      `exporter ${this.id}: the sending queue is full (${detail}); the destination is down or slower than the input — retry later, or raise sending_queue.queue_size / num_consumers`,
+      `exporter ${this.id}: the sending queue is full (${detail}); the destination is slower than the input — retry later, or raise sending_queue.queue_size / num_consumers`,
       { resourceExhausted: true, retryAfterMs: QUEUE_FULL_RETRY_AFTER_MS },
     );
   }

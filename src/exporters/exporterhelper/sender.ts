@@ -47,6 +47,12 @@ export interface SenderOptions<T> {
 }
 
 export class RetryingSender<T> {
+  /**
+   * True from a failed attempt (not a permanent refusal) until the next send that succeeds: the destination is
+   * down or refusing, as opposed to up and merely slower than the input.
+   */
+  failing = false;
+
   constructor(private readonly o: SenderOptions<T>) {}
 
   async deliver(item: T, count: number): Promise<Delivery> {
@@ -62,6 +68,7 @@ export class RetryingSender<T> {
       this.o.stop.addEventListener('abort', onStop, { once: true });
       try {
         const result = await this.o.send(item, ac.signal);
+        this.failing = false;
         this.counted(count, result);
         return { outcome: 'sent' };
       } catch (err) {
@@ -77,10 +84,12 @@ export class RetryingSender<T> {
         });
       }
       if (isPermanent(error)) {
+        this.failing = false;
         this.o.metrics.failed.permanent.inc(count);
         this.log('error', 'permanent', error, { items: count }, 'dropped a batch the destination refused as invalid; it will not be retried');
         return { outcome: 'permanent', error };
       }
+      this.failing = true;
       const retryAfter = error instanceof RetryableError ? (error.retryAfterMs ?? 0) : 0;
       const wait = Math.max(jitteredInterval(retry, attempt), retryAfter);
       const elapsed = Date.now() - started;

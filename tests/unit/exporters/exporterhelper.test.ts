@@ -234,6 +234,27 @@ describe('in-memory queue', () => {
     expect(settings.metrics.render()).toContain('pulse_exporter_queue_size{exporter="test-exporter"} 2');
   });
 
+  it('refuses as unavailable, not resource-exhausted, when full because the destination is failing, until a send succeeds', async () => {
+    dest.fallback = new Error('connect ECONNREFUSED');
+    const e = make(config({ sending_queue: { queue_size: 2 }, retry_on_failure: { initial_interval: '20ms', max_interval: '20ms' } }));
+    await e.start(host);
+    await e.consume({ id: 1, n: 1 }); // taken by the consumer, fails and is retried
+    await e.consume({ id: 2, n: 1 }); // waits
+    await until(() => dest.calls.length >= 2);
+    const down = await e.consume({ id: 3, n: 1 }).catch((x: unknown) => x);
+    expect(down).toMatchObject({ code: 'PULSE_ERR_QUEUE_FULL', resourceExhausted: false });
+    expect((down as RetryableError).message).toContain('destination is failing');
+    expect((down as RetryableError).retryAfterMs).toBeGreaterThan(0);
+
+    // the destination comes back, but answers slowly: a full queue is the input outrunning it again
+    dest.script = ['ok'];
+    dest.fallback = 'hang';
+    await until(() => dest.delivered.length === 1);
+    await e.consume({ id: 4, n: 1 });
+    const slow = await e.consume({ id: 5, n: 1 }).catch((x: unknown) => x);
+    expect(slow).toMatchObject({ code: 'PULSE_ERR_QUEUE_FULL', resourceExhausted: true });
+  });
+
   it('bounds the queue by bytes too', async () => {
     dest.fallback = 'hang';
     const e = make(config({ sending_queue: { max_bytes: 1000 }, timeout: '10s' }));
