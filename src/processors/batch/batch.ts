@@ -97,6 +97,11 @@ export class BatchProcessor implements ConsumingComponent<'traces'> {
   private drained: (() => void) | undefined;
   /** Set while refusing because of max_pending_spans, so that only the change of state is logged. */
   private refusedSinceFull = -1;
+  /**
+   * The last answer from downstream was a refusal that was not "resource exhausted" (a destination down): a full
+   * processor then says so too, so the receivers do not shed load (see `refuse`).
+   */
+  private downstreamFailing = false;
 
   private readonly sends: Record<Trigger, BoundCounter>;
   private readonly pendingGauge: BoundGauge;
@@ -204,11 +209,15 @@ export class BatchProcessor implements ConsumingComponent<'traces'> {
       );
     }
     this.refusedSinceFull += spans;
+    // Full because downstream is slower than the input: "resource exhausted" (429), and the receivers shed load.
+    // Full because downstream is failing: "unavailable" (503), so the receivers go on reading requests, and a
+    // journeys connector before this processor goes on seeing every span while the destination is down.
+    const why = this.downstreamFailing ? 'downstream is failing' : 'the exporters are not keeping up';
     return Promise.reject(
       new RetryableError(
         'PULSE_ERR_BATCH_FULL',
-        `batch processor ${this.settings.id} holds ${held} spans and max_pending_spans is ${this.config.max_pending_spans}: the exporters are not keeping up; retry later, or raise max_pending_spans`,
-        { resourceExhausted: true },
+        `batch processor ${this.settings.id} holds ${held} spans and max_pending_spans is ${this.config.max_pending_spans}: ${why}; retry later, or raise max_pending_spans`,
+        { resourceExhausted: !this.downstreamFailing },
       ),
     );
   }
@@ -285,8 +294,14 @@ export class BatchProcessor implements ConsumingComponent<'traces'> {
       sent = Promise.reject(err);
     }
     sent.then(
-      () => this.settle(send, false, undefined),
-      (err: unknown) => this.refused(send, err),
+      () => {
+        this.downstreamFailing = false;
+        this.settle(send, false, undefined);
+      },
+      (err: unknown) => {
+        this.downstreamFailing = !isPermanent(err) && !(err instanceof RetryableError && err.resourceExhausted);
+        this.refused(send, err);
+      },
     );
   }
 

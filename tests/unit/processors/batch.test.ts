@@ -262,6 +262,25 @@ describe('batch processor', () => {
       expect(dropped(metrics, 'permanent') + dropped(metrics, 'shutdown')).toBe(0);
     });
 
+    it('when full because downstream is failing, refuses as unavailable (no load shedding), and as resource-exhausted once downstream is only slow', async () => {
+      vi.useFakeTimers();
+      const down = downstream();
+      const { processor } = makeBatcher({ send_batch_size: 6, max_pending_spans: 10 }, down.next);
+      await processor.consume(makeBatch(6, 'a'));
+      down.answers[0]!.reject(new RetryableError('PULSE_ERR_EXPORT', 'destination unreachable: ECONNREFUSED'));
+      await vi.advanceTimersByTimeAsync(0);
+      const failing = await processor.consume(makeBatch(5, 'b')).catch((e: unknown) => e);
+      expect(failing).toMatchObject({ code: 'PULSE_ERR_BATCH_FULL', resourceExhausted: false });
+      expect((failing as Error).message).toContain('downstream is failing');
+
+      // the retry is accepted; the next merged batch waits unanswered (a slow downstream) and holds the processor full
+      await vi.advanceTimersByTimeAsync(300);
+      down.answers[1]!.resolve();
+      await vi.advanceTimersByTimeAsync(0);
+      await processor.consume(makeBatch(6, 'c'));
+      await expect(processor.consume(makeBatch(5, 'd'))).rejects.toMatchObject({ code: 'PULSE_ERR_BATCH_FULL', resourceExhausted: true });
+    });
+
     it('logs a streak of refusals when it starts and when it ends, not at every retry', async () => {
       vi.useFakeTimers();
       const lines: Array<{ level: number; msg: string }> = [];
