@@ -49,7 +49,8 @@ export interface SenderOptions<T> {
 export class RetryingSender<T> {
   /**
    * True from a failed attempt (not a permanent refusal) until the next send that succeeds: the destination is
-   * down or refusing, as opposed to up and merely slower than the input.
+   * down or refusing sends (a 429 of its own included), as opposed to accepting every send, only not as fast as
+   * the input comes. Pulse shedding load would not help the former, and would hide spans from the journeys.
    */
   failing = false;
 
