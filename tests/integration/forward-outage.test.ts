@@ -13,7 +13,7 @@ import { gzipSync } from 'node:zlib';
 import type { TraceBatch } from '../../src/core/model.js';
 import { encodeTraceRequest } from '../../src/otlp/index.js';
 import { freePort, waitFor } from '../support/net.js';
-import { ROOT, startPulse, type PulseProcess } from '../support/pulse-process.js';
+import { ROOT, attemptsByOutcome, startPulse, type PulseProcess } from '../support/pulse-process.js';
 import { makeCheckoutAttempt } from '../support/traces.js';
 
 const ATTEMPTS = 100;
@@ -69,15 +69,6 @@ async function sendLikeAnSdk(body: Buffer, statuses: number[]): Promise<void> {
   }
 }
 
-async function attempts(): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const m of (await pulse.metrics()).matchAll(/^pulse_journey_attempts_total\{([^}]*)\} (\d+)/gm)) {
-    const outcome = /outcome="([^"]+)"/.exec(m[1]!)![1]!;
-    out[outcome] = (out[outcome] ?? 0) + Number(m[2]);
-  }
-  return out;
-}
-
 describe('the forward destination is down', () => {
   it('senders get 503, and the journeys still decide every attempt from every span, once', async () => {
     const statuses: number[] = [];
@@ -93,16 +84,18 @@ describe('the forward destination is down', () => {
     }
     await Promise.all(sends);
 
-    await waitFor(async () => (await attempts()).success === ATTEMPTS, 15_000);
+    await waitFor(async () => (await attemptsByOutcome(pulse)).success === ATTEMPTS, 15_000);
     await new Promise((r) => setTimeout(r, 500)); // past settle_delay: nothing more is decided
-    expect(await attempts()).toEqual({ success: ATTEMPTS });
+    expect(await attemptsByOutcome(pulse)).toEqual({ success: ATTEMPTS });
 
-    // the queue filled at once and stayed full: requests were refused as retryable (503), and none unread
+    // the queue filled at once and stayed full: requests were refused as retryable (503)
     const refused = statuses.filter((s) => s === 503).length;
     expect(refused).toBeGreaterThan(ATTEMPTS * 3);
     expect(statuses.filter((s) => s !== 503 && s !== 200 && s !== 429)).toEqual([]);
-    const metrics = await pulse.metrics();
-    expect(metrics).toMatch(/^pulse_receiver_shed_requests_total\{[^}]*\} 0$/m);
+    // Until the first send fails, a full queue is only "slow" (429), and the receivers shed for a few ms; after it,
+    // nothing is shed
+    const shed = Number(/^pulse_receiver_shed_requests_total\{[^}]*\} (\d+)$/m.exec(await pulse.metrics())![1]);
+    expect(shed).toBeLessThan(refused / 10);
 
     // and the resent copies were recognised as such (while the attempt was pending, or after it was decided)
     let resent = 0;

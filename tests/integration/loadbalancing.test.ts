@@ -12,7 +12,7 @@ import type { ResourceSpans, TraceBatch } from '../../src/core/model.js';
 import { encodeTraceRequest } from '../../src/otlp/index.js';
 import { freePort, waitFor } from '../support/net.js';
 import { startFakeHttpOtlp, type FakeHttpOtlp } from '../support/fake-otlp-servers.js';
-import { ROOT, startPulse, type PulseProcess } from '../support/pulse-process.js';
+import { ROOT, attemptsByOutcome, startPulse, type PulseProcess } from '../support/pulse-process.js';
 import { makeCheckoutAttempt } from '../support/traces.js';
 
 const ATTEMPTS = 40;
@@ -76,16 +76,6 @@ afterAll(async () => {
   if (journeysDir) rmSync(journeysDir, { recursive: true, force: true });
 });
 
-/** `pulse_journey_attempts_total` of one gateway, by outcome. */
-async function attempts(gateway: PulseProcess): Promise<Record<string, number>> {
-  const out: Record<string, number> = {};
-  for (const m of (await gateway.metrics()).matchAll(/^pulse_journey_attempts_total\{([^}]*)\} (\d+)/gm)) {
-    const outcome = /outcome="([^"]+)"/.exec(m[1]!)![1]!;
-    out[outcome] = (out[outcome] ?? 0) + Number(m[2]);
-  }
-  return out;
-}
-
 describe('loadbalancing exporter in front of two gateways', () => {
   it('every attempt is assembled whole on one gateway, though each service sent its spans separately', async () => {
     const all = Array.from({ length: ATTEMPTS }, (_, i) => makeCheckoutAttempt(1000 + i));
@@ -101,7 +91,7 @@ describe('loadbalancing exporter in front of two gateways', () => {
       expect(res.status).toBe(200);
     }
     const decided = async () => {
-      const [a, b] = await Promise.all(gateways.map(attempts));
+      const [a, b] = await Promise.all(gateways.map(attemptsByOutcome));
       return { a: a!, b: b! };
     };
     await waitFor(async () => {

@@ -89,3 +89,13 @@ export async function startPulse(configBody: string, options: { env?: Record<str
   }
   return proc;
 }
+
+/** `pulse_journey_attempts_total` of a running Pulse, summed by outcome (`success`, `failure`). */
+export async function attemptsByOutcome(pulse: PulseProcess): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const m of (await pulse.metrics()).matchAll(/^pulse_journey_attempts_total\{([^}]*)\} (\d+)/gm)) {
+    const outcome = /outcome="([^"]+)"/.exec(m[1]!)![1]!;
+    out[outcome] = (out[outcome] ?? 0) + Number(m[2]);
+  }
+  return out;
+}
