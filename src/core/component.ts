@@ -19,6 +19,7 @@
 import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Consumer, SignalData, Signal } from './consumer.js';
+import type { OverloadRefusals } from './overload.js';
 import type { MetricsRegistry } from './telemetry.js';
 import type { ConfigIssue } from '../config/model.js';
 
@@ -59,6 +60,11 @@ export interface CreateSettings {
    * that have a part on each side: the journeys connector matches on the main thread and assembles in the worker.
    */
   readonly thread?: ThreadLink;
+  /**
+   * Requests refused for overload, counted by the receivers for the journeys connector (see core/overload.ts);
+   * absent in graphs built without one (tests, the worker side of a split graph).
+   */
+  readonly overload?: OverloadRefusals;
 }
 
 /**

@@ -30,6 +30,7 @@ import { DerivedWorker } from './derived-worker/main-side.js';
 import { planSplit } from './derived-worker/plan.js';
 import type { Consumer, Signal, SignalData } from '../core/consumer.js';
 import { PulseError, errorMessage } from '../core/errors.js';
+import type { OverloadRefusals } from '../core/overload.js';
 import type { MetricsRegistry } from '../core/telemetry.js';
 import { fanout } from './fanout.js';
 import { ObservedProcessor, countOutgoing, processorCounters } from './processor-metrics.js';
@@ -39,6 +40,8 @@ export interface GraphSettings {
   /** The root logger; each component gets a child with `{ component: '<kind>/<id>' }` (and `pipeline`). */
   readonly logger: Logger;
   readonly metrics: MetricsRegistry;
+  /** Handed to every component (`CreateSettings.overload`); one per process, so it outlives reloads. */
+  readonly overload?: OverloadRefusals;
 }
 
 /**
@@ -442,6 +445,7 @@ class GraphBuilder {
       metrics: this.settings.metrics,
       dataDir: join(this.config.service.dataDir, kind, dirName),
       ...(linked && { thread: split.link }),
+      ...(this.settings.overload && { overload: this.settings.overload }),
     };
   }
 

@@ -15,6 +15,7 @@ import { formatIssue, type ConfigIssue, type PulseConfig } from '../config/model
 import type { HostPort } from '../config/types.js';
 import type { Host } from '../core/component.js';
 import { PulseError, errorMessage } from '../core/errors.js';
+import { OverloadRefusals } from '../core/overload.js';
 import { MetricsRegistry, type Counter } from '../core/telemetry.js';
 import { PipelineGraph, type ShutdownReport } from './graph.js';
 import { TelemetryServer, type Readiness } from './telemetry-server.js';
@@ -67,6 +68,8 @@ export class Service {
   private ops: Promise<unknown> = Promise.resolve();
   private stopping: Promise<ShutdownReport> | undefined;
   private readonly metrics: MetricsRegistry;
+  /** Requests the receivers refused for overload, across reloads (read by the journeys connector). */
+  private readonly overload = new OverloadRefusals();
   private readonly log: Logger;
   private readonly reloads: Counter;
 
@@ -127,7 +130,7 @@ export class Service {
       if (this.state !== 'idle') throw new PulseError('PULSE_ERR_START', `the service starts once; it is ${this.state}`);
       this.state = 'starting';
       try {
-        const graph = PipelineGraph.build(config, this.options.registry, { logger: this.options.logger, metrics: this.metrics });
+        const graph = PipelineGraph.build(config, this.options.registry, { logger: this.options.logger, metrics: this.metrics, overload: this.overload });
         const { metrics, health } = config.service.telemetry;
         this.telemetry = new TelemetryServer({
           health: health?.address,
@@ -211,7 +214,7 @@ export class Service {
     const previous = this.current!;
     let graph: PipelineGraph;
     try {
-      graph = PipelineGraph.build(next, this.options.registry, { logger: this.options.logger, metrics: this.metrics });
+      graph = PipelineGraph.build(next, this.options.registry, { logger: this.options.logger, metrics: this.metrics, overload: this.overload });
     } catch (err) {
       this.log.error({ err }, `reload refused: ${errorMessage(err)}; the running pipelines are unchanged`);
       this.reloads.inc({ result: 'not_built' });
@@ -239,7 +242,7 @@ export class Service {
   private async rollBack(previous: PulseConfig, error: Error, began: number): Promise<ReloadOutcome> {
     this.log.error({ err: error }, `RELOAD FAILED: the new configuration did not start (${error.message}); restarting the previous configuration`);
     try {
-      const graph = PipelineGraph.build(previous, this.options.registry, { logger: this.options.logger, metrics: this.metrics });
+      const graph = PipelineGraph.build(previous, this.options.registry, { logger: this.options.logger, metrics: this.metrics, overload: this.overload });
       this.graph = graph;
       await graph.start(this.host());
     } catch (err) {

@@ -74,6 +74,8 @@ export class JourneysConnector implements ConnectorComponent {
   /** Worker side of a split: journeys by snapshot generation, for relayed spans. */
   private readonly byGeneration = new Map<number, readonly CompiledJourney[]>();
   private unlistenRelay: (() => void) | undefined;
+  /** `OverloadRefusals.count` (or the relayed one) when last looked at; see `watchOverload`. */
+  private refusalsSeen: number;
 
   constructor(
     private readonly settings: CreateSettings,
@@ -82,6 +84,8 @@ export class JourneysConnector implements ConnectorComponent {
     private readonly deps: JourneysConnectorDeps,
   ) {
     this.now = deps.now ?? Date.now;
+    // Refusals before this instance existed (an earlier graph, before a reload) concern attempts it never held.
+    this.refusalsSeen = settings.overload?.count ?? 0;
     this.errors = new UnexpectedErrorLog(settings.logger, 'journeys connector');
     const registry = settings.metrics;
     this.metrics = new JourneyMetrics(registry, settings.id);
@@ -170,7 +174,9 @@ export class JourneysConnector implements ConnectorComponent {
    */
   tick(): void {
     try {
-      this.runtime.tick(this.now());
+      const now = this.now();
+      this.watchOverload(this.settings.overload?.count ?? 0, now);
+      this.runtime.tick(now);
     } catch (err) {
       this.errors.log('tick', err);
     }
@@ -216,7 +222,7 @@ export class JourneysConnector implements ConnectorComponent {
     try {
       const now = this.now();
       this.runtime.process(batch, now);
-      this.relay?.send(this.generation, now);
+      this.relay?.send(this.generation, now, this.settings.overload?.count ?? 0);
     } catch (err) {
       // A bug must not cost the user their traces: forward the batch (possibly partly tagged) and count.
       this.metrics.processErrors.inc();
@@ -242,8 +248,19 @@ export class JourneysConnector implements ConnectorComponent {
   }
 
   /** Worker side: assembles the spans one batch matched on the main side, then acknowledges them. */
+  /**
+   * Tells the runtime when the count of requests refused for overload moved (at `nowMs`, the arrival clock): spans
+   * may be missing that their senders will send again (see `Assembler.overloaded`).
+   */
+  private watchOverload(refusals: number, nowMs: number): void {
+    if (refusals === this.refusalsSeen) return;
+    this.refusalsSeen = refusals;
+    this.runtime.overloaded(nowMs);
+  }
+
   private assembleRelayed(message: RelayMessage): void {
     try {
+      this.watchOverload(message.refusals, message.nowMs);
       const journeys = this.byGeneration.get(message.generation);
       if (journeys === undefined) throw new Error(`relayed spans of unknown journey generation ${message.generation}`);
       unpackRelayed(message, journeys, (journey, step, traceId, record, nowMs) => this.runtime.addCaptured(journey, step, traceId, record, nowMs));

@@ -35,6 +35,8 @@ export interface RelayMessage {
   readonly generation: number;
   readonly nowMs: number;
   readonly spans: unknown[];
+  /** Requests refused for overload so far (`OverloadRefusals.count` on the main side): the worker watches it change. */
+  readonly refusals: number;
 }
 
 export interface RelayAck {
@@ -45,6 +47,7 @@ export interface RelayAck {
 export class SpanRelay implements CapturedSpanSink {
   private spans: unknown[] = [];
   private inFlight = 0;
+  private refusalsSent = 0;
   private readonly unlisten: () => void;
 
   constructor(
@@ -62,12 +65,16 @@ export class SpanRelay implements CapturedSpanSink {
     return this.inFlight;
   }
 
-  /** Throws a RetryableError when the worker is this far behind; call before processing a batch. */
+  /**
+   * Throws a RetryableError when the worker is this far behind; call before processing a batch. It is Pulse's own
+   * overload (resource exhausted: 429 / RESOURCE_EXHAUSTED, and the receivers shed load), not a failing destination.
+   */
   admit(): void {
     if (this.inFlight < this.maxInFlight) return;
     throw new RetryableError(
       'PULSE_ERR_BUSY',
       `journeys connector ${this.id}: ${this.inFlight} matched spans are waiting for the assembly thread (limit ${this.maxInFlight}); retry shortly`,
+      { resourceExhausted: true },
     );
   }
 
@@ -88,13 +95,17 @@ export class SpanRelay implements CapturedSpanSink {
     );
   }
 
-  /** Posts what the batch captured, if anything. */
-  send(generation: number, nowMs: number): void {
+  /**
+   * Posts what the batch captured, if anything, with `refusals` (requests refused for overload so far); a batch
+   * that captured nothing still posts when `refusals` changed, so the worker learns of the overload in time.
+   */
+  send(generation: number, nowMs: number, refusals = 0): void {
     const spans = this.spans;
-    if (spans.length === 0) return;
+    if (spans.length === 0 && refusals === this.refusalsSent) return;
     this.spans = [];
+    this.refusalsSent = refusals;
     this.inFlight += spans.length / STRIDE;
-    const message: RelayMessage = { generation, nowMs, spans };
+    const message: RelayMessage = { generation, nowMs, spans, refusals };
     this.link.post(this.id, message);
   }
 

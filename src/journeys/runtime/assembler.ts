@@ -13,6 +13,15 @@
  *   Waiting uses arrival time; records carry span time.
  * - **Orphans**: steps whose start has not arrived wait `traceWaitMs` after the first of them arrived; if no start
  *   arrives they are dropped and counted (`events.orphanSteps`).
+ * - **Pulse's own overload** (`overloaded`): a group that runs out of `traceWaitMs` incomplete (a required step or
+ *   its start missing) when Pulse refused spans for being overloaded, from `traceWaitMs` before the group's first
+ *   span on, may be missing a span its sender will send again: it waits another `traceWaitMs`
+ *   (`events.waitExtended`), and again while refusals go on through each extra wait, `MAX_OVERLOAD_EXTENSIONS`
+ *   times at most. Still incomplete after an extra wait without refusals, it is decided as usual (a sender
+ *   resending faster than `traceWaitMs` has had its chance); still incomplete with refusals going on after the
+ *   last one, its attempts are abandoned, counted but not decided (`events.abandoned`, `overload`): that
+ *   `missing_step` failure would be Pulse's, not the journey's. Orphan steps are then dropped and counted as usual;
+ *   their start, if it still comes, is such an abandoned attempt too (it would begin one without them).
  * - **Late spans**: a span for a (journey, trace) decided recently is counted (`events.lateSpan`) and dropped. A
  *   *start* span with a new span id in such a trace is a new attempt (a later retry), while the same start span
  *   re-sent is late. Decided keys are remembered in a bounded, oldest-first set (`DecidedSet`).
@@ -32,8 +41,17 @@ import type { KeyValue, Span } from '../../core/model.js';
 import type { AttemptRecord, CompiledJourney } from '../model.js';
 import { buildAttempts, everyStartComplete, type DecidedBy } from './attempt-record.js';
 import { START_ROLE, type Candidate } from './matcher-index.js';
-import { DecidedSet } from './decided-set.js';
+import { ANY_START, DecidedSet } from './decided-set.js';
 import { captureSpan, SpanRecord } from './span-record.js';
+
+/**
+ * Extra `traceWaitMs` waits an incomplete group gets at most while Pulse refuses spans for overload: with the
+ * default 10 s, 30 s in all, about as long as an OpenTelemetry SDK goes on retrying an export.
+ */
+export const MAX_OVERLOAD_EXTENSIONS = 2;
+
+/** Why incomplete attempts were dropped undecided (see `AssemblerEvents.abandoned`). */
+export type AbandonReason = 'shutdown' | 'overload';
 
 /** Spans buffered per (journey, trace) at most: a loop calling a step thousands of times must not grow a group without bound. */
 export const MAX_SPANS_PER_GROUP = 512;
@@ -54,8 +72,13 @@ export interface AssemblerEvents {
    */
   decided(journey: CompiledJourney, record: AttemptRecord, delayMs: number): void;
   orphanSteps(journey: string, count: number): void;
-  /** Incomplete attempts dropped undecided by `flush(…, 'abandon')` (shutdown, reload). */
-  abandoned(journey: string, attempts: number): void;
+  /**
+   * Incomplete attempts dropped undecided: by `flush(…, 'abandon')` (`shutdown`: shutdown, reload), or after a
+   * wait extended for an overload that went on (`overload`).
+   */
+  abandoned(journey: string, attempts: number, reason: AbandonReason): void;
+  /** An incomplete group (attempts, or orphan steps) given one more trace wait because Pulse was refusing spans. */
+  waitExtended(journey: string): void;
   lateSpan(journey: string): void;
   evicted(journey: string, attempts: number): void;
   duplicateSpan(journey: string): void;
@@ -71,6 +94,10 @@ class PendingGroup {
   waitUntil: number;
   /** When a complete group is decided early; -1 while incomplete. */
   settleAt = -1;
+  /** When its wait was last extended for Pulse's overload; -1 if it was not. */
+  extendedAt = -1;
+  /** Times its wait was extended (at most `MAX_OVERLOAD_EXTENSIONS`). */
+  extensions = 0;
   decided = false;
   /** Waiting in the assembler's dirty list for a completeness check at the next tick. */
   dirty = false;
@@ -169,6 +196,8 @@ export class Assembler {
   private pendingOrder: Iterator<PendingGroup> | undefined;
   /** Arrival clock, never going backwards, so that queued deadlines stay in order. */
   private now = -Infinity;
+  /** Arrival-clock time of the latest overload refusal reported (`overloaded`). */
+  private refusedAt = -Infinity;
   /** Required-step masks by journey object, computed once per journey definition. */
   private readonly masks = new WeakMap<CompiledJourney, { required: number; maskable: boolean }>();
 
@@ -231,9 +260,17 @@ export class Assembler {
     while (g !== undefined && g.journey.name !== name) g = g.next;
     if (g !== undefined) return g;
     const seen = this.recent.find(traceId, name);
-    if (seen >= 0 && (role !== START_ROLE || this.recent.hasStart(seen, spanId))) {
-      this.events.lateSpan(name);
-      return undefined;
+    if (seen >= 0) {
+      if (role !== START_ROLE || this.recent.hasStart(seen, spanId)) {
+        this.events.lateSpan(name);
+        return undefined;
+      }
+      if (this.recent.hasStart(seen, ANY_START)) {
+        // The start of orphan steps dropped during Pulse's overload: an attempt it cannot judge, counted once.
+        this.recent.add(traceId, name, spanId);
+        this.events.abandoned(name, 1, 'overload');
+        return undefined;
+      }
     }
     g = this.newGroup(journey, traceId, now);
     if (head === undefined) this.pending.set(traceId, g);
@@ -288,6 +325,15 @@ export class Assembler {
     if (this.groupCount > this.options.maxPendingAttempts) this.evictOldest(now);
   }
 
+  /**
+   * Pulse refused spans at `nowMs` because it was overloaded (a receiver shed requests unread, or the pipeline
+   * refused them as full): their senders will send them again, perhaps after `traceWaitMs`. Groups running out of
+   * time incomplete around then wait longer (see the contract above).
+   */
+  overloaded(nowMs: number): void {
+    this.refusedAt = this.advance(nowMs);
+  }
+
   /** Decides every group whose settle delay or trace wait has run out at `nowMs`. */
   tick(nowMs: number): void {
     const now = this.advance(nowMs);
@@ -308,7 +354,7 @@ export class Assembler {
     while (this.waitQueue.peek() <= now) {
       const at = this.waitQueue.peek();
       const g = this.waitQueue.shift();
-      if (!g.decided && g.waitUntil === at) this.decide(g, 'timeout', now);
+      if (!g.decided && g.waitUntil === at) this.timeOut(g, now);
     }
     // Decided groups leave stale entries until their deadline: a group decided early (complete, `settle_delay`)
     // would stay referenced for the rest of `trace_wait`, with its record array and boxed times: ~240k groups,
@@ -333,7 +379,7 @@ export class Assembler {
         if (incomplete === 'abandon' && g.startCount > 0 && !this.isComplete(g)) {
           g.decided = true;
           this.unlink(g);
-          this.events.abandoned(g.journey.name, g.startCount);
+          this.events.abandoned(g.journey.name, g.startCount, 'shutdown');
           g.records = [];
           continue;
         }
@@ -388,6 +434,43 @@ export class Assembler {
     if (g.settleAt >= 0) return;
     g.settleAt = now + this.options.settleDelayMs;
     this.settleQueue.push(g.settleAt, g);
+  }
+
+  /** A group whose trace wait ran out: decided, or (Pulse overloaded) given more time or abandoned. */
+  private timeOut(g: PendingGroup, now: number): void {
+    const wait = this.options.traceWaitMs;
+    // Refusals that may have kept spans of this group away: around its first span, then during its last extra wait.
+    const refused = g.extendedAt < 0 ? this.refusedAt >= g.createdAt - wait : this.refusedAt > g.extendedAt;
+    if (refused && (g.startCount === 0 || !this.isComplete(g))) {
+      if (g.extensions < MAX_OVERLOAD_EXTENSIONS) {
+        g.extensions++;
+        g.extendedAt = now;
+        g.waitUntil = now + wait;
+        this.waitQueue.push(g.waitUntil, g);
+        this.events.waitExtended(g.journey.name);
+        return;
+      }
+      if (g.startCount > 0) {
+        this.abandon(g);
+        return;
+      }
+      // Orphan steps, dropped below: their start may still be on its way, and must not begin an attempt without them.
+      this.recent.add(g.traceId, g.journey.name, ANY_START);
+    }
+    this.decide(g, 'timeout', now);
+  }
+
+  /**
+   * Drops an incomplete group's attempts undecided, counted. Its starts are remembered as decided, so that spans of
+   * the trace sent again later are late spans, not orphans.
+   */
+  private abandon(g: PendingGroup): void {
+    g.decided = true;
+    this.unlink(g);
+    const name = g.journey.name;
+    for (const r of g.records) if (r.role === START_ROLE) this.recent.add(g.traceId, name, r.spanId);
+    this.events.abandoned(name, g.startCount, 'overload');
+    g.records = [];
   }
 
   private decide(g: PendingGroup, by: DecidedBy, now: number): void {

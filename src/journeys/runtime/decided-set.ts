@@ -21,6 +21,12 @@ const MIN_TABLE = 1024;
  */
 export const MAX_STARTS_PER_KEY = 512;
 
+/**
+ * A start span id no span has (span ids are 8 bytes), remembered for the key of orphan steps dropped while Pulse
+ * refused spans (see the assembler): their start, sent again later, must not begin an attempt without them.
+ */
+export const ANY_START = '';
+
 /** 30-bit FNV-1a hash of a string (trace ids are 16 binary chars). */
 function hashOf(s: string): number {
   let h = 0x811c9dc5;

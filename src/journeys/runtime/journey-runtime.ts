@@ -57,7 +57,8 @@ export class JourneyRuntime {
     this.assembler = new Assembler(options, {
       decided: (journey, record, delayMs) => this.decided(journey, record, delayMs),
       orphanSteps: (journey, n) => metrics.orphanSteps(journey, n),
-      abandoned: (journey, n) => metrics.abandonedAttempts(journey, n),
+      abandoned: (journey, n, reason) => metrics.abandonedAttempts(journey, n, reason),
+      waitExtended: (journey) => metrics.extendedWait(journey),
       lateSpan: (journey) => metrics.lateSpan(journey),
       evicted: (journey, n) => metrics.evictedAttempts(journey, n),
       duplicateSpan: (journey) => metrics.duplicateSpan(journey),
@@ -140,6 +141,14 @@ export class JourneyRuntime {
    */
   addCaptured(journey: CompiledJourney, stepName: string, traceId: string, record: SpanRecord, nowMs: number): void {
     this.assembler.addRecord(journey, stepName, traceId, record, nowMs);
+  }
+
+  /**
+   * Pulse refused spans at `nowMs` for being overloaded: attempts that run out of time incomplete around then
+   * wait once more, then are abandoned rather than failed if the refusals went on (see `Assembler.overloaded`).
+   */
+  overloaded(nowMs: number): void {
+    this.assembler.overloaded(nowMs);
   }
 
   /** Decides attempts whose time has come and closes SLI windows whose lateness has passed. */

@@ -6,6 +6,7 @@
  */
 import type { BoundCounter, BoundHistogram, Counter, MetricsRegistry } from '../../core/telemetry.js';
 import type { AttemptRecord } from '../model.js';
+import type { AbandonReason } from './assembler.js';
 import type { DecidedBy } from './attempt-record.js';
 
 /**
@@ -26,6 +27,7 @@ export class JourneyMetrics {
   private readonly attempts: Counter;
   private readonly orphans: Counter;
   private readonly abandoned: Counter;
+  private readonly extended: Counter;
   private readonly late: Counter;
   private readonly evicted: Counter;
   private readonly duplicates: Counter;
@@ -53,7 +55,14 @@ export class JourneyMetrics {
     this.matched = c('pulse_journey_spans_matched_total', 'Spans matched by a journey selector (start or step), by journey.');
     this.attempts = c('pulse_journey_attempts_total', 'Journey attempts decided, by journey, outcome and what decided them (complete, timeout, evicted, flush).');
     this.orphans = c('pulse_journey_orphan_steps_total', 'Step spans dropped because no start span of their journey arrived in their trace within trace_wait.');
-    this.abandoned = c('pulse_journey_abandoned_attempts_total', 'Attempts still missing a required step at shutdown or reload: dropped undecided rather than reported as missing_step failures.');
+    this.abandoned = c(
+      'pulse_journey_abandoned_attempts_total',
+      'Attempts still missing a required step at shutdown or reload (reason shutdown), or after Pulse refused spans for overload through their extended wait (reason overload): dropped undecided rather than reported as missing_step failures.',
+    );
+    this.extended = c(
+      'pulse_journey_extended_waits_total',
+      'Incomplete attempts (or orphan steps) given one more trace_wait because Pulse refused spans for overload around their time: senders may still resend the missing ones.',
+    );
     this.late = c('pulse_journey_late_spans_total', 'Journey spans that arrived after their attempt was decided; counted and dropped from assembly (still tagged).');
     this.evicted = c('pulse_journey_evicted_attempts_total', 'Attempts decided early because max_pending_attempts was reached.');
     this.duplicates = c('pulse_journey_duplicate_spans_total', 'Journey spans received again (same span id) while their attempt was pending; ignored.');
@@ -105,8 +114,12 @@ export class JourneyMetrics {
     this.bound(this.orphans, journey, { journey }).inc(n);
   }
 
-  abandonedAttempts(journey: string, n: number): void {
-    this.bound(this.abandoned, journey, { journey }).inc(n);
+  abandonedAttempts(journey: string, n: number, reason: AbandonReason): void {
+    this.bound(this.abandoned, `${journey}\0${reason}`, { journey, reason }).inc(n);
+  }
+
+  extendedWait(journey: string): void {
+    this.bound(this.extended, journey, { journey }).inc();
   }
 
   lateSpan(journey: string): void {

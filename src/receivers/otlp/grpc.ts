@@ -193,7 +193,7 @@ export class OtlpGrpcServer extends ServerLifecycle<Http2Server | Http2SecureSer
     const onData = (chunk: Buffer) => {
       total += chunk.length;
       if (!lease.tryReserve(chunk.length)) {
-        return refuse(GrpcCode.UNAVAILABLE, 'refused', this.ingest.busyMessage(), 1000);
+        return refuse(GrpcCode.UNAVAILABLE, 'refused', this.ingest.busy(), 1000);
       }
       chunks.push(chunk);
       if (!headerChecked && total >= 5) {

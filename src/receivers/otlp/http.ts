@@ -310,7 +310,7 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
   }
 
   private answerBusy(req: IncomingMessage, res: ServerResponse, wire: Wire): void {
-    this.answerError(req, res, 503, 'refused', this.ingest.busyMessage(), wire, 1000);
+    this.answerError(req, res, 503, 'refused', this.ingest.busy(), wire, 1000);
   }
 
   /** Answers a refusal with a google.rpc.Status body; `retryAfterMs` adds `Retry-After` (whole seconds, ≥ 1). */

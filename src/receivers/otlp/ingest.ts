@@ -12,6 +12,7 @@
 import type { Logger } from 'pino';
 import type { Consumer } from '../../core/consumer.js';
 import type { TraceBatch } from '../../core/model.js';
+import type { OverloadRefusals } from '../../core/overload.js';
 import type { BoundCounter, MetricsRegistry } from '../../core/telemetry.js';
 import { PermanentError, RetryableError, errorMessage } from '../../core/errors.js';
 import { LogThrottle } from '../../core/log-throttle.js';
@@ -79,6 +80,8 @@ export class Ingest {
     private readonly metrics: MetricsRegistry,
     private readonly next: Consumer<TraceBatch>,
     maxInflightBytes: number,
+    /** Where requests refused for overload are counted for the journeys connector (see core/overload.ts). */
+    private readonly overload?: OverloadRefusals,
   ) {
     this.budget = new InflightBudget(maxInflightBytes);
     metrics
@@ -96,6 +99,7 @@ export class Ingest {
   shedding(): RetryVerdict | undefined {
     if (this.shedVerdict === undefined || Date.now() >= this.shedUntil) return undefined;
     this.shedCounter.inc();
+    this.overload?.add();
     return this.shedVerdict;
   }
 
@@ -137,7 +141,10 @@ export class Ingest {
           retryAfterMs: err.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS,
           message: err.message,
         };
-        if (err.resourceExhausted) this.startShedding(verdict);
+        if (err.resourceExhausted) {
+          this.overload?.add();
+          this.startShedding(verdict);
+        }
         return verdict;
       }
       const skipped = this.pipelineErrors.take('pipeline');
@@ -168,8 +175,12 @@ export class Ingest {
     if (outcome !== 'refused') this.logBadRequest(m.transport, outcome, message);
   }
 
-  /** Why a request was refused because the in-flight budget is full (answered retryable). */
-  busyMessage(): string {
+  /**
+   * Why a request was refused because the in-flight budget is full (answered retryable, unread); counts the
+   * refusal as one for overload.
+   */
+  busy(): string {
+    this.overload?.add();
     return `the receiver holds its limit of ${this.budget.limit} bytes of requests in flight (max_inflight_bytes); retry later`;
   }
 

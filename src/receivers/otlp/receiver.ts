@@ -30,7 +30,7 @@ export class OtlpReceiver implements Component {
     private readonly config: OtlpReceiverConfig,
     next: Consumer<TraceBatch>,
   ) {
-    this.ingest = new Ingest(settings.id, settings.logger, settings.metrics, next, config.max_inflight_bytes);
+    this.ingest = new Ingest(settings.id, settings.logger, settings.metrics, next, config.max_inflight_bytes, settings.overload);
   }
 
   /**

@@ -3,6 +3,7 @@ import type { CreateSettings } from '../../../src/core/component.js';
 import type { Consumer } from '../../../src/core/consumer.js';
 import { PermanentError, PulseError, RetryableError } from '../../../src/core/errors.js';
 import type { TraceBatch } from '../../../src/core/model.js';
+import { OverloadRefusals } from '../../../src/core/overload.js';
 import { MetricsRegistry } from '../../../src/core/telemetry.js';
 import { journeysConnectorConfigSchema } from '../../../src/connectors/journeys/config.js';
 import { JourneysConnector, type JourneySource } from '../../../src/connectors/journeys/connector.js';
@@ -63,10 +64,19 @@ afterEach(async () => {
   for (const c of running.splice(0)) await c.shutdown();
 });
 
-function setup(opts: { journeys?: CompiledJourney[]; config?: Record<string, unknown>; outputs?: Array<'traces' | 'attempts' | 'journey_metrics'> } = {}) {
+function setup(
+  opts: { journeys?: CompiledJourney[]; config?: Record<string, unknown>; outputs?: Array<'traces' | 'attempts' | 'journey_metrics'>; overload?: OverloadRefusals } = {},
+) {
   const clock = { now: T0 };
   const metrics = new MetricsRegistry();
-  const settings: CreateSettings = { id: 'journeys', kind: 'connector', logger: silentLogger(), metrics, dataDir: '/tmp/pulse-test' };
+  const settings: CreateSettings = {
+    id: 'journeys',
+    kind: 'connector',
+    logger: silentLogger(),
+    metrics,
+    dataDir: '/tmp/pulse-test',
+    ...(opts.overload && { overload: opts.overload }),
+  };
   const config = journeysConnectorConfigSchema.parse({ directory: 'config/journeys', ...opts.config });
   const traces = recorder<TraceBatch>();
   const attempts = recorder<AttemptRecord[]>();
@@ -294,6 +304,31 @@ describe('journeys connector', () => {
     expect(series('evicted').slice(-1)).toEqual(['pulse_journey_decision_delay_seconds_count 0']);
   });
 
+  it('when the receivers refused spans for overload, waits once more for a missing step instead of failing the attempt', async () => {
+    const overload = new OverloadRefusals();
+    overload.add(); // before this connector existed (an earlier graph): not its concern
+    const { connector, attempts, at, metric, clock } = setup({ overload });
+    await connector.start({ reportFatalError() {} });
+    const { start, charge } = checkoutSpans(traceId(12));
+    await connector.inputs.traces!.consume(batch([FRONTEND, [start]]));
+    overload.add(); // the request with charge was shed
+    await at(50);
+    await at(10_000);
+    expect(flat(attempts.got)).toEqual([]);
+    expect(metric('pulse_journey_extended_waits_total', { journey: 'checkout' })).toBe(1);
+    clock.now = T0 + 12_000;
+    await connector.inputs.traces!.consume(batch([PAYMENTS, [charge]])); // sent again, 12 s later
+    await at(12_600);
+    expect(flat(attempts.got).map((a) => [a.outcome, a.decidedBy])).toEqual([['success', 'complete']]);
+
+    // without a refusal, the same arrival order is a missing_step failure at trace_wait
+    const quiet = setup({ overload: new OverloadRefusals() });
+    await quiet.connector.start({ reportFatalError() {} });
+    await quiet.connector.inputs.traces!.consume(batch([FRONTEND, [checkoutSpans(traceId(13)).start]]));
+    await quiet.at(10_000);
+    expect(flat(quiet.attempts.got).map((a) => a.reasons)).toEqual([['missing_step:charge']]);
+  });
+
   it('on shutdown counts an attempt still waiting for its required step instead of failing it with missing_step', async () => {
     const { connector, attempts, windows, metric } = setup();
     await connector.start({ reportFatalError() {} });
@@ -302,6 +337,6 @@ describe('journeys connector', () => {
     await connector.shutdown();
     expect(flat(attempts.got)).toEqual([]);
     expect(flat(windows.got).filter((r) => r.segmentKey === '' && r.failures > 0)).toEqual([]);
-    expect(metric('pulse_journey_abandoned_attempts_total', { journey: 'checkout' })).toBe(1);
+    expect(metric('pulse_journey_abandoned_attempts_total', { journey: 'checkout', reason: 'shutdown' })).toBe(1);
   });
 });

@@ -270,6 +270,7 @@ function recordingAssembler(options: AssemblerOptions = OPTIONS) {
     },
     orphanSteps: (j, n) => log.push(['orphanSteps', j, n]),
     abandoned: (j, n) => log.push(['abandoned', j, n]),
+    waitExtended: (j) => log.push(['waitExtended', j]),
     lateSpan: (j) => log.push(['lateSpan', j]),
     evicted: (j, n) => log.push(['evicted', j, n]),
     duplicateSpan: (j) => log.push(['duplicateSpan', j]),

@@ -181,6 +181,7 @@ describe('otlp receiver, gRPC', () => {
       vi.advanceTimersByTime(5);
       expect((await grpcCall(s, grpcFrame(message))).grpcStatus).toBe(0);
       expect(h.next.calls).toBe(2);
+      expect(h.overload.count).toBe(2); // the refused call and the shed one
       await expectStillServing(h, s);
     } finally {
       vi.useRealTimers();

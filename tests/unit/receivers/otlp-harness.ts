@@ -9,6 +9,7 @@ import { connect, type ClientHttp2Session, type IncomingHttpHeaders } from 'node
 import { pino } from 'pino';
 import type { Consumer } from '../../../src/core/consumer.js';
 import type { TraceBatch } from '../../../src/core/model.js';
+import { OverloadRefusals } from '../../../src/core/overload.js';
 import { MetricsRegistry } from '../../../src/core/telemetry.js';
 import { otlpReceiverFactory } from '../../../src/receivers/otlp/factory.js';
 import type { OtlpReceiver } from '../../../src/receivers/otlp/receiver.js';
@@ -40,6 +41,8 @@ export interface Harness {
   receiver: OtlpReceiver;
   next: FakeNext;
   metrics: MetricsRegistry;
+  /** What the receiver counted as refused for overload (read by the journeys connector in a real graph). */
+  overload: OverloadRefusals;
   http: HostPort;
   grpc: HostPort;
   fatal: Error[];
@@ -53,8 +56,9 @@ export async function startReceiver(raw: Record<string, unknown> = {}): Promise<
   });
   const next = new FakeNext();
   const metrics = new MetricsRegistry();
+  const overload = new OverloadRefusals();
   const receiver = otlpReceiverFactory.create.traces!(
-    { id: 'otlp', kind: 'receiver', logger: pino({ level: 'silent' }), metrics, dataDir: '/nonexistent' },
+    { id: 'otlp', kind: 'receiver', logger: pino({ level: 'silent' }), metrics, dataDir: '/nonexistent', overload },
     config,
     next,
   ) as OtlpReceiver;
@@ -64,6 +68,7 @@ export async function startReceiver(raw: Record<string, unknown> = {}): Promise<
     receiver,
     next,
     metrics,
+    overload,
     http: receiver.httpAddress() ?? { host: '', port: 0 },
     grpc: receiver.grpcAddress() ?? { host: '', port: 0 },
     fatal,

@@ -298,6 +298,8 @@ describe('otlp receiver, HTTP: pipeline errors and overload', () => {
       expect((await post(h.http, { headers: PROTO, body: protoBody })).status).toBe(200);
       expect(h.next.calls).toBe(4);
       expect(shed()).toBe(2);
+      // what the journeys connector is told: 4 requests refused for overload (2 by the pipeline, 2 shed)
+      expect(started.overload.count).toBe(4);
     } finally {
       vi.useRealTimers();
     }
@@ -309,6 +311,8 @@ describe('otlp receiver, HTTP: pipeline errors and overload', () => {
     expect((await post(h.http, { headers: PROTO, body: protoBody })).status).toBe(503);
     expect((await post(h.http, { headers: PROTO, body: protoBody })).status).toBe(503);
     expect(h.next.calls).toBe(2);
+    // the journeys read both requests: nothing for them to wait for
+    expect(h.overload.count).toBe(0);
   });
 
   it('a retryable "unavailable" error → 503 with Retry-After: 1 by default', async () => {
@@ -358,6 +362,7 @@ describe('otlp receiver, HTTP: pipeline errors and overload', () => {
     expect(second.status).toBe(503);
     expect(second.headers['retry-after']).toBe('1');
     expect(decodeStatus(second.body).message).toContain('max_inflight_bytes');
+    expect(h.overload.count).toBe(1); // refused unread: the journeys never saw it
     expect(h.metrics.find('pulse_receiver_inflight_bytes')?.get({ receiver: 'otlp' })).toBe(big.length);
     open();
     h.next.gate = undefined;

@@ -16,7 +16,7 @@ import {
   traceId,
 } from './support.js';
 import { BASE_TIME_NS } from '../../../support/traces.js';
-import { MAX_SPANS_PER_GROUP } from '../../../../src/journeys/runtime/assembler.js';
+import { MAX_OVERLOAD_EXTENSIONS, MAX_SPANS_PER_GROUP } from '../../../../src/journeys/runtime/assembler.js';
 
 const NOW = 1_000_000;
 
@@ -365,6 +365,117 @@ describe('attempt assembly', () => {
     runtime.tick(NOW + 1100);
     const [a] = runtime.takeAttempts();
     expect(a).toMatchObject({ startSpanId: start.spanId, outcome: 'success', decidedBy: 'complete' });
+  });
+});
+
+describe("Pulse's own overload (spans it refused, which senders send again)", () => {
+  it('gives an attempt missing a step one more trace_wait, and the step sent again then completes it', () => {
+    const { runtime, metric } = makeRuntime([checkoutJourney()]);
+    const { start, charge, confirm } = checkoutSpans(traceId(40));
+    runtime.process(batch([FRONTEND, [start]], [NOTIFIER, [confirm]]), NOW);
+    runtime.overloaded(NOW + 5); // the request carrying charge was refused
+    runtime.tick(NOW + 10_000);
+    expect(runtime.takeAttempts()).toEqual([]);
+    expect(runtime.pendingAttempts).toBe(1);
+    expect(metric('pulse_journey_extended_waits_total', { journey: 'checkout' })).toBe(1);
+    runtime.process(batch([PAYMENTS, [charge]]), NOW + 15_000); // resent 15 s later, past trace_wait
+    runtime.tick(NOW + 15_500);
+    expect(runtime.takeAttempts().map((a) => [a.outcome, a.reasons, a.decidedBy])).toEqual([['success', [], 'complete']]);
+  });
+
+  it('after the extra wait, fails it with missing_step if the refusals had stopped', () => {
+    const { runtime, metric } = makeRuntime([checkoutJourney()]);
+    runtime.process(batch([FRONTEND, [checkoutSpans(traceId(41)).start]]), NOW);
+    runtime.overloaded(NOW + 9_000);
+    runtime.tick(NOW + 10_000);
+    expect(runtime.takeAttempts()).toEqual([]);
+    runtime.tick(NOW + 19_999);
+    expect(runtime.takeAttempts()).toEqual([]);
+    runtime.tick(NOW + 20_000);
+    expect(runtime.takeAttempts().map((a) => [a.outcome, a.reasons, a.decidedBy, a.decidedAtMs])).toEqual([
+      ['failure', ['missing_step:charge'], 'timeout', NOW + 20_000],
+    ]);
+    expect(metric('pulse_journey_abandoned_attempts_total', { journey: 'checkout', reason: 'overload' })).toBe(0);
+  });
+
+  it('waits again while the refusals go on, then abandons it, counted; its spans sent later are late, not orphans', () => {
+    const { runtime, metric } = makeRuntime([checkoutJourney()]);
+    const t = traceId(42);
+    const { start, charge } = checkoutSpans(t);
+    runtime.process(batch([FRONTEND, [start]]), NOW);
+    runtime.overloaded(NOW + 1);
+    runtime.tick(NOW + 10_000);
+    runtime.overloaded(NOW + 12_000);
+    runtime.tick(NOW + 20_000);
+    expect(runtime.pendingAttempts).toBe(1);
+    expect(metric('pulse_journey_extended_waits_total', { journey: 'checkout' })).toBe(MAX_OVERLOAD_EXTENSIONS);
+    runtime.overloaded(NOW + 29_000);
+    runtime.tick(NOW + 30_000);
+    expect(runtime.takeAttempts()).toEqual([]);
+    expect(runtime.pendingAttempts).toBe(0);
+    expect(metric('pulse_journey_abandoned_attempts_total', { journey: 'checkout', reason: 'overload' })).toBe(1);
+    runtime.process(batch([PAYMENTS, [charge]]), NOW + 35_000);
+    expect(metric('pulse_journey_late_spans_total', { journey: 'checkout' })).toBe(1);
+    expect(runtime.pendingAttempts).toBe(0);
+    runtime.flush(NOW + 60_000);
+    expect(runtime.takeAttempts()).toEqual([]);
+    expect(metric('pulse_journey_orphan_steps_total', { journey: 'checkout' })).toBe(0);
+  });
+
+  it('gives orphan steps one more trace_wait for a start that was refused', () => {
+    const { runtime, metric } = makeRuntime([checkoutJourney()]);
+    const { start, charge, confirm } = checkoutSpans(traceId(43));
+    runtime.process(batch([PAYMENTS, [charge]], [NOTIFIER, [confirm]]), NOW);
+    runtime.overloaded(NOW);
+    runtime.tick(NOW + 10_000);
+    expect(metric('pulse_journey_orphan_steps_total', { journey: 'checkout' })).toBe(0);
+    runtime.process(batch([FRONTEND, [start]]), NOW + 12_000);
+    runtime.tick(NOW + 12_500);
+    expect(runtime.takeAttempts().map((a) => a.outcome)).toEqual(['success']);
+  });
+
+  it('drops orphan steps still without a start after the extra waits of a long overload; their start is then abandoned', () => {
+    const { runtime, metric } = makeRuntime([checkoutJourney()]);
+    const { start, charge } = checkoutSpans(traceId(47));
+    runtime.process(batch([PAYMENTS, [charge]]), NOW);
+    for (let k = 0; k <= MAX_OVERLOAD_EXTENSIONS; k++) {
+      runtime.overloaded(NOW + k * 10_000 + 5_000);
+      runtime.tick(NOW + (k + 1) * 10_000);
+    }
+    expect(runtime.pendingAttempts).toBe(0);
+    expect(metric('pulse_journey_orphan_steps_total', { journey: 'checkout' })).toBe(1);
+    // an attempt from it would miss charge: it is abandoned, once however often it is sent
+    runtime.process(batch([FRONTEND, [start]]), NOW + 40_000);
+    runtime.process(batch([FRONTEND, [{ ...start, attributes: [...start.attributes] }]]), NOW + 41_000);
+    expect(metric('pulse_journey_abandoned_attempts_total', { journey: 'checkout', reason: 'overload' })).toBe(1);
+    expect(metric('pulse_journey_late_spans_total', { journey: 'checkout' })).toBe(1);
+    runtime.tick(NOW + 60_000);
+    expect(runtime.takeAttempts()).toEqual([]);
+  });
+
+  it('counts a step refused shortly before its start arrived, and ignores refusals older than trace_wait', () => {
+    const recent = makeRuntime([checkoutJourney()]).runtime;
+    recent.overloaded(NOW - 3_000); // charge's request, shed before the start's came in
+    recent.process(batch([FRONTEND, [checkoutSpans(traceId(44)).start]]), NOW);
+    recent.tick(NOW + 10_000);
+    expect(recent.takeAttempts()).toEqual([]);
+
+    const old = makeRuntime([checkoutJourney()]).runtime;
+    old.overloaded(NOW - 10_001);
+    old.process(batch([FRONTEND, [checkoutSpans(traceId(45)).start]]), NOW);
+    old.tick(NOW + 10_000);
+    expect(old.takeAttempts().map((a) => a.reasons)).toEqual([['missing_step:charge']]);
+  });
+
+  it('decides complete attempts as usual while Pulse refuses spans', () => {
+    const { runtime, metric } = makeRuntime([checkoutJourney()]);
+    const { start, charge } = checkoutSpans(traceId(46));
+    runtime.overloaded(NOW);
+    runtime.process(batch([FRONTEND, [start]], [PAYMENTS, [charge]]), NOW);
+    runtime.overloaded(NOW + 100);
+    runtime.tick(NOW + 500);
+    expect(runtime.takeAttempts().map((a) => a.outcome)).toEqual(['success']);
+    expect(metric('pulse_journey_extended_waits_total', { journey: 'checkout' })).toBe(0);
   });
 });
 
