@@ -79,6 +79,20 @@ describe('SpanRelay', () => {
     expect(relay.pending).toBe(0);
   });
 
+  it('tells the worker of requests refused for overload: with the next captures, or alone when nothing was captured', () => {
+    const link = new FakeLink();
+    const relay = new SpanRelay(link, 'journeys');
+    relay.captured(candidate(j, 0, START_ROLE), 'trace-a', r1);
+    relay.send(1, NOW, 3);
+    expect(link.lastCloned().refusals).toBe(3);
+    relay.send(1, NOW + 1, 3); // nothing captured, nothing new
+    expect(link.posted).toHaveLength(1);
+    relay.send(1, NOW + 2, 5); // nothing captured, but 2 more refusals: the worker must know now
+    expect(link.posted).toHaveLength(2);
+    expect(link.lastCloned()).toMatchObject({ refusals: 5, nowMs: NOW + 2, spans: [] });
+    expect(relay.pending).toBe(1);
+  });
+
   it('posts one message per batch, to its own id, with the generation, the arrival time and every capture', () => {
     const link = new FakeLink();
     const relay = new SpanRelay(link, 'journeys/eu');
@@ -125,6 +139,8 @@ describe('SpanRelay', () => {
     }
     expect(thrown).toBeInstanceOf(RetryableError);
     expect((thrown as PulseError).code).toBe('PULSE_ERR_BUSY');
+    // Pulse's own overload, not a failing destination: 429 / RESOURCE_EXHAUSTED, and the receivers shed load
+    expect((thrown as RetryableError).resourceExhausted).toBe(true);
     expect((thrown as PulseError).message).toContain('journeys');
 
     link.answer('journeys', { ack: 1 });
