@@ -21,7 +21,8 @@
  *   resending faster than `traceWaitMs` has had its chance); still incomplete with refusals going on after the
  *   last one, its attempts are abandoned, counted but not decided (`events.abandoned`, `overload`): that
  *   `missing_step` failure would be Pulse's, not the journey's. Orphan steps are then dropped and counted as usual;
- *   their start, if it still comes, is such an abandoned attempt too (it would begin one without them).
+ *   their start, if it still comes, is such an abandoned attempt too (it would begin one without them). The same
+ *   goes for an incomplete group evicted (memory bound) while such refusals may have kept its spans away.
  * - **Late spans**: a span for a (journey, trace) decided recently is counted (`events.lateSpan`) and dropped. A
  *   *start* span with a new span id in such a trace is a new attempt (a later retry), while the same start span
  *   re-sent is late. Decided keys are remembered in a bounded, oldest-first set (`DecidedSet`).
@@ -438,26 +439,34 @@ export class Assembler {
 
   /** A group whose trace wait ran out: decided, or (Pulse overloaded) given more time or abandoned. */
   private timeOut(g: PendingGroup, now: number): void {
-    const wait = this.options.traceWaitMs;
-    // Refusals that may have kept spans of this group away: around its first span, then during its last extra wait.
-    const refused = g.extendedAt < 0 ? this.refusedAt >= g.createdAt - wait : this.refusedAt > g.extendedAt;
-    if (refused && (g.startCount === 0 || !this.isComplete(g))) {
-      if (g.extensions < MAX_OVERLOAD_EXTENSIONS) {
-        g.extensions++;
-        g.extendedAt = now;
-        g.waitUntil = now + wait;
-        this.waitQueue.push(g.waitUntil, g);
-        this.events.waitExtended(g.journey.name);
-        return;
-      }
-      if (g.startCount > 0) {
-        this.abandon(g);
-        return;
-      }
-      // Orphan steps, dropped below: their start may still be on its way, and must not begin an attempt without them.
-      this.recent.add(g.traceId, g.journey.name, ANY_START);
-    }
-    this.decide(g, 'timeout', now);
+    if (!this.missingForOverload(g)) this.decide(g, 'timeout', now);
+    else if (g.extensions < MAX_OVERLOAD_EXTENSIONS) {
+      g.extensions++;
+      g.extendedAt = now;
+      g.waitUntil = now + this.options.traceWaitMs;
+      this.waitQueue.push(g.waitUntil, g);
+      this.events.waitExtended(g.journey.name);
+    } else this.giveUp(g, 'timeout', now);
+  }
+
+  /**
+   * Whether `g` is incomplete and Pulse refused spans for overload when they may have been its own: from
+   * `traceWaitMs` before its first span on, or, once its wait was extended, during its last extra wait.
+   */
+  private missingForOverload(g: PendingGroup): boolean {
+    const refused = g.extendedAt < 0 ? this.refusedAt >= g.createdAt - this.options.traceWaitMs : this.refusedAt > g.extendedAt;
+    return refused && (g.startCount === 0 || !this.isComplete(g));
+  }
+
+  /**
+   * Ends a group that Pulse's overload may have kept spans from: its attempts are abandoned; orphan steps are
+   * dropped (counted), and their start, which may still be on its way, will be abandoned too rather than begin an
+   * attempt without them.
+   */
+  private giveUp(g: PendingGroup, by: DecidedBy, now: number): void {
+    if (g.startCount > 0) return this.abandon(g);
+    this.recent.add(g.traceId, g.journey.name, ANY_START);
+    this.decide(g, by, now);
   }
 
   /**
@@ -515,8 +524,13 @@ export class Assembler {
         oldest = this.pendingOrder.next();
         if (oldest.done === true) return;
       }
-      // Orphan-only groups are dropped and counted as orphan steps by decide().
-      for (let g: PendingGroup | undefined = oldest.value; g !== undefined; g = g.next) this.decide(g, 'evicted', now);
+      // Orphan-only groups are dropped and counted as orphan steps by decide(). While Pulse refuses spans for
+      // overload, an incomplete group is given up on instead: deciding it would make a missing_step failure of
+      // Pulse's own overload.
+      for (let g: PendingGroup | undefined = oldest.value; g !== undefined; g = g.next) {
+        if (this.missingForOverload(g)) this.giveUp(g, 'evicted', now);
+        else this.decide(g, 'evicted', now);
+      }
     }
   }
 }

@@ -453,6 +453,16 @@ describe("Pulse's own overload (spans it refused, which senders send again)", ()
     expect(runtime.takeAttempts()).toEqual([]);
   });
 
+  it('gives up on, rather than fails, an incomplete attempt evicted by max_pending_attempts while Pulse refuses spans', () => {
+    const { runtime, metric } = makeRuntime([checkoutJourney()], { maxPendingAttempts: 1 });
+    runtime.process(batch([FRONTEND, [checkoutSpans(traceId(48)).start]]), NOW);
+    runtime.overloaded(NOW + 1);
+    runtime.process(batch([FRONTEND, [checkoutSpans(traceId(49)).start]]), NOW + 2); // evicts the first
+    expect(runtime.takeAttempts()).toEqual([]);
+    expect(metric('pulse_journey_abandoned_attempts_total', { journey: 'checkout', reason: 'overload' })).toBe(1);
+    expect(metric('pulse_journey_evicted_attempts_total', { journey: 'checkout' })).toBe(0);
+  });
+
   it('counts a step refused shortly before its start arrived, and ignores refusals older than trace_wait', () => {
     const recent = makeRuntime([checkoutJourney()]).runtime;
     recent.overloaded(NOW - 3_000); // charge's request, shed before the start's came in
