@@ -13,7 +13,7 @@ import { gzipSync } from 'node:zlib';
 import type { TraceBatch } from '../../src/core/model.js';
 import { encodeTraceRequest } from '../../src/otlp/index.js';
 import { freePort, waitFor } from '../support/net.js';
-import { ROOT, attemptsByOutcome, startPulse, type PulseProcess } from '../support/pulse-process.js';
+import { ROOT, attemptsByOutcome, postLikeAnSdk, startPulse, type PulseProcess } from '../support/pulse-process.js';
 import { makeCheckoutAttempt } from '../support/traces.js';
 
 const ATTEMPTS = 100;
@@ -56,17 +56,7 @@ afterAll(async () => {
 
 /** Sends one request, and resends it twice 100 ms apart while it is refused as retryable; the statuses seen. */
 async function sendLikeAnSdk(body: Buffer, statuses: number[]): Promise<void> {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const res = await fetch(`http://127.0.0.1:${port}/v1/traces`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' },
-      body,
-    });
-    await res.arrayBuffer();
-    statuses.push(res.status);
-    if (res.status !== 429 && res.status !== 503) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await postLikeAnSdk(port, body, statuses, { tries: 3, retryDelayMs: () => 100 });
 }
 
 describe('the forward destination is down', () => {

@@ -18,7 +18,7 @@ import { gzipSync } from 'node:zlib';
 import type { TraceBatch } from '../../src/core/model.js';
 import { encodeTraceRequest } from '../../src/otlp/index.js';
 import { freePort, waitFor } from '../support/net.js';
-import { ROOT, attemptsByOutcome, startPulse, type PulseProcess } from '../support/pulse-process.js';
+import { ROOT, attemptsByOutcome, postLikeAnSdk, startPulse, type PulseProcess } from '../support/pulse-process.js';
 import { makeCheckoutAttempt } from '../support/traces.js';
 
 const ATTEMPTS = 50;
@@ -53,18 +53,8 @@ async function startSlowSink(): Promise<number> {
 
 /** Sends one request until it is taken, resending RESEND_MS ± 50% after each 429 / 503; the statuses seen. */
 async function sendUntilTaken(port: number, body: Buffer, statuses: number[]): Promise<void> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const res = await fetch(`http://127.0.0.1:${port}/v1/traces`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' },
-      body,
-    });
-    await res.arrayBuffer();
-    statuses.push(res.status);
-    if (res.status !== 429 && res.status !== 503) return;
-    await new Promise((r) => setTimeout(r, RESEND_MS * (0.5 + Math.random())));
-  }
-  throw new Error('a request was refused 200 times');
+  const status = await postLikeAnSdk(port, body, statuses, { tries: 200, retryDelayMs: () => RESEND_MS * (0.5 + Math.random()) });
+  if (status === 429 || status === 503) throw new Error('a request was refused 200 times');
 }
 
 function counter(text: string, name: string, labels = ''): number {

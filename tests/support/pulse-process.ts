@@ -99,3 +99,30 @@ export async function attemptsByOutcome(pulse: PulseProcess): Promise<Record<str
   }
   return out;
 }
+
+/**
+ * Posts one gzipped OTLP/HTTP protobuf request to Pulse's receiver on `port` as an SDK exports: resent after each
+ * retryable answer (429 / 503), waiting `retryDelayMs()` between tries, `tries` times at most. Every status seen is
+ * pushed to `statuses`; returns the last one.
+ */
+export async function postLikeAnSdk(
+  port: number,
+  gzippedBody: Buffer,
+  statuses: number[],
+  { tries, retryDelayMs }: { tries: number; retryDelayMs: () => number },
+): Promise<number> {
+  let status = 0;
+  for (let attempt = 0; attempt < tries; attempt++) {
+    const res = await fetch(`http://127.0.0.1:${port}/v1/traces`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' },
+      body: gzippedBody,
+    });
+    await res.arrayBuffer();
+    status = res.status;
+    statuses.push(status);
+    if (status !== 429 && status !== 503) break;
+    if (attempt + 1 < tries) await new Promise((r) => setTimeout(r, retryDelayMs()));
+  }
+  return status;
+}
