@@ -17,7 +17,7 @@ import type { Host } from '../core/component.js';
 import { PulseError, errorMessage } from '../core/errors.js';
 import { OverloadRefusals } from '../core/overload.js';
 import { MetricsRegistry, type Counter } from '../core/telemetry.js';
-import { PipelineGraph, type ShutdownReport } from './graph.js';
+import { PipelineGraph, type GraphSettings, type ShutdownReport } from './graph.js';
 import { TelemetryServer, type Readiness } from './telemetry-server.js';
 
 /** What src/config/load.ts returns (warnings: unused components and the like; logged, not fatal). */
@@ -68,13 +68,17 @@ export class Service {
   private ops: Promise<unknown> = Promise.resolve();
   private stopping: Promise<ShutdownReport> | undefined;
   private readonly metrics: MetricsRegistry;
-  /** Requests the receivers refused for overload, across reloads (read by the journeys connector). */
-  private readonly overload = new OverloadRefusals();
+  /**
+   * What every graph is built with, the first and each reload's: one count of requests the receivers refused for
+   * overload for the whole process, so the journeys connector of a new graph reads on from it.
+   */
+  private readonly graphSettings: GraphSettings;
   private readonly log: Logger;
   private readonly reloads: Counter;
 
   constructor(private readonly options: ServiceOptions) {
     this.metrics = options.metrics ?? new MetricsRegistry();
+    this.graphSettings = { logger: options.logger, metrics: this.metrics, overload: new OverloadRefusals() };
     this.log = options.logger.child({ component: 'service' });
     this.reloads = this.metrics.counter('pulse_service_reloads_total', 'Configuration reloads, by result (reloaded, invalid, not_built, rolled_back, failed).');
   }
@@ -130,7 +134,7 @@ export class Service {
       if (this.state !== 'idle') throw new PulseError('PULSE_ERR_START', `the service starts once; it is ${this.state}`);
       this.state = 'starting';
       try {
-        const graph = PipelineGraph.build(config, this.options.registry, { logger: this.options.logger, metrics: this.metrics, overload: this.overload });
+        const graph = PipelineGraph.build(config, this.options.registry, this.graphSettings);
         const { metrics, health } = config.service.telemetry;
         this.telemetry = new TelemetryServer({
           health: health?.address,
@@ -214,7 +218,7 @@ export class Service {
     const previous = this.current!;
     let graph: PipelineGraph;
     try {
-      graph = PipelineGraph.build(next, this.options.registry, { logger: this.options.logger, metrics: this.metrics, overload: this.overload });
+      graph = PipelineGraph.build(next, this.options.registry, this.graphSettings);
     } catch (err) {
       this.log.error({ err }, `reload refused: ${errorMessage(err)}; the running pipelines are unchanged`);
       this.reloads.inc({ result: 'not_built' });
@@ -242,7 +246,7 @@ export class Service {
   private async rollBack(previous: PulseConfig, error: Error, began: number): Promise<ReloadOutcome> {
     this.log.error({ err: error }, `RELOAD FAILED: the new configuration did not start (${error.message}); restarting the previous configuration`);
     try {
-      const graph = PipelineGraph.build(previous, this.options.registry, { logger: this.options.logger, metrics: this.metrics, overload: this.overload });
+      const graph = PipelineGraph.build(previous, this.options.registry, this.graphSettings);
       this.graph = graph;
       await graph.start(this.host());
     } catch (err) {

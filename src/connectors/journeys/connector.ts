@@ -247,7 +247,6 @@ export class JourneysConnector implements ConnectorComponent {
     void this.windowsOut?.pump();
   }
 
-  /** Worker side: assembles the spans one batch matched on the main side, then acknowledges them. */
   /**
    * Tells the runtime when the count of requests refused for overload moved (at `nowMs`, the arrival clock): spans
    * may be missing that their senders will send again (see `Assembler.overloaded`).
@@ -258,6 +257,7 @@ export class JourneysConnector implements ConnectorComponent {
     this.runtime.overloaded(nowMs);
   }
 
+  /** Worker side: assembles the spans one batch matched on the main side, then acknowledges them. */
   private assembleRelayed(message: RelayMessage): void {
     try {
       this.watchOverload(message.refusals, message.nowMs);

@@ -378,10 +378,7 @@ export class Assembler {
       for (let g: PendingGroup | undefined = head; g !== undefined; g = g.next) {
         if (g.decided) continue;
         if (incomplete === 'abandon' && g.startCount > 0 && !this.isComplete(g)) {
-          g.decided = true;
-          this.unlink(g);
-          this.events.abandoned(g.journey.name, g.startCount, 'shutdown');
-          g.records = [];
+          this.abandon(g, 'shutdown');
           continue;
         }
         this.decide(g, 'flush', now);
@@ -464,7 +461,7 @@ export class Assembler {
    * attempt without them.
    */
   private giveUp(g: PendingGroup, by: DecidedBy, now: number): void {
-    if (g.startCount > 0) return this.abandon(g);
+    if (g.startCount > 0) return this.abandon(g, 'overload');
     this.recent.add(g.traceId, g.journey.name, ANY_START);
     this.decide(g, by, now);
   }
@@ -473,12 +470,12 @@ export class Assembler {
    * Drops an incomplete group's attempts undecided, counted. Its starts are remembered as decided, so that spans of
    * the trace sent again later are late spans, not orphans.
    */
-  private abandon(g: PendingGroup): void {
+  private abandon(g: PendingGroup, reason: AbandonReason): void {
     g.decided = true;
     this.unlink(g);
     const name = g.journey.name;
     for (const r of g.records) if (r.role === START_ROLE) this.recent.add(g.traceId, name, r.spanId);
-    this.events.abandoned(name, g.startCount, 'overload');
+    this.events.abandoned(name, g.startCount, reason);
     g.records = [];
   }
 

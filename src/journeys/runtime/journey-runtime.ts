@@ -145,7 +145,7 @@ export class JourneyRuntime {
 
   /**
    * Pulse refused spans at `nowMs` for being overloaded: attempts that run out of time incomplete around then
-   * wait once more, then are abandoned rather than failed if the refusals went on (see `Assembler.overloaded`).
+   * wait longer, and are abandoned rather than failed if the refusals go on (see `Assembler.overloaded`).
    */
   overloaded(nowMs: number): void {
     this.assembler.overloaded(nowMs);
