@@ -6,16 +6,14 @@
  * configures it).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { ClientHttp2Session } from 'node:http2';
 import { getAttribute, type TraceBatch } from '../../src/core/model.js';
 import { encodeTraceRequest } from '../../src/otlp/index.js';
 import { freePort, waitFor } from '../support/net.js';
 import { startFakeHttpOtlp, type FakeHttpOtlp } from '../support/fake-otlp-servers.js';
-import { ROOT, startPulse, type PulseProcess } from '../support/pulse-process.js';
+import { checkoutJourneysDir, startPulse, type PulseProcess } from '../support/pulse-process.js';
 import { makeCheckoutAttempt as checkout, makeRealisticBatch } from '../support/traces.js';
 import { connectH2, grpcCall, grpcFrame } from '../unit/receivers/otlp-harness.js';
 
@@ -30,9 +28,7 @@ let grpcPlain: number;
 let h2: ClientHttp2Session;
 
 beforeAll(async () => {
-  journeysDir = mkdtempSync(join(tmpdir(), 'pulse-forward-journeys-'));
-  mkdirSync(journeysDir, { recursive: true });
-  copyFileSync(join(ROOT, 'config', 'journeys', 'checkout.yaml'), join(journeysDir, 'checkout.yaml'));
+  journeysDir = checkoutJourneysDir('pulse-forward-journeys-');
   sinks.tagging = await startFakeHttpOtlp();
   sinks.plain = await startFakeHttpOtlp();
   http.tagging = await freePort();

@@ -6,14 +6,12 @@
  * were decided in the run that found it.)
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import type { TraceBatch } from '../../src/core/model.js';
 import { encodeTraceRequest } from '../../src/otlp/index.js';
 import { freePort, waitFor } from '../support/net.js';
-import { ROOT, attemptsByOutcome, postLikeAnSdk, startPulse, type PulseProcess } from '../support/pulse-process.js';
+import { attemptsByOutcome, checkoutJourneysDir, postLikeAnSdk, startPulse, type PulseProcess } from '../support/pulse-process.js';
 import { makeCheckoutAttempt } from '../support/traces.js';
 
 const ATTEMPTS = 100;
@@ -22,8 +20,7 @@ let pulse: PulseProcess;
 let port: number;
 
 beforeAll(async () => {
-  journeysDir = mkdtempSync(join(tmpdir(), 'pulse-outage-journeys-'));
-  copyFileSync(join(ROOT, 'config', 'journeys', 'checkout.yaml'), join(journeysDir, 'checkout.yaml'));
+  journeysDir = checkoutJourneysDir('pulse-outage-journeys-');
   port = await freePort();
   const nobodyListens = await freePort();
   pulse = await startPulse(`

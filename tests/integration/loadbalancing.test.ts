@@ -4,15 +4,13 @@
  * attempt is still assembled whole on one gateway, because the sidecar sends all spans of a trace to the same one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import type { ResourceSpans, TraceBatch } from '../../src/core/model.js';
 import { encodeTraceRequest } from '../../src/otlp/index.js';
 import { freePort, waitFor } from '../support/net.js';
 import { startFakeHttpOtlp, type FakeHttpOtlp } from '../support/fake-otlp-servers.js';
-import { ROOT, attemptsByOutcome, startPulse, type PulseProcess } from '../support/pulse-process.js';
+import { attemptsByOutcome, checkoutJourneysDir, startPulse, type PulseProcess } from '../support/pulse-process.js';
 import { makeCheckoutAttempt } from '../support/traces.js';
 
 const ATTEMPTS = 40;
@@ -23,8 +21,7 @@ let sidecar: PulseProcess;
 let sidecarPort: number;
 
 beforeAll(async () => {
-  journeysDir = mkdtempSync(join(tmpdir(), 'pulse-lb-journeys-'));
-  copyFileSync(join(ROOT, 'config', 'journeys', 'checkout.yaml'), join(journeysDir, 'checkout.yaml'));
+  journeysDir = checkoutJourneysDir('pulse-lb-journeys-');
   sink = await startFakeHttpOtlp();
   const grpcPorts = [await freePort(), await freePort()];
   for (const port of grpcPorts) {

@@ -12,16 +12,14 @@
  * requests concatenated), shows up as missing or different spans.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { getAttribute, type Span, type TraceBatch } from '../../src/core/model.js';
 import { encodeTraceRequest } from '../../src/otlp/index.js';
 import { freePort, waitFor } from '../support/net.js';
 import { startFakeHttpOtlp, type FakeHttpOtlp } from '../support/fake-otlp-servers.js';
 import { startCollector, type Collector } from '../support/otel-collector.js';
-import { ROOT, startPulse, type PulseProcess } from '../support/pulse-process.js';
+import { checkoutJourneysDir, startPulse, type PulseProcess } from '../support/pulse-process.js';
 import { makeCheckoutAttempt, makeRealisticBatch } from '../support/traces.js';
 
 let journeysDir: string;
@@ -35,8 +33,7 @@ let copy: FakeHttpOtlp;
 const port = { collectorGrpc: 0, collectorHttp: 0, collectorToPulse: 0, pulseTagging: 0, pulsePlain: 0, pulseFromCollector: 0 };
 
 beforeAll(async () => {
-  journeysDir = mkdtempSync(join(tmpdir(), 'pulse-otelcol-journeys-'));
-  copyFileSync(join(ROOT, 'config', 'journeys', 'checkout.yaml'), join(journeysDir, 'checkout.yaml'));
+  journeysDir = checkoutJourneysDir('pulse-otelcol-journeys-');
   fromCollector = await startFakeHttpOtlp();
   fromPulse = await startFakeHttpOtlp();
   copy = await startFakeHttpOtlp();

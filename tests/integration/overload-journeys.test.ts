@@ -9,16 +9,15 @@
  * of the 50 failed with missing_step.)
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { TraceBatch } from '../../src/core/model.js';
 import { encodeTraceRequest } from '../../src/otlp/index.js';
 import { freePort, waitFor } from '../support/net.js';
-import { ROOT, attemptsByOutcome, postLikeAnSdk, startPulse, type PulseProcess } from '../support/pulse-process.js';
+import { attemptsByOutcome, checkoutJourneysDir, postLikeAnSdk, startPulse, type PulseProcess } from '../support/pulse-process.js';
 import { makeCheckoutAttempt } from '../support/traces.js';
 
 const ATTEMPTS = 50;
@@ -68,8 +67,7 @@ describe.each([
   ['in the derived-signals worker', '{ thread: worker }'],
 ])('Pulse overloaded, journeys assembled %s', (_mode, derived) => {
   it('spans it refused and took later than trace_wait complete their attempts instead of failing them', async () => {
-    journeysDir = mkdtempSync(join(tmpdir(), 'pulse-overload-journeys-'));
-    copyFileSync(join(ROOT, 'config', 'journeys', 'checkout.yaml'), join(journeysDir, 'checkout.yaml'));
+    journeysDir = checkoutJourneysDir('pulse-overload-journeys-');
     const port = await freePort();
     const sinkPort = await startSlowSink();
     pulse = await startPulse(`

@@ -3,7 +3,7 @@
  * gives the telemetry endpoints free ports, waits for `/readyz`, and stops the process by its PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,13 @@ export interface PulseProcess {
    * dir, persistent queues). Read anything you need from there before.
    */
   stop(timeoutMs?: number): Promise<number | null>;
+}
+
+/** A new temp directory (named with `prefix`) holding the repo's checkout journey: a journeys connector's `directory`. */
+export function checkoutJourneysDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  copyFileSync(join(ROOT, 'config', 'journeys', 'checkout.yaml'), join(dir, 'checkout.yaml'));
+  return dir;
 }
 
 /**
