@@ -12,8 +12,8 @@
  *
  * The arrays grow by doubling up to `capacity`, so a large bound costs memory only once it is used.
  */
+import { SlotTable } from './slot-table.js';
 
-const EMPTY = 0;
 const MIN_TABLE = 1024;
 /**
  * Start span ids kept per key at most (a trace that retries one journey more often than this is not a user's):
@@ -42,8 +42,8 @@ export class DecidedSet {
   private readonly hashes: number[] = [];
   /** Start span ids after the first, for the few keys that have them, by slot. */
   private readonly moreStarts = new Map<number, string[]>();
-  /** Open addressing, linear probing: slot + 1, or `EMPTY`. At most half full. */
-  private table = new Int32Array(MIN_TABLE);
+  /** Trace-id hash → slot. */
+  private readonly table = new SlotTable(MIN_TABLE, (slot) => this.hashes[slot]!);
   /** The slot the next new key takes once the ring is full (the oldest). */
   private oldest = 0;
 
@@ -63,10 +63,9 @@ export class DecidedSet {
   /** `find` with the trace id's hash already computed. */
   private slotOf(traceId: string, journey: string, h: number): number {
     const table = this.table;
-    const mask = table.length - 1;
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const cell = table[i]!;
-      if (cell === EMPTY) return -1;
+    for (let i = table.home(h); ; i = table.next(i)) {
+      const cell = table.cells[i]!;
+      if (cell === SlotTable.EMPTY) return -1;
       const slot = cell - 1;
       if (this.hashes[slot] === h && this.traceIds[slot] === traceId && this.journeys[slot] === journey) return slot;
     }
@@ -100,51 +99,16 @@ export class DecidedSet {
       this.journeys.push(journey);
       this.firstStarts.push(startSpanId);
       this.hashes.push(h);
-      if (this.traceIds.length * 2 > this.table.length) {
-        this.rehash(this.table.length * 2); // indexes every slot, this one included
-        return;
-      }
     } else {
       slot = this.oldest;
       this.oldest = slot + 1 === this.capacity ? 0 : slot + 1;
-      this.unindex(slot);
+      this.table.remove(slot);
       this.moreStarts.delete(slot);
       this.traceIds[slot] = traceId;
       this.journeys[slot] = journey;
       this.firstStarts[slot] = startSpanId;
       this.hashes[slot] = h;
     }
-    this.index(slot, h);
-  }
-
-  private index(slot: number, h: number): void {
-    const table = this.table;
-    const mask = table.length - 1;
-    let i = h & mask;
-    while (table[i] !== EMPTY) i = (i + 1) & mask;
-    table[i] = slot + 1;
-  }
-
-  /** Removes `slot` from the table, moving later entries of its probe run back so that every lookup still finds them. */
-  private unindex(slot: number): void {
-    const table = this.table;
-    const mask = table.length - 1;
-    let hole = this.hashes[slot]! & mask;
-    while (table[hole] !== slot + 1) hole = (hole + 1) & mask;
-    for (let j = (hole + 1) & mask; table[j] !== EMPTY; j = (j + 1) & mask) {
-      const cell = table[j]!;
-      const home = this.hashes[cell - 1]! & mask;
-      // The entry at j may fill the hole if the hole lies on its probe path: from its home up to j.
-      if (((j - home) & mask) >= ((j - hole) & mask)) {
-        table[hole] = cell;
-        hole = j;
-      }
-    }
-    table[hole] = EMPTY;
-  }
-
-  private rehash(size: number): void {
-    this.table = new Int32Array(size);
-    for (let slot = 0; slot < this.traceIds.length; slot++) this.index(slot, this.hashes[slot]!);
+    this.table.add(slot, h, this.traceIds.length);
   }
 }

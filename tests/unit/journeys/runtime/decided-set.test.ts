@@ -87,7 +87,7 @@ describe('DecidedSet', () => {
   it('indexes each key once while it grows (so its table stays at most half full)', () => {
     const set = new DecidedSet(5000);
     for (let i = 0; i < 20_000; i++) set.add(traceId(i), 'checkout', 's');
-    const table = (set as unknown as { table: Int32Array }).table;
+    const table = (set as unknown as { table: { cells: Int32Array } }).table.cells;
     expect(set.size).toBe(5000);
     expect(table.filter((cell) => cell !== 0).length).toBe(5000);
     expect(table.length).toBeGreaterThanOrEqual(2 * 5000);
