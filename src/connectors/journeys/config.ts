@@ -8,6 +8,7 @@
  *     trace_wait: 10s                 # longest wait for an attempt's spans after its start span arrived
  *     settle_delay: 500ms             # wait after an attempt is complete, for late duplicates and optional steps
  *     max_pending_attempts: 100000    # attempts held at most; beyond, the oldest are decided early
+ *     max_remembered_requests: 1000000  # requests remembered to recognise resends (0: off); ≤ 20 bytes each
  *     reload_poll_interval: 2s        # how often the directory is checked for changes (0: fs notifications only)
  *     tag_spans: true                 # add journey.name / journey.step to matching spans (false: forward as received)
  *     sli:
@@ -57,6 +58,14 @@ export const journeysConnectorConfigSchema = z
       .min(1)
       .default(100_000)
       .describe('Attempts (journey × trace) held while waiting; beyond it the oldest are decided early and counted'),
+    max_remembered_requests: z
+      .number()
+      .int()
+      .min(0)
+      .default(1_000_000)
+      .describe(
+        'Requests with journey spans remembered (by a fingerprint, ≤ 20 bytes each) to recognise one its sender sends again after Pulse refused it: its spans are tagged and passed on but not counted again. Oldest forgotten first; 0 = off',
+      ),
     reload_poll_interval: duration()
       .prefault('2s')
       .describe('How often the journeys directory is checked for changes (hot reload), besides file system notifications; 0 = notifications only'),

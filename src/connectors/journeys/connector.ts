@@ -96,6 +96,7 @@ export class JourneysConnector implements ConnectorComponent {
         traceWaitMs: config.trace_wait,
         settleDelayMs: config.settle_delay,
         maxPendingAttempts: config.max_pending_attempts,
+        maxRememberedRequests: config.max_remembered_requests,
         keepAttempts: outputs.attempts !== undefined,
         tagSpans: config.tag_spans,
         ...(this.relay && { capture: this.relay }),
@@ -138,6 +139,9 @@ export class JourneysConnector implements ConnectorComponent {
         registry
           .gauge('pulse_journey_definitions_loaded', 'Journey definitions the journeys connector currently matches against.')
           .observe((set) => set(labels, this.runtime.journeyCount)),
+        registry
+          .gauge('pulse_journey_remembered_requests', 'Requests with journey spans the journeys connector remembers, to recognise one sent again (max_remembered_requests).')
+          .observe((set) => set(labels, this.runtime.rememberedRequests)),
       );
     }
 

@@ -16,6 +16,7 @@ import type { AttemptRecord, CompiledJourney, SliWindow } from '../model.js';
 import { Assembler, type AssemblerOptions } from './assembler.js';
 import { MatcherIndex, type Candidate } from './matcher-index.js';
 import type { JourneyMetrics } from './metrics.js';
+import { SeenRequests } from './seen-requests.js';
 import { SliAggregator, type SliOptions } from './sli.js';
 import { captureSpan, type SpanRecord } from './span-record.js';
 
@@ -38,6 +39,11 @@ export interface JourneyRuntimeOptions extends AssemblerOptions {
   readonly capture?: CapturedSpanSink;
   /** Add `journey.name` / `journey.step` to matching spans (default true); false leaves every batch as it came. */
   readonly tagSpans?: boolean;
+  /**
+   * Requests with journey spans remembered to recognise one received again (`SeenRequests`): its spans are tagged
+   * and passed on but not assembled again. 0 or absent: not remembered.
+   */
+  readonly maxRememberedRequests?: number;
 }
 
 export class JourneyRuntime {
@@ -49,11 +55,14 @@ export class JourneyRuntime {
   private windows: SliWindow[] = [];
   /** Reused for every span: the candidates it matched. */
   private readonly scratch: Candidate[] = [];
+  private readonly seen: SeenRequests | undefined;
 
   constructor(
     private readonly options: JourneyRuntimeOptions,
     private readonly metrics: JourneyMetrics,
   ) {
+    const remembered = options.maxRememberedRequests ?? 0;
+    this.seen = remembered > 0 ? new SeenRequests(remembered) : undefined;
     this.assembler = new Assembler(options, {
       decided: (journey, record, delayMs) => this.decided(journey, record, delayMs),
       orphanSteps: (journey, n) => metrics.orphanSteps(journey, n),
@@ -89,9 +98,15 @@ export class JourneyRuntime {
     return this.assembler.queuedDeadlines;
   }
 
+  /** Requests remembered to recognise resends (`maxRememberedRequests`). */
+  get rememberedRequests(): number {
+    return this.seen?.remembered ?? 0;
+  }
+
   /**
    * Matches every span of `batch`, tags the matching ones in place (unless `tagSpans` is false) and buffers them
-   * for assembly. Returns the number of spans that matched. Never keeps a reference to the batch.
+   * for assembly, unless the same request was received before (`maxRememberedRequests`): then they are only tagged.
+   * Returns the number of spans that matched. Never keeps a reference to the batch.
    */
   process(batch: TraceBatch, nowMs: number): number {
     const index = this.index;
@@ -100,6 +115,8 @@ export class JourneyRuntime {
     const capture = this.options.capture;
     const tagSpans = this.options.tagSpans !== false;
     let matchedSpans = 0;
+    /** Set at the first matching span: the request was received before, and its spans were taken then. */
+    let resent = false;
     const resourceSpans = batch.resourceSpans;
     for (let r = 0; r < resourceSpans.length; r++) {
       const rs = resourceSpans[r]!;
@@ -115,13 +132,15 @@ export class JourneyRuntime {
           const span = spans[i]!;
           const n = index.match(view, span, resourceAttributes, scratch);
           if (n === 0) continue;
-          version ??= versionOf(rs.resource);
+          if (matchedSpans === 0) resent = this.seen?.seenBefore(batch) === true;
           if (tagSpans) {
             // The batch no longer says what its request said: the exporters must encode it (TraceBatch.received).
             if (matchedSpans === 0) markChanged(batch);
             tag(span, scratch, n);
           }
           matchedSpans++;
+          if (resent) continue;
+          version ??= versionOf(rs.resource);
           for (let k = 0; k < n; k++) {
             const c = scratch[k]!;
             this.matched[c.journeyOrder]!.inc();
@@ -132,6 +151,7 @@ export class JourneyRuntime {
       }
     }
     if (tagSpans && matchedSpans > 0) this.metrics.spansTagged.inc(matchedSpans);
+    if (resent) this.metrics.resentSpans.inc(matchedSpans);
     return matchedSpans;
   }
 

@@ -22,6 +22,7 @@ const DECIDED_BY_VALUES = Object.keys(DECIDED_BY_SLOT).length;
 
 export class JourneyMetrics {
   readonly spansTagged: BoundCounter;
+  readonly resentSpans: BoundCounter;
   readonly processErrors: BoundCounter;
   private readonly matched: Counter;
   private readonly attempts: Counter;
@@ -48,6 +49,10 @@ export class JourneyMetrics {
   ) {
     const c = (name: string, help: string) => registry.counter(name, help);
     this.spansTagged = c('pulse_journey_spans_tagged_total', 'Spans that matched at least one journey and were tagged with journey.name and journey.step.').with({ connector });
+    this.resentSpans = c(
+      'pulse_journey_resent_spans_total',
+      'Journey spans in a request received before (the same request sent again, e.g. after Pulse refused it): tagged and passed on, not assembled again.',
+    ).with({ connector });
     this.processErrors = c(
       'pulse_journey_process_errors_total',
       'Batches whose journey matching failed with an unexpected error; they were forwarded untagged.',

@@ -112,6 +112,7 @@ describe('journeys connector config', () => {
       trace_wait: 10_000,
       settle_delay: 500,
       max_pending_attempts: 100_000,
+      max_remembered_requests: 1_000_000,
       reload_poll_interval: 2000,
       sli: { window: 10_000, allowed_lateness: 12_000, max_segment_values: 100 },
       tag_spans: true,
@@ -122,6 +123,8 @@ describe('journeys connector config', () => {
     expect(journeysConnectorConfigSchema.safeParse({ directory: 'j', settle_delay: '10s' }).success).toBe(false);
     expect(journeysConnectorConfigSchema.safeParse({ directory: 'j', sli: { window: '1500ms' } }).success).toBe(false);
     expect(journeysConnectorConfigSchema.safeParse({ directory: 'j', sli: { windw: '10s' } }).success).toBe(false);
+    expect(journeysConnectorConfigSchema.parse({ directory: 'j', max_remembered_requests: 0 }).max_remembered_requests).toBe(0);
+    expect(journeysConnectorConfigSchema.safeParse({ directory: 'j', max_remembered_requests: -1 }).success).toBe(false);
   });
 });
 

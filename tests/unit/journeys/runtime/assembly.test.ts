@@ -1,7 +1,9 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { SpanKind, StatusCode } from '../../../../src/core/model.js';
+import { SpanKind, StatusCode, type TraceBatch } from '../../../../src/core/model.js';
+import type { JourneyRuntime } from '../../../../src/journeys/runtime/journey-runtime.js';
+import { decodeTraceRequest, encodeTraceRequest } from '../../../../src/otlp/index.js';
 import {
   FRONTEND,
   NOTIFIER,
@@ -557,5 +559,81 @@ describe('several starts in one trace', () => {
     expect(attempts).toHaveLength(300);
     expect(attempts.filter((a) => a.outcome === 'success')).toHaveLength(MAX_SPANS_PER_GROUP - 300);
     expect(metric('pulse_journey_overflow_spans_total', { journey: 'checkout' })).toBe(600 - MAX_SPANS_PER_GROUP);
+  });
+});
+
+describe('requests received again (the sender resent a request Pulse took the spans of, then refused)', () => {
+  /** One checkout attempt as a request, decoded anew each call, as a receiver would. */
+  function checkoutRequest(n: number): () => TraceBatch {
+    const { start, charge, confirm } = checkoutSpans(traceId(n));
+    const bytes = encodeTraceRequest(batch([FRONTEND, [start]], [PAYMENTS, [charge]], [NOTIFIER, [confirm]]));
+    return () => decodeTraceRequest(bytes).batch;
+  }
+
+  /** Processes and decides 1,000 other attempts: more than the decided keys kept at maxPendingAttempts 1000. */
+  function decideOthers(runtime: JourneyRuntime, at: number): void {
+    for (let i = 0; i < 1000; i++) runtime.process(checkoutRequest(5000 + i)(), at);
+    runtime.tick(at + 600);
+    expect(runtime.takeAttempts()).toHaveLength(1000);
+  }
+
+  it('tags a request received again but does not assemble it again, however long after its attempt was decided', () => {
+    const { runtime, metric } = makeRuntime([checkoutJourney()], { maxPendingAttempts: 1000, maxRememberedRequests: 10_000 });
+    const request = checkoutRequest(1);
+    expect(runtime.process(request(), NOW)).toBe(3);
+    runtime.tick(NOW + 600);
+    expect(runtime.takeAttempts()).toHaveLength(1);
+    decideOthers(runtime, NOW + 1000); // its key is no longer among the decided ones
+
+    const again = request();
+    expect(runtime.process(again, NOW + 60_000)).toBe(3);
+    const spans = again.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((ss) => ss.spans));
+    expect(spans.map((s) => attr(s.attributes, 'journey.step'))).toEqual(['start', 'charge', 'confirm']);
+    expect(runtime.pendingAttempts).toBe(0);
+    runtime.tick(NOW + 80_000);
+    expect(runtime.takeAttempts()).toEqual([]);
+    expect(metric('pulse_journey_resent_spans_total')).toBe(3);
+    expect(metric('pulse_journey_spans_matched_total', { journey: 'checkout' })).toBe(3 * 1001); // not counted again
+    expect(metric('pulse_journey_spans_tagged_total')).toBe(3 * 1002); // tagged again
+    expect(metric('pulse_journey_late_spans_total', { journey: 'checkout' })).toBe(0);
+    expect(runtime.rememberedRequests).toBe(1001);
+  });
+
+  it('without remembering requests, the same request counted its attempt again once its key was forgotten', () => {
+    const { runtime, metric } = makeRuntime([checkoutJourney()], { maxPendingAttempts: 1000 });
+    const request = checkoutRequest(2);
+    runtime.process(request(), NOW);
+    runtime.tick(NOW + 600);
+    expect(runtime.takeAttempts()).toHaveLength(1);
+    decideOthers(runtime, NOW + 1000);
+    runtime.process(request(), NOW + 60_000);
+    runtime.tick(NOW + 60_600);
+    expect(runtime.takeAttempts().map((a) => a.traceId)).toEqual([traceId(2)]);
+    expect(metric('pulse_journey_resent_spans_total')).toBe(0);
+  });
+
+  it('assembles a request with other spans as usual, even if it shares spans with one received before', () => {
+    const { runtime, metric } = makeRuntime([checkoutJourney()], { maxRememberedRequests: 10_000 });
+    const { start, charge, confirm } = checkoutSpans(traceId(3));
+    runtime.process(batch([FRONTEND, [start]], [PAYMENTS, [charge]]), NOW);
+    // the same start, batched with the step that was missing: another request, so assembled (the start is known)
+    runtime.process(batch([FRONTEND, [{ ...start, attributes: [] }]], [NOTIFIER, [confirm]]), NOW + 100);
+    runtime.tick(NOW + 700);
+    const [attempt] = runtime.takeAttempts();
+    expect(attempt).toMatchObject({ outcome: 'success' });
+    expect(attempt!.spans.map((s) => s.step).sort()).toEqual(['charge', 'confirm', 'start']);
+    expect(metric('pulse_journey_resent_spans_total')).toBe(0);
+  });
+
+  it('does not capture the spans of a request received again for an assembly thread either', () => {
+    const captured: string[] = [];
+    const { runtime } = makeRuntime([checkoutJourney()], {
+      maxRememberedRequests: 10_000,
+      capture: { captured: (c, trace) => captured.push(`${c.stepName}@${trace === traceId(4) ? 4 : '?'}`) },
+    });
+    const request = checkoutRequest(4);
+    runtime.process(request(), NOW);
+    runtime.process(request(), NOW + 5000);
+    expect(captured).toEqual(['start@4', 'charge@4', 'confirm@4']);
   });
 });
