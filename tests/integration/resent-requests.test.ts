@@ -4,7 +4,7 @@
  * second, as an upstream Collector's `retry_on_failure` does for minutes. Each attempt must be decided once, from the
  * first copy of its spans, however long the resends go on.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { rmSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import type { TraceBatch } from '../../src/core/model.js';
@@ -16,15 +16,25 @@ import { makeCheckoutAttempt } from '../support/traces.js';
 /** More attempts than the decided keys kept (1000 at `max_pending_attempts: 1000`), so early keys are forgotten. */
 const ATTEMPTS = 1500;
 const TRIES = 6;
-let journeysDir: string;
-let pulse: PulseProcess;
-let port: number;
+let journeysDir: string | undefined;
+let pulse: PulseProcess | undefined;
 
-beforeAll(async () => {
-  journeysDir = checkoutJourneysDir('pulse-resent-journeys-');
-  port = await freePort();
-  const nobodyListens = await freePort();
-  pulse = await startPulse(`
+afterEach(async () => {
+  await pulse?.stop();
+  pulse = undefined;
+  if (journeysDir) rmSync(journeysDir, { recursive: true, force: true });
+  journeysDir = undefined;
+});
+
+describe.each([
+  ['on the main thread', '{ thread: main }'],
+  ['in the derived-signals worker', '{ thread: worker }'],
+])('requests resent for many seconds while the forward destination is down, journeys assembled %s', (_mode, derived) => {
+  it('decides every attempt once', async () => {
+    journeysDir = checkoutJourneysDir('pulse-resent-journeys-');
+    const port = await freePort();
+    const nobodyListens = await freePort();
+    pulse = await startPulse(`
 receivers:
   otlp:
     protocols:
@@ -37,6 +47,7 @@ exporters:
     sending_queue: { queue_size: 2 }
     retry_on_failure: { initial_interval: 100ms, max_interval: 1s }
 service:
+  derived_signals: ${derived}
   pipelines:
     traces/in:
       receivers: [otlp]
@@ -45,15 +56,6 @@ service:
       receivers: [journeys]
       exporters: [otlphttp]
 `);
-}, 60_000);
-
-afterAll(async () => {
-  await pulse?.stop();
-  if (journeysDir) rmSync(journeysDir, { recursive: true, force: true });
-});
-
-describe('requests resent for many seconds while the forward destination is down', () => {
-  it('decides every attempt once', async () => {
     const statuses: number[] = [];
     const sends: Promise<number>[] = [];
     for (let i = 0; i < ATTEMPTS; i++) {
@@ -73,10 +75,10 @@ describe('requests resent for many seconds while the forward destination is down
     expect(statuses.length).toBeGreaterThan(ATTEMPTS * 3 * (TRIES - 1));
     await new Promise((r) => setTimeout(r, 2500)); // past trace_wait: everything pending is decided
     // once each, all complete (without remembering requests: 4,498 attempts in the run that found it)
-    expect(await attemptsByOutcome(pulse)).toEqual({ success: ATTEMPTS });
+    expect(await attemptsByOutcome(pulse!)).toEqual({ success: ATTEMPTS });
     // the copies were recognised as requests received before: every send but the first of each request (and but
     // those refused unread while the receivers shed load, before the first failed send made the queue's refusals 503s)
-    const metrics = await pulse.metrics();
+    const metrics = await pulse!.metrics();
     const resent = Number(/^pulse_journey_resent_spans_total\{[^}]*\} (\d+)$/m.exec(metrics)![1]);
     const shed = Number(/^pulse_receiver_shed_requests_total\{[^}]*\} (\d+)$/m.exec(metrics)![1]);
     expect(resent).toBe(statuses.length - ATTEMPTS * 3 - shed);
