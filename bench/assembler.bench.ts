@@ -83,6 +83,9 @@ class Counting implements AssemblerEvents {
   abandoned(): void {
     this.other++;
   }
+  abandonedAttempt(): void {
+    this.other++;
+  }
   waitExtended(): void {
     this.other++;
   }

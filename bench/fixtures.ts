@@ -157,7 +157,7 @@ export function decidedFixtureAttempts(): DecidedAttempt[] {
   };
   const assembler = new Assembler(
     { traceWaitMs: 10_000, settleDelayMs: 500, maxPendingAttempts: 100_000 },
-    { decided: (journey, record) => out.push({ journey, record }), orphanSteps: count, abandoned: count, waitExtended: count, lateSpan: count, evicted: count, duplicateSpan: count, overflowSpan: count },
+    { decided: (journey, record) => out.push({ journey, record }), orphanSteps: count, abandoned: count, abandonedAttempt: count, waitExtended: count, lateSpan: count, evicted: count, duplicateSpan: count, overflowSpan: count },
   );
   for (const m of matchBatch(FIVE, makeJourneyBatch(1, 1).batch)) assembler.add(m.candidate, m.span, m.resourceAttributes, m.service, m.version, 0);
   assembler.tick(1000);

@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS `pulse`.`journey_sli`
     attempts UInt64,
     successes UInt64,
     failures UInt64,
+    abandoned UInt64,
     failure_reasons Array(LowCardinality(String)),
     failure_reason_counts Array(UInt64),
     latency_bounds_ms Array(Float64) CODEC(ZSTD(1)),

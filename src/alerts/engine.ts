@@ -334,10 +334,13 @@ export class SloEngine {
     }
     const now = ctx.sum(ctx.series.all, hb.perMs);
     const successes = now.attempts - now.failures;
+    // Attempts Pulse dropped undecided (its own overload, a restart) may have succeeded: they are not a silence.
+    const unknown = ctx.sum(ctx.series.abandoned, hb.perMs).attempts;
+    const possible = successes + unknown;
     let firing: boolean;
     let head: string;
     if (hb.mode === 'floor') {
-      firing = successes < hb.minSuccesses;
+      firing = possible < hb.minSuccesses;
       head = `${ctx.journey.name} ${successes === 0 ? 'stopped happening' : 'is happening too rarely'}: ${successes} successes in the last ${formatDuration(hb.perMs)} (floor ${hb.minSuccesses})`;
     } else {
       if (covered < hb.minHistoryMs + hb.perMs) {
@@ -347,11 +350,12 @@ export class SloEngine {
       const spanMs = Math.min(hb.baselineWindowMs, covered - hb.perMs);
       const base = ctx.series.all.sum(ctx.t - hb.perMs - spanMs, ctx.t - hb.perMs, ctx.nowMs);
       const expected = ((base.attempts - base.failures) * hb.perMs) / spanMs;
-      firing = successes < expected * hb.ratio && poissonCdf(successes, expected) < 1 - hb.confidence;
+      firing = possible < expected * hb.ratio && poissonCdf(possible, expected) < 1 - hb.confidence;
       head =
         `${ctx.journey.name} ${successes === 0 ? 'stopped happening' : 'is happening far less than usual'}: ${successes} successes in the last ` +
         `${formatDuration(hb.perMs)} (baseline ${fmt(expected)})`;
     }
+    if (unknown > 0) head += `; ${unknown} more attempts that Pulse could not judge (abandoned)`;
     if (!firing && !tracked) return;
     const analysis = ctx.suspects(hb.perMs);
     findings.push({

@@ -28,6 +28,11 @@ export interface SegmentSeries {
 
 export interface JourneySeries {
   readonly all: TieredCounts;
+  /**
+   * Attempts of all traffic that Pulse dropped undecided (`SliWindow.abandoned`), in the `attempts` of its counts:
+   * outcomes nobody knows, which the heartbeat does not read as missing successes.
+   */
+  readonly abandoned: TieredCounts;
   /** segment key → value → series. */
   readonly segments: Map<string, Map<string, SegmentSeries>>;
   /** Delay of the freshest rows, ms (auto mode); starts at the configured initial delay. */
@@ -72,7 +77,7 @@ export class WindowStore {
   get buckets(): number {
     let n = 0;
     for (const j of this.journeys.values()) {
-      n += j.all.buckets;
+      n += j.all.buckets + j.abandoned.buckets;
       for (const byValue of j.segments.values()) for (const s of byValue.values()) n += s.counts.buckets;
     }
     return n;
@@ -97,6 +102,7 @@ export class WindowStore {
       const failures = row.failures;
       if (row.segmentKey === '') {
         j.all.add(row.windowStartMs, row.attempts, failures, spanMs);
+        if (row.abandoned > 0) j.abandoned.add(row.windowStartMs, row.abandoned, 0, spanMs);
         if (measureDelay) {
           const delay = Math.min(this.options.maxDelayMs, Math.max(0, arrivalMs - (row.windowStartMs + spanMs)));
           if (j.pendingDelayMs === undefined || delay < j.pendingDelayMs) j.pendingDelayMs = delay;
@@ -152,6 +158,7 @@ export class WindowStore {
         continue;
       }
       j.all.trim(nowMs);
+      j.abandoned.trim(nowMs);
       for (const [key, byValue] of j.segments) {
         for (const [value, s] of byValue) {
           s.counts.trim(nowMs);
@@ -171,6 +178,7 @@ export class WindowStore {
     if (j === undefined) {
       j = {
         all: new TieredCounts(this.historyMs),
+        abandoned: new TieredCounts(this.historyMs),
         segments: new Map(),
         delayMs: this.options.fixedDelayMs ?? this.options.initialDelayMs,
         pendingDelayMs: undefined,

@@ -158,6 +158,12 @@ export interface SliWindow {
   readonly attempts: number;
   readonly successes: number;
   readonly failures: number;
+  /**
+   * Attempts that started in this window and that Pulse dropped undecided (not in `attempts`): still missing a
+   * required step while Pulse refused spans for overload through their extended waits, or when it stopped or
+   * reloaded. Their outcome is unknown: a share of the window's traffic the other counts do not describe.
+   */
+  readonly abandoned: number;
   readonly failuresByReason: Readonly<Record<string, number>>;
   /** Upper bounds (ms) of the latency buckets: the same fixed exponential list for every row, so rows sum. */
   readonly latencyBoundsMs: readonly number[];

@@ -151,6 +151,37 @@ describe.each(['debian', 'current'] as const)('on %s ClickHouse', (engine) => {
       expect(metrics).toMatch(/pulse_exporter_sent_items_total\{exporter="clickhouse@attempts"\} 20/);
       expect(metrics).toMatch(/pulse_clickhouse_schema_ready\{exporter="clickhouse@journey_metrics"\} 1/);
     }, 60_000);
+
+    it('says in the SLI rows how many attempts Pulse dropped undecided (here: still missing a step when it stopped)', async () => {
+      await pulse?.stop();
+      const otlpPort = await freePort();
+      pulse = await startPulse(
+        pulseConfig({ otlpPort, journeysDir: writeJourneys(join(dataRoot, 'abandoned')), clickhouseUrl: ch.url, exporterExtra: 'database: abandoned', traceWait: '60s' }),
+      );
+      const shop = createShop({ endpoints: { http: `http://127.0.0.1:${otlpPort}` }, scheduledDelayMillis: 60_000 });
+      try {
+        for (let i = 0; i < 3; i++) shop.checkout({ tier: 'gold' });
+        shop.checkout({ tier: 'gold', charges: 0 }); // waits for its charge until Pulse stops
+        await shop.flush(['payments', 'notifier', 'frontend']);
+      } finally {
+        await shop.shutdown();
+      }
+      await waitFor(async () => /^pulse_journey_pending_attempts\{[^}]*\} 1$/m.test(await pulse!.metrics()) && /outcome="success"[^}]*\} 3$/m.test(await pulse!.metrics()), 20_000, '3 decided, 1 pending');
+      await pulse.stop(); // the pending attempt is abandoned, and its SLI row written on the way out
+      pulse = undefined;
+
+      const q = (sql: string): Promise<string> => ch.query(sql);
+      const sli = await rows<{ segment_key: string; segment_value: string; attempts: string; abandoned: string }>(
+        q,
+        'SELECT segment_key, segment_value, sum(attempts) AS attempts, sum(abandoned) AS abandoned FROM abandoned.journey_sli FINAL GROUP BY segment_key, segment_value ORDER BY segment_key, segment_value',
+      );
+      expect(sli.map((r) => [`${r.segment_key}=${r.segment_value}`, Number(r.attempts), Number(r.abandoned)])).toEqual([
+        ['=', 3, 1],
+        ['customer.tier=gold', 3, 1],
+        ['release=1.8.0', 3, 1],
+      ]);
+      expect(await scalar(q, 'SELECT count() FROM abandoned.journey_attempts FINAL')).toBe(3);
+    }, 60_000);
   });
 
   describe('a batch retried after a timeout', () => {

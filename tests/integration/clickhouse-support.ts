@@ -120,7 +120,7 @@ export async function postCheckouts(otlpPort: number, checkouts: readonly Checko
  * A Pulse config: OTLP/HTTP in → journeys → clickhouse (attempts and journey_metrics); `service:` comes last.
  * `exporterExtra` lines are added to the exporter's config (and replace the defaults here for the same key).
  */
-export function pulseConfig(o: { otlpPort: number; journeysDir: string; clickhouseUrl: string; exporterExtra?: string }): string {
+export function pulseConfig(o: { otlpPort: number; journeysDir: string; clickhouseUrl: string; exporterExtra?: string; traceWait?: string }): string {
   const extraLines = (o.exporterExtra ?? '').split('\n').filter((l) => l.trim() !== '');
   const keys = new Set(extraLines.map((l) => l.split(':')[0]!.trim()));
   const base = ['retry_on_failure: { initial_interval: 100ms, max_interval: 500ms }', 'batch: { flush_timeout: 100ms }'].filter(
@@ -135,7 +135,7 @@ receivers:
 connectors:
   journeys:
     directory: ${o.journeysDir}
-    trace_wait: 1s
+    trace_wait: ${o.traceWait ?? '1s'}
     settle_delay: 100ms
     sli: { window: 1s, allowed_lateness: 1s }
 exporters:
@@ -218,6 +218,7 @@ export function sliRow(segmentValue: string, attempts: number, successes: number
     attempts,
     successes,
     failures: attempts - successes,
+    abandoned: 0,
     failuresByReason: attempts > successes ? { 'error:charge': attempts - successes } : {},
     latencyBoundsMs: LATENCY_BOUNDS_MS,
     latencyCounts: Array.from({ length: LATENCY_BOUNDS_MS.length + 1 }, (_, i) => (i === 5 ? attempts : 0)),

@@ -9,12 +9,13 @@
  * of the 50 failed with missing_step.)
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { TraceBatch } from '../../src/core/model.js';
+import type { SliWindow } from '../../src/journeys/model.js';
 import { encodeTraceRequest } from '../../src/otlp/index.js';
 import { freePort, waitFor } from '../support/net.js';
 import { attemptsByOutcome, checkoutJourneysDir, postLikeAnSdk, startPulse, type PulseProcess } from '../support/pulse-process.js';
@@ -82,6 +83,7 @@ exporters:
     endpoint: http://127.0.0.1:${sinkPort}
     sending_queue: { queue_size: 1, num_consumers: 1 }
   debug/attempts: { path: ${join(journeysDir, 'attempts.jsonl')} }
+  debug/sli: { path: ${join(journeysDir, 'sli.jsonl')} }
 service:
   derived_signals: ${derived}
   pipelines:
@@ -94,6 +96,9 @@ service:
     attempts:
       receivers: [journeys]
       exporters: [debug/attempts]
+    journey_metrics:
+      receivers: [journeys]
+      exporters: [debug/sli]
 `);
     const statuses: number[] = [];
     const sends: Promise<void>[] = [];
@@ -130,5 +135,16 @@ service:
     expect(outcomes.failure ?? 0).toBe(0);
     expect((outcomes.success ?? 0) + abandoned).toBe(ATTEMPTS);
     expect(outcomes.success).toBeGreaterThan(0);
+
+    // The SLI rows say so too: the abandoned attempts are in `abandoned`, next to the decided ones in `attempts`
+    await pulse.stop(); // emits the windows still open
+    pulse = undefined;
+    const all = readFileSync(join(journeysDir, 'sli.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as SliWindow)
+      .filter((r) => r.segmentKey === '');
+    expect(all.reduce((n, r) => n + r.attempts, 0)).toBe(outcomes.success);
+    expect(all.reduce((n, r) => n + r.abandoned, 0)).toBe(abandoned);
   }, 90_000);
 });

@@ -46,6 +46,8 @@ export class ClickHouseHistory implements HistorySource {
       attempts: Number(r['attempts']),
       successes: Number(r['successes']),
       failures: Number(r['failures']),
+      // Not read back: a table Pulse did not (yet) add the column to must still give its history.
+      abandoned: 0,
       failuresByReason: {},
       latencyBoundsMs: [],
       latencyCounts: [],

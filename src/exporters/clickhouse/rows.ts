@@ -381,6 +381,7 @@ export function encodeSliWindows(rows: readonly SliWindow[]): RowBatch {
       attempts: w.attempts,
       successes: w.successes,
       failures: w.failures,
+      abandoned: w.abandoned,
       failure_reasons: reasons,
       failure_reason_counts: reasons.map((k) => w.failuresByReason[k]!),
       latency_bounds_ms: w.latencyBoundsMs,

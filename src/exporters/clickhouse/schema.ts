@@ -135,6 +135,11 @@ const SLI: TableSpec = {
     { name: 'attempts', type: fixed('UInt64'), doc: 'attempts decided in this partial row' },
     { name: 'successes', type: fixed('UInt64'), doc: 'of which succeeded' },
     { name: 'failures', type: fixed('UInt64'), doc: 'of which failed' },
+    {
+      name: 'abandoned',
+      type: fixed('UInt64'),
+      doc: 'attempts started in this window that Pulse dropped undecided (not in `attempts`): still missing a step while it refused spans for overload, or when it stopped',
+    },
     { name: 'failure_reasons', type: lcArray, doc: 'reasons, parallel to failure_reason_counts (an attempt may have several)' },
     { name: 'failure_reason_counts', type: fixed('Array(UInt64)'), doc: 'failed attempts per reason' },
     { name: 'latency_bounds_ms', type: fixed('Array(Float64)'), codec: zstd, doc: 'upper bounds of the latency buckets (1, 2, 4 … 65536 ms; inclusive)' },

@@ -119,6 +119,7 @@ export function sliLine(row: SliWindow): Record<string, unknown> {
     windowStart: new Date(row.windowStartMs).toISOString(),
     segment: row.segmentKey === '' ? 'all' : `${row.segmentKey}=${row.segmentValue}`,
     attempts: row.attempts,
+    ...(row.abandoned > 0 && { abandoned: row.abandoned }),
     // Rounded to 4 decimals: 0.9951 reads as 99.51 %; null when the window holds no attempt.
     successRatio: row.attempts > 0 ? Math.round((row.successes / row.attempts) * 1e4) / 1e4 : null,
   };

@@ -40,7 +40,7 @@
  */
 import type { KeyValue, Span } from '../../core/model.js';
 import type { AttemptRecord, CompiledJourney } from '../model.js';
-import { buildAttempts, everyStartComplete, type DecidedBy } from './attempt-record.js';
+import { assignToStarts, buildAttempts, everyStartComplete, type DecidedBy } from './attempt-record.js';
 import { START_ROLE, type Candidate } from './matcher-index.js';
 import { ANY_START, DecidedSet } from './decided-set.js';
 import { captureSpan, SpanRecord } from './span-record.js';
@@ -78,6 +78,11 @@ export interface AssemblerEvents {
    * wait extended for an overload that went on (`overload`).
    */
   abandoned(journey: string, attempts: number, reason: AbandonReason): void;
+  /**
+   * Each abandoned attempt (after `abandoned` counted them): its start span and the other spans it had, for the SLI
+   * windows' `abandoned` counts.
+   */
+  abandonedAttempt(journey: CompiledJourney, start: SpanRecord, others: readonly SpanRecord[]): void;
   /** An incomplete group (attempts, or orphan steps) given one more trace wait because Pulse was refusing spans. */
   waitExtended(journey: string): void;
   lateSpan(journey: string): void;
@@ -227,6 +232,10 @@ export class Assembler {
     const now = this.advance(nowMs);
     const g = this.groupFor(candidate.journey, candidate.role, span.traceId, span.spanId, now);
     if (g === undefined) return;
+    if (g === 'abandoned') {
+      this.events.abandonedAttempt(candidate.journey, captureSpan(candidate.journey, START_ROLE, span, resourceAttributes, service, version), []);
+      return;
+    }
     const role = candidate.journey === g.journey ? candidate.role : roleIn(g.journey, candidate.role, candidate.stepName);
     if (role === NO_ROLE || !this.hasRoom(g, span.spanId)) return;
     this.file(g, role, captureSpan(g.journey, role, span, resourceAttributes, service, version), now);
@@ -244,6 +253,10 @@ export class Assembler {
     const now = this.advance(nowMs);
     const g = this.groupFor(journey, record.role, traceId, record.spanId, now);
     if (g === undefined) return;
+    if (g === 'abandoned') {
+      this.events.abandonedAttempt(journey, record, []);
+      return;
+    }
     if (journey !== g.journey) {
       const role = roleIn(g.journey, record.role, stepName);
       if (role === NO_ROLE) return;
@@ -253,8 +266,11 @@ export class Assembler {
     this.file(g, record.role, record, now);
   }
 
-  /** The pending group of (journey, trace), created when needed; `undefined` for a late span (counted). */
-  private groupFor(journey: CompiledJourney, role: number, traceId: string, spanId: string, now: number): PendingGroup | undefined {
+  /**
+   * The pending group of (journey, trace), created when needed; `undefined` for a late span (counted);
+   * `'abandoned'` for a start abandoned on arrival (counted; see `giveUp`).
+   */
+  private groupFor(journey: CompiledJourney, role: number, traceId: string, spanId: string, now: number): PendingGroup | 'abandoned' | undefined {
     const name = journey.name;
     const head = this.pending.get(traceId);
     let g = head;
@@ -270,7 +286,7 @@ export class Assembler {
         // The start of orphan steps dropped during Pulse's overload: an attempt it cannot judge, counted once.
         this.recent.add(traceId, name, spanId);
         this.events.abandoned(name, 1, 'overload');
-        return undefined;
+        return 'abandoned';
       }
     }
     g = this.newGroup(journey, traceId, now);
@@ -474,8 +490,16 @@ export class Assembler {
     g.decided = true;
     this.unlink(g);
     const name = g.journey.name;
-    for (const r of g.records) if (r.role === START_ROLE) this.recent.add(g.traceId, name, r.spanId);
+    const records = g.records;
+    for (const r of records) if (r.role === START_ROLE) this.recent.add(g.traceId, name, r.spanId);
     this.events.abandoned(name, g.startCount, reason);
+    const owner = assignToStarts(records, g.startCount);
+    for (let s = 0; s < records.length; s++) {
+      if (records[s]!.role !== START_ROLE) continue;
+      const others: SpanRecord[] = [];
+      for (let i = 0; i < records.length; i++) if (owner[i] === s && i !== s) others.push(records[i]!);
+      this.events.abandonedAttempt(g.journey, records[s]!, others);
+    }
     g.records = [];
   }
 

@@ -185,12 +185,7 @@ function buildOne(
   if (rules.maxDurationMs !== undefined && duration > rules.maxDurationMs) reasons.push('slow');
   for (const source of start.whereFailures) reasons.push(`where:${source}`);
 
-  const segments: Record<string, string> = {};
-  journey.segments.forEach((dim, i) => {
-    let value = start.segments?.[i];
-    for (let k = 0; value === undefined && k < steps.length; k++) value = steps[k]!.segments?.[i];
-    if (value !== undefined) segments[dim.name] = value;
-  });
+  const segments = segmentsOf(journey, start, steps);
 
   const spans: AttemptSpan[] = [spanOf('start', start)];
   const services: ServiceVersion[] = [{ service: start.service, version: start.version }];
@@ -215,6 +210,21 @@ function buildOne(
     decidedBy,
     decidedAtMs,
   };
+}
+
+/**
+ * An attempt's segment values by dimension name: from its start span (the span, then its resource), else from the
+ * first of `others` that has one. Dimensions without a value are absent.
+ */
+export function segmentsOf(journey: CompiledJourney, start: SpanRecord, others: readonly SpanRecord[]): Record<string, string> {
+  const segments: Record<string, string> = {};
+  const dims = journey.segments;
+  for (let i = 0; i < dims.length; i++) {
+    let value = start.segments?.[i];
+    for (let k = 0; value === undefined && k < others.length; k++) value = others[k]!.segments?.[i];
+    if (value !== undefined) segments[dims[i]!.name] = value;
+  }
+  return segments;
 }
 
 function spanOf(step: string, r: SpanRecord): AttemptSpan {

@@ -67,6 +67,7 @@ export class JourneyRuntime {
       decided: (journey, record, delayMs) => this.decided(journey, record, delayMs),
       orphanSteps: (journey, n) => metrics.orphanSteps(journey, n),
       abandoned: (journey, n, reason) => metrics.abandonedAttempts(journey, n, reason),
+      abandonedAttempt: (journey, start, others) => this.sli.addAbandoned(journey, start, others),
       waitExtended: (journey) => metrics.extendedWait(journey),
       lateSpan: (journey) => metrics.lateSpan(journey),
       evicted: (journey, n) => metrics.evictedAttempts(journey, n),

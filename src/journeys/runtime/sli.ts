@@ -9,6 +9,8 @@
  *   1 ms · 2^k up to 65.5 s, plus an overflow count), identical for every row and every instance, so rows sum.
  * - `failuresByReason` counts each reason of each failed attempt (an attempt may have several reasons, so these
  *   can sum to more than `failures`).
+ * - `abandoned` counts the attempts that started in the window and were dropped undecided (`addAbandoned`): not in
+ *   `attempts`, in the same rows (all-traffic, and the value of each dimension) as a decided attempt would be.
  * - Rows are partial and summable. A window is emitted once the clock passes its end + `allowedLatenessMs`, and
  *   forgotten. An attempt for a window already emitted starts that window again: it is emitted at the next tick
  *   as another partial row, and counted (`events.lateAttempt`).
@@ -19,6 +21,8 @@
  *   rows are partial), which bounds the cost of attempts with wild timestamps.
  */
 import type { AttemptRecord, CompiledJourney, SliWindow } from '../model.js';
+import type { SpanRecord } from './span-record.js';
+import { segmentsOf } from './attempt-record.js';
 
 /** Upper bounds of the latency buckets in ms: 1, 2, 4, … 65536. Shared by every row so rows from anywhere sum. */
 export const LATENCY_BOUNDS_MS: readonly number[] = Object.freeze(Array.from({ length: 17 }, (_, k) => 2 ** k));
@@ -53,6 +57,7 @@ class Row {
   attempts = 0;
   successes = 0;
   failures = 0;
+  abandoned = 0;
   reasons: Map<string, number> | undefined = undefined;
   readonly counts: number[] = new Array<number>(LATENCY_BOUNDS_MS.length + 1).fill(0);
   sumMs = 0;
@@ -79,6 +84,7 @@ class Row {
       attempts: this.attempts,
       successes: this.successes,
       failures: this.failures,
+      abandoned: this.abandoned,
       failuresByReason: this.reasons ? Object.fromEntries(this.reasons) : {},
       latencyBoundsMs: LATENCY_BOUNDS_MS,
       latencyCounts: this.counts,
@@ -107,6 +113,8 @@ export class SliAggregator {
   /** Windows ending at or before this time have been emitted. */
   private emittedThrough = -Infinity;
   private readonly maxOpenWindows: number;
+  /** Scratch for `rowsOf`. */
+  private readonly rows: Row[] = [];
 
   constructor(
     private readonly options: SliOptions,
@@ -121,8 +129,25 @@ export class SliAggregator {
   }
 
   add(journey: CompiledJourney, record: AttemptRecord): void {
+    const n = this.rowsOf(journey, Number(record.startTimeUnixNano / 1_000_000n), record.segments);
+    const bucket = latencyBucket(record.durationMs);
+    const rows = this.rows;
+    for (let i = 0; i < n; i++) rows[i]!.add(record, bucket);
+  }
+
+  /** An attempt dropped undecided (see `SliWindow.abandoned`): its start span and the other spans it had. */
+  addAbandoned(journey: CompiledJourney, start: SpanRecord, others: readonly SpanRecord[]): void {
+    const n = this.rowsOf(journey, Number(start.startNs / 1_000_000n), segmentsOf(journey, start, others));
+    for (let i = 0; i < n; i++) this.rows[i]!.abandoned++;
+  }
+
+  /**
+   * Puts the rows an attempt starting at `startMs` with `segments` counts in at the start of `this.rows` (reused,
+   * never shrunk) and returns how many: the journey's all-traffic row of its window and one per segment dimension,
+   * created when needed.
+   */
+  private rowsOf(journey: CompiledJourney, startMs: number, segments: Readonly<Record<string, string>>): number {
     const windowMs = this.options.windowMs;
-    const startMs = Number(record.startTimeUnixNano / 1_000_000n);
     const windowStartMs = Math.floor(startMs / windowMs) * windowMs;
     if (windowStartMs + windowMs <= this.emittedThrough) this.events.lateAttempt(journey.name);
 
@@ -137,10 +162,11 @@ export class SliAggregator {
       jw = { all: new Row(), dims: new Map() };
       w.journeys.set(journey.name, jw);
     }
-    const bucket = latencyBucket(record.durationMs);
-    jw.all.add(record, bucket);
+    const out = this.rows;
+    out[0] = jw.all;
+    let n = 1;
     for (const dim of journey.segments) {
-      const value = this.admit(journey.name, dim.name, record.segments[dim.name]);
+      const value = this.admit(journey.name, dim.name, segments[dim.name]);
       let rows = jw.dims.get(dim.name);
       if (rows === undefined) {
         rows = new Map();
@@ -151,8 +177,9 @@ export class SliAggregator {
         row = new Row();
         rows.set(value, row);
       }
-      row.add(record, bucket);
+      out[n++] = row;
     }
+    return n;
   }
 
   /** Appends to `out` the rows of every window whose end + allowed lateness is at or before `nowMs`. */

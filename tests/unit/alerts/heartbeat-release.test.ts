@@ -19,6 +19,17 @@ describe('heartbeat alerts', () => {
     expect(back.map((e) => e.status)).toEqual(['resolved']);
   });
 
+  it('does not read attempts Pulse abandoned (its own overload, a restart) as a silence, and names them when it fires anyway', () => {
+    const sim = new Sim([journeyWith({ alerts: `${PAGE}\nheartbeat: { min_successes: 10, per: 10s }\nrelease: false` })]);
+    expect(sim.run(120, () => batchOf(5, 0))).toEqual([]);
+    // no decided attempt for 40 s, but Pulse abandoned 5 a second: the journey did not stop, Pulse could not see it
+    expect(sim.run(40, () => [], () => 5)).toEqual([]);
+    // fewer than the floor, even counting the abandoned ones as possible successes: fires, and says so
+    const low = sim.run(40, () => batchOf(0, 0), (t) => (Math.floor(t / 1000) % 4 === 0 ? 1 : 0));
+    expect(low).toHaveLength(1);
+    expect(low[0]!.summary).toMatch(/^checkout stopped happening: 0 successes in the last 10s \(floor 10\); [23] more attempts that Pulse could not judge \(abandoned\)$/);
+  });
+
   it('baseline: fires when successes drop far under the recent rate, but not before min_history', () => {
     const alerts = `${PAGE}\nheartbeat: { baseline: auto, per: 10s, min_history: 2m, baseline_window: 2m }\nrelease: false`;
     // traffic stops after 30 s: too little history to judge before 2 minutes

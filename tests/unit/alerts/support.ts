@@ -99,6 +99,7 @@ export function row(journey: string, windowStartMs: number, attempts: number, fa
     attempts,
     successes: attempts - failures,
     failures,
+    abandoned: 0,
     failuresByReason: failures > 0 ? { 'error:charge': failures } : {},
     latencyBoundsMs: [],
     latencyCounts: [],
@@ -133,12 +134,17 @@ export class Sim {
     this.engine.setJourneys(journeys, this.now);
   }
 
-  /** Runs `seconds` simulated seconds; returns the events produced meanwhile. */
-  run(seconds: number, traffic: (tMs: number) => readonly SimAttempt[]): AlertEvent[] {
+  /**
+   * Runs `seconds` simulated seconds; returns the events produced meanwhile. `abandoned(tMs)`: attempts of the first
+   * journey starting in that second that Pulse dropped undecided (an all-traffic row's `abandoned`).
+   */
+  run(seconds: number, traffic: (tMs: number) => readonly SimAttempt[], abandoned?: (tMs: number) => number): AlertEvent[] {
     const produced: AlertEvent[] = [];
     for (let s = 0; s < seconds; s++) {
       const t = this.now;
       const attempts = traffic(t);
+      const dropped = abandoned?.(t) ?? 0;
+      if (dropped > 0) this.queued.push({ dueMs: t + 1000 + this.rowDelayMs, rows: [{ ...row(this.journeys[0]!.name, t, 0, 0), abandoned: dropped }] });
       this.engine.ingestAttempts(attempts.map((a, i) => attemptRecord(a, t + Math.floor((i * 1000) / Math.max(1, attempts.length)))));
       for (const j of this.journeys) {
         const mine = attempts.filter((a) => (a.journey ?? 'checkout') === j.name);

@@ -286,6 +286,7 @@ function recordingAssembler(options: AssemblerOptions = OPTIONS) {
     },
     orphanSteps: (j, n) => log.push(['orphanSteps', j, n]),
     abandoned: (j, n) => log.push(['abandoned', j, n]),
+    abandonedAttempt: (j, start) => log.push(['abandonedAttempt', j.name, start.spanId]),
     waitExtended: (j) => log.push(['waitExtended', j]),
     lateSpan: (j) => log.push(['lateSpan', j]),
     evicted: (j, n) => log.push(['evicted', j, n]),
@@ -454,6 +455,7 @@ describe('Assembler.addRecord makes the decisions add() makes', () => {
       ['evicted', 'payment'],
       ['decided', 'payment'],
       ['abandoned', 'checkout'],
+      ['abandonedAttempt', 'checkout'], // for its SLI window
     ]);
   });
 });

@@ -132,6 +132,7 @@ function window(n: number): SliWindow {
     attempts: n,
     successes: n,
     failures: 0,
+    abandoned: 0,
     failuresByReason: {},
     latencyBoundsMs: LATENCY_BOUNDS_MS,
     latencyCounts: Array.from({ length: LATENCY_BOUNDS_MS.length + 1 }, (_, i) => (i === 0 ? n : 0)),

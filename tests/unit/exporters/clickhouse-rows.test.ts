@@ -52,6 +52,7 @@ const window: SliWindow = {
   attempts: 10,
   successes: 7,
   failures: 3,
+  abandoned: 0,
   failuresByReason: { 'error:charge': 2, slow: 1 },
   latencyBoundsMs: LATENCY_BOUNDS_MS,
   latencyCounts: Array.from({ length: LATENCY_BOUNDS_MS.length + 1 }, (_, i) => (i === 3 ? 10 : 0)),

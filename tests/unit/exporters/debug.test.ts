@@ -137,6 +137,7 @@ function sliRow(over: Partial<SliWindow> = {}): SliWindow {
     attempts: 3,
     successes: 2,
     failures: 1,
+    abandoned: 0,
     failuresByReason: { slow: 1 },
     latencyBoundsMs: [10, 100, 1000],
     latencyCounts: [0, 1, 2, 0],

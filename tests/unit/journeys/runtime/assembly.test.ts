@@ -3,6 +3,7 @@ import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { SpanKind, StatusCode, type TraceBatch } from '../../../../src/core/model.js';
 import type { JourneyRuntime } from '../../../../src/journeys/runtime/journey-runtime.js';
+import type { SliWindow } from '../../../../src/journeys/model.js';
 import { decodeTraceRequest, encodeTraceRequest } from '../../../../src/otlp/index.js';
 import {
   FRONTEND,
@@ -21,6 +22,16 @@ import { BASE_TIME_NS } from '../../../support/traces.js';
 import { MAX_OVERLOAD_EXTENSIONS, MAX_SPANS_PER_GROUP } from '../../../../src/journeys/runtime/assembler.js';
 
 const NOW = 1_000_000;
+
+/** SLI rows' `abandoned` counts by `key=value` (`''`: the all-traffic row), rows without any left out. */
+function abandonedBySegment(rows: readonly SliWindow[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const r of rows) {
+    expect(r.attempts).toBe(0);
+    if (r.abandoned > 0) out[r.segmentKey === '' ? '' : `${r.segmentKey}=${r.segmentValue}`] = r.abandoned;
+  }
+  return out;
+}
 
 describe('tagging', () => {
   it('tags matching spans with journey.name and journey.step in place, and leaves the rest alone', () => {
@@ -422,6 +433,8 @@ describe("Pulse's own overload (spans it refused, which senders send again)", ()
     runtime.flush(NOW + 60_000);
     expect(runtime.takeAttempts()).toEqual([]);
     expect(metric('pulse_journey_orphan_steps_total', { journey: 'checkout' })).toBe(0);
+    // its SLI window says an attempt started there that Pulse could not judge
+    expect(abandonedBySegment(runtime.takeWindows())).toEqual({ '': 1, 'customer.tier=__unset__': 1, 'cloud.region=eu-west-1': 1, 'release=5.0.1': 1 });
   });
 
   it('gives orphan steps one more trace_wait for a start that was refused', () => {
@@ -453,6 +466,18 @@ describe("Pulse's own overload (spans it refused, which senders send again)", ()
     expect(metric('pulse_journey_late_spans_total', { journey: 'checkout' })).toBe(1);
     runtime.tick(NOW + 60_000);
     expect(runtime.takeAttempts()).toEqual([]);
+    runtime.flush(NOW + 60_000);
+    expect(abandonedBySegment(runtime.takeWindows())).toEqual({ '': 1, 'customer.tier=__unset__': 1, 'cloud.region=eu-west-1': 1, 'release=5.0.1': 1 });
+  });
+
+  it('counts an attempt abandoned at shutdown in its SLI window, under the segment values its spans had', () => {
+    const { runtime, metric } = makeRuntime([checkoutJourney()]);
+    const { start } = checkoutSpans(traceId(49), { tier: 'pro' });
+    runtime.process(batch([{ ...FRONTEND, 'cloud.region': 'eu-west-1', 'service.version': '1.2.3' }, [start]]), NOW);
+    runtime.flush(NOW + 1000, 'abandon');
+    expect(runtime.takeAttempts()).toEqual([]);
+    expect(metric('pulse_journey_abandoned_attempts_total', { journey: 'checkout', reason: 'shutdown' })).toBe(1);
+    expect(abandonedBySegment(runtime.takeWindows())).toEqual({ '': 1, 'customer.tier=pro': 1, 'cloud.region=eu-west-1': 1, 'release=1.2.3': 1 });
   });
 
   it('gives up on, rather than fails, an incomplete attempt evicted by max_pending_attempts while Pulse refuses spans', () => {
