@@ -12,8 +12,8 @@ import type { CompiledJourney, SliWindow, AttemptRecord } from '../journeys/mode
 import type { AlertEvent, AlertKind, AlertSeverity, AlertSuspect, BurnRateWindow } from './model.js';
 import { alertRulesOf, formatDuration, type AlertRules, type BurnRatePair } from './rules.js';
 import { AlertLifecycle, fingerprintOf, type AlertDetails, type Finding, type RestoredAlert } from './lifecycle.js';
-import { WindowStore, OTHER_SEGMENT_VALUE, type JourneySeries } from './window-store.js';
-import { AttemptRing, analyseSuspects, describeSuspect, DEFAULT_SUSPECT_OPTIONS, type SuspectAnalysis, type SuspectOptions } from './suspects.js';
+import { WindowStore, OTHER_SEGMENT_VALUE, type JourneySeries, type SegmentSeries } from './window-store.js';
+import { AttemptRing, analyseSuspects, describeSuspect, DEFAULT_SUSPECT_OPTIONS, DIMENSION_SEPARATOR, type SuspectAnalysis, type SuspectOptions } from './suspects.js';
 import { ReleaseTracker } from './release-tracker.js';
 import type { TieredCounts, Counts } from './tiered-counts.js';
 import { poissonCdf, significantlyWorse } from './stats.js';
@@ -248,6 +248,7 @@ export class SloEngine {
 
   private evaluateSegments(ctx: JourneyContext, findings: Finding[]): void {
     const seg = ctx.rules.segments!;
+    const candidates: SegmentCandidate[] = [];
     for (const byValue of ctx.series.segments.values()) {
       for (const s of byValue.values()) {
         if (s.value === OTHER_SEGMENT_VALUE) continue;
@@ -278,29 +279,34 @@ export class SloEngine {
           findings.push({ firing: false, details: this.quietSegment(ctx, fingerprint, segment) });
           continue;
         }
-        const analysis = ctx.suspects(lead.pair.shortMs);
         const ratio = lead.short.attempts > 0 ? lead.short.failures / lead.short.attempts : 0;
-        const restRatio = lead.rest.attempts > 0 ? lead.rest.failures / lead.rest.attempts : 0;
-        const head =
-          `${ctx.journey.name} failing for ${s.key}=${s.value}: ${pct(ratio)} of ${lead.short.attempts} attempts over ${lead.pair.short} ` +
-          `vs ${pct(restRatio)} for the rest (burn rate ${fmt(lead.shortBurn)}×)`;
-        findings.push({
-          firing: anyFiring,
-          details: ctx.details({
-            fingerprint,
-            kind: 'segment',
-            severity: lead.pair.severity,
-            segment,
-            errorBudgetRemaining: ctx.budgetRemaining(s.counts),
-            burnRates: burnWindows(lead, firing),
-            attempts: lead.long.attempts,
-            failures: lead.long.failures,
-            analysis,
-            release: undefined,
-            summary: summarise(head, analysis.suspects),
-          }),
-        });
+        candidates.push({ segment, fingerprint, tracked, anyFiring, lead, firing, series: s, ratio, explains: [] });
       }
+    }
+    for (const c of keepUnexplained(ctx, candidates)) {
+      const { lead, segment } = c;
+      const analysis = ctx.suspects(lead.pair.shortMs);
+      const restRatio = lead.rest.attempts > 0 ? lead.rest.failures / lead.rest.attempts : 0;
+      let head =
+        `${ctx.journey.name} failing for ${segment.key}=${segment.value}: ${pct(c.ratio)} of ${lead.short.attempts} attempts over ${lead.pair.short} ` +
+        `vs ${pct(restRatio)} for the rest (burn rate ${fmt(lead.shortBurn)}×)`;
+      if (c.explains.length > 0) head += ` (also explains ${c.explains.map((e) => `${e.key}=${e.value}`).join(', ')}: their failures are this segment's)`;
+      findings.push({
+        firing: c.anyFiring,
+        details: ctx.details({
+          fingerprint: c.fingerprint,
+          kind: 'segment',
+          severity: lead.pair.severity,
+          segment,
+          errorBudgetRemaining: ctx.budgetRemaining(c.series.counts),
+          burnRates: burnWindows(lead, c.firing),
+          attempts: lead.long.attempts,
+          failures: lead.long.failures,
+          analysis,
+          release: undefined,
+          summary: summarise(head, analysis.suspects),
+        }),
+      });
     }
   }
 
@@ -470,6 +476,26 @@ class JourneyContext {
     return c.attempts > 0 ? 1 - this.burn(c) : 1;
   }
 
+  /**
+   * Of the failed attempts carrying `of` in the attempt ring over the same span `suspects(windowMs)` reads, the share
+   * that also carry `alsoIn` (0 when none carries `of`).
+   */
+  failuresAlsoIn(windowMs: number, of: { key: string; value: string }, alsoIn: { key: string; value: string }): number {
+    if (this.ring === undefined) return 0;
+    const a = of.key + DIMENSION_SEPARATOR + of.value;
+    const b = alsoIn.key + DIMENSION_SEPARATOR + alsoIn.value;
+    let failures = 0;
+    let both = 0;
+    for (const slot of this.ring.window(this.t - windowMs, this.nowMs + FUTURE_SLACK_MS)) {
+      if (!this.ring.failedAt(slot)) continue;
+      const dims = this.ring.dimsAt(slot);
+      if (!dims.includes(a)) continue;
+      failures++;
+      if (dims.includes(b)) both++;
+    }
+    return failures === 0 ? 0 : both / failures;
+  }
+
   /** Suspects among attempts started from `windowMs` before data time up to now (attempts are fresher than SLI rows). */
   suspects(windowMs: number): SuspectAnalysis {
     let a = this.analyses.get(windowMs);
@@ -512,6 +538,59 @@ class JourneyContext {
       summary: d.summary,
     };
   }
+}
+
+/** A segment value whose alert fires or is tracked, before correlated ones are folded together. */
+interface SegmentCandidate {
+  readonly segment: { readonly key: string; readonly value: string };
+  readonly fingerprint: string;
+  readonly tracked: boolean;
+  readonly anyFiring: boolean;
+  readonly lead: PairResult & { readonly rest: Counts };
+  readonly firing: ReadonlyArray<PairResult & { readonly rest: Counts }>;
+  readonly series: SegmentSeries;
+  /** Failure ratio over the lead pair's short window. */
+  readonly ratio: number;
+  /** Segment values of other dimensions whose alert this one stands for. */
+  readonly explains: Array<{ key: string; value: string }>;
+}
+
+/**
+ * Share of a segment value's failed attempts that must also carry a stronger firing value of another dimension for
+ * its alert to be left to that one: enterprise customers, all in us-east-1, failing make us-east-1 fail too, and
+ * one incident should page once.
+ */
+export const EXPLAINED_SHARE = 0.9;
+
+/**
+ * The candidates to report: an alert about to *start* firing is dropped when a firing alert of another dimension,
+ * as severe or more, with a failure ratio at least as high (the narrower cause), holds `EXPLAINED_SHARE` of its
+ * failed attempts, per
+ * the attempt ring over its lead window; that alert names it instead. Alerts already tracked are always kept, so
+ * nothing resolves or flaps because another one started.
+ */
+function keepUnexplained(ctx: JourneyContext, candidates: SegmentCandidate[]): SegmentCandidate[] {
+  const ranked = [...candidates].sort(
+    (a, b) => b.ratio - a.ratio || a.segment.key.localeCompare(b.segment.key) || a.segment.value.localeCompare(b.segment.value),
+  );
+  const kept: SegmentCandidate[] = [];
+  for (const c of ranked) {
+    if (c.anyFiring && !c.tracked) {
+      const by = kept.find(
+        (k) =>
+          k.anyFiring &&
+          k.segment.key !== c.segment.key &&
+          SEVERITY_RANK[k.lead.pair.severity] >= SEVERITY_RANK[c.lead.pair.severity] &&
+          ctx.failuresAlsoIn(c.lead.pair.shortMs, c.segment, k.segment) >= EXPLAINED_SHARE,
+      );
+      if (by !== undefined) {
+        by.explains.push(c.segment);
+        continue;
+      }
+    }
+    kept.push(c);
+  }
+  return kept;
 }
 
 /** The firing pair an alert reports: the most severe, and among those the first written (the fastest). */

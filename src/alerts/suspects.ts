@@ -24,7 +24,7 @@ export const FAILING_STEP = 'failing_step';
 export const SERVICE = 'service';
 export const SERVICE_VERSION_PREFIX = 'service.version:';
 /** Separates dimension and value in an interned dimension-value key (never part of an attribute name). */
-const SEP = '\u0000';
+export const DIMENSION_SEPARATOR = '\u0000';
 
 /**
  * Interned `dimension\0value` keys, so a ring of many attempts shares one copy of each. Looked up by dimension, then
@@ -50,7 +50,7 @@ class Interner {
       values = new Map();
       this.byDimension.set(dimension, values);
     }
-    const key = dimension + SEP + value;
+    const key = dimension + DIMENSION_SEPARATOR + value;
     values.set(value, key);
     this.size++;
     return key;
@@ -262,7 +262,7 @@ export function analyseSuspects(ring: AttemptRing | undefined, fromMs: number, t
     const lift = failureRatio / overall;
     const shareOfFailures = c.failures / failures;
     if (lift < options.minLift || shareOfFailures < options.minShare) continue;
-    const sep = key.indexOf(SEP);
+    const sep = key.indexOf(DIMENSION_SEPARATOR);
     ranked.push({
       dimension: key.slice(0, sep),
       value: key.slice(sep + 1),
