@@ -165,9 +165,12 @@ export class JourneysConnector implements ConnectorComponent {
     this.definitions.follow((snapshot, what) => this.apply(snapshot, what));
     const thread = this.settings.thread;
     if (thread?.side === 'worker') this.unlistenRelay = thread.listen(this.settings.id, (m) => this.assembleRelayed(m as RelayMessage));
-    // The main side of a split decides nothing: the worker side ticks.
-    if (this.relay) return;
-    this.timer = setInterval(() => this.tick(), this.deps.tickIntervalMs ?? TICK_INTERVAL_MS);
+    // The main side of a split decides nothing: the worker side ticks. It only tells the worker of requests refused
+    // for overload while no batch reaches it to carry the count (every request shed): the worker must know before
+    // the deadlines of the attempts those requests would have completed.
+    this.timer = this.relay
+      ? setInterval(() => this.relayRefusals(), this.deps.tickIntervalMs ?? TICK_INTERVAL_MS)
+      : setInterval(() => this.tick(), this.deps.tickIntervalMs ?? TICK_INTERVAL_MS);
     // Pending attempts must not keep the process alive; shutdown() flushes them instead.
     this.timer.unref();
   }
@@ -185,6 +188,15 @@ export class JourneysConnector implements ConnectorComponent {
       this.errors.log('tick', err);
     }
     this.handOut();
+  }
+
+  /** Main side of a split: posts the overload refusal count to the worker if it moved since the last message. */
+  private relayRefusals(): void {
+    try {
+      this.relay?.send(this.generation, this.now(), this.settings.overload?.count ?? 0);
+    } catch (err) {
+      this.errors.log('tick', err);
+    }
   }
 
   shutdown(): Promise<void> {

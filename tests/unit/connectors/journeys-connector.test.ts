@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CreateSettings } from '../../../src/core/component.js';
+import type { CreateSettings, ThreadLink } from '../../../src/core/component.js';
 import type { Consumer } from '../../../src/core/consumer.js';
 import { PermanentError, PulseError, RetryableError } from '../../../src/core/errors.js';
 import type { TraceBatch } from '../../../src/core/model.js';
@@ -65,7 +65,14 @@ afterEach(async () => {
 });
 
 function setup(
-  opts: { journeys?: CompiledJourney[]; config?: Record<string, unknown>; outputs?: Array<'traces' | 'attempts' | 'journey_metrics'>; overload?: OverloadRefusals } = {},
+  opts: {
+    journeys?: CompiledJourney[];
+    config?: Record<string, unknown>;
+    outputs?: Array<'traces' | 'attempts' | 'journey_metrics'>;
+    overload?: OverloadRefusals;
+    thread?: ThreadLink;
+    tickIntervalMs?: number;
+  } = {},
 ) {
   const clock = { now: T0 };
   const metrics = new MetricsRegistry();
@@ -76,6 +83,7 @@ function setup(
     metrics,
     dataDir: '/tmp/pulse-test',
     ...(opts.overload && { overload: opts.overload }),
+    ...(opts.thread && { thread: opts.thread }),
   };
   const config = journeysConnectorConfigSchema.parse({ directory: 'config/journeys', ...opts.config });
   const traces = recorder<TraceBatch>();
@@ -91,7 +99,7 @@ function setup(
       ...(wanted.includes('attempts') ? { attempts: attempts.consumer } : {}),
       ...(wanted.includes('journey_metrics') ? { journey_metrics: windows.consumer } : {}),
     },
-    { openSource: () => source, now: () => clock.now, tickIntervalMs: 3_600_000 },
+    { openSource: () => source, now: () => clock.now, tickIntervalMs: opts.tickIntervalMs ?? 3_600_000 },
   );
   running.push(connector);
   const at = async (ms: number) => {
@@ -305,6 +313,22 @@ describe('journeys connector', () => {
     expect(series('flush')).toContain('pulse_journey_decision_delay_seconds_bucket{le="0.25"} 0');
     // Bound up front: a decided_by that never happened is exposed at zero.
     expect(series('evicted').slice(-1)).toEqual(['pulse_journey_decision_delay_seconds_count 0']);
+  });
+
+  it('split across threads, tells the worker of overload refusals within a tick even when no batch gets through to carry them', async () => {
+    const overload = new OverloadRefusals();
+    const posted: Array<{ to: string; message: unknown }> = [];
+    const thread: ThreadLink = { side: 'main', post: (to, message) => posted.push({ to, message }), listen: () => () => undefined };
+    const { connector, clock } = setup({ overload, thread, tickIntervalMs: 5 });
+    await connector.start({ reportFatalError() {} });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(posted).toEqual([]); // nothing refused, nothing to say
+    clock.now = T0 + 1000;
+    overload.add(); // every request is shed: none reaches the connector
+    overload.add();
+    for (let waited = 0; posted.length === 0 && waited < 2000; waited += 5) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 20)); // and only once while the count stays
+    expect(posted).toEqual([{ to: 'journeys', message: { generation: 1, nowMs: T0 + 1000, spans: [], refusals: 2 } }]);
   });
 
   it('when the receivers refused spans for overload, waits once more for a missing step instead of failing the attempt', async () => {
