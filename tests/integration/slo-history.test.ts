@@ -21,16 +21,23 @@ describe.each(['debian', 'current'] as const)('slo history on %s ClickHouse', (e
     await ch.query(createDatabaseSql('pulse'));
     await ch.query(createTableSql('journey_metrics', 'pulse', 'journey_sli', f, 0));
     await ch.query(createTableSql('alerts', 'pulse', 'journey_alerts', f, 0));
-    const sli = (id: number, start: number, value: string, attempts: number, failures: number): string =>
-      `(${id}, 'checkout', toDateTime(${start}), 10, '${value === '' ? '' : 'customer.tier'}', '${value}', ${attempts}, ${attempts - failures}, ${failures})`;
+    const sli = (id: number, start: number, value: string, attempts: number, failures: number, abandoned = 0): string =>
+      `(${id}, 'checkout', toDateTime(${start}), 10, '${value === '' ? '' : 'customer.tier'}', '${value}', ${attempts}, ${attempts - failures}, ${failures}, ${abandoned})`;
     // Two partial rows of one window (two processes) add up; an old window is left out by `since`.
     await ch.query(
-      `INSERT INTO pulse.journey_sli (row_id, journey, window_start, window_seconds, segment_key, segment_value, attempts, successes, failures) VALUES ${[
-        sli(1, now - 60, '', 10, 1),
-        sli(2, now - 60, '', 5, 2),
+      `INSERT INTO pulse.journey_sli (row_id, journey, window_start, window_seconds, segment_key, segment_value, attempts, successes, failures, abandoned) VALUES ${[
+        sli(1, now - 60, '', 10, 1, 2),
+        sli(2, now - 60, '', 5, 2, 1),
         sli(3, now - 60, 'gold', 4, 0),
         sli(4, now - 7200, '', 99, 99),
       ].join(', ')}`,
+    );
+    // A table from before the abandoned column (another database, the same rows without it)
+    await ch.query(createDatabaseSql('older'));
+    await ch.query(createTableSql('journey_metrics', 'older', 'journey_sli', f, 0));
+    await ch.query('ALTER TABLE older.journey_sli DROP COLUMN abandoned');
+    await ch.query(
+      `INSERT INTO older.journey_sli (row_id, journey, window_start, window_seconds, segment_key, segment_value, attempts, successes, failures) VALUES (1, 'checkout', toDateTime(${now - 60}), 10, '', '', 7, 6, 1)`,
     );
     const alert = (id: number, fp: string, status: string, at: number, segment = ''): string =>
       `(${id}, '${fp}', 'checkout', '${segment === '' ? 'burn_rate' : 'segment'}', 'page', '${status}', toDateTime(${at}), toDateTime(${now - 600}), '${segment === '' ? '' : 'customer.tier'}', '${segment}')`;
@@ -56,8 +63,14 @@ describe.each(['debian', 'current'] as const)('slo history on %s ClickHouse', (e
     const rows = await history.loadSli((now - 3600) * 1000, ['checkout']);
     const by = new Map(rows.map((r) => [r.segmentValue, r]));
     expect(rows).toHaveLength(2);
-    expect(by.get('')).toMatchObject({ journey: 'checkout', windowStartMs: (now - 60) * 1000, windowSeconds: 10, attempts: 15, successes: 12, failures: 3 });
-    expect(by.get('gold')).toMatchObject({ segmentKey: 'customer.tier', attempts: 4, failures: 0 });
+    expect(by.get('')).toMatchObject({ journey: 'checkout', windowStartMs: (now - 60) * 1000, windowSeconds: 10, attempts: 15, successes: 12, failures: 3, abandoned: 3 });
+    expect(by.get('gold')).toMatchObject({ segmentKey: 'customer.tier', attempts: 4, failures: 0, abandoned: 0 });
+  });
+
+  it('reads a table from before the abandoned column as well, with none abandoned', async () => {
+    const config = sloConnectorConfigSchema.parse({ directory: 'j', clickhouse: { endpoint: ch.url, database: 'older' } }).clickhouse!;
+    const rows = await new ClickHouseHistory(config).loadSli((now - 3600) * 1000, ['checkout']);
+    expect(rows).toEqual([expect.objectContaining({ attempts: 7, failures: 1, abandoned: 0 })]);
   });
 
   it('restores only the alerts whose last event is firing, with when they started', async () => {

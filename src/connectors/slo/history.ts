@@ -30,9 +30,14 @@ export class ClickHouseHistory implements HistorySource {
   async loadSli(sinceMs: number, journeys: readonly string[]): Promise<SliWindow[]> {
     if (journeys.length === 0) return [];
     const since = Math.floor(sinceMs / 1000);
+    // `abandoned` only where the table has it: one written before that column must still give its history.
+    const columns = await this.query(
+      `SELECT name FROM system.columns WHERE database = ${literal(this.config.database)} AND table = ${literal(this.config.sli_table)} AND name = 'abandoned'`,
+    );
+    const abandoned = columns.length > 0 ? 'sum(abandoned)' : '0';
     const rows = await this.query(
       `SELECT journey, segment_key, segment_value, toUnixTimestamp(window_start) AS ws, window_seconds,
-              sum(attempts) AS attempts, sum(successes) AS successes, sum(failures) AS failures
+              sum(attempts) AS attempts, sum(successes) AS successes, sum(failures) AS failures, ${abandoned} AS abandoned_attempts
        FROM ${this.table(this.config.sli_table)} FINAL
        WHERE window_start >= toDateTime(${since}) AND journey IN (${journeys.map(literal).join(', ')})
        GROUP BY journey, segment_key, segment_value, ws, window_seconds`,
@@ -46,8 +51,7 @@ export class ClickHouseHistory implements HistorySource {
       attempts: Number(r['attempts']),
       successes: Number(r['successes']),
       failures: Number(r['failures']),
-      // Not read back: a table Pulse did not (yet) add the column to must still give its history.
-      abandoned: 0,
+      abandoned: Number(r['abandoned_attempts']),
       failuresByReason: {},
       latencyBoundsMs: [],
       latencyCounts: [],

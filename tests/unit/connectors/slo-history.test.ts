@@ -34,8 +34,11 @@ describe('ClickHouse history', () => {
     let auth: unknown;
     const { history, queries } = await fakeClickHouse((sql, headers) => {
       auth = [headers['x-clickhouse-user'], headers['x-clickhouse-key']];
+      if (sql.includes('system.columns')) return { rows: [{ name: 'abandoned' }] };
       if (sql.includes('journey_sli')) {
-        return { rows: [{ journey: 'checkout', segment_key: '', segment_value: '', ws: 1_763_805_600, window_seconds: 10, attempts: '120', successes: '100', failures: '20' }] };
+        return {
+          rows: [{ journey: 'checkout', segment_key: '', segment_value: '', ws: 1_763_805_600, window_seconds: 10, attempts: '120', successes: '100', failures: '20', abandoned_attempts: '4' }],
+        };
       }
       return {
         rows: [
@@ -46,16 +49,20 @@ describe('ClickHouse history', () => {
       };
     });
     const rows = await history.loadSli(1_763_800_000_000, ['checkout', "o'brien"]);
-    expect(rows).toEqual([expect.objectContaining({ journey: 'checkout', windowStartMs: 1_763_805_600_000, windowSeconds: 10, segmentKey: '', attempts: 120, successes: 100, failures: 20 })]);
-    expect(queries[0]).toMatch(/FROM `pulse`\.`journey_sli` FINAL/);
-    expect(queries[0]).toContain("journey IN ('checkout', 'o\\'brien')");
-    expect(queries[0]).toContain('window_start >= toDateTime(1763800000)');
+    expect(rows).toEqual([
+      expect.objectContaining({ journey: 'checkout', windowStartMs: 1_763_805_600_000, windowSeconds: 10, segmentKey: '', attempts: 120, successes: 100, failures: 20, abandoned: 4 }),
+    ]);
+    expect(queries[0]).toMatch(/FROM system\.columns WHERE database = 'pulse' AND table = 'journey_sli' AND name = 'abandoned'/);
+    expect(queries[1]).toMatch(/FROM `pulse`\.`journey_sli` FINAL/);
+    expect(queries[1]).toContain('sum(abandoned) AS abandoned_attempts');
+    expect(queries[1]).toContain("journey IN ('checkout', 'o\\'brien')");
+    expect(queries[1]).toContain('window_start >= toDateTime(1763800000)');
     const alerts = await history.loadFiringAlerts(0);
     expect(alerts).toEqual([
       { fingerprint: 'a', journey: 'checkout', kind: 'burn_rate', severity: 'page', segment: undefined, startsAtMs: 1_763_805_000_000, lastEventMs: 1_763_805_500_000 },
       { fingerprint: 'c', journey: 'checkout', kind: 'segment', severity: 'ticket', segment: { key: 'customer.tier', value: 'enterprise' }, startsAtMs: 1000, lastEventMs: 2000 },
     ]);
-    expect(queries[1]).toMatch(/FROM `pulse`\.`journey_alerts` FINAL/);
+    expect(queries[2]).toMatch(/FROM `pulse`\.`journey_alerts` FINAL/);
     expect(auth).toEqual(['pulse', 's3cret']);
   });
 
