@@ -9,6 +9,7 @@
  *     settle_delay: 500ms             # wait after an attempt is complete, for late duplicates and optional steps
  *     max_pending_attempts: 100000    # attempts held at most; beyond, the oldest are decided early
  *     max_remembered_requests: 1000000  # requests remembered to recognise resends (0: off); ≤ 20 bytes each
+ *     overload_extra_waits: 2         # more trace_waits for an incomplete attempt while Pulse refuses spans
  *     reload_poll_interval: 2s        # how often the directory is checked for changes (0: fs notifications only)
  *     tag_spans: true                 # add journey.name / journey.step to matching spans (false: forward as received)
  *     sli:
@@ -65,6 +66,15 @@ export const journeysConnectorConfigSchema = z
       .default(1_000_000)
       .describe(
         'Requests with journey spans remembered (by a fingerprint, ≤ 20 bytes each) to recognise one its sender sends again after Pulse refused it: its spans are tagged and passed on but not counted again. Oldest forgotten first; 0 = off',
+      ),
+    overload_extra_waits: z
+      .number()
+      .int()
+      .min(0)
+      .max(10)
+      .default(2)
+      .describe(
+        'While Pulse refuses spans for overload, how many more trace_waits an incomplete attempt gets for senders to resend its missing spans; still incomplete with refusals going on after the last, it is abandoned (counted), not failed. 0: abandoned at the first trace_wait',
       ),
     reload_poll_interval: duration()
       .prefault('2s')

@@ -97,6 +97,7 @@ export class JourneysConnector implements ConnectorComponent {
         settleDelayMs: config.settle_delay,
         maxPendingAttempts: config.max_pending_attempts,
         maxRememberedRequests: config.max_remembered_requests,
+        overloadExtraWaits: config.overload_extra_waits,
         keepAttempts: outputs.attempts !== undefined,
         tagSpans: config.tag_spans,
         ...(this.relay && { capture: this.relay }),

@@ -16,10 +16,11 @@
  * - **Pulse's own overload** (`overloaded`): a group that runs out of `traceWaitMs` incomplete (a required step or
  *   its start missing) when Pulse refused spans for being overloaded, from `traceWaitMs` before the group's first
  *   span on, may be missing a span its sender will send again: it waits another `traceWaitMs`
- *   (`events.waitExtended`), and again while refusals go on through each extra wait, `MAX_OVERLOAD_EXTENSIONS`
- *   times at most. Still incomplete after an extra wait without refusals, it is decided as usual (a sender
- *   resending faster than `traceWaitMs` has had its chance); still incomplete with refusals going on after the
- *   last one, its attempts are abandoned, counted but not decided (`events.abandoned`, `overload`): that
+ *   (`events.waitExtended`), and again while refusals go on through each extra wait, `overloadExtraWaits`
+ *   (default `MAX_OVERLOAD_EXTENSIONS`) times at most. Still incomplete after an extra wait without refusals, it
+ *   is decided as usual (a sender resending faster than `traceWaitMs` has had its chance); still incomplete with
+ *   refusals going on after the last one, its attempts are abandoned, counted but not decided (`events.abandoned`,
+ *   `overload`): that
  *   `missing_step` failure would be Pulse's, not the journey's. Orphan steps are then dropped and counted as usual;
  *   their start, if it still comes, is such an abandoned attempt too (it would begin one without them). The same
  *   goes for an incomplete group evicted (memory bound) while such refusals may have kept its spans away.
@@ -46,8 +47,9 @@ import { ANY_START, DecidedSet } from './decided-set.js';
 import { captureSpan, SpanRecord } from './span-record.js';
 
 /**
- * Extra `traceWaitMs` waits an incomplete group gets at most while Pulse refuses spans for overload: with the
- * default 10 s, 30 s in all, about as long as an OpenTelemetry SDK goes on retrying an export.
+ * Extra `traceWaitMs` waits an incomplete group gets at most while Pulse refuses spans for overload, by default
+ * (`AssemblerOptions.overloadExtraWaits`): with the default 10 s, 30 s in all, about as long as an OpenTelemetry
+ * SDK goes on retrying an export.
  */
 export const MAX_OVERLOAD_EXTENSIONS = 2;
 
@@ -63,6 +65,8 @@ export interface AssemblerOptions {
   readonly maxPendingAttempts: number;
   /** Decided keys remembered for late-span detection; default `max(1000, maxPendingAttempts)`. */
   readonly maxRecentDecided?: number;
+  /** Extra trace waits at most while Pulse refuses spans for overload; default `MAX_OVERLOAD_EXTENSIONS`. */
+  readonly overloadExtraWaits?: number;
 }
 
 /** What the assembler reports. Called synchronously from `add`, `tick` and `flush`. */
@@ -102,7 +106,7 @@ class PendingGroup {
   settleAt = -1;
   /** When its wait was last extended for Pulse's overload; -1 if it was not. */
   extendedAt = -1;
-  /** Times its wait was extended (at most `MAX_OVERLOAD_EXTENSIONS`). */
+  /** Times its wait was extended (at most `overloadExtraWaits`). */
   extensions = 0;
   decided = false;
   /** Waiting in the assembler's dirty list for a completeness check at the next tick. */
@@ -453,7 +457,7 @@ export class Assembler {
   /** A group whose trace wait ran out: decided, or (Pulse overloaded) given more time or abandoned. */
   private timeOut(g: PendingGroup, now: number): void {
     if (!this.missingForOverload(g)) this.decide(g, 'timeout', now);
-    else if (g.extensions < MAX_OVERLOAD_EXTENSIONS) {
+    else if (g.extensions < (this.options.overloadExtraWaits ?? MAX_OVERLOAD_EXTENSIONS)) {
       g.extensions++;
       g.extendedAt = now;
       g.waitUntil = now + this.options.traceWaitMs;

@@ -121,6 +121,7 @@ describe('journeys connector config', () => {
       settle_delay: 500,
       max_pending_attempts: 100_000,
       max_remembered_requests: 1_000_000,
+      overload_extra_waits: 2,
       reload_poll_interval: 2000,
       sli: { window: 10_000, allowed_lateness: 12_000, max_segment_values: 100 },
       tag_spans: true,

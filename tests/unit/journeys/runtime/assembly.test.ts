@@ -437,6 +437,20 @@ describe("Pulse's own overload (spans it refused, which senders send again)", ()
     expect(abandonedBySegment(runtime.takeWindows())).toEqual({ '': 1, 'customer.tier=__unset__': 1, 'cloud.region=eu-west-1': 1, 'release=5.0.1': 1 });
   });
 
+  it('gives as many extra waits as overloadExtraWaits says, 0 abandoning at the first trace_wait', () => {
+    for (const extra of [0, 3]) {
+      const { runtime, metric } = makeRuntime([checkoutJourney()], { overloadExtraWaits: extra });
+      runtime.process(batch([FRONTEND, [checkoutSpans(traceId(44)).start]]), NOW);
+      for (let k = 0; k <= extra; k++) {
+        runtime.overloaded(NOW + k * 10_000 + 5_000); // refusals go on through every wait
+        runtime.tick(NOW + (k + 1) * 10_000);
+      }
+      expect(metric('pulse_journey_extended_waits_total', { journey: 'checkout' })).toBe(extra);
+      expect(metric('pulse_journey_abandoned_attempts_total', { journey: 'checkout', reason: 'overload' })).toBe(1);
+      expect(runtime.takeAttempts()).toEqual([]);
+    }
+  });
+
   it('gives orphan steps one more trace_wait for a start that was refused', () => {
     const { runtime, metric } = makeRuntime([checkoutJourney()]);
     const { start, charge, confirm } = checkoutSpans(traceId(43));
