@@ -41,7 +41,7 @@
  */
 import type { KeyValue, Span } from '../../core/model.js';
 import type { AttemptRecord, CompiledJourney } from '../model.js';
-import { assignToStarts, buildAttempts, everyStartComplete, type DecidedBy } from './attempt-record.js';
+import { buildAttempts, everyStartComplete, forEachAttempt, type DecidedBy } from './attempt-record.js';
 import { START_ROLE, type Candidate } from './matcher-index.js';
 import { ANY_START, DecidedSet } from './decided-set.js';
 import { captureSpan, SpanRecord } from './span-record.js';
@@ -497,13 +497,7 @@ export class Assembler {
     const records = g.records;
     for (const r of records) if (r.role === START_ROLE) this.recent.add(g.traceId, name, r.spanId);
     this.events.abandoned(name, g.startCount, reason);
-    const owner = assignToStarts(records, g.startCount);
-    for (let s = 0; s < records.length; s++) {
-      if (records[s]!.role !== START_ROLE) continue;
-      const others: SpanRecord[] = [];
-      for (let i = 0; i < records.length; i++) if (owner[i] === s && i !== s) others.push(records[i]!);
-      this.events.abandonedAttempt(g.journey, records[s]!, others);
-    }
+    forEachAttempt(records, g.startCount, (start, steps) => this.events.abandonedAttempt(g.journey, start, steps));
     g.records = [];
   }
 

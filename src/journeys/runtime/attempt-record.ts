@@ -94,6 +94,20 @@ export function everyStartComplete(journey: CompiledJourney, records: readonly S
   return true;
 }
 
+/**
+ * Calls `visit` for each start span in `records`, in record order, with the other spans `assignToStarts` gives it:
+ * one attempt each, whether it is decided (`buildAttempts`) or abandoned.
+ */
+export function forEachAttempt(records: readonly SpanRecord[], startCount: number, visit: (start: SpanRecord, steps: SpanRecord[]) => void): void {
+  const owner = assignToStarts(records, startCount);
+  for (let s = 0; s < records.length; s++) {
+    if (records[s]!.role !== START_ROLE) continue;
+    const steps: SpanRecord[] = [];
+    for (let i = 0; i < records.length; i++) if (owner[i] === s && i !== s) steps.push(records[i]!);
+    visit(records[s]!, steps);
+  }
+}
+
 /** One record per start in `records`, in start-time order. */
 export function buildAttempts(
   journey: CompiledJourney,
@@ -103,14 +117,8 @@ export function buildAttempts(
   decidedBy: DecidedBy,
   decidedAtMs: number,
 ): AttemptRecord[] {
-  const owner = assignToStarts(records, startCount);
   const out: AttemptRecord[] = [];
-  for (let s = 0; s < records.length; s++) {
-    if (records[s]!.role !== START_ROLE) continue;
-    const steps: SpanRecord[] = [];
-    for (let i = 0; i < records.length; i++) if (owner[i] === s && i !== s) steps.push(records[i]!);
-    out.push(buildOne(journey, traceId, records[s]!, steps, decidedBy, decidedAtMs));
-  }
+  forEachAttempt(records, startCount, (start, steps) => out.push(buildOne(journey, traceId, start, steps, decidedBy, decidedAtMs)));
   if (out.length > 1) out.sort((a, b) => (a.startTimeUnixNano < b.startTimeUnixNano ? -1 : a.startTimeUnixNano > b.startTimeUnixNano ? 1 : 0));
   return out;
 }

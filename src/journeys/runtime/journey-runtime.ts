@@ -133,12 +133,12 @@ export class JourneyRuntime {
           const span = spans[i]!;
           const n = index.match(view, span, resourceAttributes, scratch);
           if (n === 0) continue;
-          if (matchedSpans === 0) resent = this.seen?.seenBefore(batch) === true;
-          if (tagSpans) {
+          if (matchedSpans === 0) {
+            resent = this.seen?.seenBefore(batch) === true;
             // The batch no longer says what its request said: the exporters must encode it (TraceBatch.received).
-            if (matchedSpans === 0) markChanged(batch);
-            tag(span, scratch, n);
+            if (tagSpans) markChanged(batch);
           }
+          if (tagSpans) tag(span, scratch, n);
           matchedSpans++;
           if (resent) continue;
           version ??= versionOf(rs.resource);
