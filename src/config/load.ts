@@ -507,7 +507,19 @@ class Loader {
    */
   private checkConnectorSides(): void {
     for (const [id, uses] of this.connectorUses) {
-      if (!this.components.connectors.has(id)) continue; // its definition has errors of its own
+      const component = this.components.connectors.get(id);
+      if (!component) continue; // its definition has errors of its own
+      const ownInput = this.registry.connectors.get(component.type)?.ownInput?.(component.config);
+      if (ownInput !== undefined) {
+        const first = uses.asExporter[0];
+        if (first) {
+          this.issues.error(
+            at(first.item),
+            `connector "${id}" ${ownInput}, so no pipeline may feed it as well (pipeline "${first.pipeline}" does): the same data would be counted twice; remove it from this pipeline's exporters, or change its config`,
+          );
+        }
+        continue;
+      }
       if (uses.asReceiver.length === 0 && uses.asExporter.length > 0) {
         const first = uses.asExporter[0]!;
         this.issues.error(

@@ -129,6 +129,12 @@ export interface ConnectorFactory<C = unknown> extends FactoryBase<C> {
   readonly inputs: readonly Signal[];
   /** Signals it produces: it may be a receiver of pipelines of these signals. */
   readonly outputs: readonly Signal[];
+  /**
+   * Set when the connector, as configured, reads its input from outside instead of from pipelines (the `slo`
+   * connector with `clickhouse.follow` reads ClickHouse): returns what it reads, for messages, or `undefined`. No
+   * pipeline may then feed it, and none needs to.
+   */
+  readonly ownInput?: (config: C) => string | undefined;
   /** One instance per connector id, whatever the number of pipelines it joins. */
   create(settings: CreateSettings, config: C, outputs: ConnectorOutputs): ConnectorComponent;
 }

@@ -260,6 +260,8 @@ class GraphBuilder {
       if (this.config.connectors.has(id)) {
         // The worker side of a bridged connector: fed from the main thread, not by a pipeline here.
         if (!this.connectors.has(id) && this.split?.link.side === 'worker' && this.split.bridged.has(id)) this.connector(id, undefined);
+        // A connector that reads its input itself (slo with clickhouse.follow): fed by no pipeline.
+        if (!this.connectors.has(id) && this.readsOwnInput(id)) this.connector(id, undefined);
         if (!this.connectors.has(id)) {
           const [signal, entries] = [...bySignal][0]!;
           const pipeline = pipelines[entries[0]!.order]!.id;
@@ -348,6 +350,11 @@ class GraphBuilder {
   }
 
   /** The instance of connector `id`, created on first use (`pipeline`: the one feeding it, for messages). */
+  private readsOwnInput(id: string): boolean {
+    const cc = this.componentConfig('connector', id);
+    return this.factory('connector', cc).ownInput?.(cc.config) !== undefined;
+  }
+
   private connector(id: string, pipeline: string | undefined): { key: string; component: ConnectorComponent } {
     let created = this.connectors.get(id);
     if (!created) {

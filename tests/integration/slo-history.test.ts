@@ -8,6 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sloConnectorConfigSchema } from '../../src/connectors/slo/config.js';
 import { ClickHouseHistory } from '../../src/connectors/slo/history.js';
 import { createDatabaseSql, createTableSql, featuresOf } from '../../src/exporters/clickhouse/schema.js';
+import { encodeAttempts } from '../../src/exporters/clickhouse/rows.js';
+import type { AttemptRecord } from '../../src/journeys/model.js';
+import { attempt } from './clickhouse-support.js';
 import { startTestClickHouse, type TestClickHouse } from '../support/clickhouse.js';
 
 describe.each(['debian', 'current'] as const)('slo history on %s ClickHouse', (engine) => {
@@ -21,6 +24,7 @@ describe.each(['debian', 'current'] as const)('slo history on %s ClickHouse', (e
     await ch.query(createDatabaseSql('pulse'));
     await ch.query(createTableSql('journey_metrics', 'pulse', 'journey_sli', f, 0));
     await ch.query(createTableSql('alerts', 'pulse', 'journey_alerts', f, 0));
+    await ch.query(createTableSql('attempts', 'pulse', 'journey_attempts', f, 0));
     const sli = (id: number, start: number, value: string, attempts: number, failures: number, abandoned = 0): string =>
       `(${id}, 'checkout', toDateTime(${start}), 10, '${value === '' ? '' : 'customer.tier'}', '${value}', ${attempts}, ${attempts - failures}, ${failures}, ${abandoned})`;
     // Two partial rows of one window (two processes) add up; an old window is left out by `since`.
@@ -71,6 +75,54 @@ describe.each(['debian', 'current'] as const)('slo history on %s ClickHouse', (e
     const config = sloConnectorConfigSchema.parse({ directory: 'j', clickhouse: { endpoint: ch.url, database: 'older' } }).clickhouse!;
     const rows = await new ClickHouseHistory(config).loadSli((now - 3600) * 1000, ['checkout']);
     expect(rows).toEqual([expect.objectContaining({ attempts: 7, failures: 1, abandoned: 0 })]);
+  });
+
+  it('reads back the attempts decided in a range of seconds, as the exporter wrote them, newest first, each once', async () => {
+    // Attempts decided 30, 20 and 10 s ago (the one 20 s ago written twice, as after an exporter retry), one outside
+    // the range and one of another journey.
+    const at = (n: number, agoSec: number, extra: Partial<AttemptRecord> = {}): AttemptRecord => ({
+      ...attempt(n),
+      startTimeUnixNano: BigInt((now - agoSec) * 1000 - 250) * 1_000_000n,
+      decidedAtMs: (now - agoSec) * 1000,
+      ...extra,
+    });
+    const failed = at(2, 20, {
+      outcome: 'failure',
+      reasons: ['error:charge'],
+      segments: { 'customer.tier': 'enterprise', 'cloud.region': 'us-east-1' },
+      services: [
+        { service: 'frontend', version: '1.8.0' },
+        { service: 'payments', version: '2.5.0' },
+      ],
+      failingStep: { step: 'charge', service: 'payments', version: '2.5.0' },
+      decidedBy: 'timeout',
+    });
+    const records = [at(1, 30), failed, failed, at(3, 10), at(4, 100), at(5, 20, { journey: 'signup' })];
+    const precision = featuresOf(ch.version).dateTime64 ? 'millis' : 'seconds';
+    await ch.query(`INSERT INTO pulse.journey_attempts FORMAT JSONEachRow\n${encodeAttempts(records, precision).bodies.map(String).join('')}`);
+
+    const all = await history.loadAttempts(now - 60, now, ['checkout'], 10);
+    expect(all.more).toBe(false);
+    expect(all.records.map((r) => r.traceId)).toEqual([records[3]!.traceId, failed.traceId, records[0]!.traceId]);
+    const back = all.records[1]!;
+    expect(back).toMatchObject({
+      journey: 'checkout',
+      startSpanId: failed.startSpanId,
+      outcome: 'failure',
+      reasons: ['error:charge'],
+      segments: failed.segments,
+      services: failed.services,
+      failingStep: failed.failingStep,
+      decidedBy: 'timeout',
+      decidedAtMs: (now - 20) * 1000,
+    });
+    // Milliseconds where the column has them (DateTime64), whole seconds on 18.16.
+    const startMs = (now - 20) * 1000 - 250;
+    expect(Number(back.startTimeUnixNano / 1_000_000n)).toBe(precision === 'millis' ? startMs : Math.floor(startMs / 1000) * 1000);
+
+    const newest = await history.loadAttempts(now - 60, now, ['checkout'], 1);
+    expect([newest.records.map((r) => r.traceId), newest.more]).toEqual([[records[3]!.traceId], true]);
+    expect((await history.loadAttempts(now - 20, now - 10, ['checkout'], 10)).records.map((r) => r.traceId)).toEqual([failed.traceId]);
   });
 
   it('restores only the alerts whose last event is firing, with when they started', async () => {

@@ -15,6 +15,7 @@
  *     clickhouse:                       # optional: rebuild windows and alert states at start
  *       endpoint: http://127.0.0.1:8123
  *       database: pulse
+ *       follow: { interval: 5s }        # optional: read every gateway's rows from there instead of pipelines
  * ```
  */
 import { z } from 'zod';
@@ -33,6 +34,28 @@ const identifier = (description: string, fallback: string) =>
     .default(fallback)
     .describe(description);
 
+const followSchema = z
+  .object({
+    interval: positive('How often the tables are read (default 5s)', '5s'),
+    lookback: positive(
+      'SLI windows that started this recently are read again at every poll, so that partial rows written later (by a slower gateway, after an exporter retry) still count (default 10m)',
+      '10m',
+    ),
+    attempts_delay: duration()
+      .prefault('15s')
+      .describe('Attempts are read once their decided_at is this old, so that every gateway has written them (default 15s)'),
+    max_attempts: z
+      .number()
+      .int()
+      .min(0)
+      .default(50_000)
+      .describe('Attempts read per poll at most, the most recent first (default 50000; 0 = read none: no suspects, exemplars or release regressions)'),
+  })
+  .strict()
+  .describe(
+    'Evaluate the SLI rows and attempts that every gateway writes to ClickHouse (one evaluator for a scaled-out gateway tier): no pipeline may feed this connector then',
+  );
+
 const clickhouseSchema = z
   .object({
     endpoint: z
@@ -44,9 +67,13 @@ const clickhouseSchema = z
     timeout: positive('Timeout of each history query (default 10s)', '10s'),
     sli_table: identifier('Table of SLI rows (default journey_sli)', 'journey_sli'),
     alerts_table: identifier('Table of alert events (default journey_alerts)', 'journey_alerts'),
+    attempts_table: identifier('Table of attempts, read with follow (default journey_attempts)', 'journey_attempts'),
+    follow: followSchema.optional(),
   })
   .strict()
-  .describe('Rebuild SLI windows (journey_sli) and the state of firing alerts (journey_alerts) from ClickHouse at start; best effort');
+  .describe(
+    'Rebuild SLI windows (journey_sli) and the state of firing alerts (journey_alerts) from ClickHouse at start (best effort); with follow, keep reading the rows every gateway writes there instead of taking pipelines',
+  );
 
 export const sloConnectorConfigSchema = z
   .object({
@@ -97,3 +124,4 @@ export const sloConnectorConfigSchema = z
 
 export type SloConnectorConfig = z.output<typeof sloConnectorConfigSchema>;
 export type SloClickHouseConfig = z.output<typeof clickhouseSchema>;
+export type SloFollowConfig = z.output<typeof followSchema>;

@@ -11,6 +11,10 @@
  * from the shared `JourneyStore` of the directory (the same snapshot the journeys connector matches with); a
  * reload changes the rules from the next evaluation. At start, with `clickhouse` configured, windows and firing
  * alerts are rebuilt from history (best effort).
+ *
+ * With `clickhouse.follow`, no pipeline feeds it: it reads the SLI rows and attempts that every gateway writes to
+ * ClickHouse every `follow.interval` (see follow.ts), so that one evaluator sees all of a scaled-out gateway tier's
+ * traffic. Its first successful read is the rebuild above.
  */
 import type { ConnectorComponent, ConnectorOutputs, CreateSettings, Host } from '../../core/component.js';
 import type { Consumer } from '../../core/consumer.js';
@@ -22,8 +26,10 @@ import { SloEngine } from '../../alerts/engine.js';
 import { BoundedSender, dropCounters } from '../shared/bounded-sender.js';
 import { UnexpectedErrorLog } from '../shared/error-log.js';
 import { FollowedJourneys, type JourneySource, type JourneySourceOptions } from '../shared/journey-source.js';
-import type { SloConnectorConfig } from './config.js';
+import type { SloConnectorConfig, SloFollowConfig } from './config.js';
 import type { HistorySource } from './history.js';
+import { SliDeltas } from './follow.js';
+import { LogThrottle } from '../../core/log-throttle.js';
 
 export interface SloConnectorDeps {
   openSource(directory: string, options: JourneySourceOptions): JourneySource;
@@ -57,6 +63,7 @@ export class SloConnector implements ConnectorComponent {
   private stopped = false;
   private stopping: Promise<void> | undefined;
   private evaluating: Promise<void> | undefined;
+  private readonly following: Following | undefined;
 
   constructor(
     private readonly settings: CreateSettings,
@@ -112,6 +119,35 @@ export class SloConnector implements ConnectorComponent {
       registry.gauge('pulse_slo_pending_events', 'Alert events waiting for the alerts output').observe((set) => set(labels, this.sender.waiting)),
     );
 
+    const follow = config.clickhouse?.follow;
+    if (follow !== undefined && deps.history !== undefined) {
+      const polls = registry.counter('pulse_slo_follow_polls_total', 'Reads of the SLI rows and attempts in ClickHouse (clickhouse.follow), by result: ok, error');
+      this.following = {
+        config: follow,
+        source: deps.history,
+        deltas: new SliDeltas(),
+        primed: false,
+        lastReadMs: 0,
+        attemptsFromSec: 0,
+        failedPolls: 0,
+        timer: undefined,
+        polling: undefined,
+        log: new LogThrottle(60_000),
+        ok: polls.with({ ...labels, result: 'ok' }),
+        failed: polls.with({ ...labels, result: 'error' }),
+        skipped: registry
+          .counter('pulse_slo_follow_evaluations_skipped_total', 'Evaluations not run because the last read of ClickHouse failed (clickhouse.follow)')
+          .with(labels),
+        truncated: registry
+          .counter('pulse_slo_follow_attempts_truncated_total', 'Reads of attempts that found more than follow.max_attempts (the most recent were kept)')
+          .with(labels),
+      };
+      const deltas = this.following.deltas;
+      this.unobserve.push(
+        registry.gauge('pulse_slo_follow_windows', 'SLI windows read again at every poll (those that started within follow.lookback)').observe((set) => set(labels, deltas.size)),
+      );
+    }
+
     this.inputs = {
       journey_metrics: { mutatesData: false, consume: (rows) => this.consumeRows(rows) },
       attempts: { mutatesData: false, consume: (records) => this.consumeAttempts(records) },
@@ -126,11 +162,97 @@ export class SloConnector implements ConnectorComponent {
       this.config.reload_poll_interval,
     );
     this.definitions.follow((snapshot) => this.apply(snapshot));
-    if (this.deps.history) await this.rebuild(this.deps.history);
+    if (this.following) await this.poll();
+    else if (this.deps.history) await this.rebuild(this.deps.history);
     if (this.deps.timer !== false) {
       this.timer = setInterval(() => void this.evaluate(), this.config.evaluation_interval);
       this.timer.unref();
+      if (this.following) {
+        this.following.timer = setInterval(() => void this.poll(), this.following.config.interval);
+        this.following.timer.unref();
+      }
     }
+  }
+
+  /**
+   * With `clickhouse.follow`: reads what the gateways wrote since the last poll and hands it to the engine (run by
+   * its timer; public so tests drive time). Until one read succeeds, each poll is the rebuild from history; after
+   * it, each reads the SLI windows that started within `lookback` of the last successful read (so a failed poll
+   * loses nothing that is still within it) and the attempts decided since the last one, `attempts_delay` ago.
+   * Resolves when done; a failure is counted and logged (rate-limited), and the next poll tries again.
+   */
+  poll(): Promise<void> {
+    const f = this.following;
+    if (f === undefined || this.stopped) return Promise.resolve();
+    f.polling ??= this.pollOnce(f).finally(() => {
+      f.polling = undefined;
+    });
+    return f.polling;
+  }
+
+  private async pollOnce(f: Following): Promise<void> {
+    const now = this.now();
+    const journeys = this.definitions?.current().journeys.map((j) => j.name) ?? [];
+    const lookback = f.config.lookback;
+    try {
+      if (!f.primed) {
+        const sinceMs = now - this.engine.historyMs();
+        const rows = await f.source.loadSli(sinceMs, journeys);
+        const alerts = await f.source.loadFiringAlerts(sinceMs);
+        this.engine.restoreHistory(rows, sinceMs, now);
+        this.engine.restoreAlerts(alerts);
+        f.deltas.remember(rows, now - lookback);
+        f.primed = true;
+        f.lastReadMs = now;
+        f.attemptsFromSec = Math.floor((now - lookback) / 1000);
+        this.settings.logger.info(
+          { rows: rows.length, firing: alerts.length, since: new Date(sinceMs).toISOString() },
+          `slo: rebuilt ${rows.length} SLI rows and ${alerts.length} firing alert(s) from ClickHouse; following it every ${f.config.interval} ms`,
+        );
+      } else {
+        // Back to `lookback` before the last successful read: after failed polls, the windows written meanwhile.
+        const fromMs = Math.max(f.lastReadMs - lookback, now - this.engine.historyMs());
+        const rows = await f.source.loadSli(fromMs, journeys);
+        const fresh = f.deltas.take(rows, now - lookback);
+        f.lastReadMs = now;
+        if (fresh.length > 0) {
+          this.rows.inc(fresh.length);
+          this.engine.ingestRows(fresh, now);
+        }
+      }
+      await this.readAttempts(f, now, journeys);
+      f.ok.inc();
+      if (f.failedPolls > 0) {
+        this.settings.logger.info({ failed: f.failedPolls }, `slo: reading ClickHouse again after ${f.failedPolls} failed poll(s)`);
+        f.failedPolls = 0;
+      }
+    } catch (err) {
+      f.failed.inc();
+      f.failedPolls++;
+      const suppressed = f.log.take('poll');
+      if (suppressed !== undefined) {
+        this.settings.logger.warn(
+          { err: errorMessage(err), failed: f.failedPolls },
+          `slo: could not read SLI rows and attempts from ClickHouse (${errorMessage(err)}); alert rules are not evaluated until a read ` +
+            `succeeds (nothing fires or resolves meanwhile), and that read catches up on what the gateways wrote${suppressed > 0 ? ` (${suppressed} similar warning(s) suppressed)` : ''}`,
+        );
+      }
+    }
+  }
+
+  private async readAttempts(f: Following, now: number, journeys: readonly string[]): Promise<void> {
+    const load = f.source.loadAttempts;
+    if (load === undefined || f.config.max_attempts === 0) return;
+    const toSec = Math.floor((now - f.config.attempts_delay) / 1000);
+    if (toSec <= f.attemptsFromSec) return;
+    const { records, more } = await load.call(f.source, f.attemptsFromSec, toSec, journeys, f.config.max_attempts);
+    f.attemptsFromSec = toSec;
+    if (more) f.truncated.inc();
+    if (records.length === 0) return;
+    // Read newest first (so a limit keeps the most recent); the ring keeps the last ones it is given.
+    records.reverse();
+    this.attempts.inc(records.length);
+    this.engine.ingestAttempts(records);
   }
 
   /**
@@ -139,6 +261,13 @@ export class SloConnector implements ConnectorComponent {
    */
   evaluate(): Promise<void> {
     if (this.stopped) return Promise.resolve();
+    // Following ClickHouse and its last read failed: no rows is not no traffic. Evaluating would resolve what fires
+    // and page heartbeats; wait until the next read catches up instead.
+    const f = this.following;
+    if (f !== undefined && (!f.primed || f.failedPolls > 0)) {
+      f.skipped.inc();
+      return this.sender.pump();
+    }
     // One evaluation at a time: a timer firing while one is still in its steps does not start another. (A slow
     // alerts output does not hold evaluations back: the send is not part of it.)
     this.evaluating ??= this.evaluateInSteps().finally(() => {
@@ -179,6 +308,10 @@ export class SloConnector implements ConnectorComponent {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    if (this.following) {
+      if (this.following.timer) clearInterval(this.following.timer);
+      await this.following.polling;
+    }
     // An evaluation in its steps finishes (and hands its events to the sender) before the sender drains.
     await this.evaluating;
     this.definitions?.unfollow();
@@ -250,4 +383,25 @@ export class SloConnector implements ConnectorComponent {
     this.engine.setJourneys(snapshot.journeys, this.now());
     this.settings.logger.debug({ generation: snapshot.generation, journeys: snapshot.journeys.length }, `slo: alert rules of ${snapshot.journeys.length} journey(s) in force`);
   }
+}
+
+/** The state of `clickhouse.follow`. */
+interface Following {
+  readonly config: SloFollowConfig;
+  readonly source: HistorySource;
+  readonly deltas: SliDeltas;
+  /** Whether the rebuild from history (the first successful read) happened. */
+  primed: boolean;
+  /** Clock of the last successful read of SLI rows. */
+  lastReadMs: number;
+  /** Attempts decided from this second on are still to be read. */
+  attemptsFromSec: number;
+  failedPolls: number;
+  timer: NodeJS.Timeout | undefined;
+  polling: Promise<void> | undefined;
+  readonly log: LogThrottle;
+  readonly ok: BoundCounter;
+  readonly failed: BoundCounter;
+  readonly skipped: BoundCounter;
+  readonly truncated: BoundCounter;
 }

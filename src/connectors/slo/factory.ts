@@ -15,6 +15,10 @@ export const sloConnectorFactory: ConnectorFactory<SloConnectorConfig> = {
   configSchema: sloConnectorConfigSchema,
   inputs: ['journey_metrics', 'attempts'],
   outputs: ['alerts'],
+  ownInput: (config) =>
+    config.clickhouse?.follow === undefined
+      ? undefined
+      : `reads the SLI rows and attempts of every gateway from ClickHouse (clickhouse.follow at ${config.clickhouse.endpoint})`,
   // The same directory as the journeys connector: the loader reports its problems once. Alert rules that can
   // never fire are warnings at the journey's document.
   validateExternal: (config) => {

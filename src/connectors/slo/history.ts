@@ -4,7 +4,8 @@
  * schema.ts: `journey_sli`, `journey_alerts`, ReplacingMergeTree read with FINAL) through the HTTP interface,
  * with one timeout per query. Tests pass their own `HistorySource`.
  */
-import type { SliWindow } from '../../journeys/model.js';
+import type { AttemptRecord, ServiceVersion, SliWindow } from '../../journeys/model.js';
+import { hexToId } from '../../core/model.js';
 import type { RestoredAlert } from '../../alerts/lifecycle.js';
 import type { AlertKind, AlertSeverity } from '../../alerts/model.js';
 import { PulseError, errorMessage } from '../../core/errors.js';
@@ -15,7 +16,19 @@ export interface HistorySource {
   loadSli(sinceMs: number, journeys: readonly string[]): Promise<SliWindow[]>;
   /** The alerts whose last event since `sinceMs` is a firing one. */
   loadFiringAlerts(sinceMs: number): Promise<RestoredAlert[]>;
+  /**
+   * Attempts of `journeys` decided in [fromSec, toSec) (whole seconds, as `decided_at` is stored), the most recent
+   * first, at most `limit`; `more` when there were more. Each attempt once, however often its row was written.
+   * Only what the slo engine reads is filled in: no spans.
+   */
+  loadAttempts?(fromSec: number, toSec: number, journeys: readonly string[], limit: number): Promise<{ records: AttemptRecord[]; more: boolean }>;
 }
+
+/**
+ * How long before its decision an attempt can have started, at most, for the read of attempts by decision time:
+ * `start_time` is what the table is sorted by, so the bound lets ClickHouse skip all older parts of it.
+ */
+const MAX_ATTEMPT_AGE_SEC = 6 * 3600;
 
 const KINDS: readonly AlertKind[] = ['burn_rate', 'segment', 'heartbeat', 'release_regression'];
 
@@ -92,6 +105,31 @@ export class ClickHouseHistory implements HistorySource {
     return out;
   }
 
+  async loadAttempts(fromSec: number, toSec: number, journeys: readonly string[], limit: number): Promise<{ records: AttemptRecord[]; more: boolean }> {
+    if (journeys.length === 0 || limit <= 0 || toSec <= fromSec) return { records: [], more: false };
+    const rows = await this.query(
+      `SELECT row_id, journey, toString(start_time) AS start, trace_id, start_span_id, duration_ms, outcome, reasons,
+              segment_keys, segment_values, services, service_versions, failing_step, failing_service, failing_version,
+              decided_by, toUnixTimestamp(decided_at) AS decided
+       FROM ${this.table(this.config.attempts_table)}
+       WHERE decided_at >= toDateTime(${Math.floor(fromSec)}) AND decided_at < toDateTime(${Math.floor(toSec)})
+         AND start_time >= toDateTime(${Math.floor(fromSec) - MAX_ATTEMPT_AGE_SEC}) AND journey IN (${journeys.map(literal).join(', ')})
+       ORDER BY decided_at DESC
+       LIMIT ${limit + 1}`,
+    );
+    const more = rows.length > limit;
+    const seen = new Set<string>();
+    const records: AttemptRecord[] = [];
+    for (const r of more ? rows.slice(0, limit) : rows) {
+      // A row written twice (an exporter retry) has one row_id; until ClickHouse merges them both are there.
+      const id = String(r['row_id']);
+      if (seen.has(id)) continue;
+      seen.add(id);
+      records.push(attemptOf(r));
+    }
+    return { records, more };
+  }
+
   private table(name: string): string {
     return `\`${this.config.database}\`.\`${name}\``;
   }
@@ -120,4 +158,36 @@ export class ClickHouseHistory implements HistorySource {
       .filter((line) => line.trim() !== '')
       .map((line) => JSON.parse(line) as Record<string, unknown>);
   }
+}
+
+/** An attempt row back as the record the slo engine reads (src/exporters/clickhouse/rows.ts writes it). */
+function attemptOf(r: Record<string, unknown>): AttemptRecord {
+  const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
+  const keys = strings(r['segment_keys']);
+  const values = strings(r['segment_values']);
+  const segments: Record<string, string> = {};
+  for (let i = 0; i < keys.length; i++) segments[keys[i]!] = values[i] ?? '';
+  const names = strings(r['services']);
+  const versions = strings(r['service_versions']);
+  const services: ServiceVersion[] = names.map((service, i) => ({ service, version: versions[i] ?? '' }));
+  const step = String(r['failing_step'] ?? '');
+  // `start_time` is DateTime64(3) or, on servers before 20.1, DateTime: "YYYY-MM-DD hh:mm:ss[.fff]" in UTC.
+  const startMs = Date.parse(`${String(r['start']).replace(' ', 'T')}Z`);
+  const decidedBy = String(r['decided_by']);
+  return {
+    journey: String(r['journey']),
+    traceId: hexToId(String(r['trace_id'])) ?? '',
+    startSpanId: hexToId(String(r['start_span_id'])) ?? '',
+    startTimeUnixNano: BigInt(Number.isFinite(startMs) ? startMs : 0) * 1_000_000n,
+    durationMs: Number(r['duration_ms']),
+    outcome: r['outcome'] === 'failure' ? 'failure' : 'success',
+    reasons: strings(r['reasons']),
+    signals: [],
+    segments,
+    services,
+    failingStep: step === '' ? undefined : { step, service: String(r['failing_service'] ?? ''), version: String(r['failing_version'] ?? '') },
+    spans: [],
+    decidedBy: decidedBy === 'timeout' || decidedBy === 'evicted' || decidedBy === 'flush' ? decidedBy : 'complete',
+    decidedAtMs: Number(r['decided']) * 1000,
+  };
 }

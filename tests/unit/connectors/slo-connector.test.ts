@@ -108,6 +108,13 @@ describe('slo connector config and factory', () => {
       timeout: 10_000,
       sli_table: 'journey_sli',
       alerts_table: 'journey_alerts',
+      attempts_table: 'journey_attempts',
+    });
+    expect(sloConnectorConfigSchema.parse({ directory: 'j', clickhouse: { endpoint: 'http://127.0.0.1:8123', follow: {} } }).clickhouse?.follow).toEqual({
+      interval: 5000,
+      lookback: 600_000,
+      attempts_delay: 15_000,
+      max_attempts: 50_000,
     });
     expect(sloConnectorConfigSchema.safeParse({}).success).toBe(false);
     expect(sloConnectorConfigSchema.safeParse({ directory: 'j', evaluation_interval: '0s' }).success).toBe(false);
