@@ -146,6 +146,8 @@ export interface K8sObject {
     minReplicas?: number;
     maxReplicas?: number;
     metrics?: Array<{ type: string; resource?: { name: string } }>;
+    replicas?: number;
+    strategy?: { type: string };
   };
 }
 

@@ -33,6 +33,7 @@ import {
 } from './deploy-files.js';
 
 const gateway = k8sObjects('deploy/k8s/gateway');
+const evaluator = k8sObjects('deploy/k8s/evaluator');
 const ingest = k8sObjects('deploy/k8s/loadbalancer');
 const sidecar = k8sObjects('deploy/k8s/sidecar');
 const NAMESPACE = yamlDoc<{ namespace: string }>('deploy/k8s/kustomization.yaml').namespace;
@@ -42,6 +43,9 @@ afterAll(removeMaterialized);
 const gatewayDeployment = findObject(gateway, 'Deployment', 'pulse-gateway');
 const gatewayPod = podSpec(gatewayDeployment);
 const gatewayPulse = container(gatewayPod, 'pulse');
+const evaluatorDeployment = findObject(evaluator, 'Deployment', 'pulse-evaluator');
+const evaluatorPod = podSpec(evaluatorDeployment);
+const evaluatorPulse = container(evaluatorPod, 'pulse');
 const sidecarDeployment = findObject(sidecar, 'Deployment', 'shop-frontend');
 const sidecarPod = podSpec(sidecarDeployment);
 const sidecarPulse = container(sidecarPod, 'pulse');
@@ -113,8 +117,20 @@ describe('gateway (deploy/k8s/gateway)', () => {
   const gw = () => loaded().config;
 
   it('its pulse.yaml loads with the real components, the Deployment\'s env and the mounted journeys', () => {
-    expect([...gw().connectors.keys()].sort()).toEqual(['journeys', 'slo']);
-    expect([...gw().service.pipelines.keys()].sort()).toEqual(['alerts', 'attempts', 'journey_metrics', 'traces/in', 'traces/out']);
+    expect([...gw().connectors.keys()].sort()).toEqual(['journeys']);
+    expect([...gw().service.pipelines.keys()].sort()).toEqual(['attempts', 'journey_metrics', 'traces/in', 'traces/out']);
+  });
+
+  it('evaluates no SLOs and sends no alerts: attempts and SLI rows go to ClickHouse only, for the evaluator', () => {
+    expect([...gw().connectors.values()].map((c) => c.type)).not.toContain('slo');
+    expect([...gw().exporters.values()].map((e) => e.type)).not.toContain('kafka');
+    for (const name of ['attempts', 'journey_metrics']) {
+      const p = gw().service.pipelines.get(name);
+      expect(p?.receivers, name).toEqual(['journeys']);
+      expect(p?.exporters.map((id) => gw().exporters.get(id)?.type), name).toEqual(['clickhouse']);
+    }
+    expect([...gw().service.pipelines.values()].filter((p) => p.signal === 'alerts')).toEqual([]);
+    expect(envOf(gatewayPulse).KAFKA_BOOTSTRAP, 'the gateways talk to no Kafka').toBeUndefined();
   });
 
   it('the journeys ConfigMap is mounted as a directory (hot reload) exactly where the connectors read', () => {
@@ -172,6 +188,113 @@ describe('gateway (deploy/k8s/gateway)', () => {
     expect(pdb.spec?.selector?.matchLabels).toEqual(gatewayDeployment.spec?.selector?.matchLabels);
     const labels = gatewayDeployment.spec?.template?.metadata.labels ?? {};
     for (const [k, v] of Object.entries(gatewayDeployment.spec?.selector?.matchLabels ?? {})) expect(labels[k]).toBe(v);
+  });
+});
+
+describe('SLO evaluator (deploy/k8s/evaluator): one slo connector over every gateway\'s rows in ClickHouse', () => {
+  interface ClickHouseAccess {
+    endpoint: string;
+    database: string;
+    username: string;
+    password: string;
+  }
+  interface FollowingSlo {
+    directory: string;
+    clickhouse?: ClickHouseAccess & { sli_table: string; attempts_table: string; alerts_table: string; follow?: { interval: number; lookback: number } };
+  }
+  type ClickHouseExporter = ClickHouseAccess & { tables: { attempts: string; journey_metrics: string; alerts: string } };
+
+  // pulse-journeys lives in ../gateway: the evaluator's pod mounts it by name.
+  const loaded = once(() => loadFromPod(evaluatorPod, evaluatorPulse, [...evaluator, ...gateway], 'deploy/k8s/evaluator/configmap.yaml pulse.yaml'));
+  const ev = () => loaded().config;
+  const gw = once(() => loadFromPod(gatewayPod, gatewayPulse, gateway, 'deploy/k8s/gateway/configmap.yaml pulse.yaml').config);
+  const slo = () => ev().connectors.get('slo')!.config as FollowingSlo;
+  const exporterOfType = (config: PulseConfig, type: string) => [...config.exporters.values()].filter((e) => e.type === type);
+
+  it('its pulse.yaml loads: a following slo connector fed by no pipeline, its alerts to Kafka and ClickHouse', () => {
+    expect([...ev().connectors.values()].map((c) => `${c.id}:${c.type}`)).toEqual(['slo:slo']);
+    expect(slo().clickhouse?.follow, 'slo.clickhouse.follow').toBeDefined();
+    expect(ev().receivers.size, 'it receives nothing').toBe(0);
+    expect([...ev().service.pipelines.keys()]).toEqual(['alerts']);
+    const alerts = ev().service.pipelines.get('alerts')!;
+    expect(alerts.receivers).toEqual(['slo']);
+    expect(alerts.exporters.map((id) => ev().exporters.get(id)?.type).sort()).toEqual(['clickhouse', 'kafka']);
+    for (const p of ev().service.pipelines.values()) expect(p.exporters, `pipeline ${p.id} must not feed slo`).not.toContain('slo');
+  });
+
+  it('follows the database and tables the gateways write, with their ClickHouse user and Secret', () => {
+    const [written] = exporterOfType(gw(), 'clickhouse');
+    const w = written!.config as ClickHouseExporter;
+    const r = slo().clickhouse!;
+    expect({ endpoint: r.endpoint, database: r.database, username: r.username }).toEqual({ endpoint: w.endpoint, database: w.database, username: w.username });
+    expect(r.sli_table, 'SLI rows: what the gateways\' journey_metrics pipeline writes').toBe(w.tables.journey_metrics);
+    expect(r.attempts_table, 'attempts: what the gateways\' attempts pipeline writes').toBe(w.tables.attempts);
+    const secret = (c: Container) => c.env?.find((e) => e.name === 'CLICKHOUSE_PASSWORD')?.valueFrom;
+    expect(secret(evaluatorPulse)).toBeDefined();
+    expect(secret(evaluatorPulse)).toEqual(secret(gatewayPulse));
+    // The alert events it writes are the ones its rebuild at the first poll reads back.
+    const [alertsOut] = exporterOfType(ev(), 'clickhouse');
+    const a = alertsOut!.config as ClickHouseExporter;
+    expect({ endpoint: a.endpoint, database: a.database, table: a.tables.alerts }).toEqual({ endpoint: r.endpoint, database: r.database, table: r.alerts_table });
+    // Its lookback re-reads the windows the gateways may still add to.
+    expect(slo().clickhouse!.follow!.lookback).toBeGreaterThan(slo().clickhouse!.follow!.interval);
+  });
+
+  it('mounts the gateways\' pulse-journeys ConfigMap as a directory where its slo connector reads', () => {
+    const mount = evaluatorPulse.volumeMounts?.find((m) => m.mountPath === slo().directory);
+    expect(mount, 'a mount at the slo connector\'s directory').toBeDefined();
+    expect(mount!.subPath, 'subPath mounts never see ConfigMap updates').toBeUndefined();
+    expect(evaluatorPod.volumes?.find((v) => v.name === mount!.name)?.configMap?.name).toBe('pulse-journeys');
+    expect(loaded().journeyDirs).toEqual([mount!.mountPath]);
+    // The same definitions as the gateways, at the same path (one ConfigMap, one place to edit).
+    const gatewayMount = gatewayPulse.volumeMounts?.find((m) => m.mountPath === slo().directory);
+    expect(gatewayPod.volumes?.find((v) => v.name === gatewayMount?.name)?.configMap?.name).toBe('pulse-journeys');
+  });
+
+  it('refers to pulse-journeys by name: defined once, in ../gateway, same namespace, no renaming by kustomize', () => {
+    expect(evaluator.filter(({ obj }) => obj.kind === 'ConfigMap' && obj.metadata.name === 'pulse-journeys')).toEqual([]);
+    expect(findObject(gateway, 'ConfigMap', 'pulse-journeys')).toBeDefined();
+    const kustomizations = ['deploy/k8s', 'deploy/k8s/gateway', 'deploy/k8s/evaluator'].map((d) => yamlDoc<Record<string, unknown>>(`${d}/kustomization.yaml`));
+    for (const k of kustomizations) {
+      expect(k.namespace).toBe(NAMESPACE);
+      for (const renaming of ['namePrefix', 'nameSuffix', 'configMapGenerator']) expect(k[renaming], renaming).toBeUndefined();
+    }
+    expect(yamlDoc<{ resources: string[] }>('deploy/k8s/kustomization.yaml').resources).toEqual(expect.arrayContaining(['gateway', 'evaluator']));
+  });
+
+  it('containerPorts and probes match the addresses in its config', () => {
+    checkPodPorts(evaluatorPulse, ev(), 'evaluator');
+  });
+
+  it('service.data_dir is an emptyDir large enough for its alert queues; SIGKILL comes after the shutdown deadline', () => {
+    checkDataDir(evaluatorPod, evaluatorPulse, ev(), 'evaluator');
+    expect(evaluatorPod.terminationGracePeriodSeconds! * 1000).toBeGreaterThan(ev().service.shutdownTimeoutMs);
+  });
+
+  it('runs the pulse image as the Dockerfile\'s non-root user', () => {
+    expect(evaluatorPulse.image).toBe(IMAGE);
+    expect(evaluatorPod.securityContext?.runAsNonRoot).toBe(true);
+    expect(evaluatorPod.securityContext?.runAsUser).toBe(1000);
+  });
+
+  it('runs exactly one replica, never two at once: replicas 1, Recreate, no autoscaler', () => {
+    expect(evaluatorDeployment.spec?.replicas).toBe(1);
+    expect(evaluatorDeployment.spec?.strategy?.type).toBe('Recreate');
+    const all = [...gateway, ...evaluator, ...k8sObjects('deploy/k8s')];
+    const autoscaled = all.filter(({ obj }) => obj.kind === 'HorizontalPodAutoscaler').map(({ obj }) => obj.spec?.scaleTargetRef?.name);
+    expect(autoscaled).not.toContain('pulse-evaluator');
+  });
+
+  it('its pods are not gateways: no gateway Service or the routing ring selects them', () => {
+    const labels = evaluatorDeployment.spec?.template?.metadata.labels ?? {};
+    for (const { obj } of [...gateway, ...ingest]) {
+      if (obj.kind !== 'Service' && obj.kind !== 'PodDisruptionBudget') continue;
+      const selector = obj.kind === 'Service' ? (obj.spec?.selector ?? {}) : (obj.spec?.selector?.matchLabels ?? {});
+      if (Object.keys(selector).length === 0) continue;
+      const matches = Object.entries(selector).every(([k, v]) => labels[k] === v);
+      expect(matches, `${obj.kind} ${obj.metadata.name} selects the evaluator`).toBe(false);
+    }
+    for (const [k, v] of Object.entries(evaluatorDeployment.spec?.selector?.matchLabels ?? {})) expect(labels[k]).toBe(v);
   });
 });
 

@@ -9,7 +9,7 @@ import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { ROOT, k8sObjects, yamlDoc, yamlDocs, yamlFilesUnder } from './deploy-files.js';
 
-const K8S_DIRS = ['deploy/k8s', 'deploy/k8s/gateway', 'deploy/k8s/loadbalancer', 'deploy/k8s/sidecar'];
+const K8S_DIRS = ['deploy/k8s', 'deploy/k8s/gateway', 'deploy/k8s/evaluator', 'deploy/k8s/loadbalancer', 'deploy/k8s/sidecar'];
 /** Subfolders a kustomization leaves out on purpose: the sidecar example belongs to an application's namespace. */
 const APPLIED_SEPARATELY: Record<string, string[]> = { 'deploy/k8s': ['sidecar'] };
 
@@ -33,6 +33,7 @@ describe('YAML under deploy/', () => {
         'deploy/grafana/provisioning/datasources/clickhouse.yaml',
         'deploy/k8s/kustomization.yaml',
         'deploy/k8s/gateway/deployment.yaml',
+        'deploy/k8s/evaluator/deployment.yaml',
         'deploy/k8s/loadbalancer/configmap.yaml',
         'deploy/k8s/sidecar/deployment.yaml',
       ]),
@@ -52,7 +53,7 @@ describe('YAML under deploy/', () => {
       .filter(({ obj }) => obj.kind === 'ConfigMap')
       .flatMap(({ file, obj }) => Object.entries(obj.data ?? {}).map(([key, text]) => ({ where: `${file} ${key}`, key, text })))
       .filter((e) => e.key.endsWith('.yaml'));
-    expect(embedded.length).toBeGreaterThanOrEqual(6); // gateway pulse.yaml + 3 journeys, sidecar, ingest collector
+    expect(embedded.length).toBeGreaterThanOrEqual(7); // gateway pulse.yaml + 3 journeys, evaluator, sidecar, ingest collector
     for (const e of embedded) {
       const docs = parseAllDocuments(e.text);
       const errors = Array.isArray(docs) ? docs.flatMap((d) => d.errors.map((x) => x.message)) : ['empty'];
@@ -85,12 +86,12 @@ describe('Kubernetes manifests', () => {
   }
 
   it('objects of one name and kind are defined once across the gateway shape', () => {
-    const all = ['deploy/k8s', 'deploy/k8s/gateway', 'deploy/k8s/loadbalancer'].flatMap((d) => k8sObjects(d)).map(({ obj }) => `${obj.kind}/${obj.metadata.name}`);
+    const all = ['deploy/k8s', 'deploy/k8s/gateway', 'deploy/k8s/evaluator', 'deploy/k8s/loadbalancer'].flatMap((d) => k8sObjects(d)).map(({ obj }) => `${obj.kind}/${obj.metadata.name}`);
     expect(new Set(all).size).toBe(all.length);
   });
 
   it('the gateway shape is one namespace; the sidecar example is the application\'s', () => {
-    for (const dir of ['deploy/k8s', 'deploy/k8s/gateway', 'deploy/k8s/loadbalancer']) {
+    for (const dir of ['deploy/k8s', 'deploy/k8s/gateway', 'deploy/k8s/evaluator', 'deploy/k8s/loadbalancer']) {
       expect(yamlDoc<Kustomization>(`${dir}/kustomization.yaml`).namespace, dir).toBe('observability');
     }
     expect(yamlDoc<Kustomization>('deploy/k8s/sidecar/kustomization.yaml').namespace).toBe('shop');
