@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sloConnectorConfigSchema } from '../../src/connectors/slo/config.js';
-import { ClickHouseHistory } from '../../src/connectors/slo/history.js';
+import { ClickHouseHistory, historyBucketMs } from '../../src/connectors/slo/history.js';
 import { createDatabaseSql, createTableSql, featuresOf } from '../../src/exporters/clickhouse/schema.js';
 import { encodeAttempts } from '../../src/exporters/clickhouse/rows.js';
 import type { AttemptRecord } from '../../src/journeys/model.js';
@@ -25,6 +25,9 @@ describe.each(['debian', 'current'] as const)('slo history on %s ClickHouse', (e
     await ch.query(createTableSql('journey_metrics', 'pulse', 'journey_sli', f, 0));
     await ch.query(createTableSql('alerts', 'pulse', 'journey_alerts', f, 0));
     await ch.query(createTableSql('attempts', 'pulse', 'journey_attempts', f, 0));
+    const minute = (sec: number) => Math.floor(sec / 60) * 60;
+    const tenMinutes = (sec: number) => Math.floor(sec / 600) * 600;
+    const hour = (sec: number) => Math.floor(sec / 3600) * 3600;
     const sli = (id: number, start: number, value: string, attempts: number, failures: number, abandoned = 0): string =>
       `(${id}, 'checkout', toDateTime(${start}), 10, '${value === '' ? '' : 'customer.tier'}', '${value}', ${attempts}, ${attempts - failures}, ${failures}, ${abandoned})`;
     // Two partial rows of one window (two processes) add up; an old window is left out by `since`.
@@ -34,6 +37,13 @@ describe.each(['debian', 'current'] as const)('slo history on %s ClickHouse', (e
         sli(2, now - 60, '', 5, 2, 1),
         sli(3, now - 60, 'gold', 4, 0),
         sli(4, now - 7200, '', 99, 99),
+        // Older windows, read summed per minute (3 h ago), per 10 minutes (20 h ago) or per hour (6 days ago).
+        sli(5, minute(now - 3 * 3600) + 10, '', 3, 1),
+        sli(6, minute(now - 3 * 3600) + 20, '', 4, 0),
+        sli(7, minute(now - 3 * 3600) + 70, '', 5, 0),
+        sli(8, tenMinutes(now - 20 * 3600) + 10, '', 6, 2),
+        sli(9, tenMinutes(now - 20 * 3600) + 550, '', 7, 0),
+        sli(10, hour(now - 6 * 86_400) + 3000, '', 8, 8),
       ].join(', ')}`,
     );
     // A table from before the abandoned column (another database, the same rows without it)
@@ -69,6 +79,32 @@ describe.each(['debian', 'current'] as const)('slo history on %s ClickHouse', (e
     expect(rows).toHaveLength(2);
     expect(by.get('')).toMatchObject({ journey: 'checkout', windowStartMs: (now - 60) * 1000, windowSeconds: 10, attempts: 15, successes: 12, failures: 3, abandoned: 3 });
     expect(by.get('gold')).toMatchObject({ segmentKey: 'customer.tier', attempts: 4, failures: 0, abandoned: 0 });
+  });
+
+  it('reads windows older than rawFromMs summed by minute, 10 minutes or hour, as historyBucketMs says', async () => {
+    const nowMs = now * 1000;
+    const coarser = { nowMs, rawFromMs: nowMs - 2 * 3_600_000 };
+    const rows = await history.loadSli(nowMs - 7 * 86_400_000, ['checkout'], coarser);
+    const allTraffic = rows
+      .filter((r) => r.segmentKey === '')
+      .map((r) => [r.windowStartMs / 1000, r.windowSeconds, r.attempts, r.failures])
+      .sort((a, b) => a[0]! - b[0]!);
+    const bucket = (sec: number) => {
+      const size = historyBucketMs(sec * 1000, coarser) / 1000;
+      return size === 0 ? sec : Math.floor(sec / size) * size;
+    };
+    const m = Math.floor((now - 3 * 3600) / 60) * 60;
+    const t = Math.floor((now - 20 * 3600) / 600) * 600;
+    const h = Math.floor((now - 6 * 86_400) / 3600) * 3600;
+    expect(allTraffic).toEqual([
+      [bucket(h + 3000), 10, 8, 8],
+      [bucket(t + 10), 10, 13, 2],
+      [bucket(m + 10), 10, 7, 1],
+      [bucket(m + 70), 10, 5, 0],
+      [now - 7200, 10, 99, 99],
+      [now - 60, 10, 15, 3],
+    ]);
+    expect([bucket(h + 3000), bucket(t + 10), bucket(m + 10), bucket(m + 70)]).toEqual([h, t, m, m + 60]);
   });
 
   it('reads a table from before the abandoned column as well, with none abandoned', async () => {

@@ -45,6 +45,9 @@ export interface SloConnectorDeps {
 
 const KINDS: readonly AlertKind[] = ['burn_rate', 'segment', 'heartbeat', 'release_regression'];
 
+/** History read back as stored for this long (the engine's 10 s buckets); older windows come summed (history.ts). */
+const RAW_HISTORY_MS = 2 * 3_600_000;
+
 export class SloConnector implements ConnectorComponent {
   readonly inputs: { readonly journey_metrics: Consumer<SliWindow[]>; readonly attempts: Consumer<AttemptRecord[]> };
 
@@ -197,7 +200,8 @@ export class SloConnector implements ConnectorComponent {
     try {
       if (!f.primed) {
         const sinceMs = now - this.engine.historyMs();
-        const rows = await f.source.loadSli(sinceMs, journeys);
+        // Windows within lookback as stored: the next polls compare their sums with these.
+        const rows = await f.source.loadSli(sinceMs, journeys, { nowMs: now, rawFromMs: Math.min(now - lookback, now - RAW_HISTORY_MS) });
         const alerts = await f.source.loadFiringAlerts(sinceMs);
         this.engine.restoreHistory(rows, sinceMs, now);
         this.engine.restoreAlerts(alerts);
@@ -325,7 +329,7 @@ export class SloConnector implements ConnectorComponent {
     const sinceMs = now - this.engine.historyMs();
     const journeys = this.definitions?.current().journeys.map((j) => j.name) ?? [];
     try {
-      const rows = await history.loadSli(sinceMs, journeys);
+      const rows = await history.loadSli(sinceMs, journeys, { nowMs: now, rawFromMs: now - RAW_HISTORY_MS });
       this.engine.restoreHistory(rows, sinceMs, now);
       const alerts = await history.loadFiringAlerts(sinceMs);
       this.engine.restoreAlerts(alerts);

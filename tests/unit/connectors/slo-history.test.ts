@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ClickHouseHistory } from '../../../src/connectors/slo/history.js';
+import { ClickHouseHistory, historyBucketMs } from '../../../src/connectors/slo/history.js';
+import { TieredCounts } from '../../../src/alerts/tiered-counts.js';
 import { sloConnectorConfigSchema } from '../../../src/connectors/slo/config.js';
 
 let server: Server | undefined;
@@ -71,5 +72,39 @@ describe('ClickHouse history', () => {
     await expect(history.loadSli(0, ['checkout'])).rejects.toMatchObject({ code: 'PULSE_ERR_SLO_HISTORY', message: expect.stringMatching(/answered 404: Code: 60/) as string });
     const config = sloConnectorConfigSchema.parse({ directory: 'j', clickhouse: { endpoint: 'http://127.0.0.1:1', timeout: '2s' } }).clickhouse!;
     await expect(new ClickHouseHistory(config).loadFiringAlerts(0)).rejects.toMatchObject({ code: 'PULSE_ERR_SLO_HISTORY', message: expect.stringMatching(/unreachable/) as string });
+  });
+});
+
+describe('history read in coarser buckets (historyBucketMs)', () => {
+  it('gives the engine the same window sums as the stored rows, for every window it reads', () => {
+    const nowMs = 1_763_805_600_000;
+    const historyMs = 3 * 86_400_000;
+    const coarser = { nowMs, rawFromMs: nowMs - 2 * 3_600_000 };
+    const stored = new TieredCounts(historyMs);
+    const bucketed = new TieredCounts(historyMs);
+    const buckets = new Map<number, { attempts: number; failures: number }>();
+    let rows = 0;
+    // Three days of 10 s windows with uneven traffic.
+    for (let t = nowMs - historyMs; t < nowMs; t += 10_000) {
+      const attempts = 1 + ((t / 10_000) % 17);
+      const failures = (t / 10_000) % 5 === 0 ? 1 : 0;
+      stored.add(t, attempts, failures, 10_000);
+      rows++;
+      const size = historyBucketMs(t, coarser);
+      const start = size === 0 ? t : Math.floor(t / size) * size;
+      const b = buckets.get(start) ?? { attempts: 0, failures: 0 };
+      b.attempts += attempts;
+      b.failures += failures;
+      buckets.set(start, b);
+    }
+    for (const [start, b] of buckets) bucketed.add(start, b.attempts, b.failures, 10_000);
+    stored.trim(nowMs);
+    bucketed.trim(nowMs);
+    expect(buckets.size).toBeLessThan(rows / 10);
+    // The windows of the default rules (28d objective, scaled) and the heartbeat's, ending at a data time 30 s ago.
+    const to = nowMs - 30_000;
+    for (const windowMs of [60_000, 280_000, 1_680_000, 3_360_000, 6_720_000, 20_160_000, 40_320_000, 80_640_000, 241_920_000]) {
+      expect(bucketed.sum(to - windowMs, to, nowMs), `window ${windowMs / 1000} s`).toEqual(stored.sum(to - windowMs, to, nowMs));
+    }
   });
 });
