@@ -32,7 +32,7 @@ export interface HistorySource {
  * How long before its decision an attempt can have started, at most, for the read of attempts by decision time:
  * `start_time` is what the table is sorted by, so the bound lets ClickHouse skip all older parts of it.
  */
-const MAX_ATTEMPT_AGE_SEC = 6 * 3600;
+const MAX_ATTEMPT_AGE_SEC = 3600;
 
 export interface CoarserHistory {
   readonly nowMs: number;
