@@ -16,7 +16,7 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const read = (file: string) => readFileSync(`${root}${file}`, 'utf8');
 type Obj = Record<string, unknown>;
 
-const SAMPLES = ['config/pulse.yaml', 'config/gateway.yaml'];
+const SAMPLES = ['config/pulse.yaml', 'config/gateway.yaml', 'config/evaluator.yaml'];
 const SECTIONS = ['receivers', 'processors', 'exporters', 'connectors'] as const;
 
 describe('committed schemas', () => {
