@@ -115,7 +115,8 @@ export interface FakeGrpcOtlp {
   close(): Promise<void>;
 }
 
-export async function startFakeGrpcOtlp(port = 0, tls?: TlsFiles): Promise<FakeGrpcOtlp> {
+/** `address`: a loopback address other than 127.0.0.1 lets several backends share one port (a DNS name's). */
+export async function startFakeGrpcOtlp(port = 0, tls?: TlsFiles, address = '127.0.0.1'): Promise<FakeGrpcOtlp> {
   const requests: FakeGrpcOtlp['requests'] = [];
   const state = { replies: [] as GrpcReply[] };
   const sessions = new Set<Http2Session>();
@@ -154,7 +155,7 @@ export async function startFakeGrpcOtlp(port = 0, tls?: TlsFiles): Promise<FakeG
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', resolve);
+    server.listen(port, address, resolve);
   });
   return {
     port: (server.address() as AddressInfo).port,

@@ -67,13 +67,6 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['resolver', 'static', 'hostnames', i], message: `"${h}" is not host:port (optionally prefixed with http:// or https://)` });
       }
     }
-    if (otlp.sending_queue.persistent) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['protocol', 'otlp', 'sending_queue', 'persistent'],
-        message: 'the loadbalancing exporter keeps its backends\u2019 queues in memory (a backend that leaves the ring would strand a disk queue); set persistent: false',
-      });
-    }
   })
   .describe('Sends each trace, whole, to one of several OTLP/gRPC backends chosen by trace id');
 

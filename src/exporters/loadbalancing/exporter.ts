@@ -9,6 +9,9 @@
  * request Pulse did not change is still forwarded as it came. It resolves when every part was accepted (queued) and
  * rejects with the first refusal: the sender then resends the whole request, and the backends that had accepted
  * their part get it twice (at-least-once, as with a fan-out).
+ *
+ * With `sending_queue.persistent`, each backend's queue is a directory of its own; the queue of a backend that left
+ * the ring, or that a restart found no longer in it, is sent again through the current ring (stranded.ts).
  */
 import { lookup } from 'node:dns/promises';
 import { join } from 'node:path';
@@ -19,8 +22,19 @@ import type { BoundCounter, BoundGauge } from '../../core/telemetry.js';
 import type { QueuedExporter } from '../exporterhelper/queued-exporter.js';
 import { createOtlpGrpcTracesExporter } from '../otlp/exporter.js';
 import type { LoadBalancingConfig } from './config.js';
+import { METRIC } from '../exporterhelper/metrics.js';
 import { HashRing } from './ring.js';
 import { splitByBackend } from './split.js';
+import { StrandedQueues } from './stranded.js';
+
+/** How long a stranded queue waits before it is tried again after the ring refused it. */
+const STRANDED_RETRY_MS = 5000;
+
+/** For tests: DNS answers of their own, a shorter retry of stranded queues. */
+export interface LoadBalancingDeps {
+  readonly lookup?: (hostname: string) => Promise<ReadonlyArray<{ address: string; family: number }>>;
+  readonly strandedRetryMs?: number;
+}
 
 interface Backend {
   readonly endpoint: string;
@@ -33,8 +47,11 @@ export class LoadBalancingExporter implements ConsumingComponent<'traces'> {
   private ring = new HashRing([]);
   /** The ring's backends, in the ring's endpoint order. */
   private active: Backend[] = [];
-  /** Backends that left the ring and are draining their queues. */
-  private readonly leaving = new Set<Promise<void>>();
+  /** Backends that left the ring and are draining their queues, by endpoint. */
+  private readonly leaving = new Map<string, Promise<void>>();
+  /** With persistent queues: where each backend's queue directory is, and the mover of those left behind. */
+  private readonly queueBase: string | undefined;
+  private readonly stranded: StrandedQueues | undefined;
   private host: Host | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -48,11 +65,29 @@ export class LoadBalancingExporter implements ConsumingComponent<'traces'> {
   constructor(
     private readonly settings: CreateSettings,
     private readonly config: LoadBalancingConfig,
+    private readonly deps: LoadBalancingDeps = {},
   ) {
     const labels = { exporter: settings.id };
     this.backendsGauge = settings.metrics.gauge('pulse_exporter_loadbalancing_backends', 'Backends in the loadbalancing exporter\u2019s ring.').with(labels);
     const resolutions = settings.metrics.counter('pulse_exporter_loadbalancing_resolutions_total', 'Resolutions of the loadbalancing exporter\u2019s backends, by outcome.');
     this.resolutions = { success: resolutions.with({ ...labels, outcome: 'success' }), failure: resolutions.with({ ...labels, outcome: 'failure' }) };
+    const queue = config.protocol.otlp.sending_queue;
+    if (queue.enabled && queue.persistent) {
+      this.queueBase = queue.storage.directory ?? settings.dataDir;
+      const stranded = new StrandedQueues({
+        logger: settings.logger,
+        consume: (batch) => this.consume(batch),
+        retryMs: deps.strandedRetryMs ?? STRANDED_RETRY_MS,
+        moved: settings.metrics
+          .counter('pulse_exporter_loadbalancing_moved_items_total', 'Spans of queues left by backends no longer in the ring, sent again through the ring.')
+          .with(labels),
+        corruptFiles: settings.metrics.counter(METRIC.corruptFiles, 'Persistent-queue files that could not be read back and were deleted').with(labels),
+      });
+      this.stranded = stranded;
+      settings.metrics
+        .gauge('pulse_exporter_loadbalancing_stranded_queues', 'Queues of backends no longer in the ring still being sent through it.')
+        .observe((set) => set(labels, stranded.moving));
+    }
   }
 
   async start(host: Host): Promise<void> {
@@ -61,9 +96,11 @@ export class LoadBalancingExporter implements ConsumingComponent<'traces'> {
     if (fixed) {
       await this.setBackends(fixed.hostnames);
       this.resolutions.success.inc();
+      await this.moveStranded();
       return;
     }
     await this.resolve();
+    await this.moveStranded();
     const schedule = (): void => {
       this.timer = setTimeout(() => {
         this.resolving = this.resolve().finally(() => {
@@ -102,10 +139,24 @@ export class LoadBalancingExporter implements ConsumingComponent<'traces'> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.resolving;
+    // What is not moved yet stays on disk, and is moved at the next start.
+    await this.stranded?.close();
     const backends = this.active;
     this.active = [];
     this.backendsGauge.set(0);
-    await Promise.all([...backends.map((b) => b.exporter.shutdown()), ...this.leaving]);
+    await Promise.all([...backends.map((b) => b.exporter.shutdown()), ...this.leaving.values()]);
+  }
+
+  /** At start: the queues of backends not in the first ring (left by an earlier run) go through the ring. */
+  private async moveStranded(): Promise<void> {
+    if (this.stranded === undefined || this.queueBase === undefined) return;
+    const active = new Set(this.active.map((b) => this.queueDir(b.endpoint)));
+    for (const dir of await StrandedQueues.find(this.queueBase, active)) this.stranded.move(dir);
+  }
+
+  /** A backend's queue directory (with persistent queues). */
+  private queueDir(endpoint: string): string {
+    return join(this.queueBase ?? this.settings.dataDir, endpoint.replace(/[^A-Za-z0-9._-]/g, '_'));
   }
 
   /** Resolves the DNS name and applies the result; never rejects (a failure keeps the current backends). */
@@ -116,7 +167,7 @@ export class LoadBalancingExporter implements ConsumingComponent<'traces'> {
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${dns.timeout} ms`)), dns.timeout);
       });
-      const addresses = await Promise.race([lookup(dns.hostname, { all: true }), timeout]);
+      const addresses = await Promise.race([(this.deps.lookup ?? ((h: string) => lookup(h, { all: true })))(dns.hostname), timeout]);
       const endpoints = addresses.map((a) => (a.family === 6 ? `[${a.address}]:${dns.port}` : `${a.address}:${dns.port}`));
       this.resolutions.success.inc();
       if (this.lastResolveFailed) this.settings.logger.info(`resolving ${dns.hostname} works again`);
@@ -157,6 +208,9 @@ export class LoadBalancingExporter implements ConsumingComponent<'traces'> {
       started.push(b);
       next.push(b);
     }
+    // A backend back in the ring takes its queue back: from its own exporter still draining it, or from the mover.
+    await Promise.all(started.map((b) => this.leaving.get(b.endpoint)));
+    await Promise.all(started.map((b) => this.stranded?.release(this.queueDir(b.endpoint))));
     try {
       await Promise.all(started.map((b) => b.exporter.start(this.host!)));
     } catch (err) {
@@ -170,22 +224,27 @@ export class LoadBalancingExporter implements ConsumingComponent<'traces'> {
       `backends: ${next.map((b) => b.endpoint).join(', ') || 'none'}${started.length ? ` (added ${started.map((b) => b.endpoint).join(', ')})` : ''}${current.size ? ` (removed ${[...current.keys()].join(', ')}: draining their queues)` : ''}`,
     );
     for (const gone of current.values()) {
-      const drained = gone.exporter.shutdown().catch((err: unknown) => {
-        this.settings.logger.warn(`backend ${gone.endpoint} did not shut down cleanly: ${errorMessage(err)}`);
-      });
-      this.leaving.add(drained);
-      void drained.then(() => this.leaving.delete(drained));
+      const drained = gone.exporter
+        .shutdown()
+        .catch((err: unknown) => {
+          this.settings.logger.warn(`backend ${gone.endpoint} did not shut down cleanly: ${errorMessage(err)}`);
+        })
+        .then(() => {
+          this.leaving.delete(gone.endpoint);
+          // What its drain could not send goes to the backends that now own its traces (unless it came back).
+          if (!this.stopped && !this.active.some((b) => b.endpoint === gone.endpoint)) this.stranded?.move(this.queueDir(gone.endpoint));
+        });
+      this.leaving.set(gone.endpoint, drained);
     }
   }
 
   private createBackend(endpoint: string): Backend {
     const id = `${this.settings.id}/${endpoint}`;
-    const settings: CreateSettings = {
-      ...this.settings,
-      id,
-      logger: this.settings.logger.child({ backend: endpoint }),
-      dataDir: join(this.settings.dataDir, endpoint.replace(/[^A-Za-z0-9._-]/g, '_')),
-    };
-    return { endpoint, exporter: createOtlpGrpcTracesExporter(settings, { ...this.config.protocol.otlp, endpoint }) };
+    const dir = this.queueDir(endpoint);
+    const settings: CreateSettings = { ...this.settings, id, logger: this.settings.logger.child({ backend: endpoint }), dataDir: dir };
+    const otlp = this.config.protocol.otlp;
+    // One directory per backend, under storage.directory when that is set.
+    const queue = otlp.sending_queue.storage.directory === undefined ? otlp.sending_queue : { ...otlp.sending_queue, storage: { ...otlp.sending_queue.storage, directory: dir } };
+    return { endpoint, exporter: createOtlpGrpcTracesExporter(settings, { ...otlp, sending_queue: queue, endpoint }) };
   }
 }

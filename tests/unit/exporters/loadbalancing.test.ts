@@ -8,6 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Span, TraceBatch } from '../../../src/core/model.js';
 import { configSchema } from '../../../src/exporters/loadbalancing/config.js';
 import { loadBalancingExporterFactory } from '../../../src/exporters/loadbalancing/factory.js';
+import { LoadBalancingExporter } from '../../../src/exporters/loadbalancing/exporter.js';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { crc32, crc32OfBinary } from '../../../src/core/crc32.js';
 import { HashRing } from '../../../src/exporters/loadbalancing/ring.js';
 import { decodeTraceRequest, encodeTraceRequest } from '../../../src/otlp/index.js';
@@ -81,7 +84,7 @@ describe('loadbalancing config', () => {
     expect(issue({ resolver: { static: { hostnames: ['a:4317'] }, dns: { hostname: 'gw' } } })![0]).toMatch(/exactly one resolver/);
     expect(issue({ resolver: { static: { hostnames: ['no-port'] } } })).toEqual(['resolver.static.hostnames.0: "no-port" is not host:port (optionally prefixed with http:// or https://)']);
     expect(issue({ ...base, protocol: { otlp: { endpoint: 'x:1' } } })![0]).toMatch(/protocol\.otlp: .*endpoint/);
-    expect(issue({ ...base, protocol: { otlp: { sending_queue: { persistent: true } } } })![0]).toMatch(/^protocol\.otlp\.sending_queue\.persistent: .*in memory/);
+    expect(issue({ ...base, protocol: { otlp: { sending_queue: { persistent: true } } } })).toBeUndefined();
     expect(issue({ ...base, routing_key: 'service' })![0]).toMatch(/^routing_key/);
   });
 });
@@ -193,5 +196,143 @@ describe('loadbalancing exporter', () => {
     const batch = makeRealisticBatch({ services: 1, spansPerService: 5 });
     await local.exporter.consume(batch);
     await until(() => spansOf(sink.delivered()).length === 5);
+  });
+});
+
+describe('loadbalancing exporter with persistent queues', () => {
+  const cleanup: Array<() => Promise<unknown>> = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+
+  const persistent = (resolver: Record<string, unknown>) =>
+    configSchema.parse({
+      protocol: {
+        otlp: {
+          tls: { insecure: true },
+          retry_on_failure: { initial_interval: '10ms', max_interval: '50ms' },
+          sending_queue: { persistent: true },
+          shutdown_drain: '200ms',
+        },
+      },
+      resolver,
+    });
+  const backendOf = (ring: HashRing, traceId: string) => ring.endpoints[ring.indexFor(traceId)]!;
+  const sink = async (port = 0, address = '127.0.0.1') => {
+    const s = await startFakeGrpcOtlp(port, undefined, address);
+    cleanup.push(() => s.close());
+    return s;
+  };
+  const dataDir = async () => {
+    const dir = await tempDir();
+    cleanup.push(() => dir.remove());
+    return dir.path;
+  };
+  const start = async (exporter: LoadBalancingExporter) => {
+    await exporter.start(host);
+    cleanup.push(() => exporter.shutdown());
+    return exporter;
+  };
+
+  it('keeps a down backend\'s share on disk across a restart, and sends it when the backend is back', async () => {
+    const dir = await dataDir();
+    const a = await sink();
+    const b = await sink();
+    const bPort = b.port;
+    await b.close();
+    const endpoints = [`127.0.0.1:${a.port}`, `127.0.0.1:${bPort}`];
+    const ring = new HashRing(endpoints);
+    const batch = makeRealisticBatch({ services: 3, spansPerService: 40, seed: 31 });
+    const bShare = spansOf([batch]).filter((sp) => backendOf(ring, sp.traceId) === endpoints[1]).length;
+    expect(bShare).toBeGreaterThan(0);
+    const first = new LoadBalancingExporter(makeSettings(dir, 'loadbalancing'), persistent({ static: { hostnames: endpoints } }));
+    await first.start(host);
+    await first.consume(batch);
+    await first.shutdown();
+    // B's share is in B's queue directory, and nothing of it was lost
+    expect(readdirSync(join(dir, `127.0.0.1_${bPort}`)).filter((f) => f.endsWith('.batch')).length).toBeGreaterThan(0);
+    const back = await sink(bPort);
+    await start(new LoadBalancingExporter(makeSettings(dir, 'loadbalancing'), persistent({ static: { hostnames: endpoints } })));
+    await until(() => spansOf(back.delivered()).length === bShare, 10_000, 'B\'s share after the restart');
+  });
+
+  it('sends the queue of a backend no longer in the ring at a restart to the backends that own its traces now', async () => {
+    const dir = await dataDir();
+    const a = await sink();
+    const b = await sink();
+    const bPort = b.port;
+    await b.close();
+    const before = [`127.0.0.1:${a.port}`, `127.0.0.1:${bPort}`];
+    const batch = makeRealisticBatch({ services: 3, spansPerService: 40, seed: 33 });
+    const first = new LoadBalancingExporter(makeSettings(dir, 'loadbalancing'), persistent({ static: { hostnames: before } }));
+    await first.start(host);
+    await first.consume(batch);
+    await until(() => spansOf(a.delivered()).length > 0);
+    await first.shutdown();
+    const stranded = spansOf([batch]).filter((sp) => backendOf(new HashRing(before), sp.traceId) === before[1]);
+    // B is gone for good; C joined. B's queued spans go where the new ring puts each trace: A or C.
+    const c = await sink();
+    const after = [`127.0.0.1:${a.port}`, `127.0.0.1:${c.port}`];
+    const afterRing = new HashRing(after);
+    const aBefore = spansOf(a.delivered()).length;
+    const settings = makeSettings(dir, 'loadbalancing');
+    await start(new LoadBalancingExporter(settings, persistent({ static: { hostnames: after } })));
+    await until(() => spansOf(a.delivered()).length + spansOf(c.delivered()).length - aBefore === stranded.length, 10_000, 'the stranded spans');
+    const toC = new Set(spansOf(c.delivered()).map((sp) => sp.spanId));
+    for (const sp of stranded) expect(toC.has(sp.spanId)).toBe(backendOf(afterRing, sp.traceId) === after[1]);
+    expect(metric(settings, 'pulse_exporter_loadbalancing_moved_items_total', { exporter: 'loadbalancing' })).toBe(stranded.length);
+    await until(() => !existsSync(join(dir, `127.0.0.1_${bPort}`)), 5000, 'the stranded directory removed');
+  });
+
+  it('hands the queue of a backend that leaves the ring (DNS) to the backends that own its traces now', async () => {
+    const dir = await dataDir();
+    // Two backends on one port, as the addresses of one DNS name are.
+    const a = await sink(0, '127.0.0.2');
+    const port = a.port;
+    const b = await sink(port, '127.0.0.3');
+    let answer = ['127.0.0.2', '127.0.0.3'];
+    const settings = makeSettings(dir, 'loadbalancing');
+    const exporter = await start(
+      new LoadBalancingExporter(settings, persistent({ dns: { hostname: 'gateways', port, interval: '50ms' } }), {
+        lookup: () => Promise.resolve(answer.map((address) => ({ address, family: 4 }))),
+      }),
+    );
+    // B stops answering, so its share waits in its queue; then DNS drops it.
+    await b.close();
+    const batch = makeRealisticBatch({ services: 3, spansPerService: 40, seed: 35 });
+    const ring = new HashRing([`127.0.0.2:${port}`, `127.0.0.3:${port}`]);
+    const bShare = spansOf([batch]).filter((sp) => backendOf(ring, sp.traceId) === `127.0.0.3:${port}`).length;
+    await exporter.consume(batch);
+    answer = ['127.0.0.2'];
+    // After B's drain gives up (shutdown_drain), its spans go to A, the only backend left: every span arrives.
+    await until(() => spansOf(a.delivered()).length === batch.spanCount, 10_000, 'every span at A');
+    expect(metric(settings, 'pulse_exporter_loadbalancing_moved_items_total', { exporter: 'loadbalancing' })).toBe(bShare);
+  });
+
+  it('keeps trying a stranded queue while the ring has no backend, and sends it once one appears', async () => {
+    const dir = await dataDir();
+    const a = await sink();
+    const gone = await sink();
+    const gonePort = gone.port;
+    await gone.close();
+    const first = new LoadBalancingExporter(makeSettings(dir, 'loadbalancing'), persistent({ static: { hostnames: [`127.0.0.1:${gonePort}`] } }));
+    await first.start(host);
+    const batch = makeRealisticBatch({ services: 2, spansPerService: 30, seed: 37 });
+    await first.consume(batch);
+    await first.shutdown();
+    // Restarted with a DNS name that answers nothing at first: no backend takes the stranded queue.
+    let answer: string[] = [];
+    const settings = makeSettings(dir, 'loadbalancing');
+    await start(
+      new LoadBalancingExporter(settings, persistent({ dns: { hostname: 'gateways', port: a.port, interval: '50ms' } }), {
+        lookup: () => Promise.resolve(answer.map((address) => ({ address, family: 4 }))),
+        strandedRetryMs: 50,
+      }),
+    );
+    await until(() => settings.logs.some((l) => l.msg.startsWith('the ring refused a batch of a backend no longer in it')), 5000, 'a refused move');
+    expect(metric(settings, 'pulse_exporter_loadbalancing_stranded_queues', { exporter: 'loadbalancing' })).toBe(1);
+    answer = ['127.0.0.1'];
+    await until(() => spansOf(a.delivered()).length === batch.spanCount, 10_000, 'every span at the new backend');
+    await until(() => metric(settings, 'pulse_exporter_loadbalancing_stranded_queues', { exporter: 'loadbalancing' }) === 0);
   });
 });
