@@ -56,6 +56,9 @@ export function historyBucketMs(windowStartMs: number, { nowMs, rawFromMs }: Coa
   return 3_600_000;
 }
 
+/** ClickHouse's UNKNOWN_TABLE error, as 18.16 (`Code: 60, e.displayText() = … doesn't exist`) and current releases word it. */
+const UNKNOWN_TABLE = /\bCode: 60\b|UNKNOWN_TABLE/;
+
 const KINDS: readonly AlertKind[] = ['burn_rate', 'segment', 'heartbeat', 'release_regression'];
 
 /** A ClickHouse string literal (journey names are validated, but quote properly anyway). */
@@ -83,7 +86,7 @@ export class ClickHouseHistory implements HistorySource {
       `SELECT name FROM system.columns WHERE database = ${literal(this.config.database)} AND table = ${literal(this.config.sli_table)} AND name = 'abandoned'`,
     );
     const abandoned = columns.length > 0 ? 'sum(abandoned)' : '0';
-    const rows = await this.query(
+    const rows = await this.tableQuery(
       `SELECT journey, segment_key, segment_value, ${ws} AS ws, window_seconds,
               sum(attempts) AS attempts, sum(successes) AS successes, sum(failures) AS failures, ${abandoned} AS abandoned_attempts
        FROM ${this.table(this.config.sli_table)} FINAL
@@ -113,7 +116,7 @@ export class ClickHouseHistory implements HistorySource {
     // column names: ClickHouse resolves a name to an alias of the same query first, so `… AS status` would turn the
     // `status` inside the other argMax calls into a nested aggregate (ILLEGAL_AGGREGATION on current servers).
     const last = "tuple(event_time, status = 'resolved')";
-    const rows = await this.query(
+    const rows = await this.tableQuery(
       `SELECT fingerprint, argMax(journey, ${last}) AS last_journey, argMax(kind, ${last}) AS last_kind,
               argMax(severity, ${last}) AS last_severity, argMax(status, ${last}) AS last_status,
               argMax(segment_key, ${last}) AS last_segment_key, argMax(segment_value, ${last}) AS last_segment_value,
@@ -142,7 +145,7 @@ export class ClickHouseHistory implements HistorySource {
 
   async loadAttempts(fromSec: number, toSec: number, journeys: readonly string[], limit: number): Promise<{ records: AttemptRecord[]; more: boolean }> {
     if (journeys.length === 0 || limit <= 0 || toSec <= fromSec) return { records: [], more: false };
-    const rows = await this.query(
+    const rows = await this.tableQuery(
       `SELECT row_id, journey, toString(start_time) AS start, trace_id, start_span_id, duration_ms, outcome, reasons,
               segment_keys, segment_values, services, service_versions, failing_step, failing_service, failing_version,
               decided_by, toUnixTimestamp(decided_at) AS decided
@@ -167,6 +170,20 @@ export class ClickHouseHistory implements HistorySource {
 
   private table(name: string): string {
     return `\`${this.config.database}\`.\`${name}\``;
+  }
+
+  /**
+   * `query` of one of the journey tables, where a table that does not exist yet reads as empty: the gateways'
+   * exporters create them with their first rows, and an evaluator whose alerts go to Kafka only never creates
+   * `journey_alerts`. Nothing to rebuild from is not a reason to stop evaluating.
+   */
+  private async tableQuery(sql: string): Promise<Array<Record<string, unknown>>> {
+    try {
+      return await this.query(sql);
+    } catch (err) {
+      if (err instanceof PulseError && UNKNOWN_TABLE.test(err.message)) return [];
+      throw err;
+    }
   }
 
   private async query(sql: string): Promise<Array<Record<string, unknown>>> {

@@ -68,8 +68,8 @@ describe('ClickHouse history', () => {
   });
 
   it('reports an error answer or an unreachable server with a PULSE_ERR_SLO_HISTORY error', async () => {
-    const { history } = await fakeClickHouse(() => ({ status: 404, text: "Code: 60. DB::Exception: Table pulse.journey_sli doesn't exist." }));
-    await expect(history.loadSli(0, ['checkout'])).rejects.toMatchObject({ code: 'PULSE_ERR_SLO_HISTORY', message: expect.stringMatching(/answered 404: Code: 60/) as string });
+    const { history } = await fakeClickHouse(() => ({ status: 500, text: 'Code: 241, e.displayText() = DB::Exception: Memory limit (for query) exceeded' }));
+    await expect(history.loadSli(0, ['checkout'])).rejects.toMatchObject({ code: 'PULSE_ERR_SLO_HISTORY', message: expect.stringMatching(/answered 500: Code: 241/) as string });
     const config = sloConnectorConfigSchema.parse({ directory: 'j', clickhouse: { endpoint: 'http://127.0.0.1:1', timeout: '2s' } }).clickhouse!;
     await expect(new ClickHouseHistory(config).loadFiringAlerts(0)).rejects.toMatchObject({ code: 'PULSE_ERR_SLO_HISTORY', message: expect.stringMatching(/unreachable/) as string });
   });
