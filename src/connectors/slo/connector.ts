@@ -45,6 +45,11 @@ export interface SloConnectorDeps {
 
 const KINDS: readonly AlertKind[] = ['burn_rate', 'segment', 'heartbeat', 'release_regression'];
 
+/** `ms` rounded down to a whole second: SQL reads compare `toDateTime(seconds)`. */
+function wholeSecond(ms: number): number {
+  return Math.floor(ms / 1000) * 1000;
+}
+
 /** History read back as stored for this long (the engine's 10 s buckets); older windows come summed (history.ts). */
 const RAW_HISTORY_MS = 2 * 3_600_000;
 
@@ -205,7 +210,7 @@ export class SloConnector implements ConnectorComponent {
         const alerts = await f.source.loadFiringAlerts(sinceMs);
         this.engine.restoreHistory(rows, sinceMs, now);
         this.engine.restoreAlerts(alerts);
-        f.deltas.remember(rows, now - lookback);
+        f.deltas.remember(rows, wholeSecond(now - lookback));
         f.primed = true;
         f.lastReadMs = now;
         f.attemptsFromSec = Math.floor((now - lookback) / 1000);
@@ -215,9 +220,11 @@ export class SloConnector implements ConnectorComponent {
         );
       } else {
         // Back to `lookback` before the last successful read: after failed polls, the windows written meanwhile.
-        const fromMs = Math.max(f.lastReadMs - lookback, now - this.engine.historyMs());
+        // Whole seconds, as the query compares: what is remembered must be what the next read starts at, or a
+        // window between the two would be read again as new (or dropped while still read).
+        const fromMs = Math.max(wholeSecond(f.lastReadMs - lookback), wholeSecond(now - this.engine.historyMs()));
         const rows = await f.source.loadSli(fromMs, journeys);
-        const fresh = f.deltas.take(rows, now - lookback);
+        const fresh = f.deltas.take(rows, wholeSecond(now - lookback));
         f.lastReadMs = now;
         if (fresh.length > 0) {
           this.rows.inc(fresh.length);

@@ -32,8 +32,10 @@ class FakeTables implements HistorySource {
   loadSli(sinceMs: number, journeys: readonly string[]): Promise<SliWindow[]> {
     if (this.down) return Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:8123'));
     const sums = new Map<string, SliWindow>();
+    // ClickHouse compares with toDateTime(whole seconds).
+    const since = Math.floor(sinceMs / 1000) * 1000;
     for (const r of this.sli) {
-      if (r.windowStartMs < sinceMs || !journeys.includes(r.journey)) continue;
+      if (r.windowStartMs < since || !journeys.includes(r.journey)) continue;
       const key = `${r.journey}|${r.segmentKey}|${r.segmentValue}|${r.windowStartMs}`;
       const s = sums.get(key);
       sums.set(
@@ -110,8 +112,10 @@ async function twoGateways(e: ReturnType<typeof evaluator>, tables: FakeTables, 
     tables.sli.push(row('checkout', t - 2000, 10, 3), row('checkout', t - 2000, 6, 0), row('checkout', t - 7000, 4, 0));
     for (const a of batchOf(10, 3, { segments: { 'customer.tier': 'enterprise' } })) tables.attempts.push(attemptRecord(a, t - 2000));
     for (const a of batchOf(10, 0, { segments: { 'customer.tier': 'free' } })) tables.attempts.push(attemptRecord(a, t - 2000));
-    e.clock.now += 1000;
+    // Polls fall between whole seconds, as real ones do (the reads compare whole seconds); evaluations on them.
+    e.clock.now += 400;
     await e.connector.poll();
+    e.clock.now += 600;
     if ((e.clock.now - T0) % 10_000 === 0) await e.connector.evaluate();
   }
 }
@@ -166,9 +170,9 @@ describe('slo connector following ClickHouse (clickhouse.follow)', () => {
     await e.connector.start({ reportFatalError() {} });
     await twoGateways(e, tables, 30);
     const reads = tables.attemptReads;
-    // Consecutive, non-overlapping ranges of decision seconds, ending 3 s behind the clock.
+    // Consecutive, non-overlapping ranges of decision seconds, ending 3 s behind the clock of the last poll.
     for (let i = 1; i < reads.length; i++) expect(reads[i]![0]).toBe(reads[i - 1]![1]);
-    expect(reads.at(-1)![1]).toBe(Math.floor((e.clock.now - 3000) / 1000));
+    expect(reads.at(-1)![1]).toBe(Math.floor((e.clock.now - 600 - 3000) / 1000));
     const readable = tables.attempts.filter((a) => a.decidedAtMs < reads.at(-1)![1] * 1000).length;
     expect(e.metric('pulse_slo_attempts_total')).toBe(readable);
     expect(e.got[0]).toMatchObject({ kind: 'burn_rate', status: 'firing' });
