@@ -28,6 +28,9 @@ export interface StrandedQueuesOptions {
   readonly corruptFiles: BoundCounter;
 }
 
+/** A backend's queue directory: its `host:port` with every character but letters, digits, `.`, `_` and `-` as `_`. */
+const BACKEND_DIR = /^[A-Za-z0-9._-]+_\d{1,5}$/;
+
 interface Move {
   readonly stop: AbortController;
   done: Promise<void>;
@@ -40,11 +43,14 @@ export class StrandedQueues {
 
   constructor(private readonly o: StrandedQueuesOptions) {}
 
-  /** Directories under `base` (each a backend's queue) that are not in `active`. */
+  /**
+   * Directories under `base` named as a backend's queue is (`<host>_<port>`, see the exporter's queueDir) that are
+   * not in `active`. Nothing else under `base` is touched.
+   */
   static async find(base: string, active: ReadonlySet<string>): Promise<string[]> {
     let names: string[];
     try {
-      names = (await readdir(base, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+      names = (await readdir(base, { withFileTypes: true })).filter((d) => d.isDirectory() && BACKEND_DIR.test(d.name)).map((d) => d.name);
     } catch {
       return []; // nothing was ever queued here
     }

@@ -9,7 +9,7 @@ import type { Span, TraceBatch } from '../../../src/core/model.js';
 import { configSchema } from '../../../src/exporters/loadbalancing/config.js';
 import { loadBalancingExporterFactory } from '../../../src/exporters/loadbalancing/factory.js';
 import { LoadBalancingExporter } from '../../../src/exporters/loadbalancing/exporter.js';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32, crc32OfBinary } from '../../../src/core/crc32.js';
 import { HashRing } from '../../../src/exporters/loadbalancing/ring.js';
@@ -270,7 +270,10 @@ describe('loadbalancing exporter with persistent queues', () => {
     await until(() => spansOf(a.delivered()).length > 0);
     await first.shutdown();
     const stranded = spansOf([batch]).filter((sp) => backendOf(new HashRing(before), sp.traceId) === before[1]);
-    // B is gone for good; C joined. B's queued spans go where the new ring puts each trace: A or C.
+    // B is gone for good; C joined. B's queued spans go where the new ring puts each trace: A or C. A directory
+    // that is not named as a backend's queue is left alone.
+    mkdirSync(join(dir, 'notes'));
+    writeFileSync(join(dir, 'notes', '0000000000000001-1.batch'), 'not ours');
     const c = await sink();
     const after = [`127.0.0.1:${a.port}`, `127.0.0.1:${c.port}`];
     const afterRing = new HashRing(after);
@@ -282,6 +285,7 @@ describe('loadbalancing exporter with persistent queues', () => {
     for (const sp of stranded) expect(toC.has(sp.spanId)).toBe(backendOf(afterRing, sp.traceId) === after[1]);
     expect(metric(settings, 'pulse_exporter_loadbalancing_moved_items_total', { exporter: 'loadbalancing' })).toBe(stranded.length);
     await until(() => !existsSync(join(dir, `127.0.0.1_${bPort}`)), 5000, 'the stranded directory removed');
+    expect(readFileSync(join(dir, 'notes', '0000000000000001-1.batch'), 'utf8')).toBe('not ours');
   });
 
   it('hands the queue of a backend that leaves the ring (DNS) to the backends that own its traces now', async () => {
