@@ -234,42 +234,39 @@ describe('loadbalancing exporter with persistent queues', () => {
     return exporter;
   };
 
-  it('keeps a down backend\'s share on disk across a restart, and sends it when the backend is back', async () => {
+  /**
+   * Backends A (up) and B (down), an exporter over both that takes `batch` and is stopped: B's share is left in
+   * B's queue directory under `dir`.
+   */
+  const queuedWhileBDown = async (seed: number) => {
     const dir = await dataDir();
     const a = await sink();
     const b = await sink();
     const bPort = b.port;
     await b.close();
     const endpoints = [`127.0.0.1:${a.port}`, `127.0.0.1:${bPort}`];
-    const ring = new HashRing(endpoints);
-    const batch = makeRealisticBatch({ services: 3, spansPerService: 40, seed: 31 });
-    const bShare = spansOf([batch]).filter((sp) => backendOf(ring, sp.traceId) === endpoints[1]).length;
-    expect(bShare).toBeGreaterThan(0);
+    const batch = makeRealisticBatch({ services: 3, spansPerService: 40, seed });
     const first = new LoadBalancingExporter(makeSettings(dir, 'loadbalancing'), persistent({ static: { hostnames: endpoints } }));
-    await first.start(host);
-    await first.consume(batch);
-    await first.shutdown();
-    // B's share is in B's queue directory, and nothing of it was lost
-    expect(readdirSync(join(dir, `127.0.0.1_${bPort}`)).filter((f) => f.endsWith('.batch')).length).toBeGreaterThan(0);
-    const back = await sink(bPort);
-    await start(new LoadBalancingExporter(makeSettings(dir, 'loadbalancing'), persistent({ static: { hostnames: endpoints } })));
-    await until(() => spansOf(back.delivered()).length === bShare, 10_000, 'B\'s share after the restart');
-  });
-
-  it('sends the queue of a backend no longer in the ring at a restart to the backends that own its traces now', async () => {
-    const dir = await dataDir();
-    const a = await sink();
-    const b = await sink();
-    const bPort = b.port;
-    await b.close();
-    const before = [`127.0.0.1:${a.port}`, `127.0.0.1:${bPort}`];
-    const batch = makeRealisticBatch({ services: 3, spansPerService: 40, seed: 33 });
-    const first = new LoadBalancingExporter(makeSettings(dir, 'loadbalancing'), persistent({ static: { hostnames: before } }));
     await first.start(host);
     await first.consume(batch);
     await until(() => spansOf(a.delivered()).length > 0);
     await first.shutdown();
-    const stranded = spansOf([batch]).filter((sp) => backendOf(new HashRing(before), sp.traceId) === before[1]);
+    const bSpans = spansOf([batch]).filter((sp) => backendOf(new HashRing(endpoints), sp.traceId) === endpoints[1]);
+    expect(bSpans.length).toBeGreaterThan(0);
+    return { dir, a, bPort, endpoints, bSpans };
+  };
+
+  it('keeps a down backend\'s share on disk across a restart, and sends it when the backend is back', async () => {
+    const { dir, bPort, endpoints, bSpans } = await queuedWhileBDown(31);
+    // B's share is in B's queue directory, and nothing of it was lost
+    expect(readdirSync(join(dir, `127.0.0.1_${bPort}`)).filter((f) => f.endsWith('.batch')).length).toBeGreaterThan(0);
+    const back = await sink(bPort);
+    await start(new LoadBalancingExporter(makeSettings(dir, 'loadbalancing'), persistent({ static: { hostnames: endpoints } })));
+    await until(() => spansOf(back.delivered()).length === bSpans.length, 10_000, 'B\'s share after the restart');
+  });
+
+  it('sends the queue of a backend no longer in the ring at a restart to the backends that own its traces now', async () => {
+    const { dir, a, bPort, bSpans: stranded } = await queuedWhileBDown(33);
     // B is gone for good; C joined. B's queued spans go where the new ring puts each trace: A or C. A directory
     // that is not named as a backend's queue is left alone.
     mkdirSync(join(dir, 'notes'));
