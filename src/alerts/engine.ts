@@ -13,7 +13,7 @@ import type { AlertEvent, AlertKind, AlertSeverity, AlertSuspect, BurnRateWindow
 import { alertRulesOf, formatDuration, type AlertRules, type BurnRatePair } from './rules.js';
 import { AlertLifecycle, fingerprintOf, type AlertDetails, type Finding, type RestoredAlert } from './lifecycle.js';
 import { WindowStore, OTHER_SEGMENT_VALUE, type JourneySeries, type SegmentSeries } from './window-store.js';
-import { AttemptRing, analyseSuspects, describeSuspect, DEFAULT_SUSPECT_OPTIONS, DIMENSION_SEPARATOR, type SuspectAnalysis, type SuspectOptions } from './suspects.js';
+import { AttemptRing, analyseSuspects, describeSuspect, DEFAULT_SUSPECT_OPTIONS, DIMENSION_SEPARATOR, SERVICE_VERSION_PREFIX, type SuspectAnalysis, type SuspectOptions } from './suspects.js';
 import { ReleaseTracker } from './release-tracker.js';
 import type { TieredCounts, Counts } from './tiered-counts.js';
 import { poissonCdf, significantlyWorse } from './stats.js';
@@ -197,10 +197,13 @@ export class SloEngine {
       const series = this.store.ensureJourney(journey.name, nowMs);
       const t = this.store.dataTime(series, nowMs);
       const ctx = new JourneyContext(journey, rules, series, t, nowMs, this.rings.get(journey.name), this.options.suspects);
+      // Releases are judged first, so that a segment alert the new version explains is left to its alert; their
+      // findings still come last, in the order they always had.
+      const releases = rules.release ? this.releaseCandidates(ctx) : [];
       this.evaluateBurnRate(ctx, findings);
-      if (rules.segments) this.evaluateSegments(ctx, findings);
+      if (rules.segments) this.evaluateSegments(ctx, findings, releases);
       if (rules.heartbeat) this.evaluateHeartbeat(ctx, findings);
-      if (rules.release) this.evaluateReleases(ctx, findings);
+      for (const r of releases) findings.push(releaseFinding(ctx, r));
       yield;
     }
     this.store.trim(nowMs, this.defined);
@@ -246,7 +249,7 @@ export class SloEngine {
 
   // ---- segments -------------------------------------------------------------------------------------------
 
-  private evaluateSegments(ctx: JourneyContext, findings: Finding[]): void {
+  private evaluateSegments(ctx: JourneyContext, findings: Finding[], releases: readonly ReleaseCandidate[]): void {
     const seg = ctx.rules.segments!;
     const candidates: SegmentCandidate[] = [];
     for (const byValue of ctx.series.segments.values()) {
@@ -283,7 +286,7 @@ export class SloEngine {
         candidates.push({ segment, fingerprint, tracked, anyFiring, lead, firing, series: s, ratio, explains: [] });
       }
     }
-    for (const c of keepUnexplained(ctx, candidates)) {
+    for (const c of keepUnexplained(ctx, candidates, releases)) {
       const { lead, segment } = c;
       const analysis = ctx.suspects(lead.pair.shortMs);
       const restRatio = lead.rest.attempts > 0 ? lead.rest.failures / lead.rest.attempts : 0;
@@ -384,11 +387,13 @@ export class SloEngine {
 
   // ---- release regressions --------------------------------------------------------------------------------
 
-  private evaluateReleases(ctx: JourneyContext, findings: Finding[]): void {
+  /** Each release of the journey that fires now or is still tracked, with what its finding needs. */
+  private releaseCandidates(ctx: JourneyContext): ReleaseCandidate[] {
     const rel = ctx.rules.release!;
     const e = 1 - ctx.rules.target;
     const fp = (service: string) => fingerprintOf({ journey: ctx.journey.name, kind: 'release_regression', service });
     const firstPage = ctx.rules.burnRates.find((p) => p.severity === 'page');
+    const out: ReleaseCandidate[] = [];
     for (const c of this.releases.candidates(ctx.journey.name, ctx.nowMs, rel.newForMs, (s) => this.lifecycle.has(fp(s)))) {
       const fingerprint = fp(c.service);
       const cur = ReleaseTracker.sum(c.current, ctx.nowMs - rel.windowMs, ctx.nowMs + FUTURE_SLACK_MS, ctx.nowMs);
@@ -403,35 +408,67 @@ export class SloEngine {
         significantlyWorse(cur.failures, cur.attempts, prev.failures, prev.attempts, rel.zCritical);
       if (!firing && !this.lifecycle.has(fingerprint)) continue;
       const severity: AlertSeverity = firstPage !== undefined && curRatio > firstPage.factor * e ? 'page' : 'ticket';
-      const analysis = ctx.suspects(rel.windowMs);
-      const head =
-        `${c.service} ${c.current.version} (first seen ${new Date(c.current.firstSeenMs).toISOString()}) fails ${pct(curRatio)} of ` +
-        `${ctx.journey.name} attempts over ${formatDuration(rel.windowMs)} vs ${pct(prevRatio)} for ${c.previous.version}`;
-      findings.push({
+      out.push({
+        fingerprint,
         firing,
-        details: ctx.details({
-          fingerprint,
-          kind: 'release_regression',
-          severity,
-          segment: undefined,
-          errorBudgetRemaining: ctx.budgetRemaining(ctx.series.all),
-          burnRates: [{ window: formatDuration(rel.windowMs), windowMs: rel.windowMs, burnRate: curRatio / e, threshold: 1 }],
-          attempts: cur.attempts,
-          failures: cur.failures,
-          analysis,
-          release: {
-            service: c.service,
-            newVersion: c.current.version,
-            previousVersion: c.previous.version,
-            firstSeenMs: c.current.firstSeenMs,
-            newFailureRatio: curRatio,
-            previousFailureRatio: prevRatio,
-          },
-          summary: summarise(head, analysis.suspects),
-        }),
+        severity,
+        windowMs: rel.windowMs,
+        e,
+        attempts: cur.attempts,
+        failures: cur.failures,
+        release: {
+          service: c.service,
+          newVersion: c.current.version,
+          previousVersion: c.previous.version,
+          firstSeenMs: c.current.firstSeenMs,
+          newFailureRatio: curRatio,
+          previousFailureRatio: prevRatio,
+        },
+        explains: [],
       });
     }
+    return out;
   }
+}
+
+/** A release regression of one evaluation, before its finding is built (segment alerts it explains are added). */
+interface ReleaseCandidate {
+  readonly fingerprint: string;
+  readonly firing: boolean;
+  readonly severity: AlertSeverity;
+  readonly windowMs: number;
+  /** 1 − target. */
+  readonly e: number;
+  readonly attempts: number;
+  readonly failures: number;
+  readonly release: NonNullable<AlertDetails['release']>;
+  /** Segment values whose alert this one stands for. */
+  readonly explains: Array<{ key: string; value: string }>;
+}
+
+function releaseFinding(ctx: JourneyContext, r: ReleaseCandidate): Finding {
+  const { release } = r;
+  const analysis = ctx.suspects(r.windowMs);
+  let head =
+    `${release.service} ${release.newVersion} (first seen ${new Date(release.firstSeenMs).toISOString()}) fails ${pct(release.newFailureRatio)} of ` +
+    `${ctx.journey.name} attempts over ${formatDuration(r.windowMs)} vs ${pct(release.previousFailureRatio)} for ${release.previousVersion}`;
+  if (r.explains.length > 0) head += ` (also explains ${r.explains.map((x) => `${x.key}=${x.value}`).join(', ')}: their failures ran on it)`;
+  return {
+    firing: r.firing,
+    details: ctx.details({
+      fingerprint: r.fingerprint,
+      kind: 'release_regression',
+      severity: r.severity,
+      segment: undefined,
+      errorBudgetRemaining: ctx.budgetRemaining(ctx.series.all),
+      burnRates: [{ window: formatDuration(r.windowMs), windowMs: r.windowMs, burnRate: release.newFailureRatio / r.e, threshold: 1 }],
+      attempts: r.attempts,
+      failures: r.failures,
+      analysis,
+      release,
+      summary: summarise(head, analysis.suspects),
+    }),
+  };
 }
 
 /** Per journey and evaluation: its rules, its data time, and memoised suspect analyses. */
@@ -563,24 +600,41 @@ interface SegmentCandidate {
 export const EXPLAINED_SHARE = 0.9;
 
 /**
- * The candidates to report: an alert about to *start* firing is dropped when a firing alert of another dimension,
- * as severe or more, with a failure ratio at least as high (the narrower cause), holds `EXPLAINED_SHARE` of its
- * failed attempts, per
- * the attempt ring over its lead window; that alert names it instead. Alerts already tracked are always kept, so
- * nothing resolves or flaps because another one started.
+ * The candidates to report: an alert about to *start* firing is dropped when another alert stands for it, and that
+ * one names it instead:
+ * - a firing segment alert of another dimension, as severe or more, with a failure ratio at least as high (the
+ *   narrower cause), holding `EXPLAINED_SHARE` of its failed attempts (enterprise customers, all in us-east-1,
+ *   failing make us-east-1 fail too);
+ * - or a firing release regression, as severe or more, whose new version fails at least as large a share of its
+ *   attempts, and ran in `EXPLAINED_SHARE` of the segment's failed attempts (a bad release rolled out to enterprise
+ *   customers first makes enterprise fail: the release is what changed).
+ * Shares come from the attempt ring over the segment's lead short window. Alerts already tracked are always kept,
+ * so nothing resolves or flaps because another one started.
  */
-function keepUnexplained(ctx: JourneyContext, candidates: SegmentCandidate[]): SegmentCandidate[] {
+function keepUnexplained(ctx: JourneyContext, candidates: SegmentCandidate[], releases: readonly ReleaseCandidate[]): SegmentCandidate[] {
   const ranked = [...candidates].sort(
     (a, b) => b.ratio - a.ratio || a.segment.key.localeCompare(b.segment.key) || a.segment.value.localeCompare(b.segment.value),
   );
   const kept: SegmentCandidate[] = [];
   for (const c of ranked) {
     if (c.anyFiring && !c.tracked) {
+      const severity = SEVERITY_RANK[c.lead.pair.severity];
+      const release = releases.find(
+        (r) =>
+          r.firing &&
+          SEVERITY_RANK[r.severity] >= severity &&
+          r.release.newFailureRatio >= c.ratio &&
+          ctx.failuresAlsoIn(c.lead.pair.shortMs, c.segment, { key: SERVICE_VERSION_PREFIX + r.release.service, value: r.release.newVersion }) >= EXPLAINED_SHARE,
+      );
+      if (release !== undefined) {
+        release.explains.push(c.segment);
+        continue;
+      }
       const by = kept.find(
         (k) =>
           k.anyFiring &&
           k.segment.key !== c.segment.key &&
-          SEVERITY_RANK[k.lead.pair.severity] >= SEVERITY_RANK[c.lead.pair.severity] &&
+          SEVERITY_RANK[k.lead.pair.severity] >= severity &&
           ctx.failuresAlsoIn(c.lead.pair.shortMs, c.segment, k.segment) >= EXPLAINED_SHARE,
       );
       if (by !== undefined) {

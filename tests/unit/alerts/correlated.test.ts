@@ -43,3 +43,51 @@ describe('correlated segments', () => {
     expect(firing.has('cloud.region=eu-west-1')).toBe(true);
   });
 });
+
+/**
+ * Per second: 40 free and 10 pro customers on payments 2.4.0, and 6 enterprise customers, of whom `onNew` go through
+ * payments 2.5.0 once `rollout` is true; `fails` decides failures.
+ */
+function rollout(onNew: boolean, fails: (tier: string, version: string, k: number) => boolean): SimAttempt[] {
+  const out: SimAttempt[] = [];
+  for (const [tier, n] of [['free', 40], ['pro', 10], ['enterprise', 6]] as const) {
+    for (let k = 0; k < n; k++) {
+      const version = onNew && tier === 'enterprise' && k < 3 ? '2.5.0' : '2.4.0';
+      out.push({
+        failed: fails(tier, version, k),
+        segments: { 'customer.tier': tier },
+        services: [
+          ['frontend', '5.0.1'],
+          ['payments', version],
+        ],
+        failingStep: 'charge',
+      });
+    }
+  }
+  return out;
+}
+
+describe('a segment failing because of a release', () => {
+  const alerts = { alerts: FAST_ALERTS.replace('segments: { min_attempts: 20 }', 'segments: { min_attempts: 20 }\nrelease: { new_for: 5m }'), segments: ['customer.tier'] };
+
+  it('pages once: the release regression names the segment whose failures ran on the new version', () => {
+    const sim = new Sim([journeyWith(alerts)]);
+    expect(sim.run(120, () => rollout(false, () => false))).toEqual([]);
+    // payments 2.5.0 goes to half the enterprise customers, and fails 2 of their 3 checkouts a second
+    const events = sim.run(60, () => rollout(true, (_tier, version, k) => version === '2.5.0' && k < 2));
+    expect(events.filter((e) => e.status === 'firing').map((e) => e.kind)).toEqual(['release_regression']);
+    const release = events.find((e) => e.kind === 'release_regression' && e.summary.includes('also explains'));
+    expect(release?.summary).toMatch(/^payments 2\.5\.0 .* \(also explains customer\.tier=enterprise: their failures ran on it\)/);
+    expect(sim.events.some((e) => e.kind === 'segment')).toBe(false);
+  });
+
+  it('a segment that also fails without the new version still fires its own alert', () => {
+    const sim = new Sim([journeyWith(alerts)]);
+    sim.run(120, () => rollout(false, () => false));
+    // enterprise fails on 2.4.0 as well: half of its failures did not run on 2.5.0
+    const events = sim.run(60, () => rollout(true, (tier, _version, k) => tier === 'enterprise' && (k < 2 || k === 3 || k === 4)));
+    const firing = events.filter((e) => e.status === 'firing');
+    expect(firing.some((e) => e.kind === 'release_regression')).toBe(true);
+    expect(firing.filter((e) => e.kind === 'segment').map((e) => e.segment)).toEqual([{ key: 'customer.tier', value: 'enterprise' }]);
+  });
+});
