@@ -60,6 +60,13 @@ export class SloEngine {
   private readonly store: WindowStore;
   private readonly rings = new Map<string, AttemptRing>();
   private readonly releases = new ReleaseTracker();
+  /**
+   * Release regressions open (firing, or not yet resolved) at some evaluation, by fingerprint: until when, and the
+   * most severe severity seen. A segment alert whose failures ran on that version is left to it while its windows
+   * still hold those failures, also after the release alert resolved (a rollback clears the release's short window
+   * first). Entries older than the journey's longest rule window are dropped.
+   */
+  private readonly openReleases = new Map<string, OpenRelease>();
   private readonly lifecycle: AlertLifecycle;
   private journeys: readonly CompiledJourney[] = [];
   private byName = new Map<string, CompiledJourney>();
@@ -201,7 +208,7 @@ export class SloEngine {
       // findings still come last, in the order they always had.
       const releases = rules.release ? this.releaseCandidates(ctx) : [];
       this.evaluateBurnRate(ctx, findings);
-      if (rules.segments) this.evaluateSegments(ctx, findings, releases);
+      if (rules.segments) this.evaluateSegments(ctx, findings, this.releaseExplainers(ctx, releases));
       if (rules.heartbeat) this.evaluateHeartbeat(ctx, findings);
       for (const r of releases) findings.push(releaseFinding(ctx, r));
       yield;
@@ -249,7 +256,7 @@ export class SloEngine {
 
   // ---- segments -------------------------------------------------------------------------------------------
 
-  private evaluateSegments(ctx: JourneyContext, findings: Finding[], releases: readonly ReleaseCandidate[]): void {
+  private evaluateSegments(ctx: JourneyContext, findings: Finding[], releases: readonly ReleaseExplainer[]): void {
     const seg = ctx.rules.segments!;
     const candidates: SegmentCandidate[] = [];
     for (const byValue of ctx.series.segments.values()) {
@@ -387,6 +394,27 @@ export class SloEngine {
 
   // ---- release regressions --------------------------------------------------------------------------------
 
+  /**
+   * What may explain a segment alert: the release regressions open now (`releases`), then those open earlier within
+   * the journey's longest rule window, which are remembered here.
+   */
+  private releaseExplainers(ctx: JourneyContext, releases: readonly ReleaseCandidate[]): ReleaseExplainer[] {
+    const out: ReleaseExplainer[] = [];
+    for (const r of releases) {
+      const before = this.openReleases.get(r.fingerprint);
+      const severity = before !== undefined && SEVERITY_RANK[before.severity] > SEVERITY_RANK[r.openSeverity] ? before.severity : r.openSeverity;
+      this.openReleases.set(r.fingerprint, { journey: ctx.journey.name, service: r.release.service, version: r.release.newVersion, severity, openAtMs: ctx.nowMs });
+      out.push({ service: r.release.service, version: r.release.newVersion, severity, openAtMs: ctx.nowMs, candidate: r });
+    }
+    const keepMs = ctx.rules.burnRates.reduce((m, p) => Math.max(m, p.longMs), 0);
+    for (const [fingerprint, o] of this.openReleases) {
+      if (o.journey !== ctx.journey.name || o.openAtMs === ctx.nowMs) continue;
+      if (o.openAtMs < ctx.nowMs - keepMs) this.openReleases.delete(fingerprint);
+      else out.push({ service: o.service, version: o.version, severity: o.severity, openAtMs: o.openAtMs, candidate: undefined });
+    }
+    return out;
+  }
+
   /** Each release of the journey that fires now or is still tracked, with what its finding needs. */
   private releaseCandidates(ctx: JourneyContext): ReleaseCandidate[] {
     const rel = ctx.rules.release!;
@@ -408,10 +436,13 @@ export class SloEngine {
         significantlyWorse(cur.failures, cur.attempts, prev.failures, prev.attempts, rel.zCritical);
       if (!firing && !this.lifecycle.has(fingerprint)) continue;
       const severity: AlertSeverity = firstPage !== undefined && curRatio > firstPage.factor * e ? 'page' : 'ticket';
+      // The severity it was sent with, while it is open: after a rollback its window empties before it resolves.
+      const sent = this.lifecycle.firing.get(fingerprint)?.details.severity;
       out.push({
         fingerprint,
         firing,
         severity,
+        openSeverity: sent !== undefined && SEVERITY_RANK[sent] > SEVERITY_RANK[severity] ? sent : severity,
         windowMs: rel.windowMs,
         e,
         attempts: cur.attempts,
@@ -431,11 +462,31 @@ export class SloEngine {
   }
 }
 
+interface OpenRelease {
+  readonly journey: string;
+  readonly service: string;
+  readonly version: string;
+  readonly severity: AlertSeverity;
+  /** The last evaluation it was open at. */
+  readonly openAtMs: number;
+}
+
+/** A release regression that may explain a segment alert: open now (`candidate`), or open at `openAtMs`. */
+interface ReleaseExplainer {
+  readonly service: string;
+  readonly version: string;
+  readonly severity: AlertSeverity;
+  readonly openAtMs: number;
+  readonly candidate: ReleaseCandidate | undefined;
+}
+
 /** A release regression of one evaluation, before its finding is built (segment alerts it explains are added). */
 interface ReleaseCandidate {
   readonly fingerprint: string;
   readonly firing: boolean;
   readonly severity: AlertSeverity;
+  /** The more severe of `severity` and the severity the open alert was last sent with. */
+  readonly openSeverity: AlertSeverity;
   readonly windowMs: number;
   /** 1 − target. */
   readonly e: number;
@@ -533,6 +584,20 @@ class JourneyContext {
     return failures === 0 ? 0 : both / failures;
   }
 
+  /** Failure ratio of the attempts carrying `dim` in the attempt ring, over the span `suspects(windowMs)` reads (0 when none). */
+  failureRatioOf(windowMs: number, dim: { key: string; value: string }): number {
+    if (this.ring === undefined) return 0;
+    const d = dim.key + DIMENSION_SEPARATOR + dim.value;
+    let attempts = 0;
+    let failures = 0;
+    for (const slot of this.ring.window(this.t - windowMs, this.nowMs + FUTURE_SLACK_MS)) {
+      if (!this.ring.dimsAt(slot).includes(d)) continue;
+      attempts++;
+      if (this.ring.failedAt(slot)) failures++;
+    }
+    return attempts === 0 ? 0 : failures / attempts;
+  }
+
   /** Suspects among attempts started from `windowMs` before data time up to now (attempts are fresher than SLI rows). */
   suspects(windowMs: number): SuspectAnalysis {
     let a = this.analyses.get(windowMs);
@@ -605,13 +670,15 @@ export const EXPLAINED_SHARE = 0.9;
  * - a firing segment alert of another dimension, as severe or more, with a failure ratio at least as high (the
  *   narrower cause), holding `EXPLAINED_SHARE` of its failed attempts (enterprise customers, all in us-east-1,
  *   failing make us-east-1 fail too);
- * - or a firing release regression, as severe or more, whose new version fails at least as large a share of its
- *   attempts, and ran in `EXPLAINED_SHARE` of the segment's failed attempts (a bad release rolled out to enterprise
- *   customers first makes enterprise fail: the release is what changed).
+ * - or a release regression open within the segment's lead long window (firing, not yet resolved, or resolved
+ *   since: a rollback clears the release's short window before a segment's longer windows let go of its
+ *   failures), as severe or more, whose new version fails at least as large a share of its attempts, and ran in
+ *   `EXPLAINED_SHARE` of the segment's failed attempts (a bad release rolled out to enterprise customers first
+ *   makes enterprise fail: the release is what changed). An open one names the segment in its summary.
  * Shares come from the attempt ring over the segment's lead short window. Alerts already tracked are always kept,
  * so nothing resolves or flaps because another one started.
  */
-function keepUnexplained(ctx: JourneyContext, candidates: SegmentCandidate[], releases: readonly ReleaseCandidate[]): SegmentCandidate[] {
+function keepUnexplained(ctx: JourneyContext, candidates: SegmentCandidate[], releases: readonly ReleaseExplainer[]): SegmentCandidate[] {
   const ranked = [...candidates].sort(
     (a, b) => b.ratio - a.ratio || a.segment.key.localeCompare(b.segment.key) || a.segment.value.localeCompare(b.segment.value),
   );
@@ -619,15 +686,17 @@ function keepUnexplained(ctx: JourneyContext, candidates: SegmentCandidate[], re
   for (const c of ranked) {
     if (c.anyFiring && !c.tracked) {
       const severity = SEVERITY_RANK[c.lead.pair.severity];
-      const release = releases.find(
-        (r) =>
-          r.firing &&
-          SEVERITY_RANK[r.severity] >= severity &&
-          r.release.newFailureRatio >= c.ratio &&
-          ctx.failuresAlsoIn(c.lead.pair.shortMs, c.segment, { key: SERVICE_VERSION_PREFIX + r.release.service, value: r.release.newVersion }) >= EXPLAINED_SHARE,
-      );
+      const release = releases.find((r) => {
+        // Open within the segment's long window: its failures may still be that release's.
+        if (SEVERITY_RANK[r.severity] < severity || r.openAtMs < ctx.nowMs - c.lead.pair.longMs) return false;
+        const version = { key: SERVICE_VERSION_PREFIX + r.service, value: r.version };
+        return (
+          ctx.failureRatioOf(c.lead.pair.shortMs, version) >= c.ratio &&
+          ctx.failuresAlsoIn(c.lead.pair.shortMs, c.segment, version) >= EXPLAINED_SHARE
+        );
+      });
       if (release !== undefined) {
-        release.explains.push(c.segment);
+        release.candidate?.explains.push(c.segment);
         continue;
       }
       const by = kept.find(

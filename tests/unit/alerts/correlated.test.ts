@@ -81,6 +81,20 @@ describe('a segment failing because of a release', () => {
     expect(sim.events.some((e) => e.kind === 'segment')).toBe(false);
   });
 
+  it('still pages once after a rollback, while the segment\'s longer windows hold the release\'s failures', () => {
+    for (const badSeconds of [12, 20, 30]) {
+      const sim = new Sim([journeyWith(alerts)]);
+      sim.run(120, () => rollout(false, () => false));
+      sim.run(badSeconds, () => rollout(true, (_tier, version, k) => version === '2.5.0' && k < 2));
+      // rolled back: the release's 10 s window empties first, the segment's 30 s / 5 m ticket pair later
+      sim.run(300, () => rollout(false, () => false));
+      expect(sim.events.map((e) => [e.kind, e.status]), `${badSeconds} s of the bad release`).toEqual([
+        ['release_regression', 'firing'],
+        ['release_regression', 'resolved'],
+      ]);
+    }
+  });
+
   it('a segment that also fails without the new version still fires its own alert', () => {
     const sim = new Sim([journeyWith(alerts)]);
     sim.run(120, () => rollout(false, () => false));
