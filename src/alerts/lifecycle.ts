@@ -4,12 +4,16 @@
  *
  *     not firing ──condition holds──▶ firing (event, repeat=false)
  *     firing ──still holds, repeat_interval since the last send──▶ firing (event, repeat=true)
- *     firing ──still holds, severity rose ticket → page──▶ firing (event at once, repeat=true)
+ *     firing ──still holds, severity rose above any sent──▶ firing (event at once, repeat=true)
  *     firing ──condition false at RESOLVE_AFTER consecutive evaluations──▶ resolved (event, endsAt set) ──▶ forgotten
  *
  * The hysteresis (two evaluations) keeps one noisy evaluation from resolving and re-opening an incident. Every
  * event has a fresh UUID; all events of one alert share its fingerprint (`fingerprintOf`). State restored after
  * a restart (`restore`) makes a still-firing alert continue with repeat=true instead of being announced as new.
+ *
+ * An alert keeps the highest severity it was sent with until it resolves: a page whose fast pair lets go while a
+ * ticket pair still holds repeats, and resolves, as a page (a router that opened it in the pager closes it there),
+ * and the page pair firing again is not a new escalation.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { AlertEvent, AlertKind, AlertSeverity } from './model.js';
@@ -52,6 +56,8 @@ export interface RestoredAlert {
 
 interface State {
   details: AlertDetails;
+  /** The highest severity sent for this alert: every later event carries it. */
+  severity: AlertSeverity;
   readonly startsAtMs: number;
   lastSentMs: number;
   misses: number;
@@ -79,7 +85,8 @@ export class AlertLifecycle {
     for (const a of alerts) {
       if (this.states.has(a.fingerprint)) continue;
       this.states.set(a.fingerprint, {
-        details: details(a),
+        details: { ...details(a), severity: a.severity },
+        severity: a.severity,
         startsAtMs: a.startsAtMs,
         lastSentMs: a.lastEventMs,
         misses: 0,
@@ -101,13 +108,14 @@ export class AlertLifecycle {
       const state = this.states.get(fp);
       if (f.firing) {
         if (state === undefined) {
-          const s: State = { details: f.details, startsAtMs: nowMs, lastSentMs: nowMs, misses: 0, repeatIntervalMs: repeatIntervalMs(f.details.journey) };
+          const s: State = { details: f.details, severity: f.details.severity, startsAtMs: nowMs, lastSentMs: nowMs, misses: 0, repeatIntervalMs: repeatIntervalMs(f.details.journey) };
           this.states.set(fp, s);
           events.push(this.event(s, 'firing', nowMs, false));
           continue;
         }
-        const escalated = SEVERITY_RANK[f.details.severity] > SEVERITY_RANK[state.details.severity];
-        state.details = f.details;
+        const escalated = SEVERITY_RANK[f.details.severity] > SEVERITY_RANK[state.severity];
+        if (escalated) state.severity = f.details.severity;
+        state.details = f.details.severity === state.severity ? f.details : { ...f.details, severity: state.severity };
         state.misses = 0;
         state.repeatIntervalMs = repeatIntervalMs(f.details.journey);
         if (escalated || nowMs - state.lastSentMs >= state.repeatIntervalMs) {
@@ -115,8 +123,8 @@ export class AlertLifecycle {
           events.push(this.event(state, 'firing', nowMs, true));
         }
       } else if (state !== undefined) {
-        // Current numbers, but the severity the alert fired with.
-        state.details = { ...f.details, severity: state.details.severity };
+        // Current numbers, but the severity the alert was sent with.
+        state.details = { ...f.details, severity: state.severity };
         this.miss(fp, state, nowMs, events);
       }
     }

@@ -72,7 +72,9 @@ export const alertEventDataSchema = z
       .describe(
         'burn_rate: the whole journey burns its error budget too fast; segment: one segment value does; heartbeat: successes stopped or fell far under the floor/baseline; release_regression: a new service version fails more than the previous one',
       ),
-    severity: z.enum(['page', 'ticket']).describe('page: wake someone up; ticket: handle in working hours'),
+    severity: z
+      .enum(['page', 'ticket'])
+      .describe('page: wake someone up; ticket: handle in working hours. An alert keeps the highest severity it was sent with until it resolves'),
     pagerduty_severity: z
       .enum(['critical', 'error', 'warning', 'info'])
       .describe('PagerDuty Events v2 severity: page burn_rate/heartbeat → critical, other page → error, ticket → warning, resolved → info'),
@@ -83,7 +85,7 @@ export const alertEventDataSchema = z
       .describe('Stable identity of the alert (journey, kind, segment; service for release_regression): the same for all its events, and the Kafka message key'),
     starts_at: timestamp('When the alert started firing'),
     ends_at: timestamp('When the alert resolved').nullable(),
-    repeat: z.boolean().describe('true for a firing event re-sent every repeat_interval; false for the first firing event and for resolved'),
+    repeat: z.boolean().describe('true for a firing event re-sent every repeat_interval, or at once when its severity rose from ticket to page; false for the first firing event and for resolved'),
     segment: z
       .looseObject({
         key: z.string().describe('Segment attribute, e.g. customer.tier'),
@@ -98,10 +100,12 @@ export const alertEventDataSchema = z
         window_ms: count('The objective window in milliseconds'),
       })
       .describe("The journey's objective"),
-    error_budget_remaining: ratio('Share of the error budget left over the objective window, ≤ 1; negative when overspent'),
+    error_budget_remaining: ratio('Share of the error budget left, estimated from the history Pulse holds (not the whole objective window; a segment alert: the segment value\'s own), ≤ 1; negative when overspent'),
     burn_rates: z.array(burnRateSchema).describe('Burn rate per window of the rule that fired (long window first); empty for heartbeat alerts'),
-    attempts: count("Attempts in the alert's (long) window"),
-    failures: count("Failed attempts in the alert's (long) window"),
+    attempts: count(
+      "Attempts behind the alert: the lead rule's long window (burn_rate, segment: the segment value's), the heartbeat's per window, or a release_regression's new-version attempts over the release window",
+    ),
+    failures: count('How many of those attempts failed'),
     suspects: z.array(suspectSchema).describe('Ranked, most likely cause first; may be empty'),
     release: releaseSchema.nullable().describe('Set for release_regression alerts, else null'),
     exemplar_trace_ids: z.array(z.string()).describe('A few trace ids (hex) of failed attempts, for drill-down'),

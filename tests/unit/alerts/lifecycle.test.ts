@@ -68,6 +68,44 @@ describe('alert lifecycle', () => {
     expect(lc.has(events[0]!.fingerprint)).toBe(false);
   });
 
+  it('a rise to page is sent at once; a page keeps its severity until resolved, however its pairs flap', () => {
+    const lc = new AlertLifecycle();
+    const repeat = () => 60_000;
+    const at = (severity: 'page' | 'ticket' | undefined, nowMs: number) =>
+      lc.apply(severity === undefined ? [] : [{ firing: true, details: details(severity) }], nowMs, repeat);
+    const events = [
+      ...at('ticket', 0),
+      ...at('page', 10_000), // the fast pair fires too: page now, not at the next repeat
+      ...at('ticket', 20_000), // only the slow pair holds: still the page incident, nothing to send
+      ...at('page', 30_000), // the fast pair again: not a new escalation
+      ...at('ticket', 40_000),
+      ...at('ticket', 70_000), // repeat_interval since the escalation: a repeat, as a page
+      ...at(undefined, 80_000),
+      ...at(undefined, 90_000),
+    ];
+    expect(events.map((e) => [e.status, e.repeat, e.severity, e.eventTimeMs])).toEqual([
+      ['firing', false, 'ticket', 0],
+      ['firing', true, 'page', 10_000],
+      ['firing', true, 'page', 70_000],
+      ['resolved', false, 'page', 90_000],
+    ]);
+  });
+
+  it('a restored page stays a page when only its ticket pair holds', () => {
+    const lc = new AlertLifecycle();
+    const d = details('page');
+    lc.restore([{ fingerprint: d.fingerprint, journey: 'checkout', kind: 'burn_rate', severity: 'page', segment: undefined, startsAtMs: 0, lastEventMs: 0 }], () => details('ticket'), () => 60_000);
+    const events = [
+      ...lc.apply([{ firing: true, details: details('ticket') }], 60_000, () => 60_000),
+      ...lc.apply([], 70_000, () => 60_000),
+      ...lc.apply([], 80_000, () => 60_000),
+    ];
+    expect(events.map((e) => [e.status, e.repeat, e.severity])).toEqual([
+      ['firing', true, 'page'],
+      ['resolved', false, 'page'],
+    ]);
+  });
+
   it('runs the whole lifecycle from traffic: firing, repeats at repeat_interval, resolved', () => {
     const sim = new Sim([journeyWith({ alerts: 'burn_rates:\n  - { severity: page, long: 60s, short: 10s, factor: 14.4 }\nheartbeat: false\nrepeat_interval: 30s' })]);
     sim.run(60, () => batchOf(10, 0));
