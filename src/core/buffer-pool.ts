@@ -12,6 +12,8 @@
  */
 export class BufferPool {
   private readonly idle: ArrayBuffer[] = [];
+  /** Buffers handed out by `take`/`tryTake` and not given back yet. */
+  private lent = 0;
 
   constructor(
     private readonly maxKept: number,
@@ -21,6 +23,7 @@ export class BufferPool {
 
   /** An ArrayBuffer of at least `n` bytes. */
   take(n: number): ArrayBuffer {
+    this.lent++;
     const idle = this.idle;
     for (let i = idle.length - 1; i >= 0; i--) {
       const ab = idle[i]!;
@@ -33,7 +36,17 @@ export class BufferPool {
     return new ArrayBuffer(n <= this.maxBufferBytes ? roundUp(n, this.minBytes) : n);
   }
 
+  /**
+   * `take`, but only while the pool's own memory stays bounded: `undefined` when `n` is over `maxBufferBytes` or
+   * `maxKept` buffers are out already. For memory a request holds before it has earned it (bytes not received yet).
+   */
+  tryTake(n: number): ArrayBuffer | undefined {
+    if (n > this.maxBufferBytes || this.lent >= this.maxKept) return undefined;
+    return this.take(n);
+  }
+
   give(ab: ArrayBuffer): void {
+    if (this.lent > 0) this.lent--;
     if (ab.byteLength <= this.maxBufferBytes && this.idle.length < this.maxKept) this.idle.push(ab);
   }
 

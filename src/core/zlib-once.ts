@@ -11,7 +11,9 @@
  *
  * The output is capped like Node's `maxOutputLength`: it is checked after each output chunk (`chunkSize` bytes at
  * most), and once more than `maxOutputLength` bytes came out the stream is closed, so no more is inflated, and the
- * promise rejects with a RangeError whose `code` is `ERR_BUFFER_TOO_LARGE`, as Node's does.
+ * promise rejects with a RangeError whose `code` is `ERR_BUFFER_TOO_LARGE`, as Node's does. `onChunk`, when given,
+ * sees each output chunk's length as it comes out; answering `false` stops the stream the same way (the promise
+ * rejects with `code` `ERR_OUTPUT_REFUSED`): a caller that counts output against a budget stops it there.
  */
 import { constants, type Gunzip, type Gzip, type Inflate, type InflateRaw, type ZlibOptions } from 'node:zlib';
 
@@ -24,12 +26,18 @@ function finished(callback: () => void): void {
 }
 
 /** Runs `input` through a new `Kind` stream in one pool job (more only if the output outgrows `chunkSize`). */
-export function zlibOnce(Kind: OneShotKind, input: Uint8Array, options: ZlibOptions & { maxOutputLength?: number }): Promise<Buffer> {
+export function zlibOnce(
+  Kind: OneShotKind,
+  input: Uint8Array,
+  options: ZlibOptions & { maxOutputLength?: number; onChunk?: (length: number) => boolean },
+): Promise<Buffer> {
   const max = options.maxOutputLength ?? Number.MAX_SAFE_INTEGER;
+  const onChunk = options.onChunk;
   return new Promise<Buffer>((resolve, reject) => {
     let stream: OneShotStream;
     try {
-      stream = new Kind({ ...options, flush: constants.Z_FINISH, maxOutputLength: undefined });
+      const { onChunk: _onChunk, ...zlibOptions } = options;
+      stream = new Kind({ ...zlibOptions, flush: constants.Z_FINISH, maxOutputLength: undefined });
     } catch (err) {
       reject(err as Error);
       return;
@@ -39,15 +47,22 @@ export function zlibOnce(Kind: OneShotKind, input: Uint8Array, options: ZlibOpti
     let first: Buffer | undefined;
     let more: Buffer[] | undefined;
     let length = 0;
+    const stop = (err: Error & { code: string }) => {
+      stream.removeAllListeners('end');
+      stream.close();
+      reject(err);
+    };
     stream.on('data', (chunk: Buffer) => {
       length += chunk.length;
       if (length > max) {
-        stream.removeAllListeners('end');
-        stream.close();
         const err = new RangeError(`Cannot create a Buffer larger than ${max} bytes`) as RangeError & { code: string };
         err.code = 'ERR_BUFFER_TOO_LARGE';
-        reject(err);
-        return;
+        return stop(err);
+      }
+      if (onChunk !== undefined && !onChunk(chunk.length)) {
+        const err = new Error('the output was refused by its consumer') as Error & { code: string };
+        err.code = 'ERR_OUTPUT_REFUSED';
+        return stop(err);
       }
       if (first === undefined) first = chunk;
       else (more ??= [first]).push(chunk);

@@ -8,6 +8,10 @@
  * checked while inflating (zlib's `maxOutputLength` in place; on the pool, core/zlib-once.ts after each output
  * chunk, which is at most `maxBytes` + 1 bytes), so a gzip bomb (1 GB of zeros in 1 MB) is cut off after about
  * `maxBytes` of output rather than inflated first and measured after.
+ *
+ * The output counts against the receiver's in-flight budget before zlib allocates it (`Reservation`): every output
+ * buffer on the pool is reserved first, so concurrent bombs (each of which would hold ~`maxBytes` until cut off)
+ * are refused as "busy" once the budget is taken, rather than growing the heap by gigabytes.
  */
 import { Gunzip, gunzipSync, Inflate, InflateRaw, inflateRawSync, inflateSync } from 'node:zlib';
 import { crc32 } from '../../core/crc32.js';
@@ -49,16 +53,49 @@ export function decompressBody(body: Buffer, encoding: BodyEncoding, maxBytes: n
 /** Compressed bodies at least this large are inflated on the thread pool (~60 spans of OTLP protobuf). */
 export const ASYNC_FROM_BYTES = 4096;
 
+/** Where decompressed bytes are counted: a request's `Lease` on the receiver's in-flight budget. */
+export interface Reservation {
+  /** Reserves `n` bytes before they are allocated; `false` when the budget cannot hold them. */
+  tryReserve(n: number): boolean;
+  /** Counts `n` bytes already allocated. */
+  add(n: number): void;
+}
+
+/** The in-flight budget could not hold the decompressed body: answered retryable (503 / UNAVAILABLE). */
+export class BudgetFullError extends Error {
+  constructor() {
+    super('the decompressed body does not fit the in-flight budget now');
+  }
+}
+
 /**
  * `decompressBody`, on the thread pool for bodies of `ASYNC_FROM_BYTES` or more (in one pool job, see
- * core/zlib-once.ts). Rejects with the same errors.
+ * core/zlib-once.ts). Rejects with the same errors, or `BudgetFullError` when an output buffer could not be
+ * reserved in `reservation`. The decompressed body is counted there either way (before it is allocated on the
+ * pool; after, for small bodies inflated in place, which hold at most ~1,000× 4 KiB once at a time).
  */
-export async function decompressBodyAsync(body: Buffer, encoding: BodyEncoding, maxBytes: number): Promise<Buffer> {
-  if (encoding === 'identity' || body.length < ASYNC_FROM_BYTES) return decompressBody(body, encoding, maxBytes);
-  const opts = { maxOutputLength: Math.max(1, maxBytes), chunkSize: outputChunkSize(body, encoding, maxBytes) };
+export async function decompressBodyAsync(body: Buffer, encoding: BodyEncoding, maxBytes: number, reservation: Reservation): Promise<Buffer> {
+  if (encoding === 'identity') return body;
+  if (body.length < ASYNC_FROM_BYTES) {
+    const out = decompressBody(body, encoding, maxBytes);
+    reservation.add(out.length);
+    return out;
+  }
+  const chunkSize = outputChunkSize(body, encoding, maxBytes);
+  if (!reservation.tryReserve(chunkSize)) throw new BudgetFullError();
+  // zlib allocates the next output buffer once one is full: reserve it when a full one comes out.
+  let budgetFull = false;
+  const more = (chunkLength: number): boolean => {
+    if (chunkLength < chunkSize) return true;
+    if (reservation.tryReserve(chunkSize)) return true;
+    budgetFull = true;
+    return false;
+  };
+  const opts = { maxOutputLength: Math.max(1, maxBytes), chunkSize, onChunk: more };
   try {
     return await zlibOnce(encoding === 'gzip' ? Gunzip : hasZlibHeader(body) ? Inflate : InflateRaw, body, opts);
   } catch (err) {
+    if (budgetFull) throw new BudgetFullError();
     throw decompressError(err, encoding, maxBytes);
   }
 }

@@ -40,7 +40,7 @@ import {
 } from '../../otlp/index.js';
 import type { OtlpGrpcConfig } from './config.js';
 import { BearerAuth } from './auth.js';
-import { TOO_LARGE, decompressBodyAsync, gzipEndsCleanly, parseBodyEncoding, type BodyEncoding } from './decompress.js';
+import { BudgetFullError, TOO_LARGE, decompressBodyAsync, gzipEndsCleanly, parseBodyEncoding, type BodyEncoding } from './decompress.js';
 import type { Ingest, Outcome, TransportMetrics } from './ingest.js';
 import { Lease } from './inflight.js';
 import { ServerLifecycle } from './server-lifecycle.js';
@@ -252,11 +252,11 @@ export class OtlpGrpcServer extends ServerLifecycle<Http2Server | Http2SecureSer
         return this.answerError(stream, GrpcCode.INVALID_ARGUMENT, 'bad_request', 'the message is marked compressed but the call has no grpc-encoding; send grpc-encoding: gzip');
       }
       try {
-        message = await decompressBodyAsync(message, encoding, max);
+        message = await decompressBodyAsync(message, encoding, max, lease);
       } catch (err) {
+        if (err instanceof BudgetFullError) return this.answerError(stream, GrpcCode.UNAVAILABLE, 'refused', this.ingest.busy(), 1000);
         return this.answerUnreadable(stream, err);
       }
-      lease.add(message.length);
     }
     let decoded: DecodeResult;
     try {

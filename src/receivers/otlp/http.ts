@@ -28,7 +28,7 @@ import {
 import type { OtlpHttpConfig } from './config.js';
 import { BearerAuth } from './auth.js';
 import { CorsPolicy } from './cors.js';
-import { ASYNC_FROM_BYTES, TOO_LARGE, decompressBodyAsync, gzipEndsCleanly, parseBodyEncoding } from './decompress.js';
+import { ASYNC_FROM_BYTES, BudgetFullError, TOO_LARGE, decompressBodyAsync, gzipEndsCleanly, parseBodyEncoding } from './decompress.js';
 import type { Ingest, Outcome, TransportMetrics } from './ingest.js';
 import { Lease } from './inflight.js';
 import { ServerLifecycle } from './server-lifecycle.js';
@@ -69,12 +69,13 @@ class BodyError extends Error {
 
 /**
  * Reads the whole body, refusing (and detaching, so the caller can discard the rest) once it passes `limit` or
- * the lease cannot grow. With a declared length the buffer is allocated once (that length was reserved already);
- * otherwise chunks are reserved as they arrive and joined at the end.
+ * the lease cannot grow. Every chunk is reserved as it arrives: a declared length is only a promise, and reserving
+ * or allocating it ahead would let a few connections that announce 20 MB and send nothing hold the whole budget.
+ * Chunks are copied into `into` (a pooled buffer of the declared length) or joined at the end.
  */
 function readBody(req: IncomingMessage, limit: number, declared: number | undefined, lease: Lease, into: ArrayBuffer | undefined): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const whole = into !== undefined ? Buffer.from(into, 0, declared) : declared !== undefined ? Buffer.allocUnsafe(declared) : undefined;
+    const whole = into !== undefined ? Buffer.from(into, 0, declared) : undefined;
     const chunks: Buffer[] = [];
     let total = 0;
     const detach = () => {
@@ -90,13 +91,10 @@ function readBody(req: IncomingMessage, limit: number, declared: number | undefi
       const at = total;
       total += chunk.length;
       if (total > limit) return fail('too_large');
-      if (whole !== undefined) {
-        // Node's parser never delivers more than Content-Length, so this copy stays in bounds.
-        chunk.copy(whole, at);
-      } else {
-        if (!lease.tryReserve(chunk.length)) return fail('busy');
-        chunks.push(chunk);
-      }
+      if (!lease.tryReserve(chunk.length)) return fail('busy');
+      // Node's parser never delivers more than Content-Length, so the copy stays in bounds.
+      if (whole !== undefined) chunk.copy(whole, at);
+      else chunks.push(chunk);
     };
     const onEnd = () => {
       detach();
@@ -235,10 +233,13 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
     const lease = new Lease(this.ingest.budget);
     let pooled: ArrayBuffer | undefined;
     try {
-      if (!lease.tryReserve(declared ?? 0)) return this.answerBusy(req, res, wire);
+      // Refused before it is read when it could not fit now; nothing is reserved until bytes arrive.
+      if (declared !== undefined && !this.ingest.budget.fits(declared)) return this.answerBusy(req, res, wire);
       // A compressed body with a declared length is read into a pooled buffer, given back once inflated: it lives no
       // longer, and fresh buffers per request are what starts V8's young-generation GCs most often (core/buffer-pool.ts).
-      if (encoding !== 'identity' && declared !== undefined && declared >= ASYNC_FROM_BYTES) pooled = this.bodies.take(declared);
+      // Only while the pool stays bounded (at most 16 buffers of at most 1 MiB out): this memory is taken before the
+      // bytes arrive, so a flood of idle requests must not grow it.
+      if (encoding !== 'identity' && declared !== undefined && declared >= ASYNC_FROM_BYTES) pooled = this.bodies.tryTake(declared);
       let body: Buffer;
       try {
         body = await readBody(req, limit, declared, lease, pooled);
@@ -257,9 +258,10 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
       // changes the batch (TraceBatch.received); a pooled one is copied (~2 µs for a 500-span request).
       let gzipped: Buffer | undefined;
       try {
-        raw = await decompressBodyAsync(body, encoding, limit);
+        raw = await decompressBodyAsync(body, encoding, limit, lease);
         if (encoding === 'gzip' && wire === 'proto' && gzipEndsCleanly(body, raw)) gzipped = pooled !== undefined ? Buffer.from(body) : body;
       } catch (err) {
+        if (err instanceof BudgetFullError) return this.answerBusy(req, res, wire);
         const tooLarge = (err as PermanentError).code === TOO_LARGE;
         return this.answerError(req, res, tooLarge ? 413 : 400, tooLarge ? 'too_large' : 'bad_request', errorMessage(err), wire);
       } finally {
@@ -267,7 +269,6 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
         if (pooled !== undefined) this.bodies.give(pooled);
         pooled = undefined;
       }
-      if (raw !== body) lease.add(raw.length);
 
       let decoded: DecodeResult;
       try {

@@ -1,7 +1,8 @@
 /**
  * The receiver's memory bound: bytes of request bodies held at once, across every connection and both transports.
- * A request reserves what it holds (bytes as sent, then the decompressed copy) through a `Lease` and gives it all
- * back when answered. When a reservation would exceed the budget the request is refused with a retryable status
+ * A request reserves what it holds through a `Lease` — bytes as they arrive (never a declared length ahead of
+ * them: idle connections that announce large bodies must not take the budget from senders that send), then the
+ * decompression output before zlib allocates it — and gives it all back when answered. When a reservation would exceed the budget the request is refused with a retryable status
  * instead of being buffered, so a burst of large or slow requests costs the sender a retry, not this process its
  * heap.
  */
@@ -22,6 +23,11 @@ export class InflightBudget {
     if (this.used + n > this.limit) return false;
     this.used += n;
     return true;
+  }
+
+  /** Whether `n` more bytes would fit now (nothing reserved). */
+  fits(n: number): boolean {
+    return this.used + n <= this.limit;
   }
 
   /** Counts `n` bytes that are already held (a decompressed copy): later requests see them, this one goes on. */

@@ -1,4 +1,5 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Socket } from 'node:net';
 import { gzipSync, deflateSync, deflateRawSync, createGzip } from 'node:zlib';
 import { PermanentError, RetryableError } from '../../../src/core/errors.js';
 import { encodeTraceRequest, encodeTraceRequestJson } from '../../../src/otlp/index.js';
@@ -369,6 +370,40 @@ describe('otlp receiver, HTTP: pipeline errors and overload', () => {
     expect((await first).status).toBe(200);
     expect(h.metrics.find('pulse_receiver_inflight_bytes')?.get({ receiver: 'otlp' })).toBe(0);
     expect((await post(h.http, { headers: PROTO, body: big })).status).toBe(200);
+  });
+
+  it('requests that announce a large body and send nothing hold none of the budget: other senders are served', async () => {
+    h = await startReceiver({
+      protocols: { http: { endpoint: '127.0.0.1:0', max_request_body_size: '64KiB' } },
+      max_inflight_bytes: '64KiB',
+    });
+    const { connect } = await import('node:net');
+    const idle = await Promise.all(
+      [65_536, 65_536, 40_000].map(
+        (length, i) =>
+          new Promise<Socket>((resolve) => {
+            const socket = connect(h!.http.port, h!.http.host, () => {
+              const encoding = i === 1 ? 'content-encoding: gzip\r\n' : '';
+              socket.write(`POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: application/x-protobuf\r\n${encoding}content-length: ${length}\r\n\r\n`);
+              resolve(socket);
+            });
+            socket.on('error', () => {});
+          }),
+      ),
+    );
+    try {
+      await new Promise((r) => setTimeout(r, 50));
+      expect(h.metrics.find('pulse_receiver_inflight_bytes')?.get({ receiver: 'otlp' })).toBe(0);
+      const res = await post(h.http, { headers: PROTO, body: protoBody });
+      expect(res.status).toBe(200);
+      expect(h.next.spans()).toBe(batch.spanCount);
+      // Bytes that do arrive are counted as they arrive.
+      idle[2]!.write(Buffer.alloc(30_000));
+      await new Promise((r) => setTimeout(r, 50));
+      expect(h.metrics.find('pulse_receiver_inflight_bytes')?.get({ receiver: 'otlp' })).toBe(30_000);
+    } finally {
+      for (const s of idle) s.destroy();
+    }
   });
 
   it('keeps concurrent compressed requests apart while reusing body buffers, also after refused and aborted ones', async () => {
