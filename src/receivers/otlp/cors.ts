@@ -49,7 +49,11 @@ export class CorsPolicy {
   decorate(req: IncomingMessage, res: ServerResponse): void {
     const origin = req.headers.origin;
     res.setHeader('Vary', 'Origin');
-    if (origin !== undefined && this.isAllowedOrigin(origin)) res.setHeader('Access-Control-Allow-Origin', origin);
+    if (origin !== undefined && this.isAllowedOrigin(origin)) {
+      res.setHeader('Access-Control-Allow-Origin', origin);
+      // Browser exporters back off by it when throttled (429/503); a cross-origin script cannot read it otherwise.
+      res.setHeader('Access-Control-Expose-Headers', 'Retry-After');
+    }
   }
 
   /** Checks a preflight and, when it passes, sets the allow headers on `res` (the caller writes the status). */

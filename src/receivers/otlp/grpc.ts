@@ -12,7 +12,8 @@
  *   ExportTraceServiceResponse; trailers `grpc-status: 0`;
  * - errors: a trailers-only response (`grpc-status`, percent-encoded `grpc-message`, and for retryable errors
  *   `grpc-status-details-bin` = base64 google.rpc.Status with a RetryInfo detail); a content type that is not
- *   `application/grpc…` gets plain HTTP 415, a method other than POST HTTP 405;
+ *   `application/grpc…` (or is gRPC-Web's) gets plain HTTP 415, another codec than protobuf (`application/grpc+json`)
+ *   UNIMPLEMENTED, a method other than POST HTTP 405;
  * - exactly one message per call; `grpc-encoding` gzip, deflate or identity; `grpc-timeout` bounds how long the
  *   request may take to arrive.
  * A stream reset or a client that goes away only ends that stream; nothing is thrown into the process.
@@ -147,8 +148,12 @@ export class OtlpGrpcServer extends ServerLifecycle<Http2Server | Http2SecureSer
 
   private handle(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
     const contentType = headers['content-type'];
-    if (contentType === undefined || !contentType.startsWith('application/grpc')) {
+    const codec = grpcCodec(contentType);
+    if (codec === 'not-grpc') {
       return this.answerHttp(stream, 415, `content-type ${contentType ?? '(none)'} is not gRPC; send application/grpc`);
+    }
+    if (codec === 'grpc-web') {
+      return this.answerHttp(stream, 415, `content-type ${contentType} is gRPC-Web, which needs a proxy in front of this server; send application/grpc, or use OTLP/HTTP`);
     }
     const method = headers[':method'];
     if (method !== 'POST') return this.answerHttp(stream, 405, `method ${method} is not allowed; gRPC uses POST`);
@@ -163,6 +168,9 @@ export class OtlpGrpcServer extends ServerLifecycle<Http2Server | Http2SecureSer
     const encoding = parseBodyEncoding(typeof grpcEncoding === 'string' ? grpcEncoding : undefined);
     if (encoding === undefined) {
       return this.answerError(stream, GrpcCode.UNIMPLEMENTED, 'unsupported', `grpc-encoding ${String(grpcEncoding)} is not supported; use gzip or identity`);
+    }
+    if (codec === 'other-codec') {
+      return this.answerError(stream, GrpcCode.UNIMPLEMENTED, 'unsupported', `content-type ${contentType}: only the protobuf codec is served; send application/grpc or application/grpc+proto`);
     }
     const shed = this.ingest.shedding();
     if (shed !== undefined) return this.answerError(stream, GrpcCode.RESOURCE_EXHAUSTED, 'refused', shed.message, shed.retryAfterMs);
@@ -249,7 +257,8 @@ export class OtlpGrpcServer extends ServerLifecycle<Http2Server | Http2SecureSer
     let message = frame.message;
     if (frame.compressed) {
       if (encoding === 'identity') {
-        return this.answerError(stream, GrpcCode.INVALID_ARGUMENT, 'bad_request', 'the message is marked compressed but the call has no grpc-encoding; send grpc-encoding: gzip');
+        // INTERNAL, as the gRPC spec has it: the sender's framing contradicts its own headers.
+        return this.answerError(stream, GrpcCode.INTERNAL, 'bad_request', 'the message is marked compressed but the call has no grpc-encoding; send grpc-encoding: gzip');
       }
       try {
         message = await decompressBodyAsync(message, encoding, max, lease);
@@ -368,4 +377,18 @@ export class OtlpGrpcServer extends ServerLifecycle<Http2Server | Http2SecureSer
     stream.once('close', () => clearTimeout(timer));
     stream.resume();
   }
+}
+
+/**
+ * What a gRPC content type asks for (`application/grpc` [`+proto` | `+json` | …], gRPC over HTTP/2 spec): the
+ * protobuf codec, another codec, gRPC-Web (a different wire format, served by a proxy), or not gRPC at all.
+ */
+export function grpcCodec(contentType: string | undefined): 'proto' | 'other-codec' | 'grpc-web' | 'not-grpc' {
+  if (contentType === undefined) return 'not-grpc';
+  const semi = contentType.indexOf(';');
+  const type = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  if (type === 'application/grpc' || type === 'application/grpc+proto') return 'proto';
+  if (type.startsWith('application/grpc-web')) return 'grpc-web';
+  if (type.startsWith('application/grpc+')) return 'other-codec';
+  return 'not-grpc';
 }

@@ -61,6 +61,25 @@ function parseContentType(v: string | undefined): Wire | undefined {
   return undefined;
 }
 
+/**
+ * The path of a request target, without its query. A target in absolute form (`http://host:port/v1/traces`, what a
+ * client talking through a forward proxy may send) is routed by its path, as RFC 9112 §3.2.2 requires servers to
+ * accept it.
+ */
+export function requestPath(url: string): string {
+  let start = 0;
+  if (url.charCodeAt(0) !== 47 /* / */) {
+    const scheme = url.indexOf('://');
+    if (scheme > 0) {
+      const slash = url.indexOf('/', scheme + 3);
+      if (slash < 0) return '/';
+      start = slash;
+    }
+  }
+  const q = url.indexOf('?', start);
+  return q < 0 ? (start === 0 ? url : url.slice(start)) : url.slice(start, q);
+}
+
 class BodyError extends Error {
   constructor(readonly reason: 'too_large' | 'busy' | 'aborted') {
     super(reason);
@@ -180,9 +199,7 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
     const contentType = req.headers['content-type'];
     const wire = parseContentType(contentType);
     const answerWire: Wire = wire ?? 'json';
-    const url = req.url ?? '/';
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
+    const path = requestPath(req.url ?? '/');
     const method = req.method ?? '';
 
     if (this.cors !== undefined && req.headers.origin !== undefined && method !== 'OPTIONS') this.cors.decorate(req, res);

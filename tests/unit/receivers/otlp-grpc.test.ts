@@ -143,10 +143,26 @@ describe('otlp receiver, gRPC', () => {
     expect(res.grpcMessage).toContain('snappy');
   });
 
-  it('a content type that is not gRPC → HTTP 415', async () => {
-    const { s } = await start();
+  it('a content type that is not gRPC, or is gRPC-Web → HTTP 415; another codec than protobuf → UNIMPLEMENTED', async () => {
+    const { h, s } = await start();
     const res = await grpcCall(s, grpcFrame(message), { 'content-type': 'application/json' });
     expect(res.headers[':status']).toBe(415);
+    const web = await grpcCall(s, grpcFrame(message), { 'content-type': 'application/grpc-web+proto' });
+    expect(web.headers[':status']).toBe(415);
+    const json = await grpcCall(s, grpcFrame(message), { 'content-type': 'application/grpc+json' });
+    expect(json.grpcStatus).toBe(12);
+    expect(json.grpcMessage).toContain('only the protobuf codec');
+    expect(h.next.calls).toBe(0);
+    expect((await grpcCall(s, grpcFrame(message), { 'content-type': 'application/grpc+proto' })).grpcStatus).toBe(0);
+    expect((await grpcCall(s, grpcFrame(message), { 'content-type': 'application/grpc; charset=utf-8' })).grpcStatus).toBe(0);
+    expect(h.next.calls).toBe(2);
+  });
+
+  it('a message marked compressed on a call without grpc-encoding → INTERNAL (gRPC spec)', async () => {
+    const { s } = await start();
+    const res = await grpcCall(s, grpcFrame(message, true));
+    expect(res.grpcStatus).toBe(13);
+    expect(res.grpcMessage).toContain('no grpc-encoding');
   });
 
   it('a retryable "unavailable" error → UNAVAILABLE with RetryInfo in grpc-status-details-bin', async () => {

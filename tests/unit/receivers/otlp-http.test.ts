@@ -212,6 +212,18 @@ describe('otlp receiver, HTTP: bad requests are refused with a reason, and the s
     await expectStillServing(h);
   });
 
+  it('routes a target in absolute form (sent through a forward proxy) and one with a query by their path', async () => {
+    h = await startReceiver();
+    const target = `http://${h.http.host}:${h.http.port}`;
+    expect((await post(h.http, { path: `${target}/v1/traces`, headers: PROTO, body: protoBody })).status).toBe(200);
+    expect((await post(h.http, { path: `${target}/v1/traces?tenant=a`, headers: PROTO, body: protoBody })).status).toBe(200);
+    expect((await post(h.http, { path: '/v1/traces?tenant=a', headers: PROTO, body: protoBody })).status).toBe(200);
+    const other = await post(h.http, { path: `${target}/v1/metrics`, headers: PROTO, body: protoBody });
+    expect(other.status).toBe(404);
+    expect(decodeStatus(other.body).message).toContain('nothing is served at /v1/metrics');
+    expect(h.next.spans()).toBe(3 * batch.spanCount);
+  });
+
   it('a 50 MB body with Content-Length → 413 before the body is read', async () => {
     h = await startReceiver();
     const size = 50 * 1024 * 1024;
@@ -507,6 +519,8 @@ describe('otlp receiver, HTTP: CORS and auth', () => {
     expect(res.status).toBe(200);
     expect(res.headers['access-control-allow-origin']).toBe('https://a.b.example.com');
     expect(res.headers.vary).toBe('Origin');
+    // A browser exporter reads Retry-After when throttled; cross-origin, only if it is exposed.
+    expect(res.headers['access-control-expose-headers']).toBe('Retry-After');
     const other = await post(h.http, { headers: { ...JSON_CT, origin: 'https://evil.test' }, body: jsonBody });
     expect(other.headers['access-control-allow-origin']).toBeUndefined();
   });
