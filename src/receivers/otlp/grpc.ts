@@ -332,7 +332,7 @@ export class OtlpGrpcServer extends ServerLifecycle<Http2Server | Http2SecureSer
       this.metrics.requests.aborted.inc();
       return;
     }
-    this.ingest.recordError(this.metrics, outcome, message);
+    this.ingest.recordError(this.metrics, outcome, message, { socket: stream.session?.socket, userAgent: undefined });
     const headers: OutgoingHttpHeaders = {
       ':status': 200,
       'content-type': 'application/grpc',
@@ -349,7 +349,7 @@ export class OtlpGrpcServer extends ServerLifecycle<Http2Server | Http2SecureSer
 
   /** Plain HTTP refusals for requests that are not gRPC at all (wrong content type or method). */
   private answerHttp(stream: ServerHttp2Stream, status: number, message: string): void {
-    this.ingest.recordError(this.metrics, 'unsupported', message);
+    this.ingest.recordError(this.metrics, 'unsupported', message, { socket: stream.session?.socket, userAgent: undefined });
     if (stream.destroyed || stream.headersSent) return;
     const body = Buffer.from(message + '\n');
     stream.respond({ ':status': status, 'content-type': 'text/plain; charset=utf-8', 'content-length': body.length });

@@ -345,7 +345,7 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
       this.metrics.requests.aborted.inc();
       return;
     }
-    this.ingest.recordError(this.metrics, outcome, message);
+    this.ingest.recordError(this.metrics, outcome, message, { socket: req.socket, userAgent: req.headers['user-agent'] });
     const code = grpcCodeForHttpStatus(status);
     const body = wire === 'proto' ? encodeStatus(code, message) : encodeStatusJson(code, message);
     if (retryAfterMs !== undefined) res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));

@@ -167,12 +167,14 @@ export class Ingest {
   }
 
   /**
-   * Counts a request answered with an error under `outcome` and, unless the outcome is `refused` (retryable: the
-   * sender did nothing wrong), logs it as a bad request.
+   * Counts a request answered with an error under `outcome` and logs it, rate-limited: a bad request (the sender
+   * must change something), or a refusal (`refused`: retryable, the sender did nothing wrong, but an operator needs
+   * to see that data is being turned away). `sender` names who sent it (address, user agent when known).
    */
-  recordError(m: TransportMetrics, outcome: Outcome, message: string): void {
+  recordError(m: TransportMetrics, outcome: Outcome, message: string, sender?: Sender): void {
     m.requests[outcome].inc();
-    if (outcome !== 'refused') this.logBadRequest(m.transport, outcome, message);
+    if (outcome === 'refused') this.logRefused(m.transport, message, sender);
+    else this.logBadRequest(m.transport, outcome, message, sender);
   }
 
   /**
@@ -184,12 +186,35 @@ export class Ingest {
     return `the receiver holds its limit of ${this.budget.limit} bytes of requests in flight (max_inflight_bytes); retry later`;
   }
 
-  /** Logs a refused request: at debug each time, at warn at most every 30 s with a count. */
-  private logBadRequest(transport: Transport, outcome: Outcome, message: string): void {
-    if (this.logger.isLevelEnabled('debug')) this.logger.debug({ transport, outcome }, message);
+  /** Logs a bad request: at debug each time, at warn at most every 30 s with a count. */
+  private logBadRequest(transport: Transport, outcome: Outcome, message: string, sender: Sender | undefined): void {
+    if (this.logger.isLevelEnabled('debug')) this.logger.debug({ transport, outcome, ...senderFields(sender) }, message);
     const skipped = this.badRequests.take('bad_request');
     if (skipped !== undefined) {
-      this.logger.warn({ transport, outcome, skipped }, `refused a request: ${message}`);
+      this.logger.warn({ transport, outcome, skipped, ...senderFields(sender) }, `refused a request: ${message}`);
     }
   }
+
+  /** Logs a retryable refusal at most every 30 s, with how many went unlogged. */
+  private logRefused(transport: Transport, message: string, sender: Sender | undefined): void {
+    const skipped = this.badRequests.take('refused');
+    if (skipped !== undefined) {
+      this.logger.warn({ transport, outcome: 'refused', skipped, ...senderFields(sender) }, `answered a request "retry later": ${message}`);
+    }
+  }
+}
+
+/** Who sent a request, for the log lines of refused ones. */
+export interface Sender {
+  readonly socket: { readonly remoteAddress?: string | undefined } | undefined;
+  readonly userAgent: string | undefined;
+}
+
+function senderFields(sender: Sender | undefined): { peer?: string; user_agent?: string } {
+  if (sender === undefined) return {};
+  const out: { peer?: string; user_agent?: string } = {};
+  const peer = sender.socket?.remoteAddress;
+  if (peer !== undefined) out.peer = peer;
+  if (sender.userAgent !== undefined) out.user_agent = sender.userAgent.slice(0, 200);
+  return out;
 }

@@ -46,6 +46,8 @@ export interface Harness {
   http: HostPort;
   grpc: HostPort;
   fatal: Error[];
+  /** The receiver's log lines (info and above), parsed. */
+  logs: Array<Record<string, unknown>>;
 }
 
 /** Starts a receiver from a raw (YAML-shaped) config; both protocols on 127.0.0.1:0 unless the config says else. */
@@ -57,8 +59,10 @@ export async function startReceiver(raw: Record<string, unknown> = {}): Promise<
   const next = new FakeNext();
   const metrics = new MetricsRegistry();
   const overload = new OverloadRefusals();
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
   const receiver = otlpReceiverFactory.create.traces!(
-    { id: 'otlp', kind: 'receiver', logger: pino({ level: 'silent' }), metrics, dataDir: '/nonexistent', overload },
+    { id: 'otlp', kind: 'receiver', logger, metrics, dataDir: '/nonexistent', overload },
     config,
     next,
   ) as OtlpReceiver;
@@ -72,6 +76,7 @@ export async function startReceiver(raw: Record<string, unknown> = {}): Promise<
     http: receiver.httpAddress() ?? { host: '', port: 0 },
     grpc: receiver.grpcAddress() ?? { host: '', port: 0 },
     fatal,
+    logs,
   };
 }
 

@@ -126,6 +126,36 @@ describe('otlp receiver, HTTP: bad requests are refused with a reason, and the s
     await expectStillServing(h);
   });
 
+  it('logs who sent a bad request, and logs retryable refusals too, each at most every 30 s', async () => {
+    h = await startReceiver({
+      protocols: { http: { endpoint: '127.0.0.1:0', max_request_body_size: '64KiB' } },
+      max_inflight_bytes: '64KiB',
+    });
+    const ua = { 'user-agent': 'OTel-OTLP-Exporter-Go/1.2.3' };
+    for (let i = 0; i < 3; i++) await post(h.http, { headers: { ...PROTO, ...ua }, body: protoBody.subarray(0, protoBody.length - 7) });
+    const bad = h.logs.filter((l) => l.outcome === 'bad_request');
+    expect(bad).toHaveLength(1);
+    expect(bad[0]).toMatchObject({ level: 40, peer: '127.0.0.1', user_agent: 'OTel-OTLP-Exporter-Go/1.2.3', transport: 'http' });
+    expect(String(bad[0]!.msg)).toContain('refused a request: invalid protobuf');
+    // Turned away as busy: the sender did nothing wrong, but an operator needs to see that data is refused.
+    let open!: () => void;
+    h.next.gate = new Promise<void>((r) => (open = r));
+    const big = encodeTraceRequest(makeRealisticBatch({ services: 1, spansPerService: 100, seed: 3 }));
+    const first = post(h.http, { headers: PROTO, body: big });
+    await new Promise<void>((resolve) => {
+      const poll = () => (h!.next.calls > 0 ? resolve() : setTimeout(poll, 5));
+      poll();
+    });
+    expect((await post(h.http, { headers: { ...PROTO, ...ua }, body: big })).status).toBe(503);
+    expect((await post(h.http, { headers: { ...PROTO, ...ua }, body: big })).status).toBe(503);
+    const refused = h.logs.filter((l) => l.outcome === 'refused');
+    expect(refused).toHaveLength(1);
+    expect(refused[0]).toMatchObject({ level: 40, peer: '127.0.0.1', user_agent: 'OTel-OTLP-Exporter-Go/1.2.3' });
+    expect(String(refused[0]!.msg)).toContain('max_inflight_bytes');
+    open();
+    expect((await first).status).toBe(200);
+  });
+
   it('wrong wire type for resource_spans → 400', async () => {
     h = await startReceiver();
     // field 1 (resource_spans, a message) written as fixed32
