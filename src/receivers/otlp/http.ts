@@ -171,6 +171,7 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
     this.auth = options.config.auth !== undefined ? new BearerAuth(options.config.auth.bearer_token) : undefined;
     this.okBody = { proto: encodeTraceResponse(0, ''), json: encodeTraceResponseJson(0, '') };
     this.server.on('request', this.onRequest);
+    this.server.on('checkContinue', this.onCheckContinue);
   }
 
   /**
@@ -186,16 +187,29 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
   }
 
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    this.accept(req, res, false);
+  };
+
+  /**
+   * `Expect: 100-continue`: the sender waits for a go-ahead before it uploads the body. It gets `100 Continue` only
+   * once every check that needs no body has passed, so a body that is too large, of the wrong type or not
+   * authorised is refused before it is sent (Node would otherwise answer 100 at once).
+   */
+  private readonly onCheckContinue = (req: IncomingMessage, res: ServerResponse): void => {
+    this.accept(req, res, true);
+  };
+
+  private accept(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void {
     // A client that goes away mid-request makes these emit; the handler notices through 'close' instead.
     req.on('error', noop);
     res.on('error', noop);
-    this.handle(req, res).catch((err: unknown) => {
+    this.handle(req, res, expectsContinue).catch((err: unknown) => {
       this.logger.error({ err }, 'the OTLP/HTTP handler failed unexpectedly (PULSE_ERR_INTERNAL)');
       this.answerError(req, res, 503, 'refused', `internal error: ${errorMessage(err)}`, 'json', 1000);
     });
-  };
+  }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async handle(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> {
     const contentType = req.headers['content-type'];
     const wire = parseContentType(contentType);
     const answerWire: Wire = wire ?? 'json';
@@ -257,6 +271,7 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
       // Only while the pool stays bounded (at most 16 buffers of at most 1 MiB out): this memory is taken before the
       // bytes arrive, so a flood of idle requests must not grow it.
       if (encoding !== 'identity' && declared !== undefined && declared >= ASYNC_FROM_BYTES) pooled = this.bodies.tryTake(declared);
+      if (expectsContinue) res.writeContinue();
       let body: Buffer;
       try {
         body = await readBody(req, limit, declared, lease, pooled);

@@ -254,6 +254,44 @@ describe('otlp receiver, HTTP: bad requests are refused with a reason, and the s
     expect(h.next.spans()).toBe(3 * batch.spanCount);
   });
 
+  it('Expect: 100-continue gets the go-ahead only when the body would be taken', async () => {
+    h = await startReceiver();
+    const { connect } = await import('node:net');
+    /** Sends the head; answers with what came back before the body was sent, and after (when `body` is given). */
+    const exchange = (head: string, body?: Buffer) =>
+      new Promise<{ before: string; after: string }>((resolve, reject) => {
+        const socket = connect(h!.http.port, h!.http.host, () => socket.write(head));
+        let got = '';
+        let before: string | undefined;
+        socket.on('data', (d: Buffer) => {
+          got += d.toString('latin1');
+          if (before === undefined && body !== undefined && got.includes('\r\n\r\n')) {
+            before = got;
+            got = '';
+            socket.write(body);
+          } else if (before === undefined && body === undefined) {
+            before = got;
+            socket.destroy();
+            resolve({ before, after: '' });
+          } else if (before !== undefined && got.includes('\r\n\r\n')) {
+            socket.destroy();
+            resolve({ before, after: got });
+          }
+        });
+        socket.on('error', reject);
+      });
+    const head = (length: number, type = 'application/x-protobuf') =>
+      `POST /v1/traces HTTP/1.1\r\nhost: x\r\ncontent-type: ${type}\r\ncontent-length: ${length}\r\nexpect: 100-continue\r\n\r\n`;
+    const tooLarge = await exchange(head(50 * 1024 * 1024));
+    expect(tooLarge.before).toMatch(/^HTTP\/1\.1 413 /);
+    const wrongType = await exchange(head(protoBody.length, 'text/plain'));
+    expect(wrongType.before).toMatch(/^HTTP\/1\.1 415 /);
+    const ok = await exchange(head(protoBody.length), Buffer.from(protoBody));
+    expect(ok.before).toMatch(/^HTTP\/1\.1 100 Continue/);
+    expect(ok.after).toMatch(/^HTTP\/1\.1 200 /);
+    expect(h.next.spans()).toBe(batch.spanCount);
+  });
+
   it('a 50 MB body with Content-Length → 413 before the body is read', async () => {
     h = await startReceiver();
     const size = 50 * 1024 * 1024;
