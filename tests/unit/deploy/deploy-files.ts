@@ -148,6 +148,8 @@ export interface K8sObject {
     metrics?: Array<{ type: string; resource?: { name: string } }>;
     replicas?: number;
     strategy?: { type: string };
+    accessModes?: string[];
+    resources?: { requests?: { storage?: string } };
   };
 }
 

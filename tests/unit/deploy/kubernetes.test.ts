@@ -30,6 +30,7 @@ import {
   type Container,
   type K8sObject,
   type PodSpec,
+  type Volume,
 } from './deploy-files.js';
 
 const gateway = k8sObjects('deploy/k8s/gateway');
@@ -96,20 +97,29 @@ function checkPodPorts(c: Container, config: PulseConfig, where: string): void {
   expect(c.readinessProbe?.httpGet?.path, `${where}: readiness`).toBe('/readyz');
 }
 
-/** `service.data_dir` is a mounted emptyDir (or claim) with room for every persistent queue at its max_bytes. */
-function checkDataDir(pod: PodSpec, c: Container, config: PulseConfig, where: string): void {
+/**
+ * `service.data_dir` is a mounted emptyDir, or a claim defined in `objects`, with room for every persistent queue at
+ * its max_bytes. Returns the volume.
+ */
+function checkDataDir(pod: PodSpec, c: Container, config: PulseConfig, where: string, objects: ReadonlyArray<{ obj: K8sObject }> = []): Volume {
   const mount = c.volumeMounts?.find((m) => m.mountPath === config.service.dataDir);
   expect(mount, `${where}: service.data_dir ${config.service.dataDir} is a volume mount`).toBeDefined();
   expect(mount!.readOnly, where).not.toBe(true);
   const volume = pod.volumes?.find((v) => v.name === mount!.name);
   expect(volume?.emptyDir ?? volume?.persistentVolumeClaim, `${where}: data volume`).toBeDefined();
+  const need = persistentQueueBytes(config);
+  expect(need, `${where}: some exporter queues on disk`).toBeGreaterThan(0);
   if (volume?.emptyDir) {
     const limit = volume.emptyDir.sizeLimit;
     expect(limit, `${where}: an emptyDir without sizeLimit can fill the node's disk`).toBeDefined();
-    const need = persistentQueueBytes(config);
-    expect(need, `${where}: some exporter queues on disk`).toBeGreaterThan(0);
     expect(quantityBytes(limit!), `${where}: sizeLimit ${limit} must exceed the queues' ${need} bytes, or the pod is evicted`).toBeGreaterThan(need);
+  } else {
+    const claim = findObject(objects, 'PersistentVolumeClaim', volume!.persistentVolumeClaim!.claimName);
+    const storage = claim.spec?.resources?.requests?.storage;
+    expect(storage, `${where}: the claim requests storage`).toBeDefined();
+    expect(quantityBytes(storage!), `${where}: the claim's ${storage} must exceed the queues' ${need} bytes`).toBeGreaterThan(need);
   }
+  return volume!;
 }
 
 describe('gateway (deploy/k8s/gateway)', () => {
@@ -266,8 +276,14 @@ describe('SLO evaluator (deploy/k8s/evaluator): one slo connector over every gat
     checkPodPorts(evaluatorPulse, ev(), 'evaluator');
   });
 
-  it('service.data_dir is an emptyDir large enough for its alert queues; SIGKILL comes after the shutdown deadline', () => {
-    checkDataDir(evaluatorPod, evaluatorPulse, ev(), 'evaluator');
+  it('service.data_dir is a claim of its own, large enough for its alert queues; SIGKILL comes after the shutdown deadline', () => {
+    // Alert events waiting for Kafka or ClickHouse must outlive a rollout or a drain, not only a container restart.
+    const volume = checkDataDir(evaluatorPod, evaluatorPulse, ev(), 'evaluator', evaluator);
+    expect(volume.persistentVolumeClaim).toBeDefined();
+    const claim = findObject(evaluator, 'PersistentVolumeClaim', volume.persistentVolumeClaim!.claimName);
+    // One writer, and Recreate lets the old pod go before the new one mounts it.
+    expect(claim.spec?.accessModes).toEqual(['ReadWriteOnce']);
+    expect(evaluatorDeployment.spec?.strategy?.type).toBe('Recreate');
     expect(evaluatorPod.terminationGracePeriodSeconds! * 1000).toBeGreaterThan(ev().service.shutdownTimeoutMs);
   });
 
