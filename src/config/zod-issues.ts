@@ -97,6 +97,18 @@ function required(prefix: string, path: readonly PathSegment[], what: string): S
   return { path, atKey: false, message: `${parent === '' ? '' : `${parent}: `}"${String(name)}" is required (${what})` };
 }
 
+/** Whether a union branch failed only because the value has another type (also through a nested union). */
+function typeMismatch(branch: readonly Issue[]): boolean {
+  return branch.some(
+    (i) => i.path.length === 0 && (i.code === 'invalid_type' || (i.code === 'invalid_union' && i.errors.length > 0 && i.errors.every(typeMismatch))),
+  );
+}
+
+/** The types a union branch expected, nested unions included (`a string or a number or true or false`). */
+function mismatchedTypes(branch: readonly Issue[]): string[] {
+  return branch.flatMap((i) => (i.code === 'invalid_type' ? [expected(i.expected)] : i.code === 'invalid_union' && i.path.length === 0 ? i.errors.flatMap(mismatchedTypes) : []));
+}
+
 /** Explains every issue of a failed `safeParse` of `input` against `schema`. */
 export function explainZodIssues(issues: readonly Issue[], schema: z.ZodType, input: unknown, prefix: string): SchemaProblem[] {
   const out: SchemaProblem[] = [];
@@ -136,19 +148,22 @@ export function explainZodIssues(issues: readonly Issue[], schema: z.ZodType, in
         return;
       case 'invalid_union': {
         const branches = issue.errors;
-        const typeMismatch = (b: readonly Issue[]) => b.some((i) => i.path.length === 0 && i.code === 'invalid_type');
+        // The branch whose type the value has explains the problem (`{ in: GET }`: the operator map, not "expected
+        // a string"). A branch that is itself a union of other types (a scalar) is a type mismatch as a whole.
         const partial = branches.find((b) => b.length > 0 && !typeMismatch(b));
         if (partial) {
           for (const inner of partial) explain(inner, path);
           return;
         }
-        const kinds = [...new Set(branches.flatMap((b) => b.filter((i) => i.code === 'invalid_type').map((i) => expected(i.expected))))];
+        const kinds = [...new Set(branches.flatMap(mismatchedTypes))];
         if (value === undefined && kinds.length > 0 && path.length > 0) {
           out.push(required(prefix, path, kinds.join(' or ')));
           return;
         }
         const msg = kinds.length > 0 ? `expected ${kinds.join(' or ')}, got ${describeValue(value)}` : issue.message;
-        out.push({ path, atKey: false, message: `${where}: ${msg}` });
+        // A list where a value or an operator map goes (`method: [GET, POST]`): what was meant is `in`.
+        const hint = Array.isArray(value) && allowedKeys(schema, path).includes('in') ? `; for one of several values write { in: ${listText(value)} }` : '';
+        out.push({ path, atKey: false, message: `${where}: ${msg}${hint}` });
         return;
       }
       case 'invalid_key':
@@ -255,6 +270,10 @@ export function keysAt(schema: z.ZodType, path: readonly PathSegment[]): { keys:
 }
 
 /** The keys allowed at `path` (empty when unknown), for suggestions. */
+function listText(values: readonly unknown[]): string {
+  return `[${values.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(', ')}]`;
+}
+
 export function allowedKeys(schema: z.ZodType, path: readonly PathSegment[]): string[] {
   return keysAt(schema, path).keys;
 }
