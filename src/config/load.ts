@@ -35,7 +35,7 @@ import { FrozenMap, deepFreeze } from './frozen.js';
 import { sortIssues, type ComponentConfig, type ConfigIssue, type PipelineConfig, type PulseConfig, type ServiceConfig } from './model.js';
 import { serviceSchema, ID_NAME_PATTERN, type ServiceSection } from './service-schema.js';
 import { explainZodIssues, unknownKeyProblems } from './zod-issues.js';
-import { IssueCollector, keyText, locate, offsetOf, skipBlank } from './yaml-nodes.js';
+import { IssueCollector, duplicateKeyMessage, keyText, locate, offsetOf, skipBlank } from './yaml-nodes.js';
 
 export type LoadResult =
   | { readonly config: PulseConfig; readonly warnings: readonly ConfigIssue[] }
@@ -82,6 +82,10 @@ export function loadConfigText(text: string, fileName: string, registry: Compone
     for (const e of doc.errors) {
       // yaml reports a duplicate key where the previous entry ended; point at the duplicate key itself.
       const offset = e.code === 'DUPLICATE_KEY' ? nextTokenOffset(text, e.pos[0]) : e.pos[0];
+      if (e.code === 'DUPLICATE_KEY') {
+        issues.error(offset, duplicateKeyMessage(text, offset));
+        continue;
+      }
       const message = e.code === 'MULTIPLE_DOCS' ? 'a config file holds one YAML document: remove the "---" separator and what follows, or merge it into the first' : e.message;
       issues.error(offset, `YAML syntax: ${message}`);
     }

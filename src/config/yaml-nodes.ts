@@ -134,3 +134,42 @@ export function skipBlank(text: string, offset: number): number {
   }
   return i;
 }
+
+/**
+ * The message for yaml's DUPLICATE_KEY error at `offset` (the duplicate key, see `skipBlank`): names the key and,
+ * in a block map, the line of its first occurrence, where yaml only says "Map keys must be unique".
+ */
+export function duplicateKeyMessage(text: string, offset: number): string {
+  const key = keyTextAt(text, offset);
+  if (key === undefined) return 'YAML syntax: a key appears twice in this map; keep one';
+  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
+  const indent = offset - lineStart;
+  const first = text.slice(lineStart, offset).trim() === '' ? firstOccurrenceLine(text, lineStart, indent, key) : undefined;
+  return `YAML syntax: the key "${key}" appears twice in this map${first !== undefined ? ` (first on line ${first})` : ''}; keep one`;
+}
+
+/** The key written at `offset` (`name:`, `"name":`, `'name':`), or undefined when none is there. */
+function keyTextAt(text: string, offset: number): string | undefined {
+  const q = text[offset];
+  if (q === '"' || q === "'") {
+    const end = text.indexOf(q, offset + 1);
+    return end < 0 ? undefined : text.slice(offset + 1, end);
+  }
+  const m = /^([^:\n#,{}[\]]+?)\s*:(?:\s|$)/.exec(text.slice(offset, offset + 300));
+  return m?.[1];
+}
+
+/** The 1-based line where `key` first appears at `indent` in the block map that holds the line at `lineStart`. */
+function firstOccurrenceLine(text: string, lineStart: number, indent: number, key: string): number | undefined {
+  const lines = text.slice(0, lineStart).split('\n');
+  lines.pop(); // what follows the last newline: the duplicate's own line, not before it
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i]!;
+    const body = line.trimStart();
+    if (body === '' || body.startsWith('#')) continue;
+    const at = line.length - body.length;
+    if (at < indent) return undefined; // the map ended: its parent's line
+    if (at === indent && keyTextAt(line, at) === key) return i + 1;
+  }
+  return undefined;
+}

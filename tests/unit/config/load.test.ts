@@ -36,8 +36,13 @@ describe('loadConfigText: positions of problems', () => {
     expect(out[0]).toMatch(/^3:1: /);
   });
 
-  it('reports a duplicate key as a syntax error at the second occurrence', () => {
-    expect(problems(yaml(...minimal, '  debug:', ...pipeline))).toEqual([expect.stringMatching(/^5:3: YAML syntax: Map keys must be unique/)]);
+  it('reports a duplicate key as a syntax error at the second occurrence, naming the key and its first line', () => {
+    expect(problems(yaml(...minimal, '  debug:', ...pipeline))).toEqual(['5:3: YAML syntax: the key "debug" appears twice in this map (first on line 4); keep one']);
+    // Nested, quoted, after a comment, and in a flow map (no first line there).
+    expect(problems(yaml('receivers:', '  otlp:', '    protocols: {}', '    # again', '    "protocols": {}', 'exporters: { debug: {}, debug: {} }', ...pipeline))).toEqual([
+      '5:5: YAML syntax: the key "protocols" appears twice in this map (first on line 3); keep one',
+      '6:25: YAML syntax: the key "debug" appears twice in this map; keep one',
+    ]);
   });
 
   it('reports an unknown top-level key at the key, with a did-you-mean', () => {
