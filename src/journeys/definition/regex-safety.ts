@@ -18,11 +18,16 @@
  *   characters, with nothing in between that only one of them can match (`^.*,.*,.*$` is rejected — cubic time;
  *   `^[^,]*,[^,]*,[^,]*$` is fine). An unanchored pattern is tried at every position of the text, which counts as
  *   one such repetition in front: `foo.*bar.*baz` is rejected (measured: 0.7 s on a 4 KB text), `^foo.*bar.*baz`
- *   and `foo.*bar` are fine.
+ *   and `foo.*bar` are fine. "In a row" means along any way through the pattern, because the engine tries them
+ *   all: a part that can match nothing separates nothing (`^a*,*a*,*a*x`), and a repetition inside an optional
+ *   part (`(\d+)?`, `(a+){0,1}`, `(a+|)`) or one branch of a choice (`(a+|b)`) still follows the ones around
+ *   it: `^(\d+)?\.?(\d+)?\.?(\d+)?-rc$` is rejected (measured: 36 s on 4096 digits), `^\d+(\.\d+)?(\.\d+)?-rc$`
+ *   is fine.
  *
  * The analysis is deliberately cautious (it may reject a pattern that would in fact be fast, never the reverse
- * for the shapes above); the messages suggest the usual rewrite. Patterns are compiled in Unicode mode (`u`), which
- * also makes the syntax strict (`\:` is an error there, write `:`).
+ * for the shapes above); the messages suggest the usual rewrite. What passes can still take time quadratic in
+ * the text's length (two overlapping repetitions), which matchers.ts bounds by the length of the text. Patterns
+ * are compiled in Unicode mode (`u`), which also makes the syntax strict (`\:` is an error there, write `:`).
  *
  * A leading or trailing `.*` (or `.*?`) of an unanchored pattern changes nothing for "does it match" (the regex
  * is searched anywhere in the text), so it is removed before compiling: `.*checkout.*` runs as `checkout`, in
@@ -297,41 +302,170 @@ class SafetyCheck {
    * between them can also be consumed by the previous one: the time to fail grows with the cube of the text's
    * length (or worse). A pattern not anchored with `^` is tried at every position of the text, which counts as
    * one more such repetition in front of it.
+   *
+   * "In a row" follows every way through the sequence, because the engine tries them all: a part that can match
+   * nothing (`x?`, `,*`, `(\d+)?`, `(a+){0,3}`, `(a+|)`) may be skipped, and a repetition inside it, or inside one
+   * branch of a choice (`(a+|b)`), links up with the ones around it when that part is taken. Only a repetition of
+   * more than UNBOUNDED_FROM passes is a link itself; the body of a shorter one is walked pass by pass.
    */
   private overlappingChain(seq: SequenceNode, unanchored: boolean): string | undefined {
-    let chain: Array<{ chars: CharSet; last: CharSet; text: string }> = unanchored ? [{ chars: CharSet.ANY, last: CharSet.ANY, text: '' }] : [];
-    let between: CharSet[] = [];
-    for (const item of flatten(seq.items)) {
-      if (item.type === 'quantifier' && (item.max === Infinity || item.max > UNBOUNDED_FROM) && this.info(item.body).max > 0) {
-        const { chars, last } = this.info(item);
-        const link = { chars, last, text: this.text(item) };
-        const prev = chain[chain.length - 1];
-        if (prev && prev.last.intersects(chars) && between.every((c) => c.intersects(prev.chars))) chain.push(link);
-        else chain = [link];
-        between = [];
-        if (chain.length >= 3) return this.chainMessage(chain.map((c) => c.text));
-      } else if (item.type === 'group' && item.body.branches.length > 1) {
-        chain = [];
-        between = [];
-      } else if (this.info(item).min >= 1) {
-        between.push(this.info(item).chars);
-      }
-    }
-    return undefined;
+    const start: Chain = unanchored ? [{ id: 'search', chars: CharSet.ANY, last: CharSet.ANY, text: '', optional: false }] : [];
+    const walked = this.walkChains(seq.items, new ChainSet([start]), undefined);
+    return walked instanceof ChainSet ? undefined : this.chainMessage(walked);
   }
 
-  private chainMessage(texts: string[]): string {
+  /** A repetition that counts as unbounded for the chain rule (more than UNBOUNDED_FROM passes of something). */
+  private isChainLink(node: RegexNode): boolean {
+    return node.type === 'quantifier' && (node.max === Infinity || node.max > UNBOUNDED_FROM) && this.info(node.body).max > 0;
+  }
+
+  private containsChainLink(node: RegexNode): boolean {
+    return this.isChainLink(node) || children(node).some((c) => this.containsChainLink(c));
+  }
+
+  /**
+   * The chains that can be running after `items`, starting from each of `chains`, or the first chain of three
+   * links found (as the texts to quote). `shown` is the text to quote for a link found inside `items`: the item of
+   * the checked sequence that holds it, which is what the author wrote next to the others.
+   */
+  private walkChains(items: readonly RegexNode[], chains: ChainSet, shown: string | undefined): ChainSet | Chain {
+    let current = chains;
+    for (const item of flatten(items)) {
+      const text = shown ?? this.text(item);
+      let next: ChainSet | Chain;
+      if (this.isChainLink(item)) {
+        const { chars, last, nullable } = this.info(item);
+        next = current.extend({ id: `${item.start}:${item.end}`, chars, last, text, optional: shown !== undefined });
+        // `x*` can match nothing too: then the chains run past it as if it were not there.
+        if (next instanceof ChainSet && nullable) next = new ChainSet([...next.chains, ...current.skipped().chains]);
+      } else if (item.type === 'group' && item.body.branches.length > 1) {
+        // A choice: every branch is a way through (an empty branch is the way around).
+        next = this.walkBranches(item.body, current, text);
+      } else if (item.type === 'quantifier' && this.containsChainLink(item.body)) {
+        next = this.walkPasses(item, current, text);
+      } else if (this.info(item).min >= 1) {
+        // Something that must match: a chain goes on only when its last link can consume it too.
+        const chars = this.info(item).chars;
+        next = current.map((c) => (c.length > 0 && c[c.length - 1]!.chars.intersects(chars) ? c : []));
+      } else if (this.info(item).max > 0) {
+        next = current.skipped(); // it can match nothing, so it is no separator
+      } else {
+        continue; // an assertion (^, $, \b)
+      }
+      if (!(next instanceof ChainSet)) return next;
+      current = next;
+    }
+    return current;
+  }
+
+  private walkBranches(alt: AlternationNode, chains: ChainSet, shown: string): ChainSet | Chain {
+    const out: Chain[] = [];
+    for (const branch of alt.branches) {
+      const walked = this.walkChains(branch.items, chains, shown);
+      if (!(walked instanceof ChainSet)) return walked;
+      out.push(...walked.chains);
+    }
+    return new ChainSet(out);
+  }
+
+  /**
+   * A repetition of at most UNBOUNDED_FROM passes whose body holds a link: the chains after min … max passes
+   * (zero passes, the part skipped, when min is 0). The set after one pass depends only on the set before it, so once a set comes back the
+   * rest repeats: its cycle stands for every later pass (which may count a few passes too many — only cautious).
+   */
+  private walkPasses(loop: QuantifierNode, chains: ChainSet, shown: string): ChainSet | Chain {
+    const out: Chain[] = loop.min === 0 ? [...chains.skipped().chains] : [];
+    const seen: ChainSet[] = [chains];
+    let current = chains;
+    for (let pass = 1; pass <= loop.max; pass++) {
+      const walked = this.walkChains([loop.body], current, shown);
+      if (!(walked instanceof ChainSet)) return walked;
+      current = walked;
+      if (pass >= loop.min) out.push(...current.chains);
+      const again = seen.findIndex((s) => s.equals(current));
+      if (again >= 0) {
+        for (const s of seen.slice(again)) out.push(...s.chains);
+        break;
+      }
+      seen.push(current);
+    }
+    return new ChainSet(out);
+  }
+
+  private chainMessage(chain: Chain): string {
+    const texts = chain.map((link) => link.text);
     const search = texts[0] === '';
     const shown = texts.filter((t) => t !== '').map((t) => `"${t}"`);
     const list = `${shown.slice(0, -1).join(', ')} and ${shown[shown.length - 1]}`;
     const what = search
       ? `the regex is not anchored with ^, so it is tried at every position of the text, and ${list} can then match the same characters`
       : `${list} follow each other and can match the same characters`;
+    const optional = chain.some((link) => link.optional);
+    const why = optional ? ' (optional parts and choices count: the engine tries every way through them)' : '';
     return (
-      `${what}: on a text that does not match, matching time grows with the cube of its length or worse. ` +
-      `Use classes that cannot overlap (e.g. "[^,]*," rather than ".*,")${search ? ', anchor it with ^ when the text starts with it,' : ''} ` +
+      `${what}${why}: on a text that does not match, matching time grows with the cube of its length or worse. ` +
+      `Use classes that cannot overlap (e.g. "[^,]*," rather than ".*,")` +
+      `${optional ? ', put the separator inside the optional part ("\\d+(\\.\\d+)?" rather than "(\\d+)?\\.?(\\d+)?")' : ''}` +
+      `${search ? ', anchor it with ^ when the text starts with it,' : ''} ` +
       'or use a glob ("*foo*bar*baz*"), which runs in linear time'
     );
+  }
+}
+
+/** One unbounded repetition of a chain: what it can consume, and the characters it can end with. */
+interface ChainLink {
+  /** Tells links apart (the node's offsets). */
+  readonly id: string;
+  readonly chars: CharSet;
+  readonly last: CharSet;
+  /** What the message quotes. */
+  readonly text: string;
+  /** Found inside an optional part or a choice, or followed by a part skipped (the message then says why that counts). */
+  readonly optional: boolean;
+}
+
+/** The overlapping links running so far (at most two: a third is reported); empty when none is running. */
+type Chain = readonly ChainLink[];
+
+/** The chains one way or another through a sequence may have reached, without repeats. */
+class ChainSet {
+  readonly chains: readonly Chain[];
+  private readonly keys: ReadonlySet<string>;
+
+  constructor(chains: readonly Chain[]) {
+    const byKey = new Map<string, Chain>();
+    for (const c of chains) {
+      // Only the length and the last link matter for what can follow.
+      const key = c.length === 0 ? '' : `${c.length}@${c[c.length - 1]!.id}`;
+      if (!byKey.has(key)) byKey.set(key, c);
+    }
+    this.chains = [...byKey.values()];
+    this.keys = new Set(byKey.keys());
+  }
+
+  map(f: (c: Chain) => Chain): ChainSet {
+    return new ChainSet(this.chains.map(f));
+  }
+
+  /** Each chain followed by `link`: one link longer when they overlap, else a new chain; a chain of three when one reaches it. */
+  extend(link: ChainLink): ChainSet | Chain {
+    const out: Chain[] = [];
+    for (const c of this.chains) {
+      const prev = c[c.length - 1];
+      const next = prev !== undefined && prev.last.intersects(link.chars) ? [...c, link] : [link];
+      if (next.length >= 3) return next;
+      out.push(next);
+    }
+    return new ChainSet(out);
+  }
+
+  /** The same chains, with a part that can match nothing skipped after their last link. */
+  skipped(): ChainSet {
+    return this.map((c) => (c.length === 0 || c[c.length - 1]!.optional ? c : [...c.slice(0, -1), { ...c[c.length - 1]!, optional: true }]));
+  }
+
+  equals(other: ChainSet): boolean {
+    return this.keys.size === other.keys.size && [...this.keys].every((k) => other.keys.has(k));
   }
 }
 

@@ -20,6 +20,11 @@ const ACCEPTED: Array<[pattern: string, texts: Array<[string, boolean]>]> = [
   ['\\p{L}+', [['München', true], ['123', false]]],
   ['^\\d{3}$', [['200', true], ['2000', false]]],
   ['(?<version>v\\d+)', [['v2', true]]],
+  // Optional parts that begin with a separator the repetitions cannot match do not chain.
+  ['^\\d+(\\.\\d+)?(\\.\\d+)?(\\.\\d+)?-rc$', [['1.2.3-rc', true], ['1..2-rc', false]]],
+  ['^(\\d+\\.){3}\\d+$', [['10.0.0.1', true], ['10.0.0', false]]],
+  ['^(a+b)?(a+b)?(a+b)?c', [['aababc', true], ['aaa', false]]],
+  ['^v?(\\d+)(\\.\\d+)?(-rc\\d+)?$', [['v1.2-rc3', true], ['v1.2-rc', false]]],
 ];
 
 /** Patterns that can backtrack catastrophically or are not supported, with a part of the reason given. */
@@ -38,6 +43,19 @@ const REJECTED: Array<[pattern: string, reason: RegExp]> = [
   ['^(.*),(.*),(.*)$', /"\.\*", "\.\*" and "\.\*" follow each other and can match the same characters.*cube/],
   ['foo.*bar.*baz', /not anchored with \^.*glob/],
   ['\\d+\\d+\\d+', /can then match the same characters/],
+  // An optional part (?, {0,1}, an empty branch) is both taken and skipped: its repetition still chains.
+  ['^(\\d+)?\\.?(\\d+)?\\.?(\\d+)?\\.?(\\d+)?-rc$', /^"\(\\d\+\)\?", "\(\\d\+\)\?" and "\(\\d\+\)\?" follow each other and can match the same characters \(optional parts and choices count: the engine tries every way through them\): .*cube.*"\\d\+\(\\\.\\d\+\)\?" rather than/],
+  ['^(.*)?(.*)?(.*)?(.*)?b', /^"\(\.\*\)\?", "\(\.\*\)\?" and "\(\.\*\)\?" follow each other and can match the same characters \(optional parts/],
+  ['^(a+)?(a+)?(a+)?(a+)?b', /^"\(a\+\)\?", "\(a\+\)\?" and "\(a\+\)\?" follow each other/],
+  ['^([a-z0-9-]+)?([a-z0-9]+)?([a-z-]+)?/orders$', /^"\(\[a-z0-9-\]\+\)\?", "\(\[a-z0-9\]\+\)\?" and "\(\[a-z-\]\+\)\?" follow each other/],
+  ['^(a+){0,1}(a+){0,1}(a+){0,1}b', /^"\(a\+\)\{0,1\}", "\(a\+\)\{0,1\}" and "\(a\+\)\{0,1\}" follow each other/],
+  ['^(a+|)(a+|)(a+|)b', /^"\(a\+\|\)", "\(a\+\|\)" and "\(a\+\|\)" follow each other/],
+  ['^(?:|\\d+)x?(?:|\\d+)x?(?:|\\d+)$', /^"\(\?:\|\\d\+\)", .* follow each other/],
+  ['(\\d+)?(\\d+)?x', /not anchored with \^.*"\(\\d\+\)\?" and "\(\\d\+\)\?" can then match the same characters \(optional parts/],
+  // A repetition that can match nothing separates nothing; a choice is followed through each branch.
+  ['^a*,*a*,*a*x', /^"a\*", "a\*" and "a\*" follow each other and can match the same characters \(optional parts/],
+  ['^(a+|b)(a+|b)(a+|b)c', /^"\(a\+\|b\)", "\(a\+\|b\)" and "\(a\+\|b\)" follow each other/],
+  ['^.*(a|b).*(c|d).*x$', /^"\.\*", "\.\*" and "\.\*" follow each other and can match the same characters: /],
   ['(a)\\1', /backreferences like "\\1" are not supported/],
   ['(?<n>a)\\k<n>', /backreferences like "\\k<n>"/],
   ['a(?=b)', /lookarounds like "\(\?=b\)" are not supported/],
@@ -86,4 +104,32 @@ describe('checkRegex', () => {
     expect(compiled('.*')).toEqual(['', true]);
     expect(compiled('a|.*b')).toEqual(['a|.*b', false]);
   });
+});
+
+describe('checkRegex: optional parts and choices between repetitions', () => {
+  // Every way of writing "maybe this repetition" — the engine tries each both with and without it.
+  const optionally = (x: string) => [`(${x})?`, `(?:${x}){0,1}`, `(${x}|)`, `(|${x})`, `(${x}|z)`, `(${x})?z?`];
+  const repetitions = ['\\d+', 'a+', '.*', '[a-z0-9-]+', '\\w*'];
+
+  for (const rep of repetitions) {
+    for (const opt of optionally(rep)) {
+      const pattern = `^${opt}\\.?${opt}\\.?${opt}\\.?${opt}-rc$`;
+      it(`rejects ${pattern}`, () => {
+        const r = checkRegex(pattern);
+        expect(r.ok).toBe(false);
+        if (!r.ok) expect(r.message).toMatch(/follow each other and can match the same characters \(optional parts and choices count/);
+      });
+    }
+  }
+
+  // The same shapes are fine when each optional part starts or ends with a separator its repetition cannot match.
+  for (const rep of repetitions.filter((r) => r !== '.*')) {
+    for (const opt of [...optionally(`,${rep}`), ...optionally(`${rep},`)]) {
+      const pattern = `^${rep}${opt}${opt}${opt}$`;
+      it(`accepts ${pattern}`, () => {
+        const r = checkRegex(pattern);
+        if (!r.ok) throw new Error(r.message);
+      });
+    }
+  }
 });
