@@ -8,7 +8,9 @@
  * layout: the real files live in a hidden timestamped directory reached through the `..data` symlink, and each
  * key appears at the top level as a symlink `checkout.yaml -> ..data/checkout.yaml`. A dangling symlink (a key
  * removed from the ConfigMap, for the moment between the kubelet's swap and its cleanup) is skipped. A file may
- * hold several YAML documents (`---`); empty documents are skipped.
+ * hold several YAML documents (`---`); empty documents are skipped, but a file with no journey document at all
+ * (empty, only comments or `---`) is an error at its `:1:1`: on a hot reload, an emptied or truncated file
+ * would otherwise remove its journeys without a word (the last good definitions stay instead).
  *
  * One pass, never stopping at the first problem: YAML syntax (the document's other checks are skipped, the
  * other documents are still checked), the schema (schema.ts: unknown keys with "did you mean", types, names,
@@ -197,7 +199,14 @@ class FileLoader {
       }
       this.loadDocument(doc);
     }
-    if (documents === 0) this.issues.warning(0, 'this file holds no journey document');
+    // An emptied or truncated file is far more often an editor or a deploy caught half-way than a wish to delete
+    // its journeys, and on reload it would silently drop them: it is an error, and deleting the file is the way.
+    if (documents === 0) {
+      this.issues.error(
+        0,
+        'this file holds no journey document (it is empty, or only comments or "---"): write the journey back, or delete the file to remove its journeys',
+      );
+    }
     return { issues: this.issues.errors(), warnings: this.issues.warnings(), journeys: this.issues.hasErrors ? [] : this.journeys };
   }
 

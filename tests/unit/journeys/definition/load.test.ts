@@ -9,6 +9,8 @@ import { loadJourneyTexts, loadJourneys, type JourneyLoadResult } from '../../..
 import type { JourneySnapshot } from '../../../../src/journeys/model.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
+const NO_DOCUMENT =
+  'this file holds no journey document (it is empty, or only comments or "---"): write the journey back, or delete the file to remove its journeys';
 const yaml = (...lines: string[]) => `${lines.join('\n')}\n`;
 
 const header = (name: string) => ['apiVersion: pulse/v1', 'kind: Journey', 'metadata:', `  name: ${name}`];
@@ -362,11 +364,24 @@ describe('directories', () => {
     ]);
     const comments = tmp({ 'a.yaml': '# nothing yet\n' });
     const r2 = loadJourneys(comments);
-    expect('issues' in r2 && r2.issues.map(formatIssue)).toEqual([
-      `${comments}: no journeys defined in ${comments}: a journey file holds documents with "apiVersion: pulse/v1" and "kind: Journey"`,
-    ]);
-    expect(r2.warnings.map(formatIssue)).toEqual([`${join(comments, 'a.yaml')}:1:1: warning: this file holds no journey document`]);
+    expect('issues' in r2 && r2.issues.map(formatIssue)).toEqual([`${join(comments, 'a.yaml')}:1:1: ${NO_DOCUMENT}`]);
+    expect(r2.warnings).toEqual([]);
   });
+
+  // Emptied or cut short by an editor or a deploy: on a hot reload that must not silently drop the file's journeys.
+  for (const [what, text] of [
+    ['empty', ''],
+    ['only blank lines', '\n\n'],
+    ['only comments', '# checkout: moved to a new file\n# (see the wiki)\n'],
+    ['only ---', '---\n'],
+    ['only empty documents', '---\n# nothing\n---\n...\n'],
+  ] as const) {
+    it(`is an error at file:1:1 when a file holds no journey document (${what}), even next to good files`, () => {
+      const dir = tmp({ 'a.yaml': minimal('signup'), 'checkout.yaml': text });
+      const r = loadJourneys(dir);
+      expect('issues' in r && r.issues.map(formatIssue)).toEqual([`${join(dir, 'checkout.yaml')}:1:1: ${NO_DOCUMENT}`]);
+    });
+  }
 
   it('is an error when the path does not exist', () => {
     const r = loadJourneys('/nonexistent/journeys');

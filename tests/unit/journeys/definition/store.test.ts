@@ -130,6 +130,24 @@ describe('JourneyStore: hot reload', () => {
     expect(store.current().byName.get('checkout')!.start.span.values).toEqual(['POST /api/v2/checkout']);
   });
 
+  it('an emptied or truncated file is a broken edit: its journeys stay in force', async () => {
+    const dir = tmp({ 'checkout.yaml': journey('checkout'), 'signup.yaml': journey('signup', 'POST /api/signup') });
+    const { store, value, logs } = open(dir, { watch: false, pollIntervalMs: 0 });
+    await store.start();
+    writeFileSync(join(dir, 'checkout.yaml'), ''); // `: > checkout.yaml`
+    expect(await store.reloadNow()).toBe('invalid');
+    expect([store.current().generation, names(store.current())]).toEqual([1, ['checkout', 'signup']]);
+    expect(value('pulse_journey_reload_failures_total')).toBe(1);
+    expect(value('pulse_journeys_loaded')).toBe(2);
+    const errors = logs.filter((l) => l.level === 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.msg).toContain(`keeping generation 1: ${join(dir, 'checkout.yaml')}:1:1: this file holds no journey document`);
+    // Removing the file is how a journey is deleted.
+    rmSync(join(dir, 'checkout.yaml'));
+    expect(await store.reloadNow()).toBe('reloaded');
+    expect(names(store.current())).toEqual(['signup']);
+  });
+
   for (const mode of ['polling only', 'fs.watch only'] as const) {
     it(`picks up a Kubernetes ConfigMap update (atomic ..data symlink swap), ${mode}`, async () => {
       const dir = tmp();
