@@ -19,10 +19,13 @@
  *   is logged with its `file:line:col` in one error line, and `pulse_journey_reload_failures_total` counts it (a
  *   broken state is logged once, not at every poll). Valid and different → the new snapshot (generation + 1)
  *   replaces the old, listeners are called, `pulse_journey_reloads_total` counts it. Valid but identical text
- *   (a `touch`) → nothing happens.
+ *   (a `touch`, or a broken edit undone) → nothing changes; after a broken state, an info line says the files
+ *   are valid again.
  *
  * Metrics (label `directory`, as given): `pulse_journey_reloads_total`, `pulse_journey_reload_failures_total`
- * (counters; the initial load is not a reload), `pulse_journeys_loaded` (gauge: journeys in the current snapshot).
+ * (counters; the initial load is not a reload), `pulse_journeys_loaded` (gauge: journeys in the current snapshot),
+ * `pulse_journey_definitions_valid` (gauge: 1 when the files were valid at the last look, 0 when they had
+ * problems — the counter only ever grows, this says whether the problem is still there).
  *
  * Files are read synchronously on the event loop: journey directories are a few small files, and a reload that
  * reads them in one go cannot interleave with another.
@@ -73,6 +76,9 @@ export class JourneyStore {
   private readonly reloads: BoundCounter;
   private readonly failures: BoundCounter;
   private readonly loaded: BoundGauge;
+  private readonly valid: BoundGauge;
+  /** The last load attempt found problems: the next valid one says so, even when nothing changed. */
+  private lastAttemptFailed = false;
   private readonly pollIntervalMs: number;
   private readonly debounceMs: number;
   private readonly useWatch: boolean;
@@ -93,6 +99,12 @@ export class JourneyStore {
       .counter('pulse_journey_reload_failures_total', 'Reloads of journey definitions rejected as invalid; the last good definitions stayed in force')
       .with(labels);
     this.loaded = options.metrics.gauge('pulse_journeys_loaded', 'Journeys in the definitions in force').with(labels);
+    this.valid = options.metrics
+      .gauge(
+        'pulse_journey_definitions_valid',
+        'Whether the journey files were valid at the last look (1) or had problems (0: the last good definitions stay in force)',
+      )
+      .with(labels);
     this.pollIntervalMs = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.debounceMs = options.debounceMs ?? DEFAULT_DEBOUNCE_MS;
     this.useWatch = options.watch ?? true;
@@ -131,6 +143,7 @@ export class JourneyStore {
     const result = loadJourneys(this.directory, { generation: 1 });
     this.logWarnings(result.warnings);
     if ('issues' in result) {
+      this.valid.set(0);
       const lines = result.issues.map(formatIssue);
       const count = `${lines.length} ${lines.length === 1 ? 'problem' : 'problems'}`;
       return Promise.reject(
@@ -141,6 +154,8 @@ export class JourneyStore {
     this.snapshot = result.snapshot;
     this.digest = result.digest;
     this.loaded.set(result.snapshot.journeys.length);
+    this.valid.set(1);
+    this.lastAttemptFailed = false;
     this.started = true;
     if (this.references > 0) this.startWatching();
     this.logger.info(
@@ -233,6 +248,8 @@ export class JourneyStore {
     this.logWarnings(result.warnings);
     if ('issues' in result) {
       this.failures.inc();
+      this.valid.set(0);
+      this.lastAttemptFailed = true;
       const lines = result.issues.map(formatIssue);
       this.logger.error(
         { generation: previous.generation, issues: lines },
@@ -241,7 +258,19 @@ export class JourneyStore {
       );
       return 'invalid';
     }
-    if (result.digest === this.digest) return 'unchanged';
+    this.valid.set(1);
+    const recovered = this.lastAttemptFailed;
+    this.lastAttemptFailed = false;
+    if (result.digest === this.digest) {
+      // Back to the text in force (an edit undone): say so, or the log would end with the error.
+      if (recovered) {
+        this.logger.info(
+          { generation: previous.generation },
+          `journey definitions in ${this.directory} valid again (the files are unchanged from generation ${previous.generation}, which stayed in force)`,
+        );
+      }
+      return 'unchanged';
+    }
     this.snapshot = result.snapshot;
     this.digest = result.digest;
     this.reloads.inc();

@@ -130,6 +130,39 @@ describe('JourneyStore: hot reload', () => {
     expect(store.current().byName.get('checkout')!.start.span.values).toEqual(['POST /api/v2/checkout']);
   });
 
+  it('undoing a broken edit says the definitions are valid again, and the validity gauge follows the files', async () => {
+    const dir = tmp({ 'a.yaml': journey('checkout') });
+    const { store, value, logs } = open(dir, { watch: false });
+    await store.start();
+    expect(value('pulse_journey_definitions_valid')).toBe(1);
+    writeFileSync(join(dir, 'a.yaml'), broken);
+    await waitFor(() => expect(value('pulse_journey_reload_failures_total')).toBe(1));
+    expect(value('pulse_journey_definitions_valid')).toBe(0);
+    // Back to the text in force: nothing to reload, but the log must not end with the error.
+    writeFileSync(join(dir, 'a.yaml'), journey('checkout'));
+    await waitFor(() => expect(value('pulse_journey_definitions_valid')).toBe(1));
+    const after = logs.slice(logs.findIndex((l) => l.level === 'error') + 1);
+    expect(after.map((l) => [l.level, l.msg])).toEqual([
+      ['info', `journey definitions in ${dir} valid again (the files are unchanged from generation 1, which stayed in force)`],
+    ]);
+    expect([store.current().generation, value('pulse_journey_reloads_total'), value('pulse_journey_reload_failures_total')]).toEqual([1, 0, 1]);
+    // Said once: a later look at the same valid files is silent again.
+    expect(await store.reloadNow()).toBe('unchanged');
+    expect(logs.filter((l) => /valid again/.test(l.msg))).toHaveLength(1);
+  });
+
+  it('the validity gauge is 1 again after a broken edit is fixed with a different text', async () => {
+    const dir = tmp({ 'a.yaml': journey('checkout') });
+    const { store, value } = open(dir, { watch: false, pollIntervalMs: 0 });
+    await store.start();
+    writeFileSync(join(dir, 'a.yaml'), broken);
+    expect(await store.reloadNow()).toBe('invalid');
+    expect(value('pulse_journey_definitions_valid')).toBe(0);
+    writeFileSync(join(dir, 'a.yaml'), journey('checkout', 'POST /api/v2/checkout'));
+    expect(await store.reloadNow()).toBe('reloaded');
+    expect(value('pulse_journey_definitions_valid')).toBe(1);
+  });
+
   it('an emptied or truncated file is a broken edit: its journeys stay in force', async () => {
     const dir = tmp({ 'checkout.yaml': journey('checkout'), 'signup.yaml': journey('signup', 'POST /api/signup') });
     const { store, value, logs } = open(dir, { watch: false, pollIntervalMs: 0 });
