@@ -446,7 +446,7 @@ export function makeCheckoutAttempt(n: number): TraceBatch {
   const parts: Array<[string, ReturnType<typeof span>]> = [
     ['frontend', span('POST /api/checkout', SpanKind.SERVER, 0, 300, { 'http.request.method': 'POST', 'http.response.status_code': 200 })],
     ['payments', span('charge card', SpanKind.SERVER, 50, 150)],
-    ['notifier', span('send email', SpanKind.INTERNAL, 200, 250)],
+    ['notifier', span('send email', SpanKind.INTERNAL, 200, 250, { 'notification.template': 'order_confirmation' })],
   ];
   for (const [service, s] of parts) batch.resourceSpans.push(...makeBatch([s], { 'service.name': service }).resourceSpans);
   return batch;

@@ -8,7 +8,8 @@
  * - journey examples: every YAML block of docs/journeys.md that is a journey document (`apiVersion: pulse/v1`) loads
  *   without problems — unless the line before it is `<!-- invalid: <part of the message> -->`, a deliberate mistake,
  *   which must fail with that message. When the block after such an example shows Pulse's output
- *   (`file.yaml:line:col: message` lines), it must be exactly what the loader reports;
+ *   (`file.yaml:line:col: message` lines), it must be exactly what the loader reports. "The whole file" is
+ *   config/journeys/checkout.yaml, character for character;
  * - config examples: every YAML block in docs/*.md that is a complete config (a `service:` with `pipelines:`)
  *   passes the same checks as `pulse validate`, without warnings;
  * - alert event examples: every JSON block of docs/alerts.md that is a CloudEvent is valid against the schema the
@@ -195,6 +196,14 @@ describe('journey examples in docs/journeys.md', () => {
     expect(marked.filter((b) => !isJourney(b)).map((b) => `line ${b.line}`)).toEqual([]);
     expect(journeys.filter((b) => !INVALID_MARKER.test(b.before)).length).toBeGreaterThan(3);
     expect(marked.length).toBeGreaterThan(3);
+  });
+
+  it('"The whole file" is config/journeys/checkout.yaml exactly as shipped', () => {
+    const markdown = read('docs/journeys.md');
+    const heading = markdown.split('\n').indexOf('### The whole file') + 1;
+    expect(heading, 'the heading "### The whole file"').toBeGreaterThan(0);
+    const block = blocks.find((b) => b.line > heading);
+    expect(block?.text).toBe(read('config/journeys/checkout.yaml'));
   });
 
   for (const block of journeys) {

@@ -73,6 +73,13 @@ describe('the issue example (config/journeys/checkout.yaml)', () => {
     expect(confirm!.selector.kind).toBeUndefined();
   });
 
+  it('keeps the sign-up welcome email (same service, same span name) out of the confirm step', () => {
+    const confirm = checkout.steps[1]!;
+    // What the demo shop (scripts/shop.mjs) sets on the notifier's spans of a checkout and of a sign-up.
+    expect(confirm.selector.where.map((c) => [c.key, c.source])).toEqual([['notification.template', 'notification.template == "order_confirmation"']]);
+    expect(['order_confirmation', 'welcome'].map((t) => confirm.selector.where[0]!.test(t))).toEqual([true, false]);
+  });
+
   it('compiles success rules, segments and the objective', () => {
     expect(checkout.success.noErrors).toBe('journey');
     expect(checkout.success.maxDurationMs).toBe(2000);
