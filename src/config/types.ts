@@ -14,12 +14,24 @@ export function parseDuration(text: string): number | undefined {
   return Number(m[1]) * DURATION_MS[m[2]!]!;
 }
 
-/** A duration written as `250ms`, `10s`, `5m`, `1h`, `28d`; parsed to milliseconds. */
+/**
+ * A duration written as `250ms`, `10s`, `5m`, `1h`, `28d`; parsed to milliseconds. A bare `0` is zero too (YAML
+ * reads it as a number): it needs no unit, and the docs write "0 = off" for settings such as
+ * `reload_poll_interval`. Any other bare number is refused, since its unit would be a guess.
+ */
 export function duration() {
   return z
-    .string()
-    .describe('A duration: a number and a unit (ns, us, ms, s, m, h, d), for example 500ms, 10s, 5m')
-    .transform((text, ctx) => {
+    .union([z.string(), z.number()])
+    .describe('A duration: a number and a unit (ns, us, ms, s, m, h, d), for example 500ms, 10s, 5m; or 0')
+    // For editors: text, or the number 0 (any other number is refused below, with a message saying why).
+    .meta({ anyOf: [{ type: 'string' }, { const: 0 }] })
+    .transform((value, ctx) => {
+      if (typeof value === 'number') {
+        if (value === 0) return 0;
+        ctx.addIssue({ code: 'custom', message: `${value} is not a duration: write a number and a unit, like 500ms, 10s, 5m or 1h (only 0 needs no unit)` });
+        return z.NEVER;
+      }
+      const text = value;
       const ms = parseDuration(text);
       if (ms === undefined) {
         ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration: write a number and a unit, like 500ms, 10s, 5m or 1h` });

@@ -156,7 +156,7 @@ function positiveDuration(description: string) {
   return duration()
     .refine((ms) => ms > 0, { message: 'must be longer than 0' })
     .describe(`${description}: a number and a unit (ms, s, m, h, d), for example 2s`)
-    .meta({ pattern: DURATION_PATTERN });
+    .meta({ anyOf: undefined, type: 'string', pattern: DURATION_PATTERN });
 }
 
 export const successSchema = z

@@ -31,7 +31,12 @@ describe('buildConfigJsonSchema', () => {
     expect(batch.description).toBe('Batches spans');
     expect(batch.type).toEqual(['object', 'null']);
     expect(batch.additionalProperties).toBe(false);
-    expect(get(batch, 'properties', 'timeout')).toMatchObject({ type: 'string', default: '200ms', description: 'Longest wait before sending a partial batch' });
+    // A duration is text (`200ms`), or the bare number 0.
+    expect(get(batch, 'properties', 'timeout')).toMatchObject({
+      anyOf: [{ type: 'string' }, { const: 0 }],
+      default: '200ms',
+      description: 'Longest wait before sending a partial batch',
+    });
     // Embedded component schemas do not repeat "$schema" (only the root has it).
     expect(JSON.stringify(schema).split('"$schema"').length).toBe(2);
   });

@@ -89,6 +89,14 @@ describe('loadConfigText: positions of problems', () => {
     ]);
   });
 
+  it('takes a bare 0 as a duration (YAML reads it as a number), and refuses other bare numbers: their unit would be a guess', () => {
+    const zero = valid(yaml(...minimal, 'processors:', '  batch:', '    timeout: 0', ...pipeline));
+    expect((zero.processors.get('batch')!.config as { timeout: number }).timeout).toBe(0);
+    expect(problems(yaml(...minimal, 'processors:', '  batch:', '    timeout: 5', ...pipeline))).toEqual([
+      '7:14: processors.batch.timeout: 5 is not a duration: write a number and a unit, like 500ms, 10s, 5m or 1h (only 0 needs no unit)',
+    ]);
+  });
+
   it('reports an enum mismatch with the allowed values and a did-you-mean', () => {
     expect(problems(yaml('receivers:', '  otlp:', 'exporters:', '  debug: { verbosity: detail }', ...pipeline))).toEqual([
       '4:23: exporters.debug.verbosity: must be one of "basic", "normal", "detailed", got the string "detail" (did you mean "detailed"?)',

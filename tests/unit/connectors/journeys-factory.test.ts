@@ -76,6 +76,12 @@ describe('journeys connector factory', () => {
     expect(issues[0]!.line).toBeGreaterThan(0);
   });
 
+  it('reload_poll_interval: 0 (as the docs write it; YAML reads a number) turns polling off, like 0s', () => {
+    expect(journeysConnectorFactory.configSchema.parse({ directory: dir, reload_poll_interval: 0 }).reload_poll_interval).toBe(0);
+    expect(journeysConnectorFactory.configSchema.parse({ directory: dir, reload_poll_interval: '0s' }).reload_poll_interval).toBe(0);
+    expect(journeysConnectorFactory.configSchema.parse({ directory: dir }).reload_poll_interval).toBe(2000);
+  });
+
   it('tags, forwards, assembles and emits attempts and SLI windows; reloads definitions in place', async () => {
     writeFileSync(join(dir, 'checkout.yaml'), CHECKOUT_YAML);
     const { connector, traces, attempts, windows, metrics } = create();
