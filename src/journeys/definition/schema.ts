@@ -150,7 +150,7 @@ export const stepSchema = z
       .optional()
       .describe('More calls than this in one attempt add the signal duplicate_calls:<name> (a call firing 8 times instead of once)'),
   })
-  .describe('A span of the same trace (a descendant of the start span) that belongs to the attempt');
+  .describe('A span of the same trace that belongs to the attempt: any span of the trace that matches, whether or not it descends from the start span');
 
 function positiveDuration(description: string) {
   return duration()
