@@ -109,10 +109,29 @@ function namePattern(what: string) {
     );
 }
 
+/**
+ * What the span kind transform below accepts, as a JSON Schema pattern: any case, `SPAN_KIND_` prefix allowed.
+ * Each letter is a class of its cases (JSON Schema patterns have no flags); `k` also takes the Kelvin sign, which
+ * `toLowerCase()` turns into `k`.
+ */
+const SPAN_KIND_PATTERN = (() => {
+  const anyCase = (word: string) =>
+    [...word].map((c) => (c === 'k' ? '[kK\\u212A]' : /[a-z]/.test(c) ? `[${c}${c.toUpperCase()}]` : c)).join('');
+  return `^(${anyCase('span_kind_')})?(${SPAN_KINDS.map(anyCase).join('|')})$`;
+})();
+
+/** The spellings editors suggest: as Pulse writes them, capitalised, upper case, and the OTLP enum names. */
+const SPAN_KIND_SPELLINGS = [
+  ...SPAN_KINDS,
+  ...SPAN_KINDS.map((k) => k[0]!.toUpperCase() + k.slice(1)),
+  ...SPAN_KINDS.map((k) => k.toUpperCase()),
+  ...SPAN_KINDS.map((k) => `SPAN_KIND_${k.toUpperCase()}`),
+];
+
 const spanKind = z
   .string()
-  .describe('Span kind: server, client, internal, producer or consumer (any case)')
-  .meta({ enum: [...SPAN_KINDS, ...SPAN_KINDS.map((k) => k.toUpperCase())] })
+  .describe('Span kind: server, client, internal, producer or consumer (any case; the OTLP names SPAN_KIND_SERVER … work too)')
+  .meta({ type: undefined, anyOf: [{ type: 'string', enum: SPAN_KIND_SPELLINGS }, { type: 'string', pattern: SPAN_KIND_PATTERN }] })
   .transform((text, ctx): SpanKindName => {
     const k = text.toLowerCase().replace(/^span_kind_/, '');
     if ((SPAN_KINDS as readonly string[]).includes(k)) return k as SpanKindName;
@@ -170,11 +189,25 @@ export const successSchema = z
   })
   .describe('Rules an attempt must pass to count as a success; every broken rule is a failure reason');
 
+/**
+ * What the percentage transform below accepts as text, as a JSON Schema pattern: a decimal number strictly
+ * between 0 and 100 followed by `%` (leading zeros and blanks allowed): a non-zero whole part below 100, or a zero
+ * one with a non-zero fraction.
+ */
+const PERCENT_PATTERN = '^\\s*(0*[1-9]\\d?(\\.\\d+)?|0+\\.\\d*[1-9]\\d*)\\s*%\\s*$';
+
 /** `99.5%` or `0.995` → 0.995; must lie strictly between 0 and 1. */
 function percentage() {
   return z
     .union([z.number(), z.string()])
     .describe('Share of attempts that must succeed: a percentage like 99.5% or a fraction like 0.995, above 0 and below 100%')
+    .meta({
+      type: undefined,
+      anyOf: [
+        { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
+        { type: 'string', pattern: PERCENT_PATTERN },
+      ],
+    })
     .transform((v, ctx) => {
       let fraction: number;
       if (typeof v === 'number') {
