@@ -35,7 +35,7 @@ import { FrozenMap, deepFreeze } from './frozen.js';
 import { sortIssues, type ComponentConfig, type ConfigIssue, type PipelineConfig, type PulseConfig, type ServiceConfig } from './model.js';
 import { serviceSchema, ID_NAME_PATTERN, type ServiceSection } from './service-schema.js';
 import { explainZodIssues, unknownKeyProblems } from './zod-issues.js';
-import { IssueCollector, duplicateKeyMessage, keyText, locate, offsetOf, skipBlank } from './yaml-nodes.js';
+import { IssueCollector, duplicateKeyMessage, withoutTabEchoes, keyText, locate, offsetOf, skipBlank } from './yaml-nodes.js';
 
 export type LoadResult =
   | { readonly config: PulseConfig; readonly warnings: readonly ConfigIssue[] }
@@ -79,7 +79,7 @@ export function loadConfigText(text: string, fileName: string, registry: Compone
   const issues = new IssueCollector(fileName, lines);
   for (const w of doc.warnings) issues.warning(w.pos[0], w.message);
   if (doc.errors.length > 0) {
-    for (const e of doc.errors) {
+    for (const e of withoutTabEchoes(doc.errors, text)) {
       // yaml reports a duplicate key where the previous entry ended; point at the duplicate key itself.
       const offset = e.code === 'DUPLICATE_KEY' ? nextTokenOffset(text, e.pos[0]) : e.pos[0];
       if (e.code === 'DUPLICATE_KEY') {

@@ -173,3 +173,14 @@ function firstOccurrenceLine(text: string, lineStart: number, indent: number, ke
   }
   return undefined;
 }
+
+/**
+ * yaml errors worth reporting: a key on a tab-indented line also comes out as a duplicate of a key of the outer
+ * map (`\tkind: server` under `spec:` clashes with `kind: Journey`), which only confuses; the tab error stays.
+ */
+export function withoutTabEchoes<E extends { code: string; pos: [number, number] }>(errors: readonly E[], text: string): E[] {
+  const tabbedLines = new Set<number>();
+  for (const e of errors) if (e.code === 'TAB_AS_INDENT') tabbedLines.add(text.lastIndexOf('\n', e.pos[0]) + 1);
+  if (tabbedLines.size === 0) return [...errors];
+  return errors.filter((e) => e.code !== 'DUPLICATE_KEY' || !tabbedLines.has(text.lastIndexOf('\n', skipBlank(text, e.pos[0]) - 1) + 1));
+}

@@ -28,7 +28,7 @@ import { LineCounter, isMap, isScalar, parseAllDocuments, type Document, type No
 import { errorMessage } from '../../core/errors.js';
 import type { ConfigIssue } from '../../config/model.js';
 import { explainZodIssues, unknownKeyProblems } from '../../config/zod-issues.js';
-import { IssueCollector, locate, offsetOf, skipBlank, type PathSegment } from '../../config/yaml-nodes.js';
+import { IssueCollector, duplicateKeyMessage, withoutTabEchoes, locate, offsetOf, skipBlank, type PathSegment } from '../../config/yaml-nodes.js';
 import type { CompiledJourney, JourneySnapshot } from '../model.js';
 import { buildSnapshot, compileJourney } from './compile.js';
 import { documentProblems, stepNameProblems } from './document-checks.js';
@@ -183,9 +183,9 @@ class FileLoader {
     for (const doc of docs) {
       for (const w of doc.warnings) this.issues.warning(w.pos[0], w.message);
       if (doc.errors.length > 0) {
-        for (const e of doc.errors) {
+        for (const e of withoutTabEchoes(doc.errors, this.text)) {
           const offset = e.code === 'DUPLICATE_KEY' ? skipBlank(this.text, e.pos[0]) : e.pos[0];
-          this.issues.error(offset, `YAML syntax: ${e.message}`);
+          this.issues.error(offset, e.code === 'DUPLICATE_KEY' ? duplicateKeyMessage(this.text, offset) : `YAML syntax: ${e.message}`);
         }
         documents++;
         continue;
