@@ -26,6 +26,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LineCounter, isMap, isScalar, parseAllDocuments, type Document, type Node } from 'yaml';
 import { errorMessage } from '../../core/errors.js';
+import { alertRulesOf, neverFiringPairs } from '../../alerts/rules.js';
 import type { ConfigIssue } from '../../config/model.js';
 import { explainZodIssues, unknownKeyProblems } from '../../config/zod-issues.js';
 import { IssueCollector, duplicateKeyMessage, withoutTabEchoes, locate, offsetOf, skipBlank, type PathSegment } from '../../config/yaml-nodes.js';
@@ -239,11 +240,35 @@ class FileLoader {
     for (const p of semantic) this.issues.error(offsetIn(doc, p.path, false), p.message);
     if (!result.success || problems.length > 0 || semantic.length > 0 || !ok) return;
     const parsed: JourneyDocument = result.data;
+    let compiled: CompiledJourney;
     try {
-      this.journeys.push(compileJourney(parsed, { file: this.file, line: this.lines.linePos(doc.contents?.range?.[0] ?? 0).line }));
+      compiled = compileJourney(parsed, { file: this.file, line: this.lines.linePos(doc.contents?.range?.[0] ?? 0).line });
     } catch (err) {
       this.issues.error(doc.contents?.range?.[0] ?? 0, `the journey could not be compiled: ${errorMessage(err)}`);
+      return;
     }
+    this.journeys.push(compiled);
+    this.warnNeverFiring(doc, input, compiled);
+  }
+
+  /**
+   * A burn-rate rule whose factor × (1 − target) is not below 1 can never fire (not even at a 100% error rate): a
+   * warning at its factor, or at the target when the rules are the defaults (a low target makes them unreachable).
+   */
+  private warnNeverFiring(doc: Document, input: unknown, journey: CompiledJourney): void {
+    const rules = alertRulesOf(journey);
+    const written = (input as { spec?: { alerts?: { burn_rates?: unknown } } }).spec?.alerts?.burn_rates !== undefined;
+    const hasTarget = (input as { spec?: { objective?: { target?: unknown } } }).spec?.objective?.target !== undefined;
+    const never = new Set(neverFiringPairs(rules));
+    rules.burnRates.forEach((p, i) => {
+      if (!never.has(p)) return;
+      const path: PathSegment[] = written ? ['spec', 'alerts', 'burn_rates', i, 'factor'] : hasTarget ? ['spec', 'objective', 'target'] : ['spec'];
+      this.issues.warning(
+        offsetIn(doc, path, false),
+        `journey ${journey.name}: the ${p.severity} burn rate ${p.long}/${p.short} with factor ${p.factor}${written ? '' : ' (a default rule)'} can never fire: ` +
+          `factor × (1 − target) = ${(p.factor * (1 - rules.target)).toFixed(3)} is not below 1 (a 100% error rate); lower the factor or the target`,
+      );
+    });
   }
 
   /** Records the journey's name; a duplicate is reported here, at the second definition. */

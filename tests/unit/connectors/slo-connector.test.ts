@@ -128,7 +128,7 @@ describe('slo connector config and factory', () => {
 });
 
 describe('slo connector validateExternal', () => {
-  it('reports alert rules that can never fire as warnings at the journey, and invalid journeys as errors', () => {
+  it('reports alert rules that can never fire as warnings at their factor, and invalid journeys as errors', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pulse-slo-'));
     try {
       const doc = (factor: number) =>
@@ -147,7 +147,7 @@ describe('slo connector validateExternal', () => {
       writeFileSync(join(dir, 'checkout.yaml'), doc(150));
       const config = sloConnectorConfigSchema.parse({ directory: dir });
       expect(sloConnectorFactory.validateExternal!(config)).toEqual([
-        expect.objectContaining({ severity: 'warning', line: 1, message: expect.stringContaining('factor 150 can never fire') as string }),
+        expect.objectContaining({ severity: 'warning', line: 9, col: 56, message: expect.stringContaining('factor 150 can never fire') as string }),
       ]);
       writeFileSync(join(dir, 'checkout.yaml'), doc(0));
       const issues = sloConnectorFactory.validateExternal!(config);
