@@ -8,6 +8,8 @@
  *   FINAL counts them once;
  * - schema drift at start: the error names the ALTER TABLE to run, which works on the server; with create_schema
  *   the missing column is added;
+ * - a lone UTF-16 surrogate in a segment value, version or alert summary is stored as U+FFFD, and the merged INSERT
+ *   that holds it lands whole (ClickHouse refuses the escape `\ud83d`, and with it every row of the INSERT);
  * - `pulse validate` rejects a malformed exporter config with file:line:col.
  */
 import { execFile } from 'node:child_process';
@@ -28,6 +30,7 @@ import { startTestClickHouse, type TestClickHouse } from '../support/clickhouse.
 import { freePort, waitFor } from '../support/net.js';
 import { PULSE_BIN, ROOT, startPulse, type PulseProcess } from '../support/pulse-process.js';
 import { attempt, pulseConfig, readmeQueries, rows, scalar, sliRow, writeJourneys } from './clickhouse-support.js';
+import { segmentAlert } from '../unit/exporters/kafka-fixtures.js';
 
 let ch: TestClickHouse;
 let work: string;
@@ -221,6 +224,63 @@ describe.each(['debian', 'current'] as const)('on %s ClickHouse', (engine) => {
         await ch.query('SYSTEM START MERGES timeouts.journey_sli').catch(() => undefined);
         await e.shutdown(Date.now() + 1000);
         await proxy.close();
+      }
+    }, 30_000);
+  });
+
+  describe('a lone UTF-16 surrogate (OTLP/JSON can carry "\\ud83d" into segment values, versions, summaries)', () => {
+    it('is stored as U+FFFD, and the merged INSERT holding it lands with all its rows', async () => {
+      const m = new MetricsRegistry();
+      const cfg = configSchema.parse({
+        endpoint: ch.url,
+        database: 'surrogates',
+        // Every consume() below is waited for and merged into one INSERT per table (by the one queue consumer).
+        batch: { flush_timeout: '300ms' },
+        sending_queue: { num_consumers: 1 },
+        retry_on_failure: { initial_interval: '50ms', max_interval: '100ms' },
+      });
+      const create = clickhouseExporterFactory.create;
+      const sli = create.journey_metrics!(settings('surrogates-sli', m), cfg) as ClickHouseExporter<'journey_metrics'>;
+      const attempts = create.attempts!(settings('surrogates-attempts', m), cfg) as ClickHouseExporter<'attempts'>;
+      const alerts = create.alerts!(settings('surrogates-alerts', m), cfg) as ClickHouseExporter<'alerts'>;
+      const all = [sli, attempts, alerts];
+      try {
+        for (const e of all) await e.start(host);
+        const lone = { ...attempt(2), segments: { 'customer.tier': 'gold\ud83d' }, services: [{ service: 'frontend', version: '\ude00 1.8' }] };
+        await Promise.all([
+          sli.consume([sliRow('gold', 10, 9)]),
+          sli.consume([sliRow('\ud83d', 5, 5), sliRow('free', 4, 1)]),
+          sli.consume([sliRow('', 19, 15)]),
+          attempts.consume([attempt(1)]),
+          attempts.consume([lone, attempt(3)]),
+          alerts.consume([segmentAlert({ summary: 'checkout failing for customer.tier=\ud83d', segment: { key: 'customer.tier', value: '\ud83d' } })]),
+          alerts.consume([segmentAlert()]),
+        ]);
+        const sent = (signal: string): number | undefined => m.find('pulse_exporter_sent_items_total')?.get({ exporter: `clickhouse@${signal}` });
+        await waitFor(() => sent('journey_metrics') === 4 && sent('attempts') === 3 && sent('alerts') === 2, 10_000, 'every row sent');
+        // One INSERT per table: the rows of the three requests were merged, and none was dropped.
+        for (const signal of ['journey_metrics', 'attempts', 'alerts']) {
+          expect(m.find('pulse_clickhouse_inserts_total')?.get({ exporter: `clickhouse@${signal}` })).toBe(1);
+          expect(m.find('pulse_exporter_send_failed_items_total')?.get({ exporter: `clickhouse@${signal}`, reason: 'permanent' }) ?? 0).toBe(0);
+        }
+        const q = (sql: string): Promise<string> => ch.query(sql);
+        expect(await q("SELECT segment_value, hex(segment_value) FROM surrogates.journey_sli FINAL WHERE segment_value NOT IN ('', 'gold', 'free')")).toBe(
+          '\ufffd\tEFBFBD\n',
+        );
+        expect(await scalar(q, 'SELECT count() FROM surrogates.journey_sli FINAL')).toBe(4);
+        expect(await scalar(q, 'SELECT count() FROM surrogates.journey_attempts FINAL')).toBe(3);
+        const [a] = await rows<{ segment_values: string[]; service_versions: string[] }>(
+          q,
+          "SELECT segment_values, service_versions FROM surrogates.journey_attempts FINAL WHERE has(segment_values, 'gold\ufffd')",
+        );
+        expect(a).toEqual({ segment_values: ['gold\ufffd'], service_versions: ['\ufffd 1.8'] });
+        const alertRows = await rows<{ summary: string; segment_value: string }>(q, 'SELECT summary, segment_value FROM surrogates.journey_alerts FINAL ORDER BY segment_value');
+        expect(alertRows).toEqual([
+          { summary: 'checkout failing for customer.tier=enterprise: payments 2.5.0 (lift 3.1)', segment_value: 'enterprise' },
+          { summary: 'checkout failing for customer.tier=\ufffd', segment_value: '\ufffd' },
+        ]);
+      } finally {
+        for (const e of all) await e.shutdown(Date.now() + 1000);
       }
     }, 30_000);
   });

@@ -13,11 +13,16 @@
  * - alert event: hash(event id).
  * MD5 is used as a well-mixed hash, not for security; 64 bits inside one (journey, time) sorting prefix make an
  * accidental collision negligible.
+ *
+ * Text is written as well-formed UTF-8: a lone UTF-16 surrogate (which OTLP/JSON can carry into a segment value, a
+ * service name or version, a step name, an alert summary) becomes U+FFFD. Written as the JSON escape `\ud83d`,
+ * ClickHouse refuses it ("missing second part of surrogate pair", code 25) — and with it every row of the INSERT,
+ * which may hold merged batches of unrelated journeys.
  */
 import * as crypto from 'node:crypto';
 import type { AlertEvent } from '../../alerts/model.js';
 import type { AttemptRecord, SliWindow } from '../../journeys/model.js';
-import type { ItemCodec } from '../exporterhelper/index.js';
+import { stringifyWellFormed, type ItemCodec } from '../exporterhelper/index.js';
 
 /**
  * Rows encoded as JSONEachRow (each line ends with `\n`), ready to be the body of an INSERT: the pieces one after
@@ -94,8 +99,8 @@ function finite(n: number): number {
 
 /**
  * Builds a JSONEachRow body row by row straight into one buffer: `{"row_id":<id>,…}\n`, the id an integer literal
- * (JSON.stringify cannot write a 64-bit integer). Two ways in: `add` stringifies a row object and writes it as
- * UTF-8 at once, its opening `{` overwritten with the `,` after the id (the rare rows: SLI windows, alerts);
+ * (JSON.stringify cannot write a 64-bit integer). Two ways in: `add` stringifies a row object (lone surrogates as
+ * U+FFFD: `stringifyWellFormed`) and writes it as UTF-8 at once, its opening `{` overwritten with the `,` after the id (the rare rows: SLI windows, alerts);
  * `beginRow`, `key`, `string`, … write a row field by field with no object or string in between (attempt rows,
  * one per decided attempt). Either way no per-row slice or concatenation, and no thousands-of-pieces string to
  * flatten and transcode at the end.
@@ -107,7 +112,7 @@ class RowWriter {
   private rows = 0;
 
   add(id: string, row: object): void {
-    const json = JSON.stringify(row);
+    const json = stringifyWellFormed(row);
     // Worst case: 3 UTF-8 bytes per UTF-16 unit of the JSON, `{"row_id":` (10), the id, `\n`.
     const need = 11 + id.length + json.length * 3;
     if (this.pos + need > this.buf.length) this.grow(need);
@@ -172,7 +177,7 @@ class RowWriter {
     return this;
   }
 
-  /** A JSON string, escaped as `JSON.stringify` escapes it, as UTF-8. */
+  /** A JSON string, escaped as `JSON.stringify` escapes it, as UTF-8; a lone surrogate as U+FFFD (EF BF BD). */
   string(s: string): this {
     this.room(2 + 6 * s.length);
     const buf = this.buf;
@@ -198,7 +203,10 @@ class RowWriter {
           buf[pos++] = 0x80 | (cp & 0x3f);
           i++;
         } else {
-          pos = writeUnicodeEscape(buf, pos, c); // a lone surrogate: JSON.stringify escapes it
+          // A lone surrogate: JSON.stringify would write `\udXXX`, which ClickHouse refuses with the whole INSERT.
+          buf[pos++] = 0xef;
+          buf[pos++] = 0xbf;
+          buf[pos++] = 0xbd;
         }
       } else {
         buf[pos++] = 0xe0 | (c >> 12);
@@ -307,7 +315,7 @@ interface FastWriter {
 /**
  * Attempt rows are the one row kind written at the rate of traffic (one per decided attempt), so they are written
  * field by field straight into the buffer: no row object, no arrays mapped out of the record, no JSON string — the
- * bytes are the ones `JSON.stringify` of the row object would give (the tests compare the two on awkward text).
+ * bytes are the ones `stringifyWellFormed` of the row object would give (the tests compare the two on awkward text).
  */
 export function encodeAttempts(records: readonly AttemptRecord[], precision: TimePrecision): RowBatch {
   const out = new RowWriter();
@@ -416,8 +424,9 @@ export function encodeAlerts(events: readonly AlertEvent[]): RowBatch {
       burn_rate_thresholds: e.burnRates.map((b) => finite(b.threshold)),
       attempts: e.attempts,
       failures: e.failures,
-      suspects: JSON.stringify(e.suspects),
-      release: e.release === undefined ? '' : JSON.stringify(e.release),
+      // JSON in a String column: its own lone surrogates as U+FFFD too, or a reader parsing it would get them back.
+      suspects: stringifyWellFormed(e.suspects),
+      release: e.release === undefined ? '' : stringifyWellFormed(e.release),
       exemplar_trace_ids: e.exemplarTraceIds,
       owner: e.owner,
       runbook: e.runbook,

@@ -20,3 +20,4 @@ export {
   traceBatchSizeEstimate,
   type TraceClient,
 } from './traces.js';
+export { REPLACEMENT_CHARACTER, stringifyWellFormed, wellFormed } from './well-formed.js';

@@ -12,6 +12,7 @@ import {
   rowBatchCodec,
   type RowBatch,
 } from '../../../src/exporters/clickhouse/rows.js';
+import { stringifyWellFormed } from '../../../src/exporters/exporterhelper/index.js';
 import { id } from '../../support/traces.js';
 
 const TRACE = id('4bf92f3577b34da6a3ce929d0e0e4736');
@@ -163,13 +164,14 @@ describe('attempt rows', () => {
     });
   });
 
-  it('are byte for byte what JSON.stringify of the row would give, for awkward text and numbers', () => {
-    // The reference: the row as an object, stringified (how rows were encoded before they were written field by field).
+  it('are byte for byte what JSON.stringify of the row would give, for awkward text and numbers (lone surrogates as U+FFFD)', () => {
+    // The reference: the row as an object, stringified (how rows were encoded before they were written field by
+    // field), with lone surrogates as U+FFFD.
     const hex = (b: string) => Buffer.from(b, 'latin1').toString('hex');
     const fin = (n: number) => (Number.isFinite(n) ? n : 0);
     const reference = (r: AttemptRecord) =>
       `{"row_id":${attemptRowId(r.journey, r.traceId, r.startSpanId)},` +
-      JSON.stringify({
+      stringifyWellFormed({
         journey: r.journey,
         start_time: '2025-11-22 10:00:00',
         trace_id: hex(r.traceId),
@@ -234,6 +236,35 @@ describe('attempt rows', () => {
     expect(rowBatchBody(encodeAttempts(records, 'seconds')).equals(Buffer.from(expected, 'utf8'))).toBe(true);
   });
 
+  it('write a lone surrogate as U+FFFD, never as the \\udXXX escape ClickHouse refuses with the whole INSERT', () => {
+    // As OTLP/JSON can carry them: "\ud83d" alone, a low half alone, halves in the wrong order, a half before ASCII.
+    const lone = ['\ud83d', 'a\ude00b', '\ude00\ud83d', '\ud83dx', 'ok \ud83d\ude80 ok'];
+    const record = attempt({
+      journey: lone[0]!,
+      segments: { 'customer.tier': lone[1]!, [lone[2]!]: 'v' },
+      services: [{ service: lone[3]!, version: lone[4]! }],
+      failingStep: { step: lone[0]!, service: lone[3]!, version: lone[4]! },
+      spans: [{ step: lone[2]!, spanId: SPAN, service: 'a', version: 'b', statusCode: 2, durationMs: 1 }],
+    });
+    const body = rowBatchBody(encodeAttempts([record], 'seconds'));
+    // Well-formed UTF-8 (decoding and re-encoding gives the same bytes) and no surrogate escape left.
+    expect(Buffer.from(body.toString('utf8'), 'utf8').equals(body)).toBe(true);
+    expect(body.toString('latin1')).not.toMatch(/\\ud[89a-f]/i);
+    const row = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+    expect(row).toMatchObject({
+      journey: '\ufffd',
+      segment_keys: ['customer.tier', '\ufffd\ufffd'],
+      segment_values: ['a\ufffdb', 'v'],
+      services: ['\ufffdx'],
+      service_versions: ['ok \ud83d\ude80 ok'],
+      failing_step: '\ufffd',
+      failing_service: '\ufffdx',
+      failing_version: 'ok 🚀 ok',
+      span_steps: ['\ufffd\ufffd'],
+    });
+    expect(body.includes(Buffer.from([0xef, 0xbf, 0xbd]))).toBe(true);
+  });
+
   it('write a finite number where a duration is not one (ClickHouse refuses null in Float64)', () => {
     const row = lines(encodeAttempts([attempt({ durationMs: Number.NaN })], 'seconds'))[0]!;
     expect(row).toContain('"duration_ms":0,');
@@ -262,32 +293,69 @@ describe('SLI rows', () => {
   });
 });
 
+describe('lone surrogates in SLI and alert rows', () => {
+  it('are written as U+FFFD, in the row and in the JSON of suspects and release', () => {
+    const sli = rowBatchBody(encodeSliWindows([{ ...window, segmentValue: 'gold\ud83d', failuresByReason: { 'error:\ude00': 3 } }]));
+    expect(sli.toString('latin1')).not.toMatch(/\\ud[89a-f]/i);
+    expect(JSON.parse(sli.toString('utf8'))).toMatchObject({ segment_value: 'gold\ufffd', failure_reasons: ['error:\ufffd'] });
+
+    const e = alertEvent();
+    const alert = rowBatchBody(
+      encodeAlerts([
+        {
+          ...e,
+          summary: 'checkout failing for customer.tier=\ud83d',
+          segment: { key: 'customer.tier', value: '\ud83d' },
+          suspects: [{ ...e.suspects[0]!, value: '2.5.0\udfff' }],
+          release: { service: 'payments', newVersion: '2.5.0\ud800', previousVersion: '2.4.1', firstSeenMs: 1_763_805_000_000, newFailureRatio: 0.2, previousFailureRatio: 0.01 },
+        },
+      ]),
+    );
+    expect(alert.toString('latin1')).not.toMatch(/\\ud[89a-f]/i);
+    const row = JSON.parse(alert.toString('utf8').replace(/^\{"row_id":\d+,/, '{')) as Record<string, string>;
+    expect(row).toMatchObject({ summary: 'checkout failing for customer.tier=\ufffd', segment_value: '\ufffd' });
+    expect(JSON.parse(row.suspects!)).toMatchObject([{ value: '2.5.0\ufffd' }]);
+    expect(JSON.parse(row.release!)).toMatchObject({ newVersion: '2.5.0\ufffd' });
+  });
+
+  it('are the only thing stringifyWellFormed changes: a literal backslash before "ud" stays as JSON.stringify writes it', () => {
+    for (const v of [{ a: 'plain', b: ['é', '🚀', '\u2028'] }, { text: '\\ud83d is not a surrogate' }, ['\\', 'ud83d']]) {
+      expect(stringifyWellFormed(v)).toBe(JSON.stringify(v));
+    }
+    expect(stringifyWellFormed({ a: ['\\ud83d', '\ud83d'] })).toBe('{"a":["\\\\ud83d","\ufffd"]}');
+  });
+});
+
+function alertEvent(): AlertEvent {
+  return {
+    id: '6f1c1d3e-0000-4000-8000-000000000001',
+    fingerprint: 'fp-1',
+    journey: 'checkout',
+    kind: 'segment',
+    severity: 'page',
+    status: 'firing',
+    startsAtMs: 1_763_805_600_000,
+    endsAtMs: undefined,
+    eventTimeMs: 1_763_805_660_000,
+    repeat: false,
+    segment: { key: 'customer.tier', value: 'enterprise' },
+    objective: { target: 0.995, windowMs: 28 * 86_400_000 },
+    errorBudgetRemaining: 0.42,
+    burnRates: [{ window: '5m', windowMs: 300_000, burnRate: 20, threshold: 14.4 }],
+    attempts: 100,
+    failures: 12,
+    suspects: [{ dimension: 'service.version:payments', value: '2.5.0', attempts: 50, failures: 12, failureRatio: 0.24, shareOfFailures: 1, lift: 2 }],
+    release: undefined,
+    exemplarTraceIds: ['4bf92f3577b34da6a3ce929d0e0e4736'],
+    owner: 'team-payments',
+    runbook: 'https://runbooks.example.com/checkout',
+    summary: 'checkout failing for customer.tier=enterprise',
+  };
+}
+
 describe('alert rows', () => {
   it('are keyed by the event id and keep suspects and release as JSON', () => {
-    const e: AlertEvent = {
-      id: '6f1c1d3e-0000-4000-8000-000000000001',
-      fingerprint: 'fp-1',
-      journey: 'checkout',
-      kind: 'segment',
-      severity: 'page',
-      status: 'firing',
-      startsAtMs: 1_763_805_600_000,
-      endsAtMs: undefined,
-      eventTimeMs: 1_763_805_660_000,
-      repeat: false,
-      segment: { key: 'customer.tier', value: 'enterprise' },
-      objective: { target: 0.995, windowMs: 28 * 86_400_000 },
-      errorBudgetRemaining: 0.42,
-      burnRates: [{ window: '5m', windowMs: 300_000, burnRate: 20, threshold: 14.4 }],
-      attempts: 100,
-      failures: 12,
-      suspects: [{ dimension: 'service.version:payments', value: '2.5.0', attempts: 50, failures: 12, failureRatio: 0.24, shareOfFailures: 1, lift: 2 }],
-      release: undefined,
-      exemplarTraceIds: ['4bf92f3577b34da6a3ce929d0e0e4736'],
-      owner: 'team-payments',
-      runbook: 'https://runbooks.example.com/checkout',
-      summary: 'checkout failing for customer.tier=enterprise',
-    };
+    const e = alertEvent();
     const [a] = lines(encodeAlerts([e]));
     const [b] = lines(encodeAlerts([{ ...e, summary: 'edited' }]));
     expect(/"row_id":(\d+)/.exec(a!)![1]).toBe(/"row_id":(\d+)/.exec(b!)![1]);
