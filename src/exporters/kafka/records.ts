@@ -6,9 +6,14 @@
  * On disk (the exporter helper's queue file wraps this with its own header and CRC): a u32 record count, then
  * per record a f64 timestamp (ms), a u32 key length, the key (UTF-8), a u32 value length and the value (UTF-8
  * JSON). All big-endian.
+ *
+ * The JSON is well-formed Unicode: a lone UTF-16 surrogate in a string (a segment value or version sent as
+ * `"\ud83d"` over OTLP/JSON) is written as U+FFFD, not as the escape `\ud83d` that JSON.stringify writes and strict
+ * JSON parsers refuse — the same text the ClickHouse `journey_alerts` row gets (clickhouse/rows.ts).
  */
 import { PermanentError, errorMessage } from '../../core/errors.js';
 import type { AlertEvent } from '../../alerts/model.js';
+import { stringifyWellFormed } from '../exporterhelper/index.js';
 import { toCloudEvent } from './cloudevents.js';
 
 export interface AlertRecord {
@@ -33,7 +38,7 @@ export function toRecords(events: readonly AlertEvent[], source: string): { reco
   for (const e of events) {
     try {
       if (typeof e.fingerprint !== 'string' || e.fingerprint === '') throw new Error('it has no fingerprint (the message key)');
-      records.push({ key: e.fingerprint, value: JSON.stringify(toCloudEvent(e, source)), timestampMs: e.eventTimeMs });
+      records.push({ key: e.fingerprint, value: stringifyWellFormed(toCloudEvent(e, source)), timestampMs: e.eventTimeMs });
     } catch (err) {
       bad.push(
         new PermanentError(

@@ -221,6 +221,18 @@ describe('outbox records', () => {
     expect(() => recordBatchCodec.decode(bytes.subarray(0, bytes.length - 3))).toThrow(/truncated/);
   });
 
+  it('write a lone surrogate as U+FFFD, as the journey_alerts row does, not as an escape strict parsers refuse', () => {
+    const e = segmentAlert({ summary: 'checkout failing for customer.tier=\ud83d', segment: { key: 'customer.tier', value: 'gold\udc00' } });
+    const [r] = toRecords([e], 'pulse://x').records;
+    expect(r!.value).not.toMatch(/\\ud[89a-f]/i);
+    const event = JSON.parse(r!.value) as { data: { summary: string; segment: { value: string } } };
+    expect(event.data.summary).toBe('checkout failing for customer.tier=\ufffd');
+    expect(event.data.segment.value).toBe('gold\ufffd');
+    // Text without lone surrogates is written as JSON.stringify writes it.
+    const plain = segmentAlert({ summary: 'ok 🚀 \\ud83d' });
+    expect(toRecords([plain], 's').records[0]!.value).toBe(JSON.stringify(toCloudEvent(plain, 's')));
+  });
+
   it('leaves out an event that cannot be written, keeping the others', () => {
     const { records, bad } = toRecords([segmentAlert({ eventTimeMs: Number.NaN }), segmentAlert(), segmentAlert({ fingerprint: '' })], 's');
     expect(records).toHaveLength(1);
