@@ -10,6 +10,8 @@
  *   the missing column is added;
  * - a lone UTF-16 surrogate in a segment value, version or alert summary is stored as U+FFFD, and the merged INSERT
  *   that holds it lands whole (ClickHouse refuses the escape `\ud83d`, and with it every row of the INSERT);
+ * - a merged INSERT holding rows ClickHouse refuses (the old `\ud83d` escape, written by hand) is split: every
+ *   other row lands, the refused ones are dropped and counted;
  * - `pulse validate` rejects a malformed exporter config with file:line:col.
  */
 import { execFile } from 'node:child_process';
@@ -22,7 +24,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreateSettings } from '../../src/core/component.js';
 import { MetricsRegistry } from '../../src/core/telemetry.js';
 import { configSchema } from '../../src/exporters/clickhouse/config.js';
-import type { ClickHouseExporter } from '../../src/exporters/clickhouse/exporter.js';
+import { MAX_SPLIT_INSERTS, createClickHouseExporter, type ClickHouseExporter } from '../../src/exporters/clickhouse/exporter.js';
+import { encodeSliWindows } from '../../src/exporters/clickhouse/rows.js';
+import type { SliWindow } from '../../src/journeys/model.js';
 import { clickhouseExporterFactory } from '../../src/exporters/clickhouse/factory.js';
 import { createTableSql, featuresOf } from '../../src/exporters/clickhouse/schema.js';
 import { createShop } from '../../scripts/shop.mjs';
@@ -281,6 +285,48 @@ describe.each(['debian', 'current'] as const)('on %s ClickHouse', (engine) => {
         ]);
       } finally {
         for (const e of all) await e.shutdown(Date.now() + 1000);
+      }
+    }, 30_000);
+  });
+
+  describe('a merged INSERT holding rows ClickHouse refuses', () => {
+    it('is split: the other requests\' rows all land, only the refused rows are dropped, and they are counted', async () => {
+      const m = new MetricsRegistry();
+      const cfg = configSchema.parse({
+        endpoint: ch.url,
+        database: 'refused',
+        batch: { flush_timeout: '300ms' },
+        sending_queue: { num_consumers: 1 },
+        retry_on_failure: { initial_interval: '50ms', max_interval: '100ms' },
+      });
+      // Rows whose segment value is REFUSED are written with the escape Pulse wrote before it wrote U+FFFD:
+      // "\ud83d" alone, which ClickHouse refuses (code 25) with the whole INSERT.
+      const encode = (rows: SliWindow[]) => {
+        const b = encodeSliWindows(rows);
+        return { rows: b.rows, bodies: b.bodies.map((body) => Buffer.from(body.toString('utf8').replaceAll('"REFUSED"', '"\\ud83d"'), 'utf8')) };
+      };
+      const e = createClickHouseExporter('journey_metrics', settings('refused', m), cfg, encode);
+      const request = (from: number, count: number, refusedAt: number[] = []): SliWindow[] =>
+        Array.from({ length: count }, (_, i) => sliRow(refusedAt.includes(i) ? 'REFUSED' : `v${from + i}`, 2, 1));
+      try {
+        await e.start(host);
+        await Promise.all([e.consume(request(0, 40)), e.consume(request(40, 31, [17])), e.consume(request(71, 30, [29]))]);
+        const ex = { exporter: 'clickhouse@journey_metrics' };
+        const failed = (reason: string): number => m.find('pulse_exporter_send_failed_items_total')?.get({ ...ex, reason }) ?? 0;
+        await waitFor(() => failed('rejected_by_destination') === 2, 10_000, 'the two refused rows counted');
+        expect(m.find('pulse_exporter_sent_items_total')?.get(ex)).toBe(99);
+        expect(failed('permanent')).toBe(0);
+        const q = (sql: string): Promise<string> => ch.query(sql);
+        expect(await scalar(q, 'SELECT count() FROM refused.journey_sli FINAL')).toBe(99);
+        expect(await scalar(q, "SELECT count() FROM refused.journey_sli FINAL WHERE segment_value LIKE 'v%'")).toBe(99);
+        // One INSERT refused (the merged batch of 101 rows), then the halves: a handful of INSERTs, not one per row.
+        const inserts = m.find('pulse_clickhouse_inserts_total')?.get(ex) ?? 0;
+        const refusedInserts = m.find('pulse_clickhouse_insert_errors_total')?.get({ ...ex, code: '25' }) ?? 0;
+        expect(refusedInserts).toBeGreaterThanOrEqual(3);
+        expect(inserts + refusedInserts).toBeLessThanOrEqual(1 + MAX_SPLIT_INSERTS);
+        expect(inserts + refusedInserts).toBeLessThan(20);
+      } finally {
+        await e.shutdown(Date.now() + 1000);
       }
     }, 30_000);
   });

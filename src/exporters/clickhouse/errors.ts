@@ -6,7 +6,8 @@
  * newer form into a `ClickHouseError` with `code` and passes the older one on as a plain `Error`. The code decides:
  *
  * - **permanent** — the rows themselves cannot be inserted as encoded (parse errors, a column of the wrong type,
- *   a column the table lacks): retrying cannot help; the batch is dropped and counted;
+ *   a column the table lacks): retrying cannot help; the batch is dropped and counted — or, when the code is about
+ *   a value in a row (`ROW_VALUE_CODES`), split to insert the rows that are fine;
  * - **schema missing** — the table or database is gone (someone dropped it): retryable, after the exporter
  *   re-checks (and with `create_schema`, re-creates) the schema;
  * - **retryable** — everything else: the server is overloaded (too many parts, memory limit), times out, restarts,
@@ -57,6 +58,14 @@ const PERMANENT_CODES = new Set([
   321, // VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
   349, // CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
 ]);
+
+/**
+ * Of the permanent codes, those about a value in some row (it cannot be parsed, or does not fit its column) rather
+ * than about the table or the statement: a batch refused with one of them may hold good rows next to the bad one,
+ * and the exporter splits it to insert them (exporter.ts). Not here: a column the table lacks (8, 10, 16, 47, 117),
+ * a column count or type of the table (20, 44), the statement (62) — those refuse every row alike.
+ */
+export const ROW_VALUE_CODES: ReadonlySet<number> = new Set([6, 17, 19, 25, 26, 27, 38, 41, 53, 69, 70, 72, 128, 130, 131, 190, 321, 349]);
 
 /** Of the permanent codes, those that mean "the table lacks a column Pulse writes" (schema drift after start). */
 export const MISSING_COLUMN_CODES: ReadonlySet<number> = new Set([8, 10, 16, 47, 117]);

@@ -9,7 +9,9 @@
  *   the pipeline.
  * - **Send**: one INSERT per (merged) batch; failures are classified by errors.ts. An unknown table or database
  *   triggers a re-sync before the retry (re-creating it with `create_schema`); a missing column, with
- *   `create_schema`, is added and the batch retried; other invalid-data answers drop the batch (counted, logged).
+ *   `create_schema`, is added and the batch retried; other invalid-data answers drop the batch (counted, logged) —
+ *   except that when the answer is about a value in some row and the batch has several rows, the batch is split
+ *   in halves, recursively, so that only the rows ClickHouse refuses are dropped (`insertAround`).
  *
  * Metrics carry `exporter="<id>@<signal>"` (e.g. `clickhouse@attempts`): one id serves several signals, and each
  * instance has its own queue, so the label must tell them apart.
@@ -20,11 +22,11 @@ import type { ConsumingComponent, CreateSettings, Host } from '../../core/compon
 import type { SignalData } from '../../core/consumer.js';
 import { PermanentError, PulseError, RetryableError } from '../../core/errors.js';
 import type { BoundCounter, BoundGauge, Counter } from '../../core/telemetry.js';
-import { createQueuedExporter, isTlsFailure, tlsHint, type QueuedExporter } from '../exporterhelper/index.js';
+import { createQueuedExporter, isTlsFailure, tlsHint, type QueuedExporter, type SendResult } from '../exporterhelper/index.js';
 import type { ClickHouseConfig } from './config.js';
 import { ClickHouseConnection } from './connection.js';
-import { AUTH_CODES, MISSING_COLUMN_CODES, classifyFailure, clickHouseCode, messageOf } from './errors.js';
-import { mergeRowBatches, rowBatchCodec, rowBatchSize, type RowBatch, type TimePrecision } from './rows.js';
+import { AUTH_CODES, MISSING_COLUMN_CODES, ROW_VALUE_CODES, classifyFailure, clickHouseCode, messageOf, type ClickHouseFailure } from './errors.js';
+import { indexRows, mergeRowBatches, rowBatchCodec, rowBatchSize, rowsOf, type RowBatch, type TimePrecision } from './rows.js';
 import { qualified, type TableSignal } from './schema.js';
 import { SchemaError, syncSchema, type SchemaState } from './schema-sync.js';
 
@@ -36,6 +38,16 @@ export interface ClickHouseExporter<S extends TableSignal> extends ConsumingComp
   /** Batches queued (waiting or being sent). */
   readonly queueSize: number;
 }
+
+/**
+ * INSERTs a split batch may make after the one refused. Finding one bad row among n costs about log2(n) + 1 (18
+ * for 100,000 rows), so this finds two or three in the largest merged batch, more in smaller ones; rows not tried
+ * when it runs out are dropped with the bad ones.
+ */
+export const MAX_SPLIT_INSERTS = 48;
+
+/** A failed INSERT: what errors.ts makes of it, and the error itself. */
+type Refusal = ClickHouseFailure & { readonly err: unknown };
 
 export const CLICKHOUSE_METRIC = {
   inserts: 'pulse_clickhouse_inserts_total',
@@ -164,7 +176,7 @@ class ClickHouseTableExporter<S extends TableSignal> implements ClickHouseExport
     return this.syncing;
   }
 
-  private async send(batch: RowBatch, abort: AbortSignal): Promise<void> {
+  private async send(batch: RowBatch, abort: AbortSignal): Promise<SendResult | void> {
     try {
       await this.ensureSchema(abort);
     } catch (err) {
@@ -174,21 +186,78 @@ class ClickHouseTableExporter<S extends TableSignal> implements ClickHouseExport
       const code = err instanceof PulseError ? err.code : 'PULSE_ERR_CLICKHOUSE_UNAVAILABLE';
       throw new RetryableError(code, `cannot write to ${this.table} yet: ${messageOf(err)}`, { cause: err });
     }
+    const f = await this.insert(batch, abort);
+    if (f === undefined) return;
+    if (f.class === 'permanent' && batch.rows > 1 && f.code !== undefined && ROW_VALUE_CODES.has(f.code)) return this.insertAround(batch, f, abort);
+    throw await this.insertFailure(f, batch);
+  }
+
+  /** One INSERT: resolves with why it failed (counted), or undefined once ClickHouse has the rows. */
+  private async insert(batch: RowBatch, abort: AbortSignal): Promise<Refusal | undefined> {
     try {
       await this.conn.insert(this.table, batch.bodies, abort);
       this.inserts.inc();
+      return undefined;
     } catch (err) {
       if (abort.aborted) {
         this.countError('timeout');
         throw err; // the helper reports it as a timeout (or shutdown) and retries
       }
-      throw await this.insertFailure(err, batch);
+      const f = classifyFailure(err);
+      this.countError(f.label);
+      return { ...f, err };
     }
   }
 
-  private async insertFailure(err: unknown, batch: RowBatch): Promise<Error> {
-    const f = classifyFailure(err);
-    this.countError(f.label);
+  /**
+   * A batch refused for a value in some row: inserts the rows that are fine, halving the refused ranges until the
+   * refused rows stand alone (a range whose left half went in holds its bad row in the right half, which is then
+   * split without being tried), at most MAX_SPLIT_INSERTS more INSERTs. The refused rows (and any left untried)
+   * are reported as rejected by the destination; when none went in, the batch is dropped as before. Another failure
+   * on the way ends the split as it would end a send: retried or dropped. A retry sends the whole batch again; the
+   * ranges already in repeat their row ids, so FINAL counts them once.
+   */
+  private async insertAround(batch: RowBatch, first: Refusal, abort: AbortSignal): Promise<SendResult> {
+    const index = indexRows(batch);
+    let budget = MAX_SPLIT_INSERTS;
+    let refused = 0;
+    let untried = 0;
+    let reason = first.message;
+    /** Inserts rows [lo, hi), `bad` when ClickHouse already refused them; true when all of them went in. */
+    const place = async (lo: number, hi: number, bad: boolean): Promise<boolean> => {
+      if (!bad) {
+        if (budget === 0) {
+          untried += hi - lo;
+          return false;
+        }
+        budget--;
+        const f = await this.insert(rowsOf(index, lo, hi), abort);
+        if (f === undefined) return true;
+        if (f.class !== 'permanent' || f.code === undefined || !ROW_VALUE_CODES.has(f.code)) throw await this.insertFailure(f, batch);
+        reason = f.message;
+      }
+      if (hi - lo === 1) {
+        refused++;
+        return false;
+      }
+      const mid = lo + Math.floor((hi - lo) / 2);
+      const leftIn = await place(lo, mid, false);
+      await place(mid, hi, leftIn);
+      return false;
+    };
+    await place(0, index.rows, true);
+    const dropped = refused + untried;
+    if (dropped >= batch.rows) throw await this.insertFailure(first, batch);
+    return {
+      rejectedItems: dropped,
+      rejectMessage:
+        `ClickHouse refused ${refused} of ${batch.rows} rows for ${this.table} as invalid (${reason}); they are dropped` +
+        (untried > 0 ? `, with ${untried} rows not tried once ${MAX_SPLIT_INSERTS} INSERTs were spent splitting the batch` : '') +
+        '; the other rows were inserted',
+    };
+  }
+
+  private async insertFailure(f: Refusal, batch: RowBatch): Promise<Error> {
     switch (f.class) {
       case 'schema_missing':
         this.schema = undefined;
@@ -209,7 +278,7 @@ class ClickHouseTableExporter<S extends TableSignal> implements ClickHouseExport
         return new RetryableError(
           f.code === 252 ? 'PULSE_ERR_CLICKHOUSE_TOO_MANY_PARTS' : 'PULSE_ERR_CLICKHOUSE_UNAVAILABLE',
           `INSERT into ${this.table} at ${this.cfg.endpoint} failed: ${f.message}`,
-          { cause: err },
+          { cause: f.err },
         );
     }
   }

@@ -442,6 +442,46 @@ export function mergeRowBatches(batches: RowBatch[]): RowBatch {
   return { rows, bodies: batches.flatMap((b) => b.bodies) };
 }
 
+/**
+ * Where each row of a batch lies: row `i` is bytes [`start[i]`, `end[i]`) of piece `piece[i]`, its `\n` included.
+ * A row ends at the first `\n`: JSON escapes a newline inside a string, so the byte appears only between rows.
+ */
+export interface RowIndex {
+  readonly batch: RowBatch;
+  readonly rows: number;
+  readonly piece: Uint32Array;
+  readonly start: Uint32Array;
+  readonly end: Uint32Array;
+}
+
+export function indexRows(batch: RowBatch): RowIndex {
+  let rows = 0;
+  for (const body of batch.bodies) for (let at = body.indexOf(0x0a); at !== -1; at = body.indexOf(0x0a, at + 1)) rows++;
+  const piece = new Uint32Array(rows);
+  const start = new Uint32Array(rows);
+  const end = new Uint32Array(rows);
+  let i = 0;
+  batch.bodies.forEach((body, p) => {
+    for (let from = 0, at = body.indexOf(0x0a); at !== -1; from = at + 1, at = body.indexOf(0x0a, from)) {
+      piece[i] = p;
+      start[i] = from;
+      end[i++] = at + 1;
+    }
+  });
+  return { batch, rows, piece, start, end };
+}
+
+/** Rows [from, to) of an indexed batch (to > from), as views into its pieces: nothing is copied. */
+export function rowsOf(index: RowIndex, from: number, to: number): RowBatch {
+  const { batch, piece, start, end } = index;
+  const bodies: Buffer[] = [];
+  for (let p = piece[from]!; p <= piece[to - 1]!; p++) {
+    const body = batch.bodies[p]!;
+    bodies.push(body.subarray(p === piece[from] ? start[from] : 0, p === piece[to - 1] ? end[to - 1] : body.length));
+  }
+  return { rows: to - from, bodies };
+}
+
 /** Disk format of a queued batch: a version byte, the row count (uint32 BE), then the JSONEachRow body as is. */
 const CODEC_VERSION = 1;
 const HEADER_BYTES = 5;

@@ -12,7 +12,7 @@ import type { AttemptRecord, SliWindow } from '../../../src/journeys/model.js';
 import { LATENCY_BOUNDS_MS } from '../../../src/journeys/runtime/sli.js';
 import { configSchema } from '../../../src/exporters/clickhouse/config.js';
 import { classifyFailure, clickHouseCode, messageOf } from '../../../src/exporters/clickhouse/errors.js';
-import type { ClickHouseExporter } from '../../../src/exporters/clickhouse/exporter.js';
+import { MAX_SPLIT_INSERTS, type ClickHouseExporter } from '../../../src/exporters/clickhouse/exporter.js';
 import { clickhouseExporterFactory } from '../../../src/exporters/clickhouse/factory.js';
 import { expectedColumns, featuresOf, type TableSignal } from '../../../src/exporters/clickhouse/schema.js';
 import { freePort } from '../../support/net.js';
@@ -31,6 +31,10 @@ class FakeClickHouse {
   readonly statements: string[] = [];
   readonly inserts: Array<{ table: string; body: string }> = [];
   insertAnswers: Answer[] = [];
+  /** After the scripted answers: an INSERT holding a row this matches is refused as ClickHouse refuses a bad value (27). */
+  refuseRow: ((row: string) => boolean) | undefined;
+  /** INSERT statements received, refused ones included. */
+  insertStatements = 0;
   versionAnswer: Answer | undefined;
   readonly tables = new Map<string, Map<string, string>>();
   private server: Server | undefined;
@@ -89,8 +93,13 @@ class FakeClickHouse {
     }
     const insert = /^INSERT INTO `(\w+)`\.`(\w+)` FORMAT JSONEachRow/.exec(sql);
     if (insert) {
+      this.insertStatements++;
       const next = this.insertAnswers.shift();
       if (next && next.status !== 200) return answer(next);
+      const bad = this.refuseRow && body.split('\n').findIndex((row) => row !== '' && this.refuseRow!(row));
+      if (typeof bad === 'number' && bad >= 0) {
+        return answer({ status: 500, body: newError(27, 'CANNOT_PARSE_INPUT_ASSERTION_FAILED', `Cannot parse input: expected '"' before: 'zz': (at row ${bad + 1})`) });
+      }
       this.inserts.push({ table: `${insert[1]}.${insert[2]}`, body });
       return answer(next ?? { status: 200, body: '' });
     }
@@ -308,14 +317,56 @@ describe('inserts', () => {
   });
 
   it('drops a batch ClickHouse cannot parse (27), counts it, logs why, and goes on with the next', async () => {
-    fake.insertAnswers = [{ status: 500, body: newError(27, 'CANNOT_PARSE_INPUT_ASSERTION_FAILED', 'Cannot parse input: expected \'"\' before: \'zz\'') }];
+    fake.refuseRow = () => true; // every row: the split finds none to insert
     const e = await started();
     await e.consume(attempts(0, 3));
     await until(() => metric(settings, 'pulse_exporter_send_failed_items_total', { ...ex, reason: 'permanent' }) === 3, 3000, 'drop');
     const log = settings.logs.find((l) => l.code === 'PULSE_ERR_CLICKHOUSE_REJECTED');
     expect(log?.err).toMatch(/refused 3 rows for `pulse`\.`journey_attempts` as invalid: Code: 27\. Cannot parse input.*deploy\/clickhouse\/schema\.sql/);
+    fake.refuseRow = undefined;
     await e.consume(attempts(10, 2));
     await until(() => rowsInserted() === 2, 3000, 'next batch');
+  });
+
+  it('splits a batch refused for one row\'s value: the other rows land, the refused row is dropped, counted and logged', async () => {
+    const traceHex = (n: number): string => n.toString(16).padStart(32, '0');
+    fake.refuseRow = (row) => row.includes(traceHex(37));
+    const e = await started();
+    await e.consume(attempts(0, 100));
+    await until(() => metric(settings, 'pulse_exporter_send_failed_items_total', { ...ex, reason: 'rejected_by_destination' }) === 1, 3000, 'split');
+    expect(metric(settings, 'pulse_exporter_sent_items_total', ex)).toBe(99);
+    expect(metric(settings, 'pulse_exporter_send_failed_items_total', { ...ex, reason: 'permanent' })).toBe(0);
+    expect(rowsInserted()).toBe(99);
+    expect(fake.inserts.some((i) => i.body.includes(traceHex(37)))).toBe(false);
+    // At most two INSERTs per halving (7 for 100 rows) and the first: halves that went in are not split, and the
+    // half next to one that went in is split without being tried whole.
+    expect(fake.insertStatements).toBeLessThanOrEqual(1 + 2 * 7);
+    expect(metric(settings, 'pulse_clickhouse_insert_errors_total', { ...ex, code: '27' })).toBeGreaterThanOrEqual(1);
+    const log = settings.logs.find((l) => typeof l.destinationMessage === 'string');
+    expect(log?.destinationMessage).toMatch(/^ClickHouse refused 1 of 100 rows for `pulse`\.`journey_attempts` as invalid \(Code: 27\. Cannot parse input.*\); they are dropped; the other rows were inserted$/);
+  });
+
+  it('spends at most MAX_SPLIT_INSERTS INSERTs splitting, and drops what it did not try with the refused rows', async () => {
+    // Every third attempt (duration_ms 10 + n): 20 bad rows of 60, too many to find them all.
+    fake.refuseRow = (row) => Number(/"duration_ms":(\d+),/.exec(row)![1]) % 3 === 0;
+    const e = await started();
+    await e.consume(attempts(0, 60));
+    const rejected = (): number => metric(settings, 'pulse_exporter_send_failed_items_total', { ...ex, reason: 'rejected_by_destination' });
+    await until(() => rejected() > 0, 3000, 'split');
+    expect(fake.insertStatements).toBe(1 + MAX_SPLIT_INSERTS);
+    expect(rowsInserted()).toBeGreaterThan(0);
+    expect(rowsInserted() + rejected()).toBe(60);
+    expect(metric(settings, 'pulse_exporter_sent_items_total', ex)).toBe(rowsInserted());
+    const log = settings.logs.find((l) => typeof l.destinationMessage === 'string');
+    expect(log?.destinationMessage).toMatch(/refused \d+ of 60 rows .* with \d+ rows not tried once 48 INSERTs were spent splitting the batch/);
+  });
+
+  it('does not split a batch refused for the table rather than a row (62 syntax, 20 column count)', async () => {
+    fake.insertAnswers = [{ status: 500, body: newError(20, 'NUMBER_OF_COLUMNS_DOESNT_MATCH', 'Number of columns doesn\'t match') }];
+    const e = await started();
+    await e.consume(attempts(0, 20));
+    await until(() => metric(settings, 'pulse_exporter_send_failed_items_total', { ...ex, reason: 'permanent' }) === 20, 3000, 'drop');
+    expect(fake.insertStatements).toBe(1);
   });
 
   it('re-creates a table dropped while running (60) and retries the batch', async () => {

@@ -7,8 +7,10 @@ import {
   encodeAlerts,
   encodeAttempts,
   encodeSliWindows,
+  indexRows,
   mergeRowBatches,
   rowBatchBody,
+  rowsOf,
   rowBatchCodec,
   type RowBatch,
 } from '../../../src/exporters/clickhouse/rows.js';
@@ -388,5 +390,22 @@ describe('queued batches', () => {
     const back = rowBatchCodec.decode(Buffer.concat(rowBatchCodec.encode(m) as Uint8Array[]));
     expect(back.rows).toBe(3);
     expect(rowBatchBody(back).equals(rowBatchBody(m))).toBe(true);
+  });
+
+  it('split into any range of rows, across the pieces of a merged batch, without copying (a refused INSERT is split)', () => {
+    const odd = attempt({ segments: { note: 'a newline \n and a brace } inside' } });
+    const m = mergeRowBatches([encodeAttempts([attempt(), odd], 'seconds'), encodeSliWindows([window]), encodeSliWindows([window, window])]);
+    const all = lines(m);
+    const index = indexRows(m);
+    expect(index.rows).toBe(5);
+    for (let from = 0; from < 5; from++) {
+      for (let to = from + 1; to <= 5; to++) {
+        const part = rowsOf(index, from, to);
+        expect(part.rows).toBe(to - from);
+        expect(lines(part)).toEqual(all.slice(from, to));
+        const within = (body: Buffer) => m.bodies.some((b) => b.buffer === body.buffer && body.byteOffset >= b.byteOffset && body.byteOffset + body.length <= b.byteOffset + b.length);
+        expect(part.bodies.every(within)).toBe(true);
+      }
+    }
   });
 });
