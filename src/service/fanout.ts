@@ -15,6 +15,10 @@
  * when all are permanent. A retryable refusal by one consumer therefore makes the sender resend the data to
  * *all* consumers: delivery is at-least-once, and the consumers that accepted the first attempt see the data
  * twice. That is the price of never losing data silently.
+ *
+ * A sender that can keep what it sends (a connector's bounded sender, connectors/shared/bounded-sender.ts) avoids
+ * that: `fanoutBranches` gives it the consumers behind a fan-out, and it keeps a queue for each, so a refusal is
+ * retried to the consumer that refused and no other.
  */
 import type { Consumer, Signal, SignalData } from '../core/consumer.js';
 import { PermanentError, RetryableError, errorMessage } from '../core/errors.js';
@@ -42,7 +46,7 @@ class Fanout<T> implements Consumer<T> {
 
   constructor(
     private readonly clone: (data: T) => T,
-    private readonly consumers: readonly Consumer<T>[],
+    readonly consumers: readonly Consumer<T>[],
   ) {
     const allMutate = consumers.every((c) => c.mutatesData);
     this.mutatesData = allMutate;
@@ -60,6 +64,15 @@ class Fanout<T> implements Consumer<T> {
     for (const r of results) if (r.status === 'rejected') (failures ??= []).push(r.reason);
     if (failures) throw combineRefusals(failures, n);
   }
+}
+
+/**
+ * The consumers a fan-out hands data to, those of nested fan-outs in their place (a connector output feeding two
+ * pipelines of two exporters each gives four); any other consumer is its one branch. Handing data to each branch
+ * yourself is what the fan-out does, copy rule aside: give a branch that `mutatesData` an array of its own.
+ */
+export function fanoutBranches<T>(consumer: Consumer<T>): readonly Consumer<T>[] {
+  return consumer instanceof Fanout ? (consumer.consumers as readonly Consumer<T>[]).flatMap((c) => fanoutBranches(c)) : [consumer];
 }
 
 /** A consumer that throws synchronously (a bug) must not stop the others from being attempted. */

@@ -124,7 +124,7 @@ export class SloConnector implements ConnectorComponent {
       registry
         .counter('pulse_slo_rows_dropped_total', 'Segment SLI rows not kept because history.max_series was reached')
         .observe((set) => set(labels, this.engine.droppedRows)),
-      registry.gauge('pulse_slo_pending_events', 'Alert events waiting for the alerts output').observe((set) => set(labels, this.sender.waiting)),
+      registry.gauge('pulse_slo_pending_events', 'Alert events waiting for the alerts output (for the exporter it feeds with the most waiting)').observe((set) => set(labels, this.sender.waiting)),
     );
 
     const follow = config.clickhouse?.follow;

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CreateSettings } from '../../../src/core/component.js';
+import type { Consumer } from '../../../src/core/consumer.js';
 import { PermanentError, RetryableError } from '../../../src/core/errors.js';
 import { MetricsRegistry } from '../../../src/core/telemetry.js';
 import type { AlertEvent } from '../../../src/alerts/model.js';
@@ -13,6 +14,7 @@ import { sloConnectorFactory } from '../../../src/connectors/slo/factory.js';
 import type { HistorySource } from '../../../src/connectors/slo/history.js';
 import type { JourneySource } from '../../../src/connectors/journeys/connector.js';
 import { defaultRegistry } from '../../../src/components.js';
+import { fanout } from '../../../src/service/fanout.js';
 import type { CompiledJourney, JourneySnapshot } from '../../../src/journeys/model.js';
 import { silentLogger, snapshot } from '../journeys/runtime/support.js';
 import { T0, attemptRecord, batchOf, journeyWith, rowsFor } from '../alerts/support.js';
@@ -47,7 +49,16 @@ afterEach(async () => {
   for (const c of running.splice(0)) await c.shutdown();
 });
 
-function setup(opts: { journeys?: CompiledJourney[]; history?: HistorySource; answer?: (events: AlertEvent[]) => Promise<void>; config?: Record<string, unknown> } = {}) {
+function setup(
+  opts: {
+    journeys?: CompiledJourney[];
+    history?: HistorySource;
+    answer?: (events: AlertEvent[]) => Promise<void>;
+    config?: Record<string, unknown>;
+    /** The alerts output instead of the recording one. */
+    alerts?: Consumer<AlertEvent[]>;
+  } = {},
+) {
   const clock = { now: T0 };
   const metrics = new MetricsRegistry();
   const settings: CreateSettings = { id: 'slo', kind: 'connector', logger: silentLogger(), metrics, dataDir: '/tmp/pulse-test' };
@@ -60,7 +71,7 @@ function setup(opts: { journeys?: CompiledJourney[]; history?: HistorySource; an
     settings,
     config,
     {
-      alerts: {
+      alerts: opts.alerts ?? {
         mutatesData: false,
         consume: (events) => {
           got.push(events);
@@ -211,6 +222,48 @@ describe('slo connector', () => {
     const before = p.got.length;
     await p.connector.evaluate();
     expect(p.got.length).toBe(before); // not retried
+  });
+
+  it('sends an event once to each alerts output: one refusing does not make the other receive it again', async () => {
+    // The alerts pipeline's exporters: Kafka accepts everything; ClickHouse refuses three sends (queue full), then accepts.
+    const kafka: AlertEvent[] = [];
+    const clickhouse: AlertEvent[] = [];
+    let refusals = 3;
+    const s = setup({
+      config: { evaluation_interval: '10s' },
+      journeys: [journeyWith({ alerts: PAGE(14.4).replace('repeat_interval: 1m', 'repeat_interval: 20s') })],
+      alerts: fanout('alerts', [
+        {
+          mutatesData: false,
+          consume: (events) => {
+            kafka.push(...events);
+            return Promise.resolve();
+          },
+        },
+        {
+          mutatesData: false,
+          consume: (events) => {
+            if (refusals > 0) {
+              refusals--;
+              return Promise.reject(new RetryableError('PULSE_ERR_QUEUE_FULL', 'clickhouse@alerts: the sending queue is full'));
+            }
+            clickhouse.push(...events);
+            return Promise.resolve();
+          },
+        },
+      ]),
+    });
+    await s.connector.start({ reportFatalError() {} });
+    await s.traffic(60, () => batchOf(10, 0));
+    await s.traffic(60, () => batchOf(10, 5)); // fires, then repeats every 20 s
+    await s.traffic(60, () => batchOf(10, 0)); // resolves
+    const ids = (events: AlertEvent[]) => events.map((e) => e.id);
+    expect(refusals).toBe(0);
+    expect(kafka.map((e) => [e.status, e.repeat])).toEqual(expect.arrayContaining([['firing', false], ['firing', true], ['resolved', false]]));
+    expect(new Set(ids(kafka)).size).toBe(kafka.length); // each event once
+    expect(ids(clickhouse)).toEqual(ids(kafka)); // once each too, in the same order, after it recovered
+    expect(s.metric('pulse_slo_events_total', { type: 'firing' }) + s.metric('pulse_slo_events_total', { type: 'repeat' }) + s.metric('pulse_slo_events_total', { type: 'resolved' })).toBe(kafka.length);
+    expect(s.metric('pulse_slo_pending_events')).toBe(0);
   });
 
   it('rebuilds windows and firing alerts from history at start: an alert already firing continues as a repeat', async () => {
