@@ -6,7 +6,7 @@
 import type { ComponentRegistry } from '../components.js';
 import { buildConfigJsonSchema, type JsonSchema } from './json-schema.js';
 import { buildJourneyJsonSchema } from '../journeys/definition/json-schema.js';
-import { buildAlertEventJsonSchema } from '../exporters/kafka/event-schema.js';
+import { buildAlertEventDataJsonSchema, buildAlertEventJsonSchema } from '../exporters/kafka/event-schema.js';
 
 export interface SchemaFile {
   /** Path relative to the repository root. */
@@ -19,6 +19,7 @@ export function schemaFiles(registry: ComponentRegistry): SchemaFile[] {
     { file: 'schemas/pulse-config.schema.json', build: () => buildConfigJsonSchema(registry) },
     { file: 'schemas/journey.schema.json', build: buildJourneyJsonSchema },
     { file: 'schemas/alert-event.schema.json', build: buildAlertEventJsonSchema },
+    { file: 'schemas/alert-event-data.schema.json', build: buildAlertEventDataJsonSchema },
   ];
 }
 

@@ -4,8 +4,11 @@
  *
  * - the TypeScript type the converter (cloudevents.ts) must produce — a field added here and not filled there is a
  *   compile error;
- * - `schemas/alert-event.schema.json` (draft-07), generated through src/config/schema-files.ts and kept fresh by
- *   `npm run schema:check`, which consumers of the topic validate against or generate types from.
+ * - two JSON Schemas (draft-07), generated through src/config/schema-files.ts and kept fresh by
+ *   `npm run schema:check`, which consumers of the topic validate against or generate types from:
+ *   `schemas/alert-event-data.schema.json`, the schema of `data`, whose `$id` is the URI every event carries in
+ *   `dataschema` (CloudEvents: "the schema that data adheres to"), and `schemas/alert-event.schema.json`, the
+ *   whole event (envelope and `data`), with an `$id` of its own.
  *
  * Conventions (documented for consumers in docs/alerts.md):
  * - `data` keys are snake_case, like Pulse's config keys and the ClickHouse columns;
@@ -19,8 +22,13 @@
 import { z } from 'zod';
 import type { JsonSchema } from '../../config/json-schema.js';
 
-/** Names the schema version of `data`; it is an identifier and need not resolve (see docs/alerts.md). */
+/**
+ * Names the schema version of `data`: every event's `dataschema`, and the `$id` of the data schema. An identifier;
+ * it need not resolve (see docs/alerts.md).
+ */
 export const ALERT_EVENT_DATASCHEMA = 'https://pulse.dev/schemas/alert-event/v1.json';
+/** The `$id` of the schema of the whole event: the envelope, with `data` inlined. Not a `dataschema`. */
+export const ALERT_CLOUDEVENT_SCHEMA_ID = 'https://pulse.dev/schemas/alert-cloudevent/v1.json';
 export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json';
 export const ALERT_EVENT_TYPES = ['dev.pulse.alert.firing', 'dev.pulse.alert.resolved'] as const;
 
@@ -128,7 +136,9 @@ export const alertCloudEventSchema = z
     subject: z.string().describe('The journey'),
     time: timestamp('When the event was produced'),
     datacontenttype: z.literal('application/json'),
-    dataschema: z.literal(ALERT_EVENT_DATASCHEMA).describe('The schema version of data (an identifier; it need not resolve)'),
+    dataschema: z
+      .literal(ALERT_EVENT_DATASCHEMA)
+      .describe('The schema data adheres to: the $id of schemas/alert-event-data.schema.json (an identifier; it need not resolve)'),
     data: alertEventDataSchema,
   })
   .describe('A Pulse alert event: a CloudEvents 1.0 event in structured mode (JSON)');
@@ -136,13 +146,24 @@ export const alertCloudEventSchema = z
 export type AlertCloudEvent = z.output<typeof alertCloudEventSchema>;
 export type AlertEventData = z.output<typeof alertEventDataSchema>;
 
-/** `schemas/alert-event.schema.json` (listed in src/config/schema-files.ts). */
+/** `schemas/alert-event.schema.json`, the whole event (listed in src/config/schema-files.ts). */
 export function buildAlertEventJsonSchema(): JsonSchema {
   const { $schema, ...rest } = z.toJSONSchema(alertCloudEventSchema, { target: 'draft-7', io: 'output' }) as JsonSchema;
   return {
     $schema,
-    $id: ALERT_EVENT_DATASCHEMA,
+    $id: ALERT_CLOUDEVENT_SCHEMA_ID,
     title: 'Pulse alert event (CloudEvents 1.0, structured mode), v1',
+    ...rest,
+  };
+}
+
+/** `schemas/alert-event-data.schema.json`, the schema `dataschema` names: `data` alone (listed in src/config/schema-files.ts). */
+export function buildAlertEventDataJsonSchema(): JsonSchema {
+  const { $schema, ...rest } = z.toJSONSchema(alertEventDataSchema, { target: 'draft-7', io: 'output' }) as JsonSchema;
+  return {
+    $schema,
+    $id: ALERT_EVENT_DATASCHEMA,
+    title: 'Pulse alert event data (the data of a dev.pulse.alert.* CloudEvent), v1',
     ...rest,
   };
 }

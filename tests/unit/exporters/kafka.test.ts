@@ -10,7 +10,12 @@ import type { AlertEvent } from '../../../src/alerts/model.js';
 import { PermanentError, RetryableError } from '../../../src/core/errors.js';
 import { formatDuration, toCloudEvent } from '../../../src/exporters/kafka/cloudevents.js';
 import { configSchema } from '../../../src/exporters/kafka/config.js';
-import { buildAlertEventJsonSchema } from '../../../src/exporters/kafka/event-schema.js';
+import {
+  ALERT_CLOUDEVENT_SCHEMA_ID,
+  ALERT_EVENT_DATASCHEMA,
+  buildAlertEventDataJsonSchema,
+  buildAlertEventJsonSchema,
+} from '../../../src/exporters/kafka/event-schema.js';
 import type { KafkaAlertsExporter } from '../../../src/exporters/kafka/exporter.js';
 import { kafkaExporterFactory } from '../../../src/exporters/kafka/factory.js';
 import { recordBatchCodec, toRecords } from '../../../src/exporters/kafka/records.js';
@@ -20,6 +25,7 @@ import { host, makeSettings, metric, tempDir, until } from './settings.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const schema = buildAlertEventJsonSchema();
+const dataSchema = buildAlertEventDataJsonSchema();
 const issues = (input: unknown) => configSchema.safeParse(input).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`) ?? [];
 
 describe('config', () => {
@@ -149,7 +155,7 @@ describe('CloudEvent', () => {
   });
 });
 
-describe('published schema (schemas/alert-event.schema.json)', () => {
+describe('published schemas (schemas/alert-event.schema.json, schemas/alert-event-data.schema.json)', () => {
   const events = [
     segmentAlert(),
     resolvedOf(segmentAlert()),
@@ -161,14 +167,31 @@ describe('published schema (schemas/alert-event.schema.json)', () => {
     }),
   ];
 
-  it('accepts every kind of event the exporter writes, as read back from its JSON', () => {
+  it('accept every kind of event the exporter writes, as read back from its JSON: the event whole, and its data', () => {
     for (const e of events) {
       const { records } = toRecords([e], 'pulse://gw-1');
-      expect(validate(schema, JSON.parse(records[0]!.value))).toEqual([]);
+      const event = JSON.parse(records[0]!.value) as { data: unknown };
+      expect(validate(schema, event)).toEqual([]);
+      expect(validate(dataSchema, event.data)).toEqual([]);
+      // The data schema is of data alone: the envelope is not an alert.
+      expect(validate(dataSchema, event)).not.toEqual([]);
     }
   });
 
-  it('declares exactly the keys an event carries (documented, none missing, none extra)', () => {
+  it('name data\'s schema in dataschema (CloudEvents: "the schema that data adheres to"), and the whole event\'s apart', () => {
+    const event = toCloudEvent(segmentAlert(), 's');
+    expect(dataSchema.$id).toBe(event.dataschema);
+    expect(dataSchema.$id).toBe(ALERT_EVENT_DATASCHEMA);
+    expect(schema.$id).toBe(ALERT_CLOUDEVENT_SCHEMA_ID);
+    expect(schema.$id).not.toBe(event.dataschema);
+    // The whole event's schema holds the data schema as it is, so the two cannot disagree.
+    const { $schema: _s, $id: _i, title: _t, ...data } = dataSchema;
+    expect((schema.properties as Record<string, unknown>).data).toEqual(data);
+    expect(readFileSync(`${ROOT}/schemas/alert-event-data.schema.json`, 'utf8')).toContain(`"$id": "${ALERT_EVENT_DATASCHEMA}"`);
+    expect(readFileSync(`${ROOT}/schemas/alert-event.schema.json`, 'utf8')).toContain(`"$id": "${ALERT_CLOUDEVENT_SCHEMA_ID}"`);
+  });
+
+  it('declare exactly the keys an event carries (documented, none missing, none extra)', () => {
     const written = keyPaths(toCloudEvent(events[3]!, 's'));
     expect(new Set(written)).toEqual(new Set(schemaKeyPaths(schema)));
     // Every key is required: absent values are null, never missing.
@@ -184,7 +207,7 @@ describe('published schema (schemas/alert-event.schema.json)', () => {
     requiredEverywhere(schema);
   });
 
-  it('rejects events that break the contract (so the check above can fail)', () => {
+  it('reject events that break the contract (so the checks above can fail)', () => {
     const good = toCloudEvent(segmentAlert(), 's');
     const broken = JSON.parse(JSON.stringify(good)) as { data: Record<string, unknown>; type: string };
     delete broken.data.fingerprint;
@@ -198,15 +221,23 @@ describe('published schema (schemas/alert-event.schema.json)', () => {
       expect.stringMatching(/^\$\.data\.attempts: expected integer/),
     ]);
     expect(validate(schema, { ...good, time: '1 June 2025' })).toEqual(['$.time: not an RFC 3339 date-time']);
+    expect(validate(dataSchema, broken.data)).toEqual([
+      '$: missing fingerprint',
+      expect.stringMatching(/^\$\.segment: matches no anyOf branch/),
+      expect.stringMatching(/^\$\.attempts: expected integer/),
+    ]);
   });
 
-  it('matches the examples in docs/alerts.md, and its $id is the dataschema events carry', () => {
+  it('match the examples in docs/alerts.md', () => {
     const doc = readFileSync(`${ROOT}/docs/alerts.md`, 'utf8');
     const examples = [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1]!) as Record<string, unknown>);
     expect(examples).toHaveLength(2);
-    for (const ex of examples) expect(validate(schema, ex)).toEqual([]);
+    for (const ex of examples) {
+      expect(validate(schema, ex)).toEqual([]);
+      expect(validate(dataSchema, ex.data)).toEqual([]);
+      expect(ex.dataschema).toBe(dataSchema.$id);
+    }
     expect(examples.map((e) => e.type)).toEqual(['dev.pulse.alert.firing', 'dev.pulse.alert.resolved']);
-    expect(schema.$id).toBe(toCloudEvent(segmentAlert(), 's').dataschema);
   });
 });
 
