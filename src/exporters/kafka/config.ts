@@ -83,9 +83,11 @@ export const configSchema = z
       .default('pulse.alerts')
       .describe('Topic alert events are written to'),
     client_id: z.string().min(1).default('pulse').describe('Kafka client id (shows in broker logs, quotas and ACLs)'),
+    // CloudEvents: a non-empty URI-reference (RFC 3986), which has no whitespace; a consumer may refuse anything else.
     source: z
       .string()
-      .min(1)
+      .min(1, 'the CloudEvents source must not be empty: write a URI reference naming this Pulse, like pulse://gateway-1, or remove source for pulse://<hostname>')
+      .regex(/^\S*$/, 'the CloudEvents source is a URI reference and cannot hold spaces or line breaks: write it like pulse://gateway-1 or /pulse/eu-west-1/gateway-1')
       .optional()
       .describe('CloudEvents `source` of every event (a URI reference naming this Pulse instance); default pulse://<hostname>'),
     acks: z

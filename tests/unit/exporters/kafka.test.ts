@@ -67,6 +67,16 @@ describe('config', () => {
     expect(issues({ brokers: ['k:9092'], sending_queue: { enabled: false, persistent: false } })).toEqual([]);
     expect(configSchema.parse({ brokers: ['k:9092'], sasl: { username: 'u', password: 'p' } }).sasl?.mechanism).toBe('plain');
   });
+
+  it('takes a source only as CloudEvents allows it: a non-empty URI reference, so no whitespace', () => {
+    expect(issues({ brokers: ['k:9092'], source: '' })).toEqual([expect.stringMatching(/^source: the CloudEvents source must not be empty: write a URI reference/)]);
+    for (const source of ['pulse gateway 1', ' pulse://gw-1', 'pulse://gw-1\n', 'pulse://gw\t1']) {
+      expect(issues({ brokers: ['k:9092'], source })).toEqual([expect.stringMatching(/^source: the CloudEvents source is a URI reference and cannot hold spaces/)]);
+    }
+    for (const source of ['pulse://gateway-1', '/pulse/eu-west-1/gw-1', 'urn:pulse:gw-1', 'https://pulse.example.com/gw?zone=a#1']) {
+      expect(configSchema.parse({ brokers: ['k:9092'], source }).source).toBe(source);
+    }
+  });
 });
 
 describe('CloudEvent', () => {
