@@ -94,8 +94,10 @@ export const COMMANDS: readonly Command[] = [
   },
   {
     name: 'journeys',
-    summary: 'Test journey definitions against recorded traces (OTLP/JSON): per trace, the attempts found and why they succeeded or failed',
-    usage: 'journeys test --journeys <dir|file> --traces <file...> [--format text|json]   (`-` reads traces from stdin)',
+    summary:
+      'Check journey definitions on their own (validate), or test them against recorded traces (OTLP/JSON): per trace, the attempts found and why they succeeded or failed',
+    usage:
+      'journeys validate --journeys <dir|file> [--format text|json]\n       pulse journeys test --journeys <dir|file> --traces <file...> [--format text|json]   (`-` reads traces from stdin)',
     options: {
       journeys: { type: 'string', short: 'j' },
       traces: { type: 'string', short: 't', multiple: true },

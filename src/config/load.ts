@@ -91,6 +91,14 @@ export function loadConfigText(text: string, fileName: string, registry: Compone
     }
     return { issues: issues.errors(), warnings: issues.warnings() };
   }
+  if (isJourneyDocument(doc.get('kind'), doc.get('apiVersion'))) {
+    issues.error(
+      0,
+      `this is a journey definition (kind: Journey), not a Pulse config: check it with \`pulse journeys validate --journeys ${fileName}\`, ` +
+        `and run it by pointing a journeys connector's directory at its folder`,
+    );
+    return { issues: issues.errors(), warnings: issues.warnings() };
+  }
   const loader = new Loader(doc, text, registry, issues, lines);
   loader.expandEnv(env);
   const config = loader.load(resolve(fileName));
@@ -613,6 +621,11 @@ class Loader {
 }
 
 /** The offset of the next character that is not whitespace or part of a comment; `offset` when there is none. */
+/** A journey file given where a config file goes: `apiVersion: pulse/…` and `kind: Journey` at the top. */
+function isJourneyDocument(kind: unknown, apiVersion: unknown): boolean {
+  return kind === 'Journey' && typeof apiVersion === 'string' && apiVersion.startsWith('pulse/');
+}
+
 function nextTokenOffset(text: string, offset: number): number {
   const i = skipBlank(text, offset);
   return i < text.length ? i : offset;

@@ -1,6 +1,7 @@
 /**
  * `pulse journeys test --journeys <dir|file> --traces <file...> [--format text|json]`: how an SRE tests a journey
- * edit before shipping it. Loads the definitions (every problem at `file:line:col`), runs the recorded traces
+ * edit before shipping it (and `pulse journeys validate --journeys <dir|file>`: the definitions alone, see
+ * `runJourneysValidate`). Loads the definitions (every problem at `file:line:col`), runs the recorded traces
  * through the real journeys data plane, and prints per trace the attempts found and why they succeeded or failed.
  *
  * Exit codes: 0 the definitions are valid (whatever the attempts' outcomes); 1 the definitions are invalid
@@ -19,6 +20,7 @@ import { renderText } from './render-text.js';
 import { formatTraceProblem, readTraceFiles } from './trace-files.js';
 
 export const JOURNEYS_TEST_USAGE = 'journeys test --journeys <dir|file> --traces <file...> [--format text|json]';
+export const JOURNEYS_VALIDATE_USAGE = 'journeys validate --journeys <dir|file> [--format text|json]';
 
 /** What the CLI's option parser hands over (the shape of `node:util` parseArgs values). */
 export type CommandValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -44,7 +46,7 @@ function plural(n: number, word: string): string {
 }
 
 function usageError(io: JourneysCommandIo, message: string): number {
-  io.err(`pulse journeys: ${message}\n\nUsage: pulse ${JOURNEYS_TEST_USAGE}`);
+  io.err(`pulse journeys: ${message}\n\nUsage: pulse ${JOURNEYS_TEST_USAGE}\n       pulse ${JOURNEYS_VALIDATE_USAGE}`);
   return 2;
 }
 
@@ -54,15 +56,22 @@ function strings(v: CommandValues[string]): string[] {
 }
 
 /**
- * The `journeys` command: `positionals[0]` is the subcommand (only `test`); further words are more trace files
- * (`--traces a.jsonl b.jsonl`, as a shell glob expands), allowed only after `--traces` was given.
+ * The `journeys` command: `positionals[0]` is the subcommand, `test` or `validate`; for `test`, further words are
+ * more trace files (`--traces a.jsonl b.jsonl`, as a shell glob expands), allowed only after `--traces` was given.
  */
 export async function journeysCommand(args: { values: CommandValues; positionals: readonly string[] }, io: JourneysCommandIo): Promise<number> {
   const [sub, ...rest] = args.positionals;
   if (sub === undefined) return usageError(io, 'no subcommand given');
-  if (sub !== 'test') return usageError(io, `unknown subcommand "${sub}"`);
+  if (sub !== 'test' && sub !== 'validate') return usageError(io, `unknown subcommand "${sub}"`);
   const journeysPath = args.values.journeys;
-  if (typeof journeysPath !== 'string' || journeysPath === '') return usageError(io, 'test: --journeys <dir|file> is required');
+  if (typeof journeysPath !== 'string' || journeysPath === '') return usageError(io, `${sub}: --journeys <dir|file> is required`);
+  if (sub === 'validate') {
+    if (rest.length > 0) return usageError(io, `validate: unexpected argument "${rest[0]}"`);
+    if (strings(args.values.traces).length > 0) return usageError(io, 'validate: --traces belongs to journeys test');
+    const format = args.values.format ?? 'text';
+    if (format !== 'text' && format !== 'json') return usageError(io, `validate: --format must be text or json, got "${String(format)}"`);
+    return runJourneysValidate(journeysPath, format, io);
+  }
   const given = strings(args.values.traces);
   if (given.length === 0) {
     return usageError(io, rest.length > 0 ? `test: unexpected argument "${rest[0]}" (trace files follow --traces)` : 'test: --traces <file...> is required');
@@ -70,6 +79,26 @@ export async function journeysCommand(args: { values: CommandValues; positionals
   const format = args.values.format ?? 'text';
   if (format !== 'text' && format !== 'json') return usageError(io, `test: --format must be text or json, got "${String(format)}"`);
   return runJourneysTest({ journeysPath, traceFiles: [...given, ...rest], format }, io);
+}
+
+/**
+ * `journeys validate`: the definitions alone, without a Pulse config or traces — every problem as
+ * `file:line:col: message`, warnings included. Exit 0 when valid (warnings or not), 1 on any error.
+ */
+export function runJourneysValidate(journeysPath: string, format: 'text' | 'json', io: JourneysCommandIo): number {
+  const loaded = loadJourneys(journeysPath);
+  const errors = 'issues' in loaded ? loaded.issues : [];
+  const issues = sortIssues([...errors, ...loaded.warnings], journeysPath);
+  const names = 'issues' in loaded ? [] : loaded.snapshot.journeys.map((j) => j.name);
+  if (format === 'json') {
+    const list = issues.map((i) => ({ file: i.file, line: i.line, col: i.col, severity: i.severity ?? 'error', message: i.message }));
+    io.out(JSON.stringify({ valid: errors.length === 0, journeys: names, issues: list }, null, 2));
+  } else {
+    const warnings = loaded.warnings.length > 0 ? `, ${plural(loaded.warnings.length, 'warning')}` : '';
+    const verdict = errors.length > 0 ? `${plural(errors.length, 'error')}${warnings}` : `valid (${plural(names.length, 'journey')}: ${names.join(', ')}${warnings})`;
+    io.out([...issues.map(formatIssue), `${journeysPath}: ${verdict}`].join('\n'));
+  }
+  return errors.length > 0 ? 1 : 0;
 }
 
 /** Runs `journeys test`; resolves with the exit code (see the file comment). */

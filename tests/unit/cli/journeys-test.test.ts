@@ -91,6 +91,39 @@ describe('bin/pulse journeys test', () => {
     expect(flag.code).toBe(2);
     expect(flag.stderr).toContain("Unknown option '--colour'");
     const help = await pulse(['help']);
-    expect(help.stdout).toMatch(/^ {2}journeys +Test journey definitions against recorded traces/m);
+    expect(help.stdout).toMatch(/^ {2}journeys +Check journey definitions on their own \(validate\), or test them against recorded traces/m);
+  });
+});
+
+describe('bin/pulse journeys validate', () => {
+  it('checks the definitions alone: valid with their names (exit 0), or every problem at file:line:col (exit 1)', async () => {
+    const ok = await pulse(['journeys', 'validate', '--journeys', 'definitions']);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout.trim().split('\n').at(-1)).toMatch(/^definitions: valid \(\d+ journeys?: [a-z0-9-, ]+\)$/);
+    const bad = await pulse(['journeys', 'validate', '-j', 'broken']);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout.split('\n').slice(0, 3).map((l) => l.slice(0, l.indexOf(': ')))).toEqual([
+      'broken/checkout.yaml:6:3',
+      'broken/checkout.yaml:11:11',
+      'broken/checkout.yaml:18:19',
+    ]);
+    expect(bad.stdout.trim().split('\n').at(-1)).toBe('broken: 3 errors');
+    const json = await pulse(['journeys', 'validate', '-j', 'broken', '--format', 'json']);
+    const doc = JSON.parse(json.stdout) as { valid: boolean; issues: Array<{ line: number; severity: string }> };
+    expect(doc.valid).toBe(false);
+    expect(doc.issues.map((i) => [i.line, i.severity])).toEqual([
+      [6, 'error'],
+      [11, 'error'],
+      [18, 'error'],
+    ]);
+    const usage = await pulse(['journeys', 'validate', '-j', 'definitions', '--traces', 'traces/checkout.jsonl']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toContain('--traces belongs to journeys test');
+  });
+
+  it('pulse validate given a journey file says what it is and which command checks it', async () => {
+    const r = await pulse(['validate', '--config', 'broken/checkout.yaml']);
+    expect(r.code).toBe(1);
+    expect(r.stderr + r.stdout).toContain('broken/checkout.yaml:1:1: this is a journey definition (kind: Journey), not a Pulse config: check it with `pulse journeys validate --journeys broken/checkout.yaml`');
   });
 });
