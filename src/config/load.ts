@@ -76,7 +76,7 @@ export function loadConfig(path: string, registry: ComponentRegistry, env: Env =
 export function loadConfigText(text: string, fileName: string, registry: ComponentRegistry, env: Env = process.env): LoadResult {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  const issues = new IssueCollector(fileName, lines);
+  const issues = new IssueCollector(fileName, lines, text);
   for (const w of doc.warnings) issues.warning(w.pos[0], w.message);
   if (doc.errors.length > 0) {
     for (const e of withoutTabEchoes(doc.errors, text)) {

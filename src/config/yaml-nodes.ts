@@ -73,13 +73,22 @@ export class IssueCollector {
   private readonly errorList: ConfigIssue[] = [];
   private readonly warningList: ConfigIssue[] = [];
 
+  /** Where the file's last non-blank character is: a problem found at the end of the file is shown there. */
+  private readonly lastOffset: number | undefined;
+
   constructor(
     readonly file: string,
     private readonly lines: LineCounter | undefined,
-  ) {}
+    text?: string,
+  ) {
+    this.lastOffset = text === undefined ? undefined : Math.max(0, text.trimEnd().length - 1);
+  }
 
   private at(offset: number, message: string, severity: 'error' | 'warning'): ConfigIssue {
-    const { line, col } = this.lines ? this.lines.linePos(offset) : { line: 1, col: 1 };
+    // yaml reports what is missing at the end (a closing quote or bracket) past the last line; an editor has no
+    // such line to jump to.
+    const at = this.lastOffset !== undefined && offset > this.lastOffset ? this.lastOffset : offset;
+    const { line, col } = this.lines ? this.lines.linePos(at) : { line: 1, col: 1 };
     return severity === 'error' ? { file: this.file, line, col, message } : { file: this.file, line, col, message, severity };
   }
 

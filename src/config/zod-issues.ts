@@ -130,6 +130,10 @@ export function explainZodIssues(issues: readonly Issue[], schema: z.ZodType, in
         }
         return;
       case 'invalid_value': {
+        if (value === undefined && path.length > 0) {
+          out.push(required(prefix, path, issue.values.length === 1 ? `write ${String(path[path.length - 1])}: ${String(issue.values[0])}` : `one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`));
+          return;
+        }
         const strings = issue.values.filter((v): v is string => typeof v === 'string');
         const hint = typeof value === 'string' ? didYouMean(value, strings) : '';
         const options = issue.values.map((v) => JSON.stringify(v)).join(', ');
@@ -279,9 +283,13 @@ export function allowedKeys(schema: z.ZodType, path: readonly PathSegment[]): st
 }
 
 function unknownKeyProblem(prefix: string, path: readonly PathSegment[], key: string, allowed: readonly string[]): SchemaProblem {
+  const where = formatPath(prefix, path);
+  if (key === '<<') {
+    return { path: [...path, key], atKey: true, message: `${where === '' ? '' : `${where}: `}YAML merge keys (<<) are not supported: write the keys out (an alias of a whole value, *name, works)` };
+  }
   const hint = didYouMean(key, allowed);
   const list = hint === '' && allowed.length > 0 && allowed.length <= 12 ? `; allowed keys: ${allowed.join(', ')}` : '';
-  return { path: [...path, key], atKey: true, message: `${formatPath(prefix, path)}: unknown key "${key}"${hint}${list}` };
+  return { path: [...path, key], atKey: true, message: `${where === '' ? 'unknown top-level key' : `${where}: unknown key`} "${key}"${hint}${list}` };
 }
 
 /**

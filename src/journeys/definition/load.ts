@@ -175,7 +175,7 @@ class FileLoader {
     /** Journey names seen so far in this load (all files), with where they were defined. */
     private readonly names: Map<string, { file: string; line: number; col: number }>,
   ) {
-    this.issues = new IssueCollector(file, this.lines);
+    this.issues = new IssueCollector(file, this.lines, text);
   }
 
   load(): { issues: ConfigIssue[]; warnings: ConfigIssue[]; journeys: CompiledJourney[] } {

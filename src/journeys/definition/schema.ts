@@ -219,13 +219,23 @@ function percentage() {
       } else {
         const m = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(v);
         if (!m) {
-          ctx.addIssue({ code: 'custom', message: `"${v}" is not a percentage: write it like 99.5% or 0.995` });
+          const quotedNumber = /^\s*\d*\.?\d+\s*$/.test(v);
+          ctx.addIssue({
+            code: 'custom',
+            message: quotedNumber
+              ? `"${v}" is text (it is quoted): write ${v.trim()} without quotes, or a percentage like 99.5%`
+              : `"${v}" is not a percentage: write it like 99.5% or 0.995`,
+          });
           return z.NEVER;
         }
         // Through the decimal text, so 99.9% is exactly 0.999 (99.9 / 100 is 0.9990000000000001).
         fraction = Number(`${m[1]}e-2`);
       }
-      if (fraction >= 1) {
+      if (fraction > 1) {
+        ctx.addIssue({ code: 'custom', message: `${typeof v === 'string' ? v.trim() : v} is above 100%: a target is the share of attempts that must succeed, like 99.9%` });
+        return z.NEVER;
+      }
+      if (fraction === 1) {
         ctx.addIssue({
           code: 'custom',
           message: `${typeof v === 'string' ? v.trim() : v} leaves no error budget: with a 100% objective every single failed attempt breaks it; use a target below 100%, like 99.9%`,

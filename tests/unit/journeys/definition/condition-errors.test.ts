@@ -28,3 +28,27 @@ describe('a wrongly typed operator is named, not the whole condition', () => {
     expect(whereProblems('h: ~')).toEqual(['8:10: spec.start.where.h: expected a string or a number or true or false or a map of keys to values, got an empty value']);
   });
 });
+
+describe('messages for other first-time mistakes', () => {
+  const issues = (text: string) => {
+    const r = loadJourneyTexts([{ file: 'j.yaml', text }]);
+    if (!('issues' in r)) throw new Error('expected the journey to be rejected');
+    return r.issues.map((i) => `${i.line}:${i.col}: ${i.message}`);
+  };
+
+  it('a missing apiVersion says what to write', () => {
+    expect(issues('kind: Journey\nmetadata: { name: x }\nspec:\n  start: { span: x }\n')).toEqual(['1:1: "apiVersion" is required (write apiVersion: pulse/v1)']);
+  });
+
+  it('a quote left open is shown on the last line of the file, not past it', () => {
+    const text = 'apiVersion: pulse/v1\nkind: Journey\nmetadata: { name: x }\nspec:\n  start: { span: "x }\n\n';
+    for (const p of issues(text)) expect(p).toMatch(/^5:\d+: YAML syntax: /);
+  });
+
+  it('a YAML merge key and an unknown top-level key say what they are', () => {
+    expect(issues('apiVersion: pulse/v1\nkind: Journey\nmetadata: { name: x }\nx-sel: &sel { service: a }\nspec:\n  start: { <<: *sel, span: x }\n')).toEqual([
+      '4:1: unknown top-level key "x-sel"; allowed keys: apiVersion, kind, metadata, spec',
+      '6:12: spec.start: YAML merge keys (<<) are not supported: write the keys out (an alias of a whole value, *name, works)',
+    ]);
+  });
+});

@@ -213,6 +213,9 @@ describe('loader error positions', () => {
     expect(more('0%')).toBe('9:24: spec.objective.target: must be above 0%, like 99.5%');
     expect(more('1')).toMatch(/^9:24: spec\.objective\.target: 1 leaves no error budget/);
     expect(more('high')).toBe('9:24: spec.objective.target: "high" is not a percentage: write it like 99.5% or 0.995');
+    expect(more('"0.995"')).toBe('9:24: spec.objective.target: "0.995" is text (it is quoted): write 0.995 without quotes, or a percentage like 99.5%');
+    expect(more('150')).toBe('9:24: spec.objective.target: 150 is above 100%: a target is the share of attempts that must succeed, like 99.9%');
+    expect(more('150%')).toBe('9:24: spec.objective.target: 150% is above 100%: a target is the share of attempts that must succeed, like 99.9%');
   });
 
   it('reports an invalid regex and an unsafe regex at the pattern', () => {
