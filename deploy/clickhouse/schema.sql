@@ -82,6 +82,7 @@ CREATE TABLE IF NOT EXISTS `pulse`.`journey_alerts`
     segment_key LowCardinality(String),
     segment_value String,
     starts_at DateTime('UTC'),
+    starts_at_ms UInt64,
     ends_at Nullable(DateTime('UTC')),
     objective_target Float64,
     objective_window_seconds UInt32,

@@ -65,6 +65,16 @@ describe.each(['debian', 'current'] as const)('slo history on %s ClickHouse', (e
         alert(6, 'tie', 'resolved', now - 100), // same second: resolved wins
       ].join(', ')}`,
     );
+    // Written by this version: starts_at_ms keeps the milliseconds the events carried.
+    await ch.query(
+      `INSERT INTO pulse.journey_alerts (row_id, fingerprint, journey, kind, severity, status, event_time, starts_at, starts_at_ms) VALUES (7, 'exact', 'checkout', 'heartbeat', 'page', 'firing', toDateTime(${now - 50}), toDateTime(${now - 500}), ${(now - 500) * 1000 + 123})`,
+    );
+    // An alerts table from before starts_at_ms.
+    await ch.query(createTableSql('alerts', 'older', 'journey_alerts', f, 0));
+    await ch.query('ALTER TABLE older.journey_alerts DROP COLUMN starts_at_ms');
+    await ch.query(
+      `INSERT INTO older.journey_alerts (row_id, fingerprint, journey, kind, severity, status, event_time, starts_at, segment_key, segment_value) VALUES ${alert(1, 'still-firing', 'firing', now - 300)}`,
+    );
     const config = sloConnectorConfigSchema.parse({ directory: 'j', clickhouse: { endpoint: ch.url } }).clickhouse!;
     history = new ClickHouseHistory(config);
   }, 300_000);
@@ -170,9 +180,15 @@ describe.each(['debian', 'current'] as const)('slo history on %s ClickHouse', (e
     expect((await history.loadAttempts(now - 20, now - 10, ['checkout'], 10)).records.map((r) => r.traceId)).toEqual([failed.traceId]);
   });
 
-  it('restores only the alerts whose last event is firing, with when they started', async () => {
+  it('restores only the alerts whose last event is firing, with when they started (to the millisecond where written)', async () => {
     const alerts = await history.loadFiringAlerts((now - 3600) * 1000);
-    expect(alerts).toEqual([
+    expect(alerts.sort((a, b) => a.fingerprint.localeCompare(b.fingerprint))).toEqual([
+      { fingerprint: 'exact', journey: 'checkout', kind: 'heartbeat', severity: 'page', segment: undefined, startsAtMs: (now - 500) * 1000 + 123, lastEventMs: (now - 50) * 1000 },
+      { fingerprint: 'still-firing', journey: 'checkout', kind: 'burn_rate', severity: 'page', segment: undefined, startsAtMs: (now - 600) * 1000, lastEventMs: (now - 300) * 1000 },
+    ]);
+    // A table without starts_at_ms (an older Pulse's, not yet altered): whole seconds, no error.
+    const config = sloConnectorConfigSchema.parse({ directory: 'j', clickhouse: { endpoint: ch.url, database: 'older' } }).clickhouse!;
+    expect(await new ClickHouseHistory(config).loadFiringAlerts((now - 3600) * 1000)).toEqual([
       { fingerprint: 'still-firing', journey: 'checkout', kind: 'burn_rate', severity: 'page', segment: undefined, startsAtMs: (now - 600) * 1000, lastEventMs: (now - 300) * 1000 },
     ]);
   });

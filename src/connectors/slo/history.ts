@@ -58,6 +58,8 @@ export function historyBucketMs(windowStartMs: number, { nowMs, rawFromMs }: Coa
 
 /** ClickHouse's UNKNOWN_TABLE error, as 18.16 (`Code: 60, e.displayText() = … doesn't exist`) and current releases word it. */
 const UNKNOWN_TABLE = /\bCode: 60\b|UNKNOWN_TABLE/;
+/** A column the table does not have (yet): UNKNOWN_IDENTIFIER, 47. */
+const UNKNOWN_COLUMN = /\bCode: 47\b|UNKNOWN_IDENTIFIER/;
 
 const KINDS: readonly AlertKind[] = ['burn_rate', 'segment', 'heartbeat', 'release_regression'];
 
@@ -116,15 +118,24 @@ export class ClickHouseHistory implements HistorySource {
     // column names: ClickHouse resolves a name to an alias of the same query first, so `… AS status` would turn the
     // `status` inside the other argMax calls into a nested aggregate (ILLEGAL_AGGREGATION on current servers).
     const last = "tuple(event_time, status = 'resolved')";
-    const rows = await this.tableQuery(
+    // starts_at_ms keeps the milliseconds of the events already sent; rows written before that column existed
+    // have 0 there, and a table not yet given the column (another writer's, an older Pulse) has only starts_at.
+    const select = (startsAtMs: string) =>
       `SELECT fingerprint, argMax(journey, ${last}) AS last_journey, argMax(kind, ${last}) AS last_kind,
               argMax(severity, ${last}) AS last_severity, argMax(status, ${last}) AS last_status,
               argMax(segment_key, ${last}) AS last_segment_key, argMax(segment_value, ${last}) AS last_segment_value,
-              toUnixTimestamp(argMax(starts_at, ${last})) AS last_starts_at, toUnixTimestamp(max(event_time)) AS last_event
+              toUnixTimestamp(argMax(starts_at, ${last})) AS last_starts_at, ${startsAtMs} AS last_starts_at_ms,
+              toUnixTimestamp(max(event_time)) AS last_event
        FROM ${this.table(this.config.alerts_table)} FINAL
        WHERE event_time >= toDateTime(${since})
-       GROUP BY fingerprint`,
-    );
+       GROUP BY fingerprint`;
+    let rows: Array<Record<string, unknown>>;
+    try {
+      rows = await this.tableQuery(select(`argMax(starts_at_ms, ${last})`));
+    } catch (err) {
+      if (!(err instanceof PulseError && UNKNOWN_COLUMN.test(err.message))) throw err;
+      rows = await this.tableQuery(select('0'));
+    }
     const out: RestoredAlert[] = [];
     for (const r of rows) {
       const kind = String(r['last_kind']) as AlertKind;
@@ -136,7 +147,7 @@ export class ClickHouseHistory implements HistorySource {
         kind,
         severity: (r['last_severity'] === 'page' ? 'page' : 'ticket') satisfies AlertSeverity,
         segment: key === '' ? undefined : { key, value: String(r['last_segment_value'] ?? '') },
-        startsAtMs: Number(r['last_starts_at']) * 1000,
+        startsAtMs: Number(r['last_starts_at_ms']) > 0 ? Number(r['last_starts_at_ms']) : Number(r['last_starts_at']) * 1000,
         lastEventMs: Number(r['last_event']) * 1000,
       });
     }

@@ -415,6 +415,7 @@ export function encodeAlerts(events: readonly AlertEvent[]): RowBatch {
       segment_key: e.segment?.key ?? '',
       segment_value: e.segment?.value ?? '',
       starts_at: utcSeconds(e.startsAtMs),
+      starts_at_ms: Math.max(0, Math.round(e.startsAtMs)),
       ends_at: e.endsAtMs === undefined ? null : utcSeconds(e.endsAtMs),
       objective_target: finite(e.objective.target),
       objective_window_seconds: Math.round(e.objective.windowMs / 1000),

@@ -171,6 +171,11 @@ const ALERTS: TableSpec = {
     { name: 'segment_key', type: lc, doc: "segment the alert is about; `''` for whole-journey alerts" },
     { name: 'segment_value', type: fixed('String'), doc: "its value; `''` for whole-journey alerts" },
     { name: 'starts_at', type: fixed("DateTime('UTC')"), doc: 'when the alert started firing' },
+    {
+      name: 'starts_at_ms',
+      type: fixed('UInt64'),
+      doc: "starts_at in milliseconds since the epoch, as the Kafka event's starts_at: an alert restored after a restart keeps it exactly",
+    },
     { name: 'ends_at', type: fixed("Nullable(DateTime('UTC'))"), doc: 'when it resolved; NULL while firing' },
     { name: 'objective_target', type: fixed('Float64'), doc: 'objective, 0..1' },
     { name: 'objective_window_seconds', type: fixed('UInt32'), doc: 'objective window' },
