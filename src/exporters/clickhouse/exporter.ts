@@ -272,7 +272,11 @@ class ClickHouseTableExporter<S extends TableSignal> implements ClickHouseExport
         }
         return new PermanentError(
           'PULSE_ERR_CLICKHOUSE_REJECTED',
-          `ClickHouse refused ${batch.rows} rows for ${this.table} as invalid: ${f.message}; they are dropped. The table probably differs from what Pulse writes: compare it with deploy/clickhouse/schema.sql`,
+          f.code !== undefined && ROW_VALUE_CODES.has(f.code)
+            ? // A value ClickHouse cannot take, in every row tried (a batch is split to find the bad rows first).
+              `ClickHouse refused ${batch.rows === 1 ? 'the row' : `all ${batch.rows} rows`} for ${this.table} as invalid: ${f.message}; ${batch.rows === 1 ? 'it is' : 'they are'} dropped. ` +
+                `If every batch is refused so, the table may differ from what Pulse writes: compare it with deploy/clickhouse/schema.sql`
+            : `ClickHouse refused ${batch.rows} rows for ${this.table} as invalid: ${f.message}; they are dropped. The table probably differs from what Pulse writes: compare it with deploy/clickhouse/schema.sql`,
         );
       case 'retryable':
         return new RetryableError(
