@@ -21,6 +21,9 @@ import { FILE_RE, decodeQueueFile, queueFileParts, entryFileName } from './queue
 import type { BoundCounter } from '../../core/telemetry.js';
 import type { QueueFileParts } from './queue-file.js';
 
+/** Errors reading a queue file that say nothing about the file: it is read again later, never deleted for them. */
+const TRANSIENT_READ_ERRORS = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN', 'EBUSY', 'EINTR', 'EIO']);
+
 export interface PersistentQueueOptions<T> {
   directory: string;
   maxEntries: number;
@@ -30,6 +33,8 @@ export interface PersistentQueueOptions<T> {
   decode(bytes: Uint8Array): T;
   logger: Logger;
   corruptFiles: BoundCounter;
+  /** Reads a queue file back; `fs.readFile` unless a test stands in for a failing disk. */
+  readFile?: (file: string) => Promise<Buffer>;
 }
 
 interface DiskEntry<T> extends QueueEntry {
@@ -185,12 +190,35 @@ export class PersistentQueue<T> implements ExportQueue<T, DiskEntry<T>> {
       return item;
     }
     let reason: string;
-    try {
-      const parsed = decodeQueueFile(await readFile(entry.file));
-      if (typeof parsed !== 'string') return this.o.decode(parsed.payload);
-      reason = parsed;
-    } catch (err) {
-      reason = errorMessage(err);
+    for (let waitMs = 100; ; waitMs = Math.min(waitMs * 2, 5_000)) {
+      let bytes: Buffer;
+      try {
+        bytes = await (this.o.readFile ?? readFile)(entry.file);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === undefined || !TRANSIENT_READ_ERRORS.has(code)) {
+          reason = errorMessage(err);
+          break;
+        }
+        // Out of file descriptors or memory, or a flaky disk: the file is fine, reading it is not possible now.
+        // Deleting it as corrupt would lose a good batch (and the next ones, as fast as they are tried): wait and
+        // read it again; at shutdown it stays on disk for the next start.
+        if (this.closing) {
+          this.release(entry);
+          return undefined;
+        }
+        this.warnTransient(entry.file, err);
+        await new Promise((r) => setTimeout(r, waitMs).unref());
+        continue;
+      }
+      try {
+        const parsed = decodeQueueFile(bytes);
+        if (typeof parsed !== 'string') return this.o.decode(parsed.payload);
+        reason = parsed;
+      } catch (err) {
+        reason = errorMessage(err);
+      }
+      break;
     }
     this.o.corruptFiles.inc();
     this.o.logger.error(
@@ -222,7 +250,18 @@ export class PersistentQueue<T> implements ExportQueue<T, DiskEntry<T>> {
     entry.item = undefined;
   }
 
+  private closing = false;
+  private lastTransientWarnMs = 0;
+
+  private warnTransient(file: string, err: unknown): void {
+    const now = Date.now();
+    if (now - this.lastTransientWarnMs < 30_000) return;
+    this.lastTransientWarnMs = now;
+    this.o.logger.warn({ file, err: errorMessage(err) }, 'persistent queue: cannot read a queued batch now; retrying it (the file is kept)');
+  }
+
   close(): void {
+    this.closing = true;
     this.line.close();
   }
 
@@ -248,6 +287,7 @@ export class PersistentQueue<T> implements ExportQueue<T, DiskEntry<T>> {
   private async write(file: string, data: QueueFileParts): Promise<void> {
     const tmp = `${file}.tmp`;
     const fh = await open(tmp, 'w');
+    let complete = false;
     try {
       // Header and payload pieces in one system call, without joining them into one buffer first.
       let written = (await fh.writev(data.parts as Uint8Array[], 0)).bytesWritten;
@@ -261,8 +301,11 @@ export class PersistentQueue<T> implements ExportQueue<T, DiskEntry<T>> {
         }
       }
       if (this.o.fsync) await fh.sync();
+      complete = true;
     } finally {
       await fh.close();
+      // A write or sync that failed (the disk is full) leaves no partial file behind until the next start.
+      if (!complete) await unlink(tmp).catch(() => undefined);
     }
     try {
       await rename(tmp, file);
