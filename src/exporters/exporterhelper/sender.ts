@@ -9,6 +9,9 @@ import type { ExporterHelperConfig } from './config.js';
 import type { LogThrottle } from '../../core/log-throttle.js';
 import type { ExporterMetrics } from './metrics.js';
 
+/** The longest delay setTimeout honours (~24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** What a destination said about a send that succeeded. */
 export interface SendResult {
   /** Items the destination accepted the request for but rejected (OTLP partial success). */
@@ -92,8 +95,15 @@ export class RetryingSender<T> {
       }
       this.failing = true;
       const retryAfter = error instanceof RetryableError ? (error.retryAfterMs ?? 0) : 0;
-      const wait = Math.max(jitteredInterval(retry, attempt), retryAfter);
+      const backoff = jitteredInterval(retry, attempt);
       const elapsed = Date.now() - started;
+      let wait = Math.max(backoff, retryAfter);
+      // The destination's own wait (Retry-After, RetryInfo) is honoured as far as max_elapsed_time allows: one that
+      // asks for longer than is left still gets a last try then, rather than the batch being dropped at once.
+      const left = retry.max_elapsed_time > 0 ? retry.max_elapsed_time - elapsed : Infinity;
+      if (retryAfter > backoff && wait > left && left > backoff) wait = left;
+      // setTimeout takes at most 2^31 − 1 ms; beyond, Node fires at once (a hot loop against a server asking to wait).
+      wait = Math.min(wait, MAX_TIMER_MS);
       const exhausted =
         !retry.enabled || (retry.max_elapsed_time > 0 && elapsed + wait > retry.max_elapsed_time);
       if (!exhausted && this.o.stopRetrying()) return { outcome: 'stopped', error };

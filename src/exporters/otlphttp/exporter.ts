@@ -6,7 +6,7 @@
  * |---------------------------------------|-----------------------------------------------------------------|
  * | 2xx                                   | sent; `partial_success.rejected_spans` counted as rejected      |
  * | 429, 502, 503, 504                    | RetryableError, honouring `Retry-After` (seconds or HTTP-date)  |
- * | other 5xx                             | RetryableError                                                  |
+ * | other 5xx                             | PermanentError (OTLP: MUST NOT be retried)                      |
  * | 3xx, other 4xx                        | PermanentError with the server's Status message (dropped)       |
  * | connection refused/reset, DNS, TLS    | RetryableError (a failed TLS handshake: PULSE_ERR_EXPORT_TLS)   |
  */
@@ -182,7 +182,12 @@ export class OtlpHttpClient implements TraceClient {
       );
     }
     if (status >= 500) {
-      throw new RetryableError('PULSE_ERR_EXPORT_UNAVAILABLE', `${where} answered HTTP ${status}${this.serverMessage(a)}; retrying`);
+      // OTLP/HTTP: only 429, 502, 503 and 504 are retryable; "all other 4xx or 5xx … MUST NOT be retried" (a batch
+      // that crashes the backend would otherwise block this consumer for max_elapsed_time).
+      throw new PermanentError(
+        'PULSE_ERR_EXPORT_REJECTED',
+        `${where} failed the batch with HTTP ${status}${this.serverMessage(a)}; OTLP does not retry it, so the batch is dropped — check the backend's logs`,
+      );
     }
     if (status >= 300 && status < 400) {
       throw new PermanentError(

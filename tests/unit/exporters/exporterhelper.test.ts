@@ -176,6 +176,30 @@ describe('in-memory queue', () => {
     expect(dest.calls[1]!.at - dest.calls[0]!.at).toBeGreaterThanOrEqual(145);
   });
 
+  it('a wait asked for beyond max_elapsed_time becomes one last try at the end, instead of the batch dropped at once', async () => {
+    // The destination asks for 400 s; 300 ms are allowed: the retry comes when the 300 ms are up, and succeeds.
+    dest.script = [new RetryableError('X', 'come back in 400 s', { retryAfterMs: 400_000 })];
+    const e = make(config({ retry_on_failure: { max_elapsed_time: '300ms' } }));
+    await e.start(host);
+    await e.consume({ id: 1, n: 1 });
+    await until(() => dest.delivered.length === 1, 3000);
+    const waited = dest.calls[1]!.at - dest.calls[0]!.at;
+    expect(waited).toBeGreaterThanOrEqual(250);
+    expect(waited).toBeLessThan(2000);
+    expect(metric(settings, M.sent, ex)).toBe(1);
+  });
+
+  it('never waits less than asked because the wait overflows a timer (a hot loop against a server asking to wait)', async () => {
+    // 2,200,000 s is over setTimeout's 2^31 − 1 ms: Node would fire at once, again and again.
+    dest.script = [new RetryableError('X', 'come back much later', { retryAfterMs: 2_200_000_000 })];
+    const e = make(config({ retry_on_failure: { max_elapsed_time: '0s' } }));
+    await e.start(host);
+    await e.consume({ id: 1, n: 1 });
+    await delay(300);
+    expect(dest.calls).toHaveLength(1);
+    await e.shutdown(Date.now() + 50);
+  });
+
   it('drops a permanent failure without retrying and counts it', async () => {
     dest.script = [new PermanentError('PULSE_ERR_BAD', 'malformed')];
     const e = make(config());

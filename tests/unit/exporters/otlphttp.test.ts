@@ -86,6 +86,18 @@ describe('delivery', () => {
     expect(metric(bed.settings, 'pulse_exporter_retries_total', ex)).toBe(1);
   });
 
+  it('drops a batch answered 500 without retrying it, as the OTLP spec requires for 5xx other than 502-504', async () => {
+    const s = await bed.server();
+    s.replies = [{ status: 500 }, { status: 501 }];
+    const e = await exporter({ endpoint: s.url });
+    await e.consume(batch(1));
+    await e.consume(batch(2));
+    await until(() => metric(bed.settings, 'pulse_exporter_send_failed_items_total', { ...ex, reason: 'permanent' }) > 0);
+    await e.shutdown(Date.now() + 1000);
+    expect(s.requests.map((r) => r.answered)).toEqual([500, 501]);
+    expect(metric(bed.settings, 'pulse_exporter_retries_total', ex)).toBe(0);
+  });
+
   it('waits as long as Retry-After says before retrying a 429', async () => {
     const s = await bed.server();
     s.replies = [{ status: 429, headers: { 'retry-after': '1' } }];
