@@ -36,7 +36,7 @@ describe('persistent queue: reading a batch back', () => {
     let failures = 3;
     const { q, directory, corrupt } = queue((file) => (failures-- > 0 ? Promise.reject(emfile()) : readFile(file)));
     await q.open();
-    await q.offer('batch one');
+    await q.offer('batch one', 1);
     // Written and not taken while in memory: drop the in-memory copy so it is read from disk, as after a restart.
     const entry = (await q.take(new AbortController().signal))!;
     (entry as unknown as { item: unknown }).item = undefined;
@@ -51,7 +51,7 @@ describe('persistent queue: reading a batch back', () => {
   it('at shutdown leaves such a file on disk for the next start', async () => {
     const { q, directory, corrupt } = queue(() => Promise.reject(emfile()));
     await q.open();
-    await q.offer('kept');
+    await q.offer('kept', 1);
     const entry = (await q.take(new AbortController().signal))!;
     (entry as unknown as { item: unknown }).item = undefined;
     const loading = q.load(entry);
