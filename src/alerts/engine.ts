@@ -116,7 +116,9 @@ export class SloEngine {
     for (const j of journeys) {
       this.store.ensureJourney(j.name, nowMs);
       const rules = alertRulesOf(j);
-      if (rules.release) this.releases.setHistory(j.name, rules.release.newForMs + rules.release.windowMs);
+      // The previous version is read from new_for before the new one's first sighting, and a version stays new for
+      // new_for: counts reach back 2 × new_for (plus the window) or the baseline shrinks as the version ages.
+      if (rules.release) this.releases.setHistory(j.name, 2 * rules.release.newForMs + rules.release.windowMs);
     }
     for (const name of [...this.rings.keys()]) if (!this.defined.has(name)) this.rings.delete(name);
   }
@@ -363,10 +365,16 @@ export class SloEngine {
         if (tracked) findings.push({ firing: true, details: this.lifecycle.firing.get(fingerprint)!.details });
         return;
       }
-      const spanMs = Math.min(hb.baselineWindowMs, covered - hb.perMs);
-      const base = ctx.series.all.sum(ctx.t - hb.perMs - spanMs, ctx.t - hb.perMs, ctx.nowMs);
+      // While the alert is open, the baseline is the one it fired against (the window before it started): read
+      // from now, the outage itself would become the usual rate within one baseline window, and the alert would
+      // resolve while the journey is still down. It resolves once successes are back above ratio × that rate.
+      const open = tracked ? this.lifecycle.firing.get(fingerprint) : undefined;
+      const baseEnd = (open !== undefined ? Math.min(ctx.t, open.startsAtMs - (ctx.nowMs - ctx.t)) : ctx.t) - hb.perMs;
+      const spanMs = Math.min(hb.baselineWindowMs, Math.max(hb.perMs, baseEnd - ctx.series.coveredSinceMs));
+      const base = ctx.series.all.sum(baseEnd - spanMs, baseEnd, ctx.nowMs);
       const expected = ((base.attempts - base.failures) * hb.perMs) / spanMs;
-      firing = possible < expected * hb.ratio && poissonCdf(possible, expected) < 1 - hb.confidence;
+      firing =
+        possible < expected * hb.ratio && (open !== undefined || poissonCdf(possible, expected) < 1 - hb.confidence);
       head =
         `${ctx.journey.name} ${successes === 0 ? 'stopped happening' : 'is happening far less than usual'}: ${successes} successes in the last ` +
         `${formatDuration(hb.perMs)} (baseline ${fmt(expected)})`;

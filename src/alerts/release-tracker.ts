@@ -49,7 +49,7 @@ export class ReleaseTracker {
 
   constructor(private readonly graceMs = RELEASE_GRACE_MS) {}
 
-  /** How long counts are kept for `journey` (its release window + new_for); set from its rules. */
+  /** How long counts are kept for `journey` (its release window + 2 × new_for); set from its rules. */
   setHistory(journey: string, historyMs: number): void {
     this.historyMs.set(journey, historyMs);
   }

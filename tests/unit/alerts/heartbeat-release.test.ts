@@ -30,6 +30,22 @@ describe('heartbeat alerts', () => {
     expect(low[0]!.summary).toMatch(/^checkout stopped happening: 0 successes in the last 10s \(floor 10\); [23] more attempts that Pulse could not judge \(abandoned\)$/);
   });
 
+  it('baseline: stays firing through an outage longer than the baseline window, and resolves when traffic is back', () => {
+    const alerts = `${PAGE}\nheartbeat: { baseline: auto, per: 10s, min_history: 2m, baseline_window: 2m }\nrelease: false`;
+    const sim = new Sim([journeyWith({ alerts })]);
+    expect(sim.run(180, () => batchOf(10, 0))).toEqual([]);
+    // Stopped for 7 minutes: the 2-minute window before now holds nothing after the first two; the alert must
+    // not take that for the usual rate.
+    const down = sim.run(420, () => []);
+    // fired once, then repeated (repeat_interval 5m): never resolved while down
+    expect(down.map((e) => [e.status, e.repeat])).toEqual([
+      ['firing', false],
+      ['firing', true],
+    ]);
+    const back = sim.run(60, () => batchOf(10, 0));
+    expect(back.map((e) => e.status)).toEqual(['resolved']);
+  });
+
   it('baseline: fires when successes drop far under the recent rate, but not before min_history', () => {
     const alerts = `${PAGE}\nheartbeat: { baseline: auto, per: 10s, min_history: 2m, baseline_window: 2m }\nrelease: false`;
     // traffic stops after 30 s: too little history to judge before 2 minutes
