@@ -35,7 +35,7 @@ import { FrozenMap, deepFreeze } from './frozen.js';
 import { sortIssues, type ComponentConfig, type ConfigIssue, type PipelineConfig, type PulseConfig, type ServiceConfig } from './model.js';
 import { serviceSchema, ID_NAME_PATTERN, type ServiceSection } from './service-schema.js';
 import { explainZodIssues, unknownKeyProblems } from './zod-issues.js';
-import { IssueCollector, duplicateKeyMessage, withoutTabEchoes, keyText, locate, offsetOf, skipBlank } from './yaml-nodes.js';
+import { IssueCollector, keyText, locate, offsetOf, yamlSyntaxErrors } from './yaml-nodes.js';
 
 export type LoadResult =
   | { readonly config: PulseConfig; readonly warnings: readonly ConfigIssue[] }
@@ -79,15 +79,10 @@ export function loadConfigText(text: string, fileName: string, registry: Compone
   const issues = new IssueCollector(fileName, lines, text);
   for (const w of doc.warnings) issues.warning(w.pos[0], w.message);
   if (doc.errors.length > 0) {
-    for (const e of withoutTabEchoes(doc.errors, text)) {
-      // yaml reports a duplicate key where the previous entry ended; point at the duplicate key itself.
-      const offset = e.code === 'DUPLICATE_KEY' ? nextTokenOffset(text, e.pos[0]) : e.pos[0];
-      if (e.code === 'DUPLICATE_KEY') {
-        issues.error(offset, duplicateKeyMessage(text, offset));
-        continue;
-      }
-      const message = e.code === 'MULTIPLE_DOCS' ? 'a config file holds one YAML document: remove the "---" separator and what follows, or merge it into the first' : e.message;
-      issues.error(offset, `YAML syntax: ${message}`);
+    for (const e of yamlSyntaxErrors(doc.errors, text)) {
+      const message =
+        e.code === 'MULTIPLE_DOCS' ? 'YAML syntax: a config file holds one YAML document: remove the "---" separator and what follows, or merge it into the first' : e.message;
+      issues.error(e.offset, message);
     }
     return { issues: issues.errors(), warnings: issues.warnings() };
   }
@@ -620,15 +615,9 @@ class Loader {
   }
 }
 
-/** The offset of the next character that is not whitespace or part of a comment; `offset` when there is none. */
 /** A journey file given where a config file goes: `apiVersion: pulse/…` and `kind: Journey` at the top. */
 function isJourneyDocument(kind: unknown, apiVersion: unknown): boolean {
   return kind === 'Journey' && typeof apiVersion === 'string' && apiVersion.startsWith('pulse/');
-}
-
-function nextTokenOffset(text: string, offset: number): number {
-  const i = skipBlank(text, offset);
-  return i < text.length ? i : offset;
 }
 
 function article(kind: ComponentKind): string {

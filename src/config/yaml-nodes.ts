@@ -126,7 +126,7 @@ export function sortByPosition(issues: readonly ConfigIssue[]): ConfigIssue[] {
 /**
  * The offset of the next character at or after `offset` that is not whitespace or part of a `#` comment, or
  * `text.length` when only blanks and comments follow. yaml reports a duplicate key where the previous entry
- * ended; the config and journey loaders use this to point at the duplicate key itself.
+ * ended; `yamlSyntaxErrors` uses this to point at the duplicate key itself.
  */
 export function skipBlank(text: string, offset: number): number {
   let i = offset;
@@ -145,10 +145,34 @@ export function skipBlank(text: string, offset: number): number {
 }
 
 /**
- * The message for yaml's DUPLICATE_KEY error at `offset` (the duplicate key, see `skipBlank`): names the key and,
- * in a block map, the line of its first occurrence, where yaml only says "Map keys must be unique".
+ * yaml's syntax errors of one document, as the config and journey loaders report them: at `offset`, `message`
+ * prefixed `YAML syntax: `. Two of yaml's reports are reworded:
+ * - a duplicate key is reported where the previous entry ended; it is moved to the duplicate key itself, and the
+ *   message names the key and, in a block map, the line of its first occurrence (yaml only says "Map keys must be
+ *   unique");
+ * - a key on a tab-indented line also comes out as a duplicate of a key of the outer map (`\tkind: server` under
+ *   `spec:` clashes with `kind: Journey`), which only confuses: that echo is left out, the tab error stays.
  */
-export function duplicateKeyMessage(text: string, offset: number): string {
+export function yamlSyntaxErrors(errors: ReadonlyArray<{ code: string; pos: [number, number]; message: string }>, text: string): Array<{ code: string; offset: number; message: string }> {
+  const lineStart = (offset: number) => text.lastIndexOf('\n', offset - 1) + 1;
+  const tabbedLines = new Set<number>();
+  for (const e of errors) if (e.code === 'TAB_AS_INDENT') tabbedLines.add(lineStart(e.pos[0]));
+  const out: Array<{ code: string; offset: number; message: string }> = [];
+  for (const e of errors) {
+    if (e.code !== 'DUPLICATE_KEY') {
+      out.push({ code: e.code, offset: e.pos[0], message: `YAML syntax: ${e.message}` });
+      continue;
+    }
+    const next = skipBlank(text, e.pos[0]);
+    const offset = next < text.length ? next : e.pos[0];
+    if (tabbedLines.has(lineStart(offset))) continue;
+    out.push({ code: e.code, offset, message: duplicateKeyMessage(text, offset) });
+  }
+  return out;
+}
+
+/** The message for a duplicate key at `offset`: names the key and, in a block map, the line of its first occurrence. */
+function duplicateKeyMessage(text: string, offset: number): string {
   const key = keyTextAt(text, offset);
   if (key === undefined) return 'YAML syntax: a key appears twice in this map; keep one';
   const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
@@ -181,15 +205,4 @@ function firstOccurrenceLine(text: string, lineStart: number, indent: number, ke
     if (at === indent && keyTextAt(line, at) === key) return i + 1;
   }
   return undefined;
-}
-
-/**
- * yaml errors worth reporting: a key on a tab-indented line also comes out as a duplicate of a key of the outer
- * map (`\tkind: server` under `spec:` clashes with `kind: Journey`), which only confuses; the tab error stays.
- */
-export function withoutTabEchoes<E extends { code: string; pos: [number, number] }>(errors: readonly E[], text: string): E[] {
-  const tabbedLines = new Set<number>();
-  for (const e of errors) if (e.code === 'TAB_AS_INDENT') tabbedLines.add(text.lastIndexOf('\n', e.pos[0]) + 1);
-  if (tabbedLines.size === 0) return [...errors];
-  return errors.filter((e) => e.code !== 'DUPLICATE_KEY' || !tabbedLines.has(text.lastIndexOf('\n', skipBlank(text, e.pos[0]) - 1) + 1));
 }

@@ -273,11 +273,12 @@ export function keysAt(schema: z.ZodType, path: readonly PathSegment[]): { keys:
   return { keys: [...keys], open: open || objects === 0 };
 }
 
-/** The keys allowed at `path` (empty when unknown), for suggestions. */
+/** A list as YAML shows it in flow style: `[GET, POST]`. */
 function listText(values: readonly unknown[]): string {
   return `[${values.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(', ')}]`;
 }
 
+/** The keys allowed at `path` (empty when unknown), for suggestions. */
 export function allowedKeys(schema: z.ZodType, path: readonly PathSegment[]): string[] {
   return keysAt(schema, path).keys;
 }

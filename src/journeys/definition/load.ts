@@ -29,7 +29,7 @@ import { errorMessage } from '../../core/errors.js';
 import { alertRulesOf, neverFiringPairs } from '../../alerts/rules.js';
 import type { ConfigIssue } from '../../config/model.js';
 import { explainZodIssues, unknownKeyProblems } from '../../config/zod-issues.js';
-import { IssueCollector, duplicateKeyMessage, withoutTabEchoes, locate, offsetOf, skipBlank, type PathSegment } from '../../config/yaml-nodes.js';
+import { IssueCollector, locate, offsetOf, yamlSyntaxErrors, type PathSegment } from '../../config/yaml-nodes.js';
 import type { CompiledJourney, JourneySnapshot } from '../model.js';
 import { buildSnapshot, compileJourney } from './compile.js';
 import { documentProblems, stepNameProblems } from './document-checks.js';
@@ -184,10 +184,7 @@ class FileLoader {
     for (const doc of docs) {
       for (const w of doc.warnings) this.issues.warning(w.pos[0], w.message);
       if (doc.errors.length > 0) {
-        for (const e of withoutTabEchoes(doc.errors, this.text)) {
-          const offset = e.code === 'DUPLICATE_KEY' ? skipBlank(this.text, e.pos[0]) : e.pos[0];
-          this.issues.error(offset, e.code === 'DUPLICATE_KEY' ? duplicateKeyMessage(this.text, offset) : `YAML syntax: ${e.message}`);
-        }
+        for (const e of yamlSyntaxErrors(doc.errors, this.text)) this.issues.error(e.offset, e.message);
         documents++;
         continue;
       }
