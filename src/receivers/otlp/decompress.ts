@@ -9,7 +9,7 @@
  * chunk, which is at most `maxBytes` + 1 bytes), so a gzip bomb (1 GB of zeros in 1 MB) is cut off after about
  * `maxBytes` of output rather than inflated first and measured after.
  *
- * The output counts against the receiver's in-flight budget before zlib allocates it (`Reservation`): every output
+ * The output counts against the receiver's in-flight budget before zlib allocates it (the request's `Lease`): every output
  * buffer on the pool is reserved first, so concurrent bombs (each of which would hold ~`maxBytes` until cut off)
  * are refused as "busy" once the budget is taken, rather than growing the heap by gigabytes.
  */
@@ -17,6 +17,7 @@ import { Gunzip, gunzipSync, Inflate, InflateRaw, inflateRawSync, inflateSync } 
 import { crc32 } from '../../core/crc32.js';
 import { PermanentError } from '../../core/errors.js';
 import { zlibOnce } from '../../core/zlib-once.js';
+import type { Lease } from './inflight.js';
 
 export type BodyEncoding = 'identity' | 'gzip' | 'deflate';
 
@@ -53,14 +54,6 @@ export function decompressBody(body: Buffer, encoding: BodyEncoding, maxBytes: n
 /** Compressed bodies at least this large are inflated on the thread pool (~60 spans of OTLP protobuf). */
 export const ASYNC_FROM_BYTES = 4096;
 
-/** Where decompressed bytes are counted: a request's `Lease` on the receiver's in-flight budget. */
-export interface Reservation {
-  /** Reserves `n` bytes before they are allocated; `false` when the budget cannot hold them. */
-  tryReserve(n: number): boolean;
-  /** Counts `n` bytes already allocated. */
-  add(n: number): void;
-}
-
 /** The in-flight budget could not hold the decompressed body: answered retryable (503 / UNAVAILABLE). */
 export class BudgetFullError extends Error {
   constructor() {
@@ -71,31 +64,29 @@ export class BudgetFullError extends Error {
 /**
  * `decompressBody`, on the thread pool for bodies of `ASYNC_FROM_BYTES` or more (in one pool job, see
  * core/zlib-once.ts). Rejects with the same errors, or `BudgetFullError` when an output buffer could not be
- * reserved in `reservation`. The decompressed body is counted there either way (before it is allocated on the
+ * reserved in `lease`. The decompressed body is counted there either way (before it is allocated on the
  * pool; after, for small bodies inflated in place, which hold at most ~1,000× 4 KiB once at a time).
  */
-export async function decompressBodyAsync(body: Buffer, encoding: BodyEncoding, maxBytes: number, reservation: Reservation): Promise<Buffer> {
+export async function decompressBodyAsync(body: Buffer, encoding: BodyEncoding, maxBytes: number, lease: Lease): Promise<Buffer> {
   if (encoding === 'identity') return body;
   if (body.length < ASYNC_FROM_BYTES) {
     const out = decompressBody(body, encoding, maxBytes);
-    reservation.add(out.length);
+    lease.add(out.length);
     return out;
   }
   const chunkSize = outputChunkSize(body, encoding, maxBytes);
-  if (!reservation.tryReserve(chunkSize)) throw new BudgetFullError();
-  // zlib allocates the next output buffer once one is full: reserve it when a full one comes out.
-  let budgetFull = false;
-  const more = (chunkLength: number): boolean => {
-    if (chunkLength < chunkSize) return true;
-    if (reservation.tryReserve(chunkSize)) return true;
-    budgetFull = true;
-    return false;
+  if (!lease.tryReserve(chunkSize)) throw new BudgetFullError();
+  // zlib allocates the next output buffer once one is full: reserve it when a full one comes out (refused: the
+  // stream stops with ERR_OUTPUT_REFUSED).
+  const opts = {
+    maxOutputLength: Math.max(1, maxBytes),
+    chunkSize,
+    onChunk: (chunkLength: number) => chunkLength < chunkSize || lease.tryReserve(chunkSize),
   };
-  const opts = { maxOutputLength: Math.max(1, maxBytes), chunkSize, onChunk: more };
   try {
     return await zlibOnce(encoding === 'gzip' ? Gunzip : hasZlibHeader(body) ? Inflate : InflateRaw, body, opts);
   } catch (err) {
-    if (budgetFull) throw new BudgetFullError();
+    if ((err as { code?: unknown }).code === 'ERR_OUTPUT_REFUSED') throw new BudgetFullError();
     throw decompressError(err, encoding, maxBytes);
   }
 }

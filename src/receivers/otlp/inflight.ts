@@ -2,9 +2,9 @@
  * The receiver's memory bound: bytes of request bodies held at once, across every connection and both transports.
  * A request reserves what it holds through a `Lease` — bytes as they arrive (never a declared length ahead of
  * them: idle connections that announce large bodies must not take the budget from senders that send), then the
- * decompression output before zlib allocates it — and gives it all back when answered. When a reservation would exceed the budget the request is refused with a retryable status
- * instead of being buffered, so a burst of large or slow requests costs the sender a retry, not this process its
- * heap.
+ * decompression output before zlib allocates it — and gives it all back when answered. When a reservation would
+ * exceed the budget the request is refused with a retryable status instead of being buffered, so a burst of large
+ * or slow requests costs the sender a retry, not this process its heap.
  */
 export class InflightBudget {
   private used = 0;
