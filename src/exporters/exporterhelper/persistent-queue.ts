@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { PulseError, RetryableError, PermanentError, errorMessage } from '../../core/errors.js';
 import { WaitLine, type ExportQueue, type QueueEntry } from './queue.js';
 import { FILE_RE, decodeQueueFile, queueFileParts, entryFileName } from './queue-file.js';
+import { LogThrottle } from '../../core/log-throttle.js';
 import type { BoundCounter } from '../../core/telemetry.js';
 import type { QueueFileParts } from './queue-file.js';
 
@@ -203,7 +204,7 @@ export class PersistentQueue<T> implements ExportQueue<T, DiskEntry<T>> {
         // Out of file descriptors or memory, or a flaky disk: the file is fine, reading it is not possible now.
         // Deleting it as corrupt would lose a good batch (and the next ones, as fast as they are tried): wait and
         // read it again; at shutdown it stays on disk for the next start.
-        if (this.closing) {
+        if (this.line.closed) {
           this.release(entry);
           return undefined;
         }
@@ -250,18 +251,15 @@ export class PersistentQueue<T> implements ExportQueue<T, DiskEntry<T>> {
     entry.item = undefined;
   }
 
-  private closing = false;
-  private lastTransientWarnMs = 0;
+  private readonly transientWarnings = new LogThrottle(30_000);
 
   private warnTransient(file: string, err: unknown): void {
-    const now = Date.now();
-    if (now - this.lastTransientWarnMs < 30_000) return;
-    this.lastTransientWarnMs = now;
-    this.o.logger.warn({ file, err: errorMessage(err) }, 'persistent queue: cannot read a queued batch now; retrying it (the file is kept)');
+    const skipped = this.transientWarnings.take('read');
+    if (skipped === undefined) return;
+    this.o.logger.warn({ file, err: errorMessage(err), skipped }, 'persistent queue: cannot read a queued batch now; retrying it (the file is kept)');
   }
 
   close(): void {
-    this.closing = true;
     this.line.close();
   }
 
