@@ -58,8 +58,6 @@ export function historyBucketMs(windowStartMs: number, { nowMs, rawFromMs }: Coa
 
 /** ClickHouse's UNKNOWN_TABLE error, as 18.16 (`Code: 60, e.displayText() = … doesn't exist`) and current releases word it. */
 const UNKNOWN_TABLE = /\bCode: 60\b|UNKNOWN_TABLE/;
-/** A column the table does not have (yet): UNKNOWN_IDENTIFIER, 47. */
-const UNKNOWN_COLUMN = /\bCode: 47\b|UNKNOWN_IDENTIFIER/;
 
 const KINDS: readonly AlertKind[] = ['burn_rate', 'segment', 'heartbeat', 'release_regression'];
 
@@ -84,10 +82,7 @@ export class ClickHouseHistory implements HistorySource {
                  intDiv(${start}, 3600) * 3600)`
       : start;
     // `abandoned` only where the table has it: one written before that column must still give its history.
-    const columns = await this.query(
-      `SELECT name FROM system.columns WHERE database = ${literal(this.config.database)} AND table = ${literal(this.config.sli_table)} AND name = 'abandoned'`,
-    );
-    const abandoned = columns.length > 0 ? 'sum(abandoned)' : '0';
+    const abandoned = (await this.hasColumn(this.config.sli_table, 'abandoned')) ? 'sum(abandoned)' : '0';
     const rows = await this.tableQuery(
       `SELECT journey, segment_key, segment_value, ${ws} AS ws, window_seconds,
               sum(attempts) AS attempts, sum(successes) AS successes, sum(failures) AS failures, ${abandoned} AS abandoned_attempts
@@ -120,7 +115,8 @@ export class ClickHouseHistory implements HistorySource {
     const last = "tuple(event_time, status = 'resolved')";
     // starts_at_ms keeps the milliseconds of the events already sent; rows written before that column existed
     // have 0 there, and a table not yet given the column (another writer's, an older Pulse) has only starts_at.
-    const select = (startsAtMs: string) =>
+    const startsAtMs = (await this.hasColumn(this.config.alerts_table, 'starts_at_ms')) ? `argMax(starts_at_ms, ${last})` : '0';
+    const rows = await this.tableQuery(
       `SELECT fingerprint, argMax(journey, ${last}) AS last_journey, argMax(kind, ${last}) AS last_kind,
               argMax(severity, ${last}) AS last_severity, argMax(status, ${last}) AS last_status,
               argMax(segment_key, ${last}) AS last_segment_key, argMax(segment_value, ${last}) AS last_segment_value,
@@ -128,14 +124,8 @@ export class ClickHouseHistory implements HistorySource {
               toUnixTimestamp(max(event_time)) AS last_event
        FROM ${this.table(this.config.alerts_table)} FINAL
        WHERE event_time >= toDateTime(${since})
-       GROUP BY fingerprint`;
-    let rows: Array<Record<string, unknown>>;
-    try {
-      rows = await this.tableQuery(select(`argMax(starts_at_ms, ${last})`));
-    } catch (err) {
-      if (!(err instanceof PulseError && UNKNOWN_COLUMN.test(err.message))) throw err;
-      rows = await this.tableQuery(select('0'));
-    }
+       GROUP BY fingerprint`,
+    );
     const out: RestoredAlert[] = [];
     for (const r of rows) {
       const kind = String(r['last_kind']) as AlertKind;
@@ -188,6 +178,14 @@ export class ClickHouseHistory implements HistorySource {
    * exporters create them with their first rows, and an evaluator whose alerts go to Kafka only never creates
    * `journey_alerts`. Nothing to rebuild from is not a reason to stop evaluating.
    */
+  /** Whether `table` has `column`: one written by an older Pulse may lack it, and must still give its history. */
+  private async hasColumn(table: string, column: string): Promise<boolean> {
+    const found = await this.query(
+      `SELECT name FROM system.columns WHERE database = ${literal(this.config.database)} AND table = ${literal(table)} AND name = ${literal(column)}`,
+    );
+    return found.length > 0;
+  }
+
   private async tableQuery(sql: string): Promise<Array<Record<string, unknown>>> {
     try {
       return await this.query(sql);

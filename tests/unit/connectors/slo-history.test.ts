@@ -63,7 +63,8 @@ describe('ClickHouse history', () => {
       { fingerprint: 'a', journey: 'checkout', kind: 'burn_rate', severity: 'page', segment: undefined, startsAtMs: 1_763_805_000_000, lastEventMs: 1_763_805_500_000 },
       { fingerprint: 'c', journey: 'checkout', kind: 'segment', severity: 'ticket', segment: { key: 'customer.tier', value: 'enterprise' }, startsAtMs: 1000, lastEventMs: 2000 },
     ]);
-    expect(queries[2]).toMatch(/FROM `pulse`\.`journey_alerts` FINAL/);
+    expect(queries[2]).toMatch(/FROM system\.columns WHERE database = 'pulse' AND table = 'journey_alerts' AND name = 'starts_at_ms'/);
+    expect(queries[3]).toMatch(/FROM `pulse`\.`journey_alerts` FINAL/);
     expect(auth).toEqual(['pulse', 's3cret']);
   });
 
