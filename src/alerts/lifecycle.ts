@@ -55,9 +55,8 @@ export interface RestoredAlert {
 }
 
 interface State {
+  /** The latest numbers, with the highest severity sent for this alert: every later event carries it. */
   details: AlertDetails;
-  /** The highest severity sent for this alert: every later event carries it. */
-  severity: AlertSeverity;
   readonly startsAtMs: number;
   lastSentMs: number;
   misses: number;
@@ -86,7 +85,6 @@ export class AlertLifecycle {
       if (this.states.has(a.fingerprint)) continue;
       this.states.set(a.fingerprint, {
         details: { ...details(a), severity: a.severity },
-        severity: a.severity,
         startsAtMs: a.startsAtMs,
         lastSentMs: a.lastEventMs,
         misses: 0,
@@ -108,14 +106,13 @@ export class AlertLifecycle {
       const state = this.states.get(fp);
       if (f.firing) {
         if (state === undefined) {
-          const s: State = { details: f.details, severity: f.details.severity, startsAtMs: nowMs, lastSentMs: nowMs, misses: 0, repeatIntervalMs: repeatIntervalMs(f.details.journey) };
+          const s: State = { details: f.details, startsAtMs: nowMs, lastSentMs: nowMs, misses: 0, repeatIntervalMs: repeatIntervalMs(f.details.journey) };
           this.states.set(fp, s);
           events.push(this.event(s, 'firing', nowMs, false));
           continue;
         }
-        const escalated = SEVERITY_RANK[f.details.severity] > SEVERITY_RANK[state.severity];
-        if (escalated) state.severity = f.details.severity;
-        state.details = f.details.severity === state.severity ? f.details : { ...f.details, severity: state.severity };
+        const escalated = SEVERITY_RANK[f.details.severity] > SEVERITY_RANK[state.details.severity];
+        state.details = escalated || f.details.severity === state.details.severity ? f.details : { ...f.details, severity: state.details.severity };
         state.misses = 0;
         state.repeatIntervalMs = repeatIntervalMs(f.details.journey);
         if (escalated || nowMs - state.lastSentMs >= state.repeatIntervalMs) {
@@ -124,7 +121,7 @@ export class AlertLifecycle {
         }
       } else if (state !== undefined) {
         // Current numbers, but the severity the alert was sent with.
-        state.details = { ...f.details, severity: state.severity };
+        state.details = { ...f.details, severity: state.details.severity };
         this.miss(fp, state, nowMs, events);
       }
     }
