@@ -9,6 +9,7 @@ import { hexToId } from '../../core/model.js';
 import type { RestoredAlert } from '../../alerts/lifecycle.js';
 import type { AlertKind, AlertSeverity } from '../../alerts/model.js';
 import { PulseError, errorMessage } from '../../core/errors.js';
+import { clickHouseCode } from '../../exporters/clickhouse/errors.js';
 import type { SloClickHouseConfig } from './config.js';
 
 export interface HistorySource {
@@ -56,8 +57,8 @@ export function historyBucketMs(windowStartMs: number, { nowMs, rawFromMs }: Coa
   return 3_600_000;
 }
 
-/** ClickHouse's UNKNOWN_TABLE error, as 18.16 (`Code: 60, e.displayText() = … doesn't exist`) and current releases word it. */
-const UNKNOWN_TABLE = /\bCode: 60\b|UNKNOWN_TABLE/;
+/** ClickHouse's UNKNOWN_TABLE error code. */
+const UNKNOWN_TABLE = 60;
 
 const KINDS: readonly AlertKind[] = ['burn_rate', 'segment', 'heartbeat', 'release_regression'];
 
@@ -173,11 +174,6 @@ export class ClickHouseHistory implements HistorySource {
     return `\`${this.config.database}\`.\`${name}\``;
   }
 
-  /**
-   * `query` of one of the journey tables, where a table that does not exist yet reads as empty: the gateways'
-   * exporters create them with their first rows, and an evaluator whose alerts go to Kafka only never creates
-   * `journey_alerts`. Nothing to rebuild from is not a reason to stop evaluating.
-   */
   /** Whether `table` has `column`: one written by an older Pulse may lack it, and must still give its history. */
   private async hasColumn(table: string, column: string): Promise<boolean> {
     const found = await this.query(
@@ -186,11 +182,17 @@ export class ClickHouseHistory implements HistorySource {
     return found.length > 0;
   }
 
+  /**
+   * `query` of one of the journey tables, where a table that does not exist yet reads as empty: the gateways'
+   * exporters create them with their first rows, and an evaluator whose alerts go to Kafka only never creates
+   * `journey_alerts`. Nothing to rebuild from is not a reason to stop evaluating.
+   */
   private async tableQuery(sql: string): Promise<Array<Record<string, unknown>>> {
     try {
       return await this.query(sql);
     } catch (err) {
-      if (err instanceof PulseError && UNKNOWN_TABLE.test(err.message)) return [];
+      // The code as 18.16 (`Code: 60, e.displayText() = …`) and current releases (`Code: 60. DB::Exception: …`) word it.
+      if (err instanceof PulseError && clickHouseCode(err) === UNKNOWN_TABLE) return [];
       throw err;
     }
   }
