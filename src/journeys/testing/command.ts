@@ -68,17 +68,23 @@ export async function journeysCommand(args: { values: CommandValues; positionals
   if (sub === 'validate') {
     if (rest.length > 0) return usageError(io, `validate: unexpected argument "${rest[0]}"`);
     if (strings(args.values.traces).length > 0) return usageError(io, 'validate: --traces belongs to journeys test');
-    const format = args.values.format ?? 'text';
-    if (format !== 'text' && format !== 'json') return usageError(io, `validate: --format must be text or json, got "${String(format)}"`);
+    const format = formatOf(args.values);
+    if (format === undefined) return usageError(io, `validate: --format must be text or json, got "${String(args.values.format)}"`);
     return runJourneysValidate(journeysPath, format, io);
   }
   const given = strings(args.values.traces);
   if (given.length === 0) {
     return usageError(io, rest.length > 0 ? `test: unexpected argument "${rest[0]}" (trace files follow --traces)` : 'test: --traces <file...> is required');
   }
-  const format = args.values.format ?? 'text';
-  if (format !== 'text' && format !== 'json') return usageError(io, `test: --format must be text or json, got "${String(format)}"`);
+  const format = formatOf(args.values);
+  if (format === undefined) return usageError(io, `test: --format must be text or json, got "${String(args.values.format)}"`);
   return runJourneysTest({ journeysPath, traceFiles: [...given, ...rest], format }, io);
+}
+
+/** `--format`: `text` (the default) or `json`; undefined for anything else. */
+function formatOf(values: CommandValues): 'text' | 'json' | undefined {
+  const format = values.format ?? 'text';
+  return format === 'text' || format === 'json' ? format : undefined;
 }
 
 /**
