@@ -148,22 +148,16 @@ export type AlertEventData = z.output<typeof alertEventDataSchema>;
 
 /** `schemas/alert-event.schema.json`, the whole event (listed in src/config/schema-files.ts). */
 export function buildAlertEventJsonSchema(): JsonSchema {
-  const { $schema, ...rest } = z.toJSONSchema(alertCloudEventSchema, { target: 'draft-7', io: 'output' }) as JsonSchema;
-  return {
-    $schema,
-    $id: ALERT_CLOUDEVENT_SCHEMA_ID,
-    title: 'Pulse alert event (CloudEvents 1.0, structured mode), v1',
-    ...rest,
-  };
+  return draft7(alertCloudEventSchema, ALERT_CLOUDEVENT_SCHEMA_ID, 'Pulse alert event (CloudEvents 1.0, structured mode), v1');
 }
 
 /** `schemas/alert-event-data.schema.json`, the schema `dataschema` names: `data` alone (listed in src/config/schema-files.ts). */
 export function buildAlertEventDataJsonSchema(): JsonSchema {
-  const { $schema, ...rest } = z.toJSONSchema(alertEventDataSchema, { target: 'draft-7', io: 'output' }) as JsonSchema;
-  return {
-    $schema,
-    $id: ALERT_EVENT_DATASCHEMA,
-    title: 'Pulse alert event data (the data of a dev.pulse.alert.* CloudEvent), v1',
-    ...rest,
-  };
+  return draft7(alertEventDataSchema, ALERT_EVENT_DATASCHEMA, 'Pulse alert event data (the data of a dev.pulse.alert.* CloudEvent), v1');
+}
+
+/** `schema` as a draft-07 JSON Schema of its output, with `$id` and `title` right after `$schema`. */
+function draft7(schema: z.ZodType, $id: string, title: string): JsonSchema {
+  const { $schema, ...rest } = z.toJSONSchema(schema, { target: 'draft-7', io: 'output' }) as JsonSchema;
+  return { $schema, $id, title, ...rest };
 }
