@@ -54,6 +54,20 @@ function settings(name: string, metrics = new MetricsRegistry()): CreateSettings
   return { id: 'clickhouse', kind: 'exporter', logger: pino({ level: 'silent' }), metrics, dataDir: join(dataRoot, name) };
 }
 
+/**
+ * A config whose one queue consumer merges every consume() made within 300 ms into one INSERT per table, and
+ * retries quickly: for the tests of what one merged INSERT does with rows from several requests.
+ */
+function mergingConfig(database: string) {
+  return configSchema.parse({
+    endpoint: ch.url,
+    database,
+    batch: { flush_timeout: '300ms' },
+    sending_queue: { num_consumers: 1 },
+    retry_on_failure: { initial_interval: '50ms', max_interval: '100ms' },
+  });
+}
+
 // The same tests on both dialects: Debian's 18.16 server and ClickHouse 26.9's engine (tests/support/clickhouse.ts).
 describe.each(['debian', 'current'] as const)('on %s ClickHouse', (engine) => {
   beforeAll(async () => {
@@ -235,14 +249,8 @@ describe.each(['debian', 'current'] as const)('on %s ClickHouse', (engine) => {
   describe('a lone UTF-16 surrogate (OTLP/JSON can carry "\\ud83d" into segment values, versions, summaries)', () => {
     it('is stored as U+FFFD, and the merged INSERT holding it lands with all its rows', async () => {
       const m = new MetricsRegistry();
-      const cfg = configSchema.parse({
-        endpoint: ch.url,
-        database: 'surrogates',
-        // Every consume() below is waited for and merged into one INSERT per table (by the one queue consumer).
-        batch: { flush_timeout: '300ms' },
-        sending_queue: { num_consumers: 1 },
-        retry_on_failure: { initial_interval: '50ms', max_interval: '100ms' },
-      });
+      // Every consume() below is waited for and merged into one INSERT per table (by the one queue consumer).
+      const cfg = mergingConfig('surrogates');
       const create = clickhouseExporterFactory.create;
       const sli = create.journey_metrics!(settings('surrogates-sli', m), cfg) as ClickHouseExporter<'journey_metrics'>;
       const attempts = create.attempts!(settings('surrogates-attempts', m), cfg) as ClickHouseExporter<'attempts'>;
@@ -292,13 +300,7 @@ describe.each(['debian', 'current'] as const)('on %s ClickHouse', (engine) => {
   describe('a merged INSERT holding rows ClickHouse refuses', () => {
     it('is split: the other requests\' rows all land, only the refused rows are dropped, and they are counted', async () => {
       const m = new MetricsRegistry();
-      const cfg = configSchema.parse({
-        endpoint: ch.url,
-        database: 'refused',
-        batch: { flush_timeout: '300ms' },
-        sending_queue: { num_consumers: 1 },
-        retry_on_failure: { initial_interval: '50ms', max_interval: '100ms' },
-      });
+      const cfg = mergingConfig('refused');
       // Rows whose segment value is REFUSED are written with the escape Pulse wrote before it wrote U+FFFD:
       // "\ud83d" alone, which ClickHouse refuses (code 25) with the whole INSERT.
       const encode = (rows: SliWindow[]) => {
