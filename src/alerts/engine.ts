@@ -10,13 +10,13 @@
  */
 import type { CompiledJourney, SliWindow, AttemptRecord } from '../journeys/model.js';
 import type { AlertEvent, AlertKind, AlertSeverity, AlertSuspect, BurnRateWindow } from './model.js';
-import { alertRulesOf, formatDuration, type AlertRules, type BurnRatePair } from './rules.js';
+import { alertRulesOf, formatDuration, type AlertRules, type BurnRatePair, type HeartbeatRules } from './rules.js';
 import { AlertLifecycle, fingerprintOf, type AlertDetails, type Finding, type RestoredAlert } from './lifecycle.js';
 import { WindowStore, OTHER_SEGMENT_VALUE, type JourneySeries, type SegmentSeries } from './window-store.js';
 import { AttemptRing, analyseSuspects, describeSuspect, DEFAULT_SUSPECT_OPTIONS, DIMENSION_SEPARATOR, SERVICE_VERSION_PREFIX, type SuspectAnalysis, type SuspectOptions } from './suspects.js';
 import { ReleaseTracker } from './release-tracker.js';
 import type { TieredCounts, Counts } from './tiered-counts.js';
-import { poissonCdf, significantlyWorse } from './stats.js';
+import { poissonPmf, significantlyWorse } from './stats.js';
 
 export interface SloEngineOptions {
   /** The most SLI history kept in memory, whatever the rules ask for. */
@@ -45,6 +45,7 @@ export const DEFAULT_ENGINE_OPTIONS: SloEngineOptions = {
 const MAX_DELAY_MS = 10 * 60_000;
 /** Attempts up to this far past the clock still count (clock skew between services and Pulse). */
 const FUTURE_SLACK_MS = 60_000;
+const DAY_MS = 86_400_000;
 const SEVERITY_RANK: Record<AlertSeverity, number> = { ticket: 0, page: 1 };
 
 interface PairResult {
@@ -350,16 +351,16 @@ export class SloEngine {
       if (tracked) findings.push({ firing: true, details: this.lifecycle.firing.get(fingerprint)!.details });
       return;
     }
-    const now = ctx.sum(ctx.series.all, hb.perMs);
-    const successes = now.attempts - now.failures;
-    // Attempts Pulse dropped undecided (its own overload, a restart) may have succeeded: they are not a silence.
-    const unknown = ctx.sum(ctx.series.abandoned, hb.perMs).attempts;
-    const possible = successes + unknown;
+    let windowMs = hb.perMs;
     let firing: boolean;
     let head: string;
+    let now: Counts;
+    let successes: number;
+    let unknown: number;
     if (hb.mode === 'floor') {
-      firing = possible < hb.minSuccesses;
-      head = `${ctx.journey.name} ${successes === 0 ? 'stopped happening' : 'is happening too rarely'}: ${successes} successes in the last ${formatDuration(hb.perMs)} (floor ${hb.minSuccesses})`;
+      ({ now, successes, unknown } = heartbeatCounts(ctx, windowMs));
+      firing = successes + unknown < hb.minSuccesses;
+      head = `${ctx.journey.name} ${successes === 0 ? 'stopped happening' : 'is happening too rarely'}: ${successes} successes in the last ${formatDuration(windowMs)} (floor ${hb.minSuccesses})`;
     } else {
       if (covered < hb.minHistoryMs + hb.perMs) {
         if (tracked) findings.push({ firing: true, details: this.lifecycle.firing.get(fingerprint)!.details });
@@ -367,21 +368,28 @@ export class SloEngine {
       }
       // While the alert is open, the baseline is the one it fired against (the window before it started): read
       // from now, the outage itself would become the usual rate within one baseline window, and the alert would
-      // resolve while the journey is still down. It resolves once successes are back above ratio × that rate.
+      // resolve while the journey is still down. It resolves once successes are back to half that rate (or `ratio` of
+      // it, if higher): resolving at `ratio` let a journey down to a tenth of its rate resolve on a lucky window
+      // and page again.
       const open = tracked ? this.lifecycle.firing.get(fingerprint) : undefined;
-      const baseEnd = (open !== undefined ? Math.min(ctx.t, open.startsAtMs - (ctx.nowMs - ctx.t)) : ctx.t) - hb.perMs;
-      const spanMs = Math.min(hb.baselineWindowMs, Math.max(hb.perMs, baseEnd - ctx.series.coveredSinceMs));
-      const base = ctx.series.all.sum(baseEnd - spanMs, baseEnd, ctx.nowMs);
-      const expected = ((base.attempts - base.failures) * hb.perMs) / spanMs;
-      firing =
-        possible < expected * hb.ratio && (open !== undefined || poissonCdf(possible, expected) < 1 - hb.confidence);
+      const lastMs = open !== undefined ? Math.min(ctx.t, open.startsAtMs - (ctx.nowMs - ctx.t)) : ctx.t;
+      // The counting window is `per`, lengthened until a drop to `ratio` of the usual rate is significant (see
+      // heartbeatWindow); the baseline ends where that window starts, so an outage inside it does not lower it.
+      windowMs = heartbeatWindow(heartbeatRate(ctx, hb, lastMs - hb.perMs), hb);
+      // A window reaching back before the data starts would count that gap as silence.
+      if (open === undefined && windowMs > covered) return;
+      const rate = heartbeatRate(ctx, hb, lastMs - windowMs);
+      ({ now, successes, unknown } = heartbeatCounts(ctx, windowMs));
+      const possible = successes + unknown;
+      const expected = rate * windowMs;
+      firing = open !== undefined ? possible < expected * Math.max(hb.ratio, HEARTBEAT_RESOLVE_RATIO) : possible <= heartbeatMaxCount(rate, windowMs, hb);
       head =
         `${ctx.journey.name} ${successes === 0 ? 'stopped happening' : 'is happening far less than usual'}: ${successes} successes in the last ` +
-        `${formatDuration(hb.perMs)} (baseline ${fmt(expected)})`;
+        `${formatDuration(windowMs)} (baseline ${fmt(expected)})`;
     }
     if (unknown > 0) head += `; ${unknown} more attempts that Pulse could not judge (abandoned)`;
     if (!firing && !tracked) return;
-    const analysis = ctx.suspects(hb.perMs);
+    const analysis = ctx.suspects(windowMs);
     findings.push({
       firing,
       details: ctx.details({
@@ -468,6 +476,69 @@ export class SloEngine {
     }
     return out;
   }
+}
+
+/** An open baseline heartbeat resolves once successes are back to this share of its baseline (or `ratio`, if higher). */
+const HEARTBEAT_RESOLVE_RATIO = 0.5;
+
+type BaselineHeartbeat = Extract<HeartbeatRules, { mode: 'baseline' }>;
+
+/**
+ * How often a day healthy traffic would page, for a baseline heartbeat that fires at `count` successes or fewer in
+ * a sliding window expecting `expected`: the window's count falls to `count` each time a success leaves it while
+ * `count + 1` remain, about `successes a day × P(N = count + 1)` times a day (N ~ Poisson(expected)). The test is
+ * on this rate, not on one window's p-value: evaluated every few seconds, a window that is unusual once in a
+ * hundred (p < 0.01) is met many times a day.
+ */
+function heartbeatFalsePagesPerDay(count: number, expected: number, ratePerMs: number): number {
+  return ratePerMs * DAY_MS * poissonPmf(count + 1, expected);
+}
+
+/**
+ * The highest success count in a window of `windowMs` that fires: under `ratio` of the expected count, and reached
+ * by healthy traffic fewer than `1 − confidence` times a day. −1 when no count qualifies (the window is too short
+ * for the journey's rate to say anything).
+ */
+function heartbeatMaxCount(ratePerMs: number, windowMs: number, hb: BaselineHeartbeat): number {
+  const expected = ratePerMs * windowMs;
+  const budget = 1 - hb.confidence;
+  // Counts under ratio × expected (< expected): P(N = count + 1) rises with count there, so bisect.
+  let lo = -1;
+  let hi = Math.ceil(expected * hb.ratio) - 1;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi + 1) / 2);
+    if (heartbeatFalsePagesPerDay(mid, expected, ratePerMs) <= budget) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/**
+ * A baseline heartbeat's counting window: `per`, lengthened in steps of a quarter (whole seconds, at most
+ * `baseline_window`) until a drop to `ratio` of the usual rate would fire. A journey with 40 successes a minute
+ * keeps a 1m window; 10 a minute gets ~4m, 2 a minute ~15m, so a quiet journey is judged on enough successes.
+ */
+function heartbeatWindow(ratePerMs: number, hb: BaselineHeartbeat): number {
+  let windowMs = hb.perMs;
+  if (ratePerMs <= 0) return windowMs;
+  while (windowMs < hb.baselineWindowMs && heartbeatMaxCount(ratePerMs, windowMs, hb) < Math.ceil(ratePerMs * windowMs * hb.ratio) - 1) {
+    windowMs = Math.min(hb.baselineWindowMs, Math.ceil((windowMs * 1.25) / 1000) * 1000);
+  }
+  return windowMs;
+}
+
+/** Decided attempts over the last `windowMs`, their successes, and the attempts Pulse abandoned undecided. */
+function heartbeatCounts(ctx: JourneyContext, windowMs: number): { now: Counts; successes: number; unknown: number } {
+  const now = ctx.sum(ctx.series.all, windowMs);
+  // Attempts Pulse dropped undecided (its own overload, a restart) may have succeeded: they are not a silence.
+  return { now, successes: now.attempts - now.failures, unknown: ctx.sum(ctx.series.abandoned, windowMs).attempts };
+}
+
+/** Successes per millisecond over the `baseline_window` (or the history there is) ending at `baseEnd`. */
+function heartbeatRate(ctx: JourneyContext, hb: BaselineHeartbeat, baseEnd: number): number {
+  const spanMs = Math.min(hb.baselineWindowMs, Math.max(hb.perMs, baseEnd - ctx.series.coveredSinceMs));
+  const base = ctx.series.all.sum(baseEnd - spanMs, baseEnd, ctx.nowMs);
+  return (base.attempts - base.failures) / spanMs;
 }
 
 interface OpenRelease {

@@ -49,9 +49,19 @@ export function significantlyWorse(f1: number, n1: number, f2: number, n2: numbe
 }
 
 const LOG_FACTORIAL_CACHE: number[] = [0];
+/** Above this, ln k! comes from Stirling's series (error < 1e-12 there) instead of a table that grows with k. */
+const LOG_FACTORIAL_TABLE_MAX = 1024;
 function logFactorial(k: number): number {
+  if (k > LOG_FACTORIAL_TABLE_MAX) return k * Math.log(k) - k + 0.5 * Math.log(2 * Math.PI * k) + 1 / (12 * k) - 1 / (360 * k * k * k);
   for (let i = LOG_FACTORIAL_CACHE.length; i <= k; i++) LOG_FACTORIAL_CACHE.push(LOG_FACTORIAL_CACHE[i - 1]! + Math.log(i));
   return LOG_FACTORIAL_CACHE[k]!;
+}
+
+/** P(X = k) for X ~ Poisson(lambda), computed in log space. */
+export function poissonPmf(k: number, lambda: number): number {
+  if (k < 0 || !Number.isInteger(k)) return 0;
+  if (lambda <= 0) return k === 0 ? 1 : 0;
+  return Math.exp(-lambda + k * Math.log(lambda) - logFactorial(k));
 }
 
 /**

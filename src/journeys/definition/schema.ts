@@ -336,7 +336,9 @@ export const heartbeatSchema = z
           .literal('auto')
           .optional()
           .describe('auto: fire when successes fall far under the journey\'s own recent rate (the default when min_successes is not set)'),
-        per: positiveDuration('The interval successes are counted over (default 1m)').prefault('1m'),
+        per: positiveDuration(
+          'The interval successes are counted over (default 1m); baseline: the shortest, lengthened for a quiet journey until a drop to `ratio` would be significant',
+        ).prefault('1m'),
         min_history: positiveDuration('baseline: history needed before a baseline alert may fire (default 30m)').prefault('30m'),
         baseline_window: positiveDuration('baseline: how far back the recent rate is averaged (default 1h)').prefault('1h'),
         ratio: z
@@ -345,7 +347,9 @@ export const heartbeatSchema = z
           .lt(1)
           .default(0.25)
           .describe('baseline: fire when successes in an interval are under this share of the baseline (and significantly so); default 0.25'),
-        confidence: confidenceSchema,
+        confidence: confidenceSchema.describe(
+          'baseline: 1 − the false pages a day healthy traffic may raise (0.99: one in ~100 days); above 0.5 and below 1, default 0.99',
+        ),
       })
       .superRefine((hb, ctx) => {
         if (hb.min_successes !== undefined && hb.baseline !== undefined) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fingerprintOf } from '../../../src/alerts/lifecycle.js';
-import { Sim, T0, batchOf, journeyWith, type SimAttempt } from './support.js';
+import { Sim, T0, batchOf, journeyWith, poissonDraw, seeded, type SimAttempt } from './support.js';
 
 const PAGE = 'burn_rates:\n  - { severity: page, long: 60s, short: 10s, factor: 14.4 }';
 
@@ -65,6 +65,51 @@ describe('heartbeat alerts', () => {
     const sim2 = new Sim([journeyWith({ alerts })]);
     sim2.run(180, () => batchOf(10, 0));
     expect(sim2.run(60, () => batchOf(8, 0))).toEqual([]);
+  });
+});
+
+describe('baseline heartbeat on Poisson traffic (default settings)', () => {
+  const DEFAULTS = 'heartbeat: { baseline: auto }\nrelease: false';
+  /** Successes arriving at random, `perMinute` on average, scaled by `level(t)`. */
+  const poissonTraffic = (seed: number, perMinute: number, level: (t: number) => number = () => 1) => {
+    const rand = seeded(seed);
+    return (t: number): SimAttempt[] => Array.from({ length: poissonDraw(rand, (perMinute * level(t)) / 60) }, () => ({ failed: false }));
+  };
+
+  it('does not page on healthy traffic of a few successes a minute, where a one-minute window sees 0 or 1 by chance', () => {
+    // Counting over a fixed 1m, 5 a minute paged 29 times a day and 10 a minute 17 times (zeros and twos by chance).
+    for (const perMinute of [5, 10]) {
+      const sim = new Sim([journeyWith({ alerts: DEFAULTS, segments: [] })]);
+      const pages = sim.run(5 * 86_400, poissonTraffic(perMinute, perMinute)).filter((e) => e.status === 'firing');
+      expect({ perMinute, pages: pages.map((e) => e.summary) }).toEqual({ perMinute, pages: [] });
+    }
+  });
+
+  it('still detects a quiet journey stopping, over a window long enough to expect enough successes', () => {
+    // 3 a minute: a one-minute window expects 3, and P(0 | 3) = 5% is no evidence, so this never fired before.
+    const sim = new Sim([journeyWith({ alerts: DEFAULTS, segments: [] })]);
+    const stopAt = T0 + 2 * 3_600_000;
+    const traffic = poissonTraffic(3, 3, (t) => (t >= stopAt ? 0 : 1));
+    expect(sim.run(2 * 3600, traffic)).toEqual([]);
+    const down = sim.run(30 * 60, traffic).filter((e) => e.status === 'firing' && !e.repeat);
+    expect(down).toHaveLength(1);
+    expect(down[0]!.summary).toMatch(/^checkout is happening far less than usual: \d+ successes in the last \d+m(\d+s)? \(baseline \d+(\.\d)?\)$/);
+    expect(down[0]!.eventTimeMs - stopAt).toBeLessThan(15 * 60_000);
+  });
+
+  it('a journey down to a tenth of its rate stays one open page until it recovers, without resolving on a lucky window', () => {
+    const sim = new Sim([journeyWith({ alerts: DEFAULTS, segments: [] })]);
+    const downAt = T0 + 2 * 3_600_000;
+    const upAt = downAt + 3_600_000;
+    const traffic = poissonTraffic(27, 20, (t) => (t >= downAt && t < upAt ? 0.1 : 1));
+    sim.run(2 * 3600, traffic);
+    const down = sim.run(3600, traffic);
+    // fired once within a few minutes, then only repeats (resolving at ratio 0.25 let a count of 10 out of 40
+    // expected resolve it 53 minutes in, and the next window paged again)
+    expect(down.filter((e) => !e.repeat).map((e) => e.status)).toEqual(['firing']);
+    expect(down[0]!.eventTimeMs - downAt).toBeLessThan(5 * 60_000);
+    const back = sim.run(600, traffic);
+    expect(back.map((e) => e.status)).toEqual(['resolved']);
   });
 });
 

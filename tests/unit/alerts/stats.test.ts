@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { normalCdf, normalQuantile, poissonCdf, significantlyWorse, twoProportionZ } from '../../../src/alerts/stats.js';
+import { normalCdf, normalQuantile, poissonCdf, poissonPmf, significantlyWorse, twoProportionZ } from '../../../src/alerts/stats.js';
 
 describe('statistics', () => {
   it('normal quantiles match the tables', () => {
@@ -26,5 +26,17 @@ describe('statistics', () => {
     expect(poissonCdf(5000, 5000)).toBeGreaterThan(0.49);
     expect(poissonCdf(5000, 5000)).toBeLessThan(0.52);
     expect(poissonCdf(3, 0)).toBe(1);
+  });
+
+  it('Poisson probabilities: exact for small counts, and continuous where ln k! switches to Stirling', () => {
+    expect(poissonPmf(0, 2)).toBeCloseTo(Math.exp(-2), 12);
+    expect(poissonPmf(3, 2)).toBeCloseTo((8 / 6) * Math.exp(-2), 12);
+    expect(poissonPmf(-1, 2)).toBe(0);
+    expect(poissonPmf(0, 0)).toBe(1);
+    let sum = 0;
+    for (let k = 0; k <= 7; k++) sum += poissonPmf(k, 4.5);
+    expect(sum).toBeCloseTo(poissonCdf(7, 4.5), 12);
+    // ratio of neighbours is lambda / k on both sides of the table's end (1024)
+    for (const k of [1020, 1024, 1025, 1030]) expect(poissonPmf(k, 1000) / poissonPmf(k - 1, 1000)).toBeCloseTo(1000 / k, 9);
   });
 });

@@ -167,5 +167,17 @@ export function batchOf(n: number, failures: number, extra: Omit<SimAttempt, 'fa
   return Array.from({ length: n }, (_, i) => ({ ...extra, failed: i < failures }));
 }
 
+/** A Poisson-distributed count with the given mean (Knuth's method; means up to a few hundred). */
+export function poissonDraw(rand: () => number, mean: number): number {
+  const limit = Math.exp(-mean);
+  let k = 0;
+  let p = rand();
+  while (p > limit) {
+    k++;
+    p *= rand();
+  }
+  return k;
+}
+
 /** A deterministic pseudo-random source (mulberry32), so "random" background errors are the same every run. */
 export { seededRandom as seeded } from '../../../scripts/random.mjs';
