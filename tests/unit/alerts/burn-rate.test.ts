@@ -29,6 +29,20 @@ describe('burn-rate alerts', () => {
     expect(e.summary).toMatch(/^checkout is burning its error budget 40\.0× too fast over 10s/);
   });
 
+  it('judges a pair only once the data covers its short window: a few early failures after a start raise no ticket', () => {
+    // Default rules (28d objective): the slowest ticket pair reads 2.8d / 5h36m at 1×. Twelve minutes after a start,
+    // 4 failures of 720 attempts (0.56% against a 0.5% budget) were "burning" both of its windows.
+    const sim = new Sim([journeyWith({ alerts: 'heartbeat: false\nrelease: false' })]);
+    const early = sim.run(3600, (t) => batchOf(1, t - T0 <= 700_000 && (t - T0) % 180_000 === 100_000 ? 1 : 0));
+    expect(early).toEqual([]);
+    // A real outage after a start still pages once the page pair's short window (4m40s) is covered.
+    const fresh = new Sim([journeyWith({ alerts: 'heartbeat: false\nrelease: false' })]);
+    const outage = fresh.run(600, () => batchOf(10, 3)).filter((e) => e.status === 'firing' && !e.repeat);
+    expect(outage.map((e) => [e.kind, e.severity])).toEqual([['burn_rate', 'page']]);
+    expect(outage[0]!.eventTimeMs - T0).toBeGreaterThanOrEqual(280_000);
+    expect(outage[0]!.eventTimeMs - T0).toBeLessThanOrEqual(280_000 + 30_000 + 10_000);
+  });
+
   it('fires only when BOTH windows burn: a short burst (short window only) stays quiet', () => {
     const sim = new Sim([checkout()]);
     sim.run(300, () => batchOf(10, 0));
