@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 
 /**
  * A TCP port that is free now on 127.0.0.1, for a server a test will start a moment later (tests never assume
@@ -59,4 +59,64 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 15_000
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+}
+
+export interface TcpProxy {
+  readonly port: number;
+  /** Client connections accepted so far. */
+  connections(): number;
+  /**
+   * Stops forwarding on every connection open now, in both directions, without closing it (no FIN, no RST): what a
+   * network partition or a peer that stopped reading looks like to the client. Later connections are forwarded.
+   */
+  partition(): void;
+  close(): Promise<void>;
+}
+
+/** A TCP proxy on 127.0.0.1 to `targetPort`, to cut connections the way a network does rather than a peer. */
+export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
+  const open = new Set<{ client: Socket; upstream: Socket }>();
+  let count = 0;
+  const server = createServer((client) => {
+    count++;
+    const upstream = connect(targetPort, '127.0.0.1');
+    const pair = { client, upstream };
+    open.add(pair);
+    const drop = (): void => {
+      open.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    for (const s of [client, upstream]) {
+      s.on('error', drop);
+      s.on('close', drop);
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => count,
+    partition() {
+      for (const { client, upstream } of open) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const { client, upstream } of open) {
+          client.destroy();
+          upstream.destroy();
+        }
+        open.clear();
+        server.close(() => resolve());
+      }),
+  };
 }

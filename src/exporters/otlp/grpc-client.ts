@@ -5,6 +5,12 @@
  * One HTTP/2 session carries every call (HTTP/2 multiplexes; the consumers bound how many run at once). The session
  * is replaced when it closes, errors or receives GOAWAY: the next call connects again, so a restarted destination
  * is picked up by the next retry without any reconnect loop of our own.
+ *
+ * It is also replaced when a call on it is cancelled before its answer came (the per-attempt timeout): a peer that
+ * vanished without FIN or RST (a network partition, a host that froze, a proxy that stopped forwarding) leaves the
+ * session looking open for as long as the kernel keeps retransmitting, and every retry would go onto it until
+ * `max_elapsed_time`. The timed-out session is closed gracefully (GOAWAY): calls still running on it keep their own
+ * timeouts, so a destination that is only slow loses no call to this, it only costs a new connection.
  */
 import * as http2 from 'node:http2';
 import type { Logger } from 'pino';
@@ -42,6 +48,8 @@ export class GrpcClient {
   ) {}
 
   unary(headers: http2.OutgoingHttpHeaders, body: Buffer, signal: AbortSignal, maxResponseBytes: number): Promise<UnaryAnswer> {
+    // Cancelled before it started (encoding took the whole timeout): nothing was asked of the session, so it stays.
+    if (signal.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new Error('the call was cancelled'));
     let session: http2.ClientHttp2Session;
     try {
       session = this.getSession();
@@ -78,6 +86,7 @@ export class GrpcClient {
         chunks.push(chunk);
       });
       stream.on('error', (err: Error) => {
+        if (signal.aborted && !settled) this.retire(session);
         fail(signal.aborted ? err : new TransportError(`call to ${this.origin} failed: ${describe(err)}`, { cause: err }));
       });
       stream.on('close', () => {
@@ -117,6 +126,18 @@ export class GrpcClient {
         resolve();
       });
     });
+  }
+
+  /**
+   * A call on `s` got no answer in time: the next call connects again, and `s` is closed once the calls still on it
+   * end (each by its own timeout at the latest). Only while `s` is the current session: a call that started on an
+   * older one must not close the newer session that replaced it.
+   */
+  private retire(s: http2.ClientHttp2Session): void {
+    if (this.session !== s) return;
+    this.session = undefined;
+    this.logger.debug({ origin: this.origin }, 'gRPC call got no answer in time; the next call opens a new connection');
+    if (!s.closed && !s.destroyed) s.close();
   }
 
   private getSession(): http2.ClientHttp2Session {

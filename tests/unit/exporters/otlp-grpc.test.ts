@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { TraceBatch } from '../../../src/core/model.js';
 import type { QueuedExporter } from '../../../src/exporters/exporterhelper/index.js';
 import { configSchema, grpcTarget } from '../../../src/exporters/otlp/config.js';
+import { OtlpGrpcTraceClient } from '../../../src/exporters/otlp/exporter.js';
 import { otlpExporterFactory } from '../../../src/exporters/otlp/factory.js';
-import { freePort } from '../../support/net.js';
+import { freePort, startTcpProxy } from '../../support/net.js';
 import { encodeStatus, encodeTraceResponse } from '../../../src/otlp/index.js';
 import { makeRealisticBatch } from '../../support/traces.js';
 import { bytes, startFakeGrpcOtlp, type FakeGrpcOtlp } from '../../support/fake-otlp-servers.js';
@@ -124,6 +125,64 @@ describe('delivery', () => {
     await e.consume(batch(1));
     await until(() => s.delivered().length === 1);
     expect(s.requests.map((r) => r.answered)).toEqual(['hang', 0]);
+  });
+
+  it('opens a new connection after a call times out on one that went silent without FIN/RST', async () => {
+    const s = await bed.server();
+    const proxy = await startTcpProxy(s.port);
+    try {
+      const e = await exporter({
+        endpoint: `127.0.0.1:${proxy.port}`,
+        timeout: '200ms',
+        retry_on_failure: { initial_interval: '10ms', max_interval: '50ms', max_elapsed_time: '3s' },
+      });
+      await e.consume(batch(1));
+      await until(() => s.delivered().length === 1);
+      expect(proxy.connections()).toBe(1);
+      // The connection stays open for the client but nothing gets through any more: a partition, not a restart.
+      proxy.partition();
+      await e.consume(batch(2));
+      await until(() => s.delivered().length === 2, 4000, 'the batch to arrive over a new connection');
+      expect(s.delivered()).toEqual([batch(1), batch(2)]);
+      expect(proxy.connections()).toBeGreaterThanOrEqual(2);
+      expect(bed.settings.logs.some((l) => l.code === 'PULSE_ERR_EXPORT_TIMEOUT')).toBe(true);
+      expect(metric(bed.settings, FAILED, { ...ex, reason: 'retries_exhausted' })).toBe(0);
+      await e.shutdown(Date.now() + 200);
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a call timing out on an old connection leaves the newer one alone', async () => {
+    const s = await bed.server();
+    const proxy = await startTcpProxy(s.port);
+    // Without gzip a call is on the connection once pending microtasks ran (see `onTheWire`).
+    const client = new OtlpGrpcTraceClient(bed.settings, parse({ endpoint: `127.0.0.1:${proxy.port}`, compression: 'none' }));
+    const onTheWire = () => new Promise((resolve) => setImmediate(resolve));
+    await client.start();
+    // Calls that must be answered get 2 s: without a new connection they hang on the silent one.
+    const answered = () => AbortSignal.timeout(2000);
+    try {
+      await client.send(batch(1), answered());
+      proxy.partition();
+      const a = new AbortController();
+      const b = new AbortController();
+      const aFailed = expect(client.send(batch(2), a.signal)).rejects.toThrow('aborted');
+      const bFailed = expect(client.send(batch(3), b.signal)).rejects.toThrow('aborted');
+      await onTheWire();
+      a.abort(); // A's timeout: its connection is replaced
+      await aFailed;
+      await client.send(batch(4), answered());
+      expect(proxy.connections()).toBe(2);
+      b.abort(); // B started on the old connection: the new one stays
+      await bFailed;
+      await client.send(batch(5), answered());
+      expect(proxy.connections()).toBe(2);
+      expect(s.delivered()).toEqual([batch(1), batch(4), batch(5)]);
+    } finally {
+      await client.close();
+      await proxy.close();
+    }
   });
 
   it('counts spans rejected in a partial success', async () => {
