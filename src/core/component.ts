@@ -35,8 +35,15 @@ export interface Component {
   /**
    * Stops the component. Idempotent. A receiver stops accepting and waits for requests in flight; an exporter
    * flushes what it holds (to its destination, or to its disk queue) within the service's shutdown deadline.
+   *
+   * `deadline` (epoch ms, `Date.now()`'s clock) is when the service stops waiting for this component: the time
+   * left of `service.shutdown_timeout`. The service always passes it; other callers (tests, an exporter stopping one
+   * of its own) may not, and the component then uses its own default. A component that can run long (an exporter
+   * draining its queue) stops early enough before it to account for what it could not finish — count and log it
+   * as dropped, or keep it on disk — because the process may exit right after the deadline. A component that
+   * finishes quickly anyway may ignore it.
    */
-  shutdown(): Promise<void>;
+  shutdown(deadline?: number): Promise<void>;
 }
 
 /** What the service offers a running component. */

@@ -19,7 +19,8 @@
  * `PULSE_ERR_START` naming the component. `shutdown(deadlineMs)` goes the other way — receivers stop accepting and
  * finish requests in flight, upstream processors flush, a connector flushes into the downstream pipelines (still
  * running), their processors flush, exporters drain — each awaited in turn, the whole bounded by the deadline:
- * each component gets the time that is left, and whatever did not finish is logged and reported.
+ * each component is told the deadline (`Component.shutdown(deadline)`) and waited for until then, and whatever did
+ * not finish is logged and reported.
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -168,7 +169,7 @@ export class PipelineGraph {
     const failed: string[] = [];
     // splice: a component is stopped once, even if a start failure and a shutdown() both come through here.
     for (const node of this.started.splice(0).reverse()) {
-      const outcome = await settleWithin(node.component, Math.max(0, deadline - Date.now()));
+      const outcome = await settleWithin(node.component, deadline);
       if (outcome === 'done') continue;
       if (outcome === 'timeout') {
         unfinished.push(node.name);
@@ -194,15 +195,19 @@ export class PipelineGraph {
   }
 }
 
-async function settleWithin(component: Component, ms: number): Promise<'done' | 'timeout' | { error: unknown }> {
+/**
+ * Shuts `component` down, telling it the deadline (so an exporter drains until then rather than for a time of its
+ * own, and accounts for what is left before the process may exit), and waits for it until the deadline at most.
+ */
+async function settleWithin(component: Component, deadline: number): Promise<'done' | 'timeout' | { error: unknown }> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ms);
+    timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()));
     timer.unref();
   });
   let stopping: Promise<'done' | { error: unknown }>;
   try {
-    stopping = component.shutdown().then(
+    stopping = component.shutdown(deadline).then(
       () => 'done' as const,
       (error: unknown) => ({ error }),
     );

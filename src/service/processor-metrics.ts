@@ -61,8 +61,8 @@ export class ObservedProcessor<S extends Signal> implements ConsumingComponent<S
     return this.inner.start(host);
   }
 
-  shutdown(): Promise<void> {
-    return this.inner.shutdown();
+  shutdown(deadline?: number): Promise<void> {
+    return this.inner.shutdown(deadline);
   }
 
   consume(data: SignalData[S]): Promise<void> {

@@ -94,6 +94,8 @@ type FakeConfig = z.output<typeof fakeSchema>;
 class FakeComponent implements Component {
   host: Host | undefined;
   running = false;
+  /** What shutdown() was given. */
+  shutdownDeadline: number | undefined;
   constructor(
     readonly settings: CreateSettings,
     readonly config: FakeConfig,
@@ -106,7 +108,8 @@ class FakeComponent implements Component {
     this.running = true;
     return Promise.resolve();
   }
-  shutdown(): Promise<void> {
+  shutdown(deadline?: number): Promise<void> {
+    this.shutdownDeadline = deadline;
     this.events.push(`shutdown ${this.settings.kind} ${this.settings.id}`);
     this.running = false;
     return this.config.hang_shutdown ? new Promise<void>(() => undefined) : Promise.resolve();

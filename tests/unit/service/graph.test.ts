@@ -72,6 +72,20 @@ describe('PipelineGraph lifecycle', () => {
     expect(settings.find((s) => s.id === 'fake')!.dataDir).toBe(join('/var/lib/pulse', 'receiver', 'fake'));
   });
 
+  it('tells every component the deadline it has to stop by', async () => {
+    const { graph, receivers, processors, exporters } = build(onePipeline);
+    await graph.start(host);
+    const before = Date.now();
+    await graph.shutdown(1000);
+    const after = Date.now();
+    const told = [...receivers.values(), ...processors, ...exporters.values()].map((c) => c.shutdownDeadline);
+    expect(told).toHaveLength(5);
+    // One deadline for the whole sequence, not a fresh timeout per component.
+    expect(new Set(told).size).toBe(1);
+    expect(told[0]).toBeGreaterThanOrEqual(before + 1000);
+    expect(told[0]).toBeLessThanOrEqual(after + 1000);
+  });
+
   it('waits at most the deadline for a component that does not stop, and still stops the rest', async () => {
     const { graph, events } = build({ ...onePipeline, processors: { 'fakeproc/a': { hang_shutdown: true }, 'fakeproc/b': {} } });
     await graph.start(host);
