@@ -144,7 +144,9 @@ export function exporterHelperFields(defaults: ExporterHelperDefaults = {}) {
     batch: batchSchema().prefault({}),
     shutdown_drain: duration()
       .prefault('10s')
-      .describe('On shutdown, how long to keep sending what is queued before giving up (persistent: it stays on disk)'),
+      .describe(
+        'On shutdown without a deadline from the service (a loadbalancing backend leaving the ring), how long to keep sending what is queued before giving up (persistent: it stays on disk). A service shutdown drains until service.shutdown_timeout instead',
+      ),
   };
 }
 

@@ -2,6 +2,7 @@
 export { exporterHelperFields, validateExporterHelper, type ExporterHelperConfig, type ExporterHelperDefaults } from './config.js';
 export {
   createQueuedExporter,
+  drainUntil,
   type ItemCodec,
   type QueuedExporter,
   type QueuedExporterOptions,

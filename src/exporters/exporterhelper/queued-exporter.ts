@@ -47,8 +47,12 @@ export interface QueuedExporterOptions<T> {
 
 export interface QueuedExporter<T> extends Component, Consumer<T> {
   /**
-   * Stops accepting, drains until `deadline` (epoch ms; default now + `shutdown_drain`), aborts what is still in
-   * flight, then keeps the rest on disk (persistent) or counts it as dropped (in memory). Idempotent.
+   * Stops accepting, drains, aborts what is still in flight, then keeps the rest on disk (persistent) or counts
+   * and logs it as dropped (in memory). Idempotent.
+   *
+   * `deadline` (epoch ms) is the service's: draining stops a little before it (`drainUntil`), so that the rest is
+   * accounted for before the service stops waiting. Without one (an exporter stopped outside a service shutdown),
+   * draining lasts `shutdown_drain`.
    */
   shutdown(deadline?: number): Promise<void>;
   /** Batches held right now (waiting or being sent); 0 without a queue. */
@@ -57,6 +61,19 @@ export interface QueuedExporter<T> extends Component, Consumer<T> {
 
 /** How long a sender refused by a full queue is asked to wait. */
 const QUEUE_FULL_RETRY_AFTER_MS = 1000;
+
+/** Most of the time before the service's deadline kept for aborting the sends in flight and counting what is left. */
+const SHUTDOWN_MARGIN_MS = 250;
+
+/**
+ * When to stop draining: `shutdown_drain` from now without a service deadline; with one, shortly before it (250 ms,
+ * or a tenth of the time left when that is less), so the service's deadline, not `shutdown_drain`, bounds the drain.
+ */
+export function drainUntil(deadline: number | undefined, shutdownDrainMs: number, now = Date.now()): number {
+  if (deadline === undefined) return now + shutdownDrainMs;
+  const left = Math.max(0, deadline - now);
+  return deadline - Math.min(SHUTDOWN_MARGIN_MS, left / 10);
+}
 
 export function createQueuedExporter<T>(options: QueuedExporterOptions<T>): QueuedExporter<T> {
   return new QueuedExporterImpl(options);
@@ -209,7 +226,7 @@ class QueuedExporterImpl<T> implements QueuedExporter<T> {
   }
 
   shutdown(deadline?: number): Promise<void> {
-    this.stopping ??= this.doShutdown(deadline ?? Date.now() + this.cfg.shutdown_drain);
+    this.stopping ??= this.doShutdown(drainUntil(deadline, this.cfg.shutdown_drain));
     return this.stopping;
   }
 
@@ -304,6 +321,7 @@ class QueuedExporterImpl<T> implements QueuedExporter<T> {
   }
 
   private async doShutdown(deadline: number): Promise<void> {
+    const began = Date.now();
     const wasRunning = this.state === 'running';
     this.state = 'stopping';
     const log = this.o.settings.logger;
@@ -334,7 +352,11 @@ class QueuedExporterImpl<T> implements QueuedExporter<T> {
       } else if (left.entries > 0 || this.droppedAtShutdown.batches > 0) {
         this.metrics.failed.shutdown.inc(left.items);
         log.warn(
-          { droppedBatches: left.entries + this.droppedAtShutdown.batches, droppedItems: left.items + this.droppedAtShutdown.items },
+          {
+            droppedBatches: left.entries + this.droppedAtShutdown.batches,
+            droppedItems: left.items + this.droppedAtShutdown.items,
+            drainedMs: Date.now() - began,
+          },
           'exporter stopped before its in-memory queue drained; the rest is dropped (use a persistent queue to keep it)',
         );
       } else {

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { PermanentError, RetryableError } from '../../../src/core/errors.js';
 import {
   createQueuedExporter,
+  drainUntil,
   exporterHelperFields,
   validateExporterHelper,
   type ExporterHelperConfig,
@@ -140,6 +141,17 @@ describe('config fragment', () => {
     const b = schema.safeParse({ batch: { min_size: 100, max_size: 10 } });
     expect(b.error?.issues[0]?.path).toEqual(['batch', 'max_size']);
     expect(schema.safeParse({ timeout: 'soon' }).success).toBe(false);
+  });
+});
+
+describe('drainUntil', () => {
+  it('drains for shutdown_drain without a deadline, and until shortly before the service deadline with one', () => {
+    const now = 1_000_000;
+    expect(drainUntil(undefined, 10_000, now)).toBe(now + 10_000);
+    // The service's deadline wins over shutdown_drain, whether it is later or earlier.
+    expect(drainUntil(now + 20_000, 10_000, now)).toBe(now + 20_000 - 250);
+    expect(drainUntil(now + 300, 10_000, now)).toBe(now + 300 - 30);
+    expect(drainUntil(now - 5, 10_000, now)).toBe(now - 5);
   });
 });
 
