@@ -135,7 +135,8 @@ export class LoadBalancingExporter implements ConsumingComponent<'traces'> {
     return Promise.all(sends).then(() => undefined);
   }
 
-  async shutdown(): Promise<void> {
+  /** Every backend's exporter drains until `deadline` (the service's); without one, for its `shutdown_drain`. */
+  async shutdown(deadline?: number): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.resolving;
@@ -144,7 +145,7 @@ export class LoadBalancingExporter implements ConsumingComponent<'traces'> {
     const backends = this.active;
     this.active = [];
     this.backendsGauge.set(0);
-    await Promise.all([...backends.map((b) => b.exporter.shutdown()), ...this.leaving.values()]);
+    await Promise.all([...backends.map((b) => b.exporter.shutdown(deadline)), ...this.leaving.values()]);
   }
 
   /** At start: the queues of backends not in the first ring (left by an earlier run) go through the ring. */

@@ -98,8 +98,9 @@ export class DerivedWorker implements Component {
     this.unsubscribe.push(this.settings.metrics.addExternal(() => this.metrics()));
   }
 
-  shutdown(): Promise<void> {
-    this.stopped ??= this.stop(this.plan.worker.service.shutdownTimeoutMs);
+  /** The worker's graph gets the time left until `deadline` (the main graph's), so its exporters drain until then. */
+  shutdown(deadline?: number): Promise<void> {
+    this.stopped ??= this.stop(deadline === undefined ? this.plan.worker.service.shutdownTimeoutMs : Math.max(0, deadline - Date.now()));
     return this.stopped;
   }
 

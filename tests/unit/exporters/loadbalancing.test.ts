@@ -183,6 +183,23 @@ describe('loadbalancing exporter', () => {
     expect(spansOf(sinks[0]!.delivered())).toHaveLength(upShare);
   });
 
+  it("hands the service's shutdown deadline to every backend's exporter, which drains until then, not for shutdown_drain", async () => {
+    const { exporter, sinks, settings } = await setup(1);
+    const sink = sinks[0]!;
+    sink.replies = Array.from({ length: 5 }, () => 'hang' as const);
+    const batch = makeRealisticBatch({ services: 2, spansPerService: 10, seed: 3 });
+    await exporter.consume(batch);
+    await until(() => sink.requests.length === 1);
+    // shutdown_drain is 10 s; the deadline 300 ms. Ten times that is plenty, and far from 10 s.
+    const outcome = await Promise.race([
+      exporter.shutdown(Date.now() + 300).then(() => 'stopped'),
+      new Promise((resolve) => setTimeout(resolve, 3000, 'still draining')),
+    ]);
+    expect(outcome).toBe('stopped');
+    const backend = `loadbalancing/127.0.0.1:${sink.port}`;
+    expect(metric(settings, 'pulse_exporter_send_failed_items_total', { exporter: backend, reason: 'shutdown' })).toBe(batch.spanCount);
+  });
+
   it('refuses with a retryable error while it has no backend, and resolves a DNS name', async () => {
     const missing = await setup(0, { dns: { hostname: 'pulse-test-no-such-host.invalid', port: 4317, timeout: '300ms', interval: '1h' } });
     await expect(missing.exporter.consume(makeRealisticBatch({ services: 1, spansPerService: 2 }))).rejects.toMatchObject({ code: 'PULSE_ERR_LOADBALANCING_NO_BACKENDS' });
