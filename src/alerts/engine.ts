@@ -16,7 +16,7 @@ import { WindowStore, OTHER_SEGMENT_VALUE, type JourneySeries, type SegmentSerie
 import { AttemptRing, analyseSuspects, describeSuspect, DEFAULT_SUSPECT_OPTIONS, DIMENSION_SEPARATOR, SERVICE_VERSION_PREFIX, type SuspectAnalysis, type SuspectOptions } from './suspects.js';
 import { ReleaseTracker } from './release-tracker.js';
 import type { TieredCounts, Counts } from './tiered-counts.js';
-import { poissonPmf, significantlyWorse } from './stats.js';
+import { chanceOfLookingWorse, poissonPmf } from './stats.js';
 
 export interface SloEngineOptions {
   /** The most SLI history kept in memory, whatever the rules ask for. */
@@ -262,6 +262,20 @@ export class SloEngine {
   private evaluateSegments(ctx: JourneyContext, findings: Finding[], releases: readonly ReleaseExplainer[]): void {
     const seg = ctx.rules.segments!;
     const candidates: SegmentCandidate[] = [];
+    const judged = new Map<BurnRatePair, number>();
+    /** Segment values with enough attempts in the pair's short window to be judged (counted once per pair, when needed). */
+    const judgedValues = (pair: BurnRatePair): number => {
+      let n = judged.get(pair);
+      if (n === undefined) {
+        n = 0;
+        for (const values of ctx.series.segments.values()) {
+          for (const v of values.values()) if (v.value !== OTHER_SEGMENT_VALUE && ctx.sum(v.counts, pair.shortMs).attempts >= seg.minAttempts) n++;
+        }
+        judged.set(pair, Math.max(1, n));
+        n = Math.max(1, n);
+      }
+      return n;
+    };
     for (const byValue of ctx.series.segments.values()) {
       for (const s of byValue.values()) {
         if (s.value === OTHER_SEGMENT_VALUE) continue;
@@ -277,10 +291,13 @@ export class SloEngine {
           const r = ctx.pair(s.counts, pair, short);
           const all = ctx.sum(ctx.series.all, pair.shortMs);
           const rest = { attempts: Math.max(0, all.attempts - short.attempts), failures: Math.max(0, all.failures - short.failures) };
+          // Judged against the rest every evaluation, for every value: the journey's daily false alert budget is
+          // shared out over the values judged on this pair.
           const firing =
             r.firing &&
             short.attempts >= seg.minAttempts &&
-            significantlyWorse(short.failures, short.attempts, rest.failures, rest.attempts, seg.zCritical);
+            chanceOfLookingWorse(short.failures, short.attempts, rest.failures, rest.attempts, DAY_MS / pair.shortMs) <
+              seg.alpha / judgedValues(pair);
           if (firing) anyFiring = true;
           results.push({ ...r, firing, rest });
         }
@@ -449,7 +466,7 @@ export class SloEngine {
         cur.failures >= ctx.rules.minFailures &&
         curRatio > e &&
         prev.attempts > 0 &&
-        significantlyWorse(cur.failures, cur.attempts, prev.failures, prev.attempts, rel.zCritical);
+        chanceOfLookingWorse(cur.failures, cur.attempts, prev.failures, prev.attempts, rel.looks) < rel.alpha;
       if (!firing && !this.lifecycle.has(fingerprint)) continue;
       const severity: AlertSeverity = firstPage !== undefined && curRatio > firstPage.factor * e ? 'page' : 'ticket';
       // The severity it was sent with, while it is open: after a rollback its window empties before it resolves.

@@ -9,7 +9,7 @@
  * A regression (evaluated by the engine with `ReleaseRules`): over the last `windowMs`, the new version has at
  * least `minAttempts` attempts, a failure ratio above the error budget rate (1 − target) — a regression that stays
  * within the objective is not an SLO alert — and a failure ratio significantly above the previous version's
- * (one-sided two-proportion z-test; the previous version's attempts are counted from `newForMs` before the new
+ * (chanceOfLookingWorse in stats.ts; the previous version's attempts are counted from `newForMs` before the new
  * version appeared, so a completed rollout still has a baseline).
  *
  * Bounds: at most `MAX_VERSIONS_PER_SERVICE` versions per service (the least recently seen is forgotten) and

@@ -8,7 +8,6 @@ import type { CompiledJourney } from '../journeys/model.js';
 import type { AlertsSpec, JourneyDocument } from '../journeys/definition/schema.js';
 import { alertsSchema } from '../journeys/definition/schema.js';
 import type { AlertSeverity } from './model.js';
-import { normalQuantile } from './stats.js';
 
 export interface BurnRatePair {
   readonly severity: AlertSeverity;
@@ -23,8 +22,11 @@ export interface BurnRatePair {
 export interface SegmentRules {
   readonly minAttempts: number;
   readonly confidence: number;
-  /** One-sided critical z for `confidence`. */
-  readonly zCritical: number;
+  /**
+   * 1 − confidence: the chance of a false segment alert a journey may run per day of healthy traffic, shared out
+   * over the segment values judged (`chanceOfLookingWorse` in stats.ts).
+   */
+  readonly alpha: number;
 }
 
 export type HeartbeatRules =
@@ -44,7 +46,10 @@ export interface ReleaseRules {
   /** The new version's attempts over this window are compared (the shortest short window). */
   readonly windowMs: number;
   readonly minAttempts: number;
-  readonly zCritical: number;
+  /** 1 − confidence: the chance that a release as good as the previous one is flagged while it is new. */
+  readonly alpha: number;
+  /** Window lengths of time a version is judged in while new (`newForMs / windowMs`). */
+  readonly looks: number;
 }
 
 export interface AlertRules {
@@ -124,7 +129,7 @@ export function compileAlertRules(spec: AlertsSpec, objective: { target: number;
 
   const segConfidence = spec.segments === false ? 0.99 : spec.segments.confidence;
   const segments: SegmentRules | undefined =
-    spec.segments === false ? undefined : { minAttempts: spec.segments.min_attempts, confidence: segConfidence, zCritical: normalQuantile(segConfidence) };
+    spec.segments === false ? undefined : { minAttempts: spec.segments.min_attempts, confidence: segConfidence, alpha: 1 - segConfidence };
 
   let heartbeat: HeartbeatRules | undefined;
   const hb = spec.heartbeat;
@@ -135,15 +140,11 @@ export function compileAlertRules(spec: AlertsSpec, objective: { target: number;
         : { mode: 'baseline', perMs: hb.per, minHistoryMs: hb.min_history, baselineWindowMs: hb.baseline_window, ratio: hb.ratio, confidence: hb.confidence };
   }
 
-  const release: ReleaseRules | undefined =
-    spec.release === false
-      ? undefined
-      : {
-          newForMs: spec.release.new_for ?? firstPage.longMs,
-          windowMs: shortest,
-          minAttempts: segments?.minAttempts ?? 20,
-          zCritical: normalQuantile(segConfidence),
-        };
+  let release: ReleaseRules | undefined;
+  if (spec.release !== false) {
+    const newForMs = spec.release.new_for ?? firstPage.longMs;
+    release = { newForMs, windowMs: shortest, minAttempts: segments?.minAttempts ?? 20, alpha: 1 - segConfidence, looks: newForMs / shortest };
+  }
 
   const heartbeatNeeds = heartbeat === undefined ? 0 : heartbeat.mode === 'floor' ? heartbeat.perMs : heartbeat.baselineWindowMs + heartbeat.perMs;
   return {

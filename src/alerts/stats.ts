@@ -12,40 +12,51 @@ export function normalCdf(z: number): number {
   return z >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
 }
 
-/** The z with `normalCdf(z) = p` (0 < p < 1), by bisection: run once per rule compile, not per evaluation. */
-export function normalQuantile(p: number): number {
-  if (!(p > 0 && p < 1)) throw new RangeError(`normalQuantile: p must lie in (0, 1), got ${p}`);
-  let lo = -40;
-  let hi = 40;
-  for (let i = 0; i < 200 && hi - lo > 1e-10; i++) {
-    const mid = (lo + hi) / 2;
-    if (normalCdf(mid) < p) lo = mid;
-    else hi = mid;
+/**
+ * P(X ≥ k) for X ~ Binomial(n, q), summed from k up in log space until the terms stop counting. For k at or below
+ * the mean it returns 1 without summing: that is no evidence of "more", and every caller compares with a small
+ * alpha.
+ */
+export function binomialUpperTail(k: number, n: number, q: number): number {
+  if (k <= 0) return 1;
+  if (k > n || q <= 0) return 0;
+  if (q >= 1 || k <= n * q) return 1;
+  let term = binomialPmf(k, n, q);
+  const odds = q / (1 - q);
+  let sum = 0;
+  for (let x = k; x <= n; x++) {
+    sum += term;
+    if (term <= sum * 1e-15) break;
+    term *= ((n - x) / (x + 1)) * odds;
   }
-  return (lo + hi) / 2;
+  return Math.min(1, sum);
+}
+
+/** P(X = k) for X ~ Binomial(n, q), in log space. */
+export function binomialPmf(k: number, n: number, q: number): number {
+  if (k < 0 || k > n) return 0;
+  if (q <= 0) return k === 0 ? 1 : 0;
+  if (q >= 1) return k === n ? 1 : 0;
+  return Math.exp(logFactorial(n) - logFactorial(k) - logFactorial(n - k) + k * Math.log(q) + (n - k) * Math.log1p(-q));
 }
 
 /**
- * One-sided two-proportion z statistic with Yates' continuity correction: how many standard errors the failure
- * ratio of group 1 (`f1` of `n1`) lies ABOVE that of group 2. The correction makes the test conservative for
- * small samples, where the plain z-test over-states significance (one failure in a trickle). Returns 0 when
- * either group is empty or group 1 is not worse.
+ * How likely chance alone makes group 1 (`f1` failures of `n1` attempts, a sliding window) look this much worse
+ * than group 2 (`f2` of `n2`) at least once while it is judged continuously for `looks` window lengths of time.
+ *
+ * Given the `f1 + f2` failures, each falls in group 1 with q = n1 / (n1 + n2) if the groups fail alike (the exact
+ * conditional test for two rare-event rates: exact at small counts, where a normal approximation understates the
+ * tail; conservative for large failure ratios). A sliding window's count reaches f1 either at the start (the tail
+ * P(X ≥ f1)) or by a failure arriving while it holds f1 − 1, about λ·P(X = f1 − 1) times per window length, λ the
+ * failures expected in it: the bound is the tail plus `looks` times that. Evaluated every few seconds, a window
+ * that is unusual once in a hundred is met again and again; this counts those chances. 1 when either group is
+ * empty or group 1 is not worse.
  */
-export function twoProportionZ(f1: number, n1: number, f2: number, n2: number): number {
-  if (n1 <= 0 || n2 <= 0) return 0;
-  const p1 = f1 / n1;
-  const p2 = f2 / n2;
-  if (p1 <= p2) return 0;
-  const pooled = (f1 + f2) / (n1 + n2);
-  const se = Math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2));
-  if (se === 0) return 0;
-  const diff = p1 - p2 - 0.5 * (1 / n1 + 1 / n2);
-  return diff <= 0 ? 0 : diff / se;
-}
-
-/** `f1/n1` is significantly above `f2/n2` at one-sided critical value `zCritical`. */
-export function significantlyWorse(f1: number, n1: number, f2: number, n2: number, zCritical: number): boolean {
-  return twoProportionZ(f1, n1, f2, n2) > zCritical;
+export function chanceOfLookingWorse(f1: number, n1: number, f2: number, n2: number, looks: number): number {
+  if (n1 <= 0 || n2 <= 0 || f1 <= 0 || f1 / n1 <= f2 / n2) return 1;
+  const failures = f1 + f2;
+  const q = n1 / (n1 + n2);
+  return Math.min(1, binomialUpperTail(f1, failures, q) + looks * failures * q * binomialPmf(f1 - 1, failures, q));
 }
 
 const LOG_FACTORIAL_CACHE: number[] = [0];

@@ -315,7 +315,9 @@ export const alertSegmentsSchema = z
           .min(1)
           .default(20)
           .describe('A segment value needs this many attempts in the short window before it may alert (default 20)'),
-        confidence: confidenceSchema,
+        confidence: confidenceSchema.describe(
+          '1 − the false segment alerts a journey may raise per day, and 1 − the chance a healthy release is flagged; above 0.5 and below 1, default 0.99',
+        ),
       })
       .describe('Segment alerts: a segment value burns its budget AND is significantly worse than the rest of the journey'),
   ])

@@ -2,13 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { FAST_ALERTS, Sim, journeyWith, type SimAttempt } from './support.js';
 
 /**
- * Per second: 10 free and 5 pro customers, half in us-east-1 and half in eu-west-1, and 3 enterprise customers,
- * all in us-east-1; `fails` decides failures.
+ * Per second: 40 free and 20 pro customers, half in us-east-1 and half in eu-west-1, and 12 enterprise customers,
+ * all in us-east-1; `fails` decides failures. (Enough traffic that a region holding a fifth of the attempts' failures
+ * is significantly worse than the other region even judged every evaluation of a day.)
  */
 function regional(fails: (tier: string, region: string, i: number) => boolean): SimAttempt[] {
   const out: SimAttempt[] = [];
   let i = 0;
-  for (const [tier, n] of [['free', 10], ['pro', 5], ['enterprise', 3]] as const) {
+  for (const [tier, n] of [['free', 40], ['pro', 20], ['enterprise', 12]] as const) {
     for (let k = 0; k < n; k++, i++) {
       const region = tier === 'enterprise' || k % 2 === 0 ? 'us-east-1' : 'eu-west-1';
       out.push({ failed: fails(tier, region, i), segments: { 'customer.tier': tier, 'cloud.region': region }, failingStep: 'charge' });

@@ -70,7 +70,7 @@ describe('alert rules', () => {
       ['page', 30_000, 2000],
       ['ticket', 3 * D, 6 * H],
     ]);
-    expect(rules.segments?.zCritical).toBeCloseTo(1.645, 2);
+    expect(rules.segments?.alpha).toBeCloseTo(0.05, 12);
     expect(rules.heartbeat).toEqual({ mode: 'floor', perMs: 60_000, minSuccesses: 10 });
     expect(rules.release).toMatchObject({ newForMs: 600_000, windowMs: 2000, minAttempts: 5 });
     expect(rules.repeatIntervalMs).toBe(30_000);

@@ -1,22 +1,41 @@
 import { describe, expect, it } from 'vitest';
-import { normalCdf, normalQuantile, poissonCdf, poissonPmf, significantlyWorse, twoProportionZ } from '../../../src/alerts/stats.js';
+import { binomialPmf, binomialUpperTail, chanceOfLookingWorse, normalCdf, poissonCdf, poissonPmf } from '../../../src/alerts/stats.js';
 
 describe('statistics', () => {
-  it('normal quantiles match the tables', () => {
-    expect(normalQuantile(0.99)).toBeCloseTo(2.326, 3);
-    expect(normalQuantile(0.975)).toBeCloseTo(1.96, 3);
-    expect(normalQuantile(0.5)).toBeCloseTo(0, 6);
+  it('normal CDF matches the tables', () => {
     expect(normalCdf(1.96)).toBeCloseTo(0.975, 4);
+    expect(normalCdf(0)).toBeCloseTo(0.5, 6);
+    expect(normalCdf(-2.326)).toBeCloseTo(0.01, 4);
   });
 
-  it('two-proportion z: one-sided, continuity-corrected, zero when not worse or empty', () => {
-    // 30% of 100 vs 1% of 10,000: overwhelming
-    expect(twoProportionZ(30, 100, 100, 10_000)).toBeGreaterThan(10);
-    expect(twoProportionZ(1, 100, 30, 100)).toBe(0);
-    expect(twoProportionZ(5, 0, 1, 100)).toBe(0);
-    // one failure of 20 vs 0.2% of 1,000: not significant at 99% (exact: P(≥1 of 20) = 3.9%)
-    expect(significantlyWorse(1, 20, 2, 1000, 2.326)).toBe(false);
-    expect(significantlyWorse(10, 30, 2, 1000, 2.326)).toBe(true);
+  it('binomial tail: exact sums, 1 at or below the mean', () => {
+    // P(X ≥ 2) for Binomial(3, 0.5) = 4/8 (2 is above the mean 1.5: summed)
+    expect(binomialUpperTail(2, 3, 0.5)).toBeCloseTo(0.5, 12);
+    expect(binomialUpperTail(3, 3, 0.5)).toBeCloseTo(1 / 8, 12);
+    expect(binomialUpperTail(3, 10, 0.1)).toBeCloseTo(1 - [0, 1, 2].reduce((s, k) => s + binomialPmf(k, 10, 0.1), 0), 12);
+    expect(binomialUpperTail(1, 10, 0.1)).toBe(1); // at the mean: no evidence
+    expect(binomialUpperTail(11, 10, 0.1)).toBe(0);
+    // large n takes the Stirling path and stays a probability
+    const t = binomialUpperTail(5200, 100_000, 0.05);
+    expect(t).toBeGreaterThan(0.001);
+    expect(t).toBeLessThan(0.01);
+  });
+
+  it('chance of looking worse: exact at small counts, and counts every look of a sliding window', () => {
+    // 8 failures where 2.3 are expected (467 attempts at a 0.5% rate): one look, p ≈ 0.002 (a continuity-corrected
+    // z-test said 0.0005, and flagged healthy releases)
+    const once = chanceOfLookingWorse(8, 467, 300, 60_000, 0);
+    expect(once).toBeGreaterThan(0.0015);
+    expect(once).toBeLessThan(0.004);
+    // judged for 12 window lengths, the chance of meeting such a window is far higher
+    expect(chanceOfLookingWorse(8, 467, 300, 60_000, 12)).toBeGreaterThan(0.02);
+    // not worse, or empty: 1
+    expect(chanceOfLookingWorse(1, 100, 30, 100, 1)).toBe(1);
+    expect(chanceOfLookingWorse(5, 0, 1, 100, 1)).toBe(1);
+    // 30% of 100 vs 1% of 10,000: overwhelming even over a day of looks
+    expect(chanceOfLookingWorse(30, 100, 100, 10_000, 300)).toBeLessThan(1e-12);
+    // one failure of 20 vs 0.2% of 1,000 is no evidence
+    expect(chanceOfLookingWorse(1, 20, 2, 1000, 0)).toBeGreaterThan(0.01);
   });
 
   it('Poisson CDF: exact for small counts, stable for busy journeys', () => {
