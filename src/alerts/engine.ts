@@ -289,15 +289,8 @@ export class SloEngine {
           // Cheap checks on the short window first: most segment values are healthy and stop here.
           if (!tracked && (short.attempts < seg.minAttempts || ctx.burn(short) <= pair.factor)) continue;
           const r = ctx.pair(s.counts, pair, short);
-          const all = ctx.sum(ctx.series.all, pair.shortMs);
-          const rest = { attempts: Math.max(0, all.attempts - short.attempts), failures: Math.max(0, all.failures - short.failures) };
-          // Judged against the rest every evaluation, for every value: the journey's daily false alert budget is
-          // shared out over the values judged on this pair.
-          const firing =
-            r.firing &&
-            short.attempts >= seg.minAttempts &&
-            chanceOfLookingWorse(short.failures, short.attempts, rest.failures, rest.attempts, DAY_MS / pair.shortMs) <
-              seg.alpha / judgedValues(pair);
+          const rest = restOf(ctx.sum(ctx.series.all, pair.shortMs), r.short);
+          const firing = r.firing && short.attempts >= seg.minAttempts && this.segmentWorse(ctx, r, rest, tracked, seg.alpha / judgedValues(pair));
           if (firing) anyFiring = true;
           results.push({ ...r, firing, rest });
         }
@@ -338,6 +331,28 @@ export class SloEngine {
         }),
       });
     }
+  }
+
+  /**
+   * Whether a segment value's failures are too many, against the rest of the journey, to be chance.
+   *
+   * Now: on the short window, looked at once, under `alpha` (already shared out over the values judged). Always
+   * required, and all an open alert needs: its opening paid for the looks below, and paying them again at every
+   * evaluation made it resolve mid-incident whenever a window fell a failure short.
+   *
+   * To open: judged every evaluation for every value, the daily false alert budget has to cover every look of a
+   * day, on the short window (9/10 of it: it reacts first, and a lasting fault in a small value shows there best)
+   * or on the long one (1/10: once a fault in a busy value has lasted a few short windows, it holds far more
+   * evidence). The long window alone could blame a value for a journey-wide fault that began after the rest's
+   * traffic was counted (the rest's attempts are older); "worse now" rules that out.
+   */
+  private segmentWorse(ctx: JourneyContext, r: PairResult, restShort: Counts, open: boolean, alpha: number): boolean {
+    const { short, long } = r;
+    if (chanceOfLookingWorse(short.failures, short.attempts, restShort.failures, restShort.attempts, 0) >= alpha) return false;
+    if (open) return true;
+    if (chanceOfLookingWorse(short.failures, short.attempts, restShort.failures, restShort.attempts, DAY_MS / r.pair.shortMs) < alpha * (1 - LONG_WINDOW_SHARE)) return true;
+    const restLong = restOf(ctx.sum(ctx.series.all, r.pair.longMs), long);
+    return chanceOfLookingWorse(long.failures, long.attempts, restLong.failures, restLong.attempts, DAY_MS / r.pair.longMs) < alpha * LONG_WINDOW_SHARE;
   }
 
   private quietSegment(ctx: JourneyContext, fingerprint: string, segment: { key: string; value: string }): AlertDetails {
@@ -466,7 +481,8 @@ export class SloEngine {
         cur.failures >= ctx.rules.minFailures &&
         curRatio > e &&
         prev.attempts > 0 &&
-        chanceOfLookingWorse(cur.failures, cur.attempts, prev.failures, prev.attempts, rel.looks) < rel.alpha;
+        // Open: one look at the window is enough to keep it (its opening paid for the looks of new_for).
+        chanceOfLookingWorse(cur.failures, cur.attempts, prev.failures, prev.attempts, this.lifecycle.has(fingerprint) ? 0 : rel.looks) < rel.alpha;
       if (!firing && !this.lifecycle.has(fingerprint)) continue;
       const severity: AlertSeverity = firstPage !== undefined && curRatio > firstPage.factor * e ? 'page' : 'ticket';
       // The severity it was sent with, while it is open: after a rollback its window empties before it resolves.
@@ -493,6 +509,18 @@ export class SloEngine {
     }
     return out;
   }
+}
+
+/**
+ * The share of a journey's daily false segment alert budget spent on the long window of a pair (the rest goes to
+ * the short one). Measured (bench/alerts/segments.sim.ts): one tenant of 200 at 10 × the others' failure ratio
+ * was ticketed after 56 min with 1/10 (as with the short window alone) and after 70 min with half.
+ */
+const LONG_WINDOW_SHARE = 0.1;
+
+/** The journey's counts without one segment value's. */
+function restOf(all: Counts, part: Counts): Counts {
+  return { attempts: Math.max(0, all.attempts - part.attempts), failures: Math.max(0, all.failures - part.failures) };
 }
 
 /** An open baseline heartbeat resolves once successes are back to this share of its baseline (or `ratio`, if higher). */
