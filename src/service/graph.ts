@@ -18,7 +18,8 @@
  * it, receivers last. If one fails, the ones already started are shut down in reverse and `start()` rejects with
  * `PULSE_ERR_START` naming the component. `shutdown(deadlineMs)` goes the other way — receivers stop accepting and
  * finish requests in flight, upstream processors flush, a connector flushes into the downstream pipelines (still
- * running), their processors flush, exporters drain — each awaited in turn, the whole bounded by the deadline:
+ * running), their processors flush, exporters drain — each awaited in turn (exporters next to each other in that
+ * order side by side: they feed nothing), the whole bounded by the deadline:
  * each component is told the deadline (`Component.shutdown(deadline)`) and waited for until then, and whatever did
  * not finish is logged and reported.
  */
@@ -168,16 +169,26 @@ export class PipelineGraph {
     const unfinished: string[] = [];
     const failed: string[] = [];
     // splice: a component is stopped once, even if a start failure and a shutdown() both come through here.
-    for (const node of this.started.splice(0).reverse()) {
-      const outcome = await settleWithin(node.component, deadline);
-      if (outcome === 'done') continue;
-      if (outcome === 'timeout') {
-        unfinished.push(node.name);
-        this.logger.warn(`${node.name} did not finish shutting down within the ${deadlineMs} ms shutdown deadline; moving on`);
-      } else {
-        failed.push(node.name);
-        this.logger.error({ err: outcome.error }, `${node.name} failed to shut down cleanly: ${errorMessage(outcome.error)}`);
-      }
+    const order = this.started.splice(0).reverse();
+    for (let i = 0; i < order.length; ) {
+      // Exporters next to each other in the order feed nothing, so they drain side by side, each until the
+      // deadline: one exporter stuck on a dead endpoint no longer eats the time the others needed to send.
+      let end = i + 1;
+      if (order[i]!.kind === 'exporter') while (end < order.length && order[end]!.kind === 'exporter') end++;
+      const group = order.slice(i, end);
+      const outcomes = await Promise.all(group.map((node) => settleWithin(node.component, deadline)));
+      group.forEach((node, k) => {
+        const outcome = outcomes[k]!;
+        if (outcome === 'done') return;
+        if (outcome === 'timeout') {
+          unfinished.push(node.name);
+          this.logger.warn(`${node.name} did not finish shutting down within the ${deadlineMs} ms shutdown deadline; moving on`);
+        } else {
+          failed.push(node.name);
+          this.logger.error({ err: outcome.error }, `${node.name} failed to shut down cleanly: ${errorMessage(outcome.error)}`);
+        }
+      });
+      i = end;
     }
     return { unfinished, failed };
   }

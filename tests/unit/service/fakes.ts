@@ -83,6 +83,8 @@ const fakeSchema = z
   .object({
     fail_start: z.string().optional(),
     hang_shutdown: z.boolean().default(false),
+    /** shutdown() takes this long to finish. */
+    shutdown_ms: z.number().int().nonnegative().default(0),
     mutates: z.boolean().default(false),
     /** processors: drop every span at an odd index within its scope (a filter). */
     drop_odd: z.boolean().default(false),
@@ -112,7 +114,8 @@ class FakeComponent implements Component {
     this.shutdownDeadline = deadline;
     this.events.push(`shutdown ${this.settings.kind} ${this.settings.id}`);
     this.running = false;
-    return this.config.hang_shutdown ? new Promise<void>(() => undefined) : Promise.resolve();
+    if (this.config.hang_shutdown) return new Promise<void>(() => undefined);
+    return this.config.shutdown_ms > 0 ? new Promise<void>((resolve) => setTimeout(resolve, this.config.shutdown_ms)) : Promise.resolve();
   }
 }
 

@@ -94,6 +94,19 @@ describe('PipelineGraph lifecycle', () => {
     expect(events.slice(-3)).toEqual(['shutdown processor fakeproc/b', 'shutdown exporter rec/2', 'shutdown exporter rec/1']);
   });
 
+  it('drains exporters side by side: one that does not stop leaves the others their time', async () => {
+    // rec/2 stops first and never finishes (an endpoint that black-holes); rec/1 needs 50 ms of the 300 ms.
+    // Awaited in turn, rec/1 was only told to stop when the deadline had passed, and was counted unfinished too.
+    const { graph, exporters } = build({ ...onePipeline, exporters: { 'rec/1': { shutdown_ms: 50 }, 'rec/2': { hang_shutdown: true } } });
+    await graph.start(host);
+    const begin = Date.now();
+    const report = await graph.shutdown(300);
+    expect(report).toEqual({ unfinished: ['exporter rec/2'], failed: [] });
+    expect(exporters.get('rec/1')!.shutdownDeadline).toBeGreaterThanOrEqual(begin + 300);
+    // Still bounded by the one deadline.
+    expect(Date.now() - begin).toBeLessThan(1000);
+  });
+
   it('forwards a fatal error with the component name, and ignores reports once shutdown began', async () => {
     const reported: Error[] = [];
     const { graph, receivers } = build(onePipeline);
