@@ -71,6 +71,46 @@ describe('segment alerts', () => {
     expect(ring.dimsAt([...ring.window(T0 + 5, T0 + 6)][0]!)).toBe(two); // same values: the same list, not a copy
   });
 
+  it('ranks by the failures a value accounts for: a bad release before a tiny tenant that fails entirely on it', () => {
+    // payments 2.5.0 serves 500 of 1,000 attempts and 95 of the 100 failures; tenant acme, 19 attempts all on
+    // 2.5.0, fails all of them. Ranked by lift × share of failures, acme (10 × 0.19 = 1.9) came before the
+    // release (1.9 × 0.95 = 1.8): the on-call was sent to one customer instead of the rollout.
+    const ring = new AttemptRing(10_000);
+    for (let i = 0; i < 1000; i++) {
+      const version = i < 500 ? '2.5.0' : '2.4.0';
+      const failed = i < 95 || (i >= 500 && i < 505);
+      const services: Array<[string, string]> = [
+        ['frontend', '5.0.1'],
+        ['payments', version],
+      ];
+      ring.add(attemptRecord({ failed, segments: { tenant: i < 19 ? 'acme' : `t${i % 40}` }, services, failingStep: 'charge' }, T0 + i));
+    }
+    const a = analyseSuspects(ring, T0, T0 + 10_000, DEFAULT_SUSPECT_OPTIONS);
+    expect(a.suspects.slice(0, 2).map((x) => [x.dimension, x.value, x.failures])).toEqual([
+      ['service.version:payments', '2.5.0', 95],
+      ['tenant', 'acme', 19],
+    ]);
+  });
+
+  it('a narrower value that explains a broader one ranks before it: the release inside the failing tier', () => {
+    // The example of docs/alerts.md: enterprise 96 of 150 failing, payments 2.5.0 (only enterprise runs it) 88 of
+    // 120. Enterprise accounts for more failures (excess 71 against 68) only because it also holds 8 others; the
+    // release holds 92% of them, fails more often and is narrower: it is the cause to look at first.
+    const ring = new AttemptRing(10_000);
+    for (let i = 0; i < 600; i++) {
+      const enterprise = i < 150;
+      const version = i < 120 ? '2.5.0' : '2.4.0';
+      const failed = i < 88 || (i >= 120 && i < 128) || (i >= 300 && i < 304);
+      const services: Array<[string, string]> = [
+        ['frontend', '5.0.1'],
+        ['payments', version],
+      ];
+      ring.add(attemptRecord({ failed, segments: { 'customer.tier': enterprise ? 'enterprise' : 'free' }, services, failingStep: 'charge' }, T0 + i));
+    }
+    const a = analyseSuspects(ring, T0, T0 + 10_000, DEFAULT_SUSPECT_OPTIONS);
+    expect(a.suspects.map((x) => `${x.dimension}=${x.value}`)).toEqual(['service.version:payments=2.5.0', 'customer.tier=enterprise', 'failing_step=charge']);
+  });
+
   it('a bad release behind the failures is the first suspect: "payments 2.5.0"', () => {
     const ring = new AttemptRing(10_000);
     const tiers = ['free', 'pro', 'enterprise'];
