@@ -3,15 +3,6 @@
  * samples) is explicit. All tests are one-sided: an alert asks "is this WORSE", never "is this different".
  */
 
-/** Standard normal CDF, via the Abramowitz–Stegun 7.1.26 approximation of erf (absolute error < 1.5e-7). */
-export function normalCdf(z: number): number {
-  const x = Math.abs(z) / Math.SQRT2;
-  const t = 1 / (1 + 0.3275911 * x);
-  const poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  const erf = 1 - poly * Math.exp(-x * x);
-  return z >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
-}
-
 /**
  * P(X ≥ k) for X ~ Binomial(n, q), summed from k up in log space until the terms stop counting. For k at or below
  * the mean it returns 1 without summing: that is no evidence of "more", and every caller compares with a small
@@ -73,26 +64,4 @@ export function poissonPmf(k: number, lambda: number): number {
   if (k < 0 || !Number.isInteger(k)) return 0;
   if (lambda <= 0) return k === 0 ? 1 : 0;
   return Math.exp(-lambda + k * Math.log(lambda) - logFactorial(k));
-}
-
-/**
- * P(X ≤ k) for X ~ Poisson(lambda): the chance of seeing at most `k` successes when `lambda` are expected. Summed
- * in log space (e^-lambda underflows for busy journeys); beyond 10,000 terms the normal approximation is used.
- */
-export function poissonCdf(k: number, lambda: number): number {
-  if (lambda <= 0) return 1;
-  if (k < 0) return 0;
-  const n = Math.floor(k);
-  if (n > 10_000) return normalCdf((n + 0.5 - lambda) / Math.sqrt(lambda));
-  const logLambda = Math.log(lambda);
-  let maxLog = -Infinity;
-  const logs: number[] = [];
-  for (let i = 0; i <= n; i++) {
-    const l = -lambda + i * logLambda - logFactorial(i);
-    logs.push(l);
-    if (l > maxLog) maxLog = l;
-  }
-  let sum = 0;
-  for (const l of logs) sum += Math.exp(l - maxLog);
-  return Math.min(1, Math.exp(maxLog) * sum);
 }
