@@ -271,8 +271,8 @@ export class SloEngine {
         for (const values of ctx.series.segments.values()) {
           for (const v of values.values()) if (v.value !== OTHER_SEGMENT_VALUE && ctx.sum(v.counts, pair.shortMs).attempts >= seg.minAttempts) n++;
         }
-        judged.set(pair, Math.max(1, n));
         n = Math.max(1, n);
+        judged.set(pair, n);
       }
       return n;
     };
@@ -472,6 +472,7 @@ export class SloEngine {
     const out: ReleaseCandidate[] = [];
     for (const c of this.releases.candidates(ctx.journey.name, ctx.nowMs, rel.newForMs, (s) => this.lifecycle.has(fp(s)))) {
       const fingerprint = fp(c.service);
+      const open = this.lifecycle.has(fingerprint);
       const cur = ReleaseTracker.sum(c.current, ctx.nowMs - rel.windowMs, ctx.nowMs + FUTURE_SLACK_MS, ctx.nowMs);
       const prev = ReleaseTracker.sum(c.previous, c.current.firstSeenMs - rel.newForMs, ctx.nowMs + FUTURE_SLACK_MS, ctx.nowMs);
       const curRatio = cur.attempts > 0 ? cur.failures / cur.attempts : 0;
@@ -482,8 +483,8 @@ export class SloEngine {
         curRatio > e &&
         prev.attempts > 0 &&
         // Open: one look at the window is enough to keep it (its opening paid for the looks of new_for).
-        chanceOfLookingWorse(cur.failures, cur.attempts, prev.failures, prev.attempts, this.lifecycle.has(fingerprint) ? 0 : rel.looks) < rel.alpha;
-      if (!firing && !this.lifecycle.has(fingerprint)) continue;
+        chanceOfLookingWorse(cur.failures, cur.attempts, prev.failures, prev.attempts, open ? 0 : rel.looks) < rel.alpha;
+      if (!firing && !open) continue;
       const severity: AlertSeverity = firstPage !== undefined && curRatio > firstPage.factor * e ? 'page' : 'ticket';
       // The severity it was sent with, while it is open: after a rollback its window empties before it resolves.
       const sent = this.lifecycle.firing.get(fingerprint)?.details.severity;

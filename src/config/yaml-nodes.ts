@@ -154,9 +154,8 @@ export function skipBlank(text: string, offset: number): number {
  *   `spec:` clashes with `kind: Journey`), which only confuses: that echo is left out, the tab error stays.
  */
 export function yamlSyntaxErrors(errors: ReadonlyArray<{ code: string; pos: [number, number]; message: string }>, text: string): Array<{ code: string; offset: number; message: string }> {
-  const lineStart = (offset: number) => text.lastIndexOf('\n', offset - 1) + 1;
   const tabbedLines = new Set<number>();
-  for (const e of errors) if (e.code === 'TAB_AS_INDENT') tabbedLines.add(lineStart(e.pos[0]));
+  for (const e of errors) if (e.code === 'TAB_AS_INDENT') tabbedLines.add(lineStartOf(text, e.pos[0]));
   const out: Array<{ code: string; offset: number; message: string }> = [];
   for (const e of errors) {
     if (e.code !== 'DUPLICATE_KEY') {
@@ -165,7 +164,7 @@ export function yamlSyntaxErrors(errors: ReadonlyArray<{ code: string; pos: [num
     }
     const next = skipBlank(text, e.pos[0]);
     const offset = next < text.length ? next : e.pos[0];
-    if (tabbedLines.has(lineStart(offset))) continue;
+    if (tabbedLines.has(lineStartOf(text, offset))) continue;
     out.push({ code: e.code, offset, message: duplicateKeyMessage(text, offset) });
   }
   return out;
@@ -175,7 +174,7 @@ export function yamlSyntaxErrors(errors: ReadonlyArray<{ code: string; pos: [num
 function duplicateKeyMessage(text: string, offset: number): string {
   const key = keyTextAt(text, offset);
   if (key === undefined) return 'YAML syntax: a key appears twice in this map; keep one';
-  const lineStart = text.lastIndexOf('\n', offset - 1) + 1;
+  const lineStart = lineStartOf(text, offset);
   const indent = offset - lineStart;
   const first = text.slice(lineStart, offset).trim() === '' ? firstOccurrenceLine(text, lineStart, indent, key) : undefined;
   return `YAML syntax: the key "${key}" appears twice in this map${first !== undefined ? ` (first on line ${first})` : ''}; keep one`;
@@ -190,6 +189,11 @@ function keyTextAt(text: string, offset: number): string | undefined {
   }
   const m = /^([^:\n#,{}[\]]+?)\s*:(?:\s|$)/.exec(text.slice(offset, offset + 300));
   return m?.[1];
+}
+
+/** The offset where the line holding `offset` starts. */
+function lineStartOf(text: string, offset: number): number {
+  return text.lastIndexOf('\n', offset - 1) + 1;
 }
 
 /** The 1-based line where `key` first appears at `indent` in the block map that holds the line at `lineStart`. */

@@ -49,6 +49,11 @@ export const MAX_SPLIT_INSERTS = 48;
 /** A failed INSERT: what errors.ts makes of it, and the error itself. */
 type Refusal = ClickHouseFailure & { readonly err: unknown };
 
+/** Refused for a value in some row (`ROW_VALUE_CODES`): other rows of the batch may be fine. */
+function aboutARow(f: Refusal): boolean {
+  return f.class === 'permanent' && f.code !== undefined && ROW_VALUE_CODES.has(f.code);
+}
+
 export const CLICKHOUSE_METRIC = {
   inserts: 'pulse_clickhouse_inserts_total',
   insertErrors: 'pulse_clickhouse_insert_errors_total',
@@ -188,7 +193,7 @@ class ClickHouseTableExporter<S extends TableSignal> implements ClickHouseExport
     }
     const f = await this.insert(batch, abort);
     if (f === undefined) return;
-    if (f.class === 'permanent' && batch.rows > 1 && f.code !== undefined && ROW_VALUE_CODES.has(f.code)) return this.insertAround(batch, f, abort);
+    if (batch.rows > 1 && aboutARow(f)) return this.insertAround(batch, f, abort);
     throw await this.insertFailure(f, batch);
   }
 
@@ -233,7 +238,7 @@ class ClickHouseTableExporter<S extends TableSignal> implements ClickHouseExport
         budget--;
         const f = await this.insert(rowsOf(index, lo, hi), abort);
         if (f === undefined) return true;
-        if (f.class !== 'permanent' || f.code === undefined || !ROW_VALUE_CODES.has(f.code)) throw await this.insertFailure(f, batch);
+        if (!aboutARow(f)) throw await this.insertFailure(f, batch);
         reason = f.message;
       }
       if (hi - lo === 1) {
@@ -272,7 +277,7 @@ class ClickHouseTableExporter<S extends TableSignal> implements ClickHouseExport
         }
         return new PermanentError(
           'PULSE_ERR_CLICKHOUSE_REJECTED',
-          f.code !== undefined && ROW_VALUE_CODES.has(f.code)
+          aboutARow(f)
             ? // A value ClickHouse cannot take, in every row tried (a batch is split to find the bad rows first).
               `ClickHouse refused ${batch.rows === 1 ? 'the row' : `all ${batch.rows} rows`} for ${this.table} as invalid: ${f.message}; ${batch.rows === 1 ? 'it is' : 'they are'} dropped. ` +
                 `If every batch is refused so, the table may differ from what Pulse writes: compare it with deploy/clickhouse/schema.sql`
