@@ -6,9 +6,10 @@
  */
 import { it } from 'vitest';
 import { Sim, journeyWith, poissonDraw, seeded, type SimAttempt } from '../../tests/unit/alerts/support.js';
+import { setting, settings } from './settings.js';
 
-const DAYS = Number(process.env.SIM_DAYS ?? 1);
-const RATES = (process.env.SIM_RATES ?? '5,10,20').split(',').map(Number);
+const DAYS = setting('SIM_DAYS', 1);
+const RATES = settings('SIM_RATES', '5,10,20');
 const journey = () => journeyWith({ alerts: 'heartbeat: { baseline: auto }\nrelease: false', segments: [] });
 
 for (const perMin of RATES) {

@@ -7,13 +7,13 @@
  */
 import { it } from 'vitest';
 import { Sim, journeyWith, poissonDraw, seeded, type SimAttempt } from '../../tests/unit/alerts/support.js';
+import { setting, settings } from './settings.js';
 
-const ROLLOUTS = Number(process.env.SIM_ROLLOUTS ?? 20);
-const BAD = Number(process.env.SIM_BAD ?? 1);
-const list = (v: string | undefined, d: string) => (v ?? d).split(',').map(Number);
+const ROLLOUTS = setting('SIM_ROLLOUTS', 20);
+const BAD = setting('SIM_BAD', 1);
 
-for (const perMin of list(process.env.SIM_RATES, '60,300,1000')) {
-  for (const p of list(process.env.SIM_P, '0.003,0.005,0.01')) {
+for (const perMin of settings('SIM_RATES', '60,300,1000')) {
+  for (const p of settings('SIM_P', '0.003,0.005,0.01')) {
     it(`rollouts at ${perMin} attempts/min, failure ratio ${p}, new version × ${BAD}`, () => {
       const delays: number[] = [];
       for (let r = 0; r < ROLLOUTS; r++) {

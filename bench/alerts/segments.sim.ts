@@ -7,13 +7,14 @@
  */
 import { it } from 'vitest';
 import { Sim, journeyWith, poissonDraw, seeded, type SimAttempt } from '../../tests/unit/alerts/support.js';
+import { setting } from './settings.js';
 
-const HOURS = Number(process.env.SIM_HOURS ?? 48);
-const VALUES = Number(process.env.SIM_VALUES ?? 200);
-const PER_MIN = Number(process.env.SIM_RATE ?? 2000);
-const P = Number(process.env.SIM_P ?? 0.0045);
-const BAD = Number(process.env.SIM_BAD ?? 0);
-const SEED = Number(process.env.SIM_SEED ?? 99);
+const HOURS = setting('SIM_HOURS', 48);
+const VALUES = setting('SIM_VALUES', 200);
+const PER_MIN = setting('SIM_RATE', 2000);
+const P = setting('SIM_P', 0.0045);
+const BAD = setting('SIM_BAD', 0);
+const SEED = setting('SIM_SEED', 99);
 
 it(`segment alerts: ${VALUES} values, ${PER_MIN} attempts/min, failure ratio ${P}${BAD > 0 ? `, t0 × ${BAD} from hour 8` : ''}, ${HOURS} h`, () => {
   const rand = seeded(SEED);
