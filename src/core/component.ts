@@ -19,6 +19,7 @@
 import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Consumer, SignalData, Signal } from './consumer.js';
+import type { HandoverSlot } from './handover.js';
 import type { OverloadRefusals } from './overload.js';
 import type { MetricsRegistry } from './telemetry.js';
 import type { ConfigIssue } from '../config/model.js';
@@ -72,6 +73,11 @@ export interface CreateSettings {
    * absent in graphs built without one (tests, the worker side of a split graph).
    */
   readonly overload?: OverloadRefusals;
+  /**
+   * Exporters: where to leave an in-memory queue for the same exporter of the next config on a reload, instead of
+   * draining it (see core/handover.ts); absent in graphs built without one.
+   */
+  readonly handover?: HandoverSlot;
 }
 
 /**

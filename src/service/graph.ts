@@ -32,6 +32,7 @@ import { DerivedWorker } from './derived-worker/main-side.js';
 import { planSplit } from './derived-worker/plan.js';
 import type { Consumer, Signal, SignalData } from '../core/consumer.js';
 import { PulseError, errorMessage } from '../core/errors.js';
+import type { Handover } from '../core/handover.js';
 import type { OverloadRefusals } from '../core/overload.js';
 import type { MetricsRegistry } from '../core/telemetry.js';
 import { fanout } from './fanout.js';
@@ -44,6 +45,11 @@ export interface GraphSettings {
   readonly metrics: MetricsRegistry;
   /** Handed to every component (`CreateSettings.overload`); one per process, so it outlives reloads. */
   readonly overload?: OverloadRefusals;
+  /**
+   * Where exporters leave their in-memory queues for the next graph on a reload (`CreateSettings.handover`); one
+   * per process. Absent in graphs built without one (tests, the worker side of a split graph).
+   */
+  readonly handover?: Handover;
 }
 
 /**
@@ -86,6 +92,8 @@ export class PipelineGraph {
     readonly pipelines: readonly string[],
     private readonly shutdownTimeoutMs: number,
     private readonly logger: Logger,
+    /** Keys of the components that can take a handover (`Handover`): `exporter/<id>@<signal>:<type>`. */
+    readonly handoverKeys: ReadonlySet<string>,
   ) {}
 
   /**
@@ -102,7 +110,7 @@ export class PipelineGraph {
       builder = new GraphBuilder(plan.main, registry, settings, { link: worker.link, bridged: plan.bridged, worker: { name: 'derived-signals worker', component: worker } });
     }
     const logger = settings.logger.child({ component: 'service' });
-    return new PipelineGraph(builder.build(), [...config.service.pipelines.keys()], config.service.shutdownTimeoutMs, logger);
+    return new PipelineGraph(builder.build(), [...config.service.pipelines.keys()], config.service.shutdownTimeoutMs, logger, builder.handoverKeys);
   }
 
   get state(): GraphState {
@@ -251,6 +259,7 @@ class GraphBuilder {
   private readonly feeds = new Map<string, Map<Signal, PipelineEntry[]>>();
   /** Exporter and receiver id → the signals of the pipelines using it (an instance per signal; see names). */
   private readonly signalsOf = new Map<string, Set<Signal>>();
+  readonly handoverKeys = new Set<string>();
 
   constructor(
     private readonly config: PulseConfig,
@@ -345,7 +354,10 @@ class GraphBuilder {
     const component = this.create(name, () => {
       const create = this.factory('exporter', cc).create[signal];
       if (!create) throw unsupported(name, signal);
-      return create(this.createSettings('exporter', id, { signal }), cc.config);
+      // Type and signal in the key: what a queue holds is only understood by an exporter of the same type.
+      const handoverKey = `exporter/${id}@${signal}:${cc.type}`;
+      this.handoverKeys.add(handoverKey);
+      return create(this.createSettings('exporter', id, { signal, handoverKey }), cc.config);
     });
     const entry = { key: `exporter/${id}@${signal}`, consumer: component };
     this.nodes.push({ key: entry.key, kind: 'exporter', name, component });
@@ -454,7 +466,7 @@ class GraphBuilder {
    * other than traces: an exporter used by pipelines of several signals has one instance (and one disk queue)
    * per signal, and the traces instance keeps the directory it had before other signals existed.
    */
-  private createSettings(kind: ComponentKind, id: string, scope: { pipeline?: string; signal?: Signal } = {}): CreateSettings {
+  private createSettings(kind: ComponentKind, id: string, scope: { pipeline?: string; signal?: Signal; handoverKey?: string } = {}): CreateSettings {
     const bindings: Record<string, string> = { component: `${kind}/${id}` };
     if (scope.pipeline !== undefined) bindings.pipeline = scope.pipeline;
     if (scope.signal !== undefined && (this.signalsOf.get(id)?.size ?? 1) > 1) bindings.signal = scope.signal;
@@ -469,6 +481,7 @@ class GraphBuilder {
       dataDir: join(this.config.service.dataDir, kind, dirName),
       ...(linked && { thread: split.link }),
       ...(this.settings.overload && { overload: this.settings.overload }),
+      ...(this.settings.handover && scope.handoverKey !== undefined && { handover: this.settings.handover.slot(scope.handoverKey) }),
     };
   }
 

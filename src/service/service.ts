@@ -6,8 +6,9 @@
  * Operations are serialised: a reload waits for a start, a shutdown waits for a reload in progress (readiness
  * turns 503 at once, though). Reload is stop-then-start — the old graph drains completely before the new one
  * binds its ports, because both would need the same listening addresses — so the pipelines are down for the
- * gap between the two; the gap is logged. A config that fails to build is refused without touching the running
- * graph; a graph that fails to start is replaced by the previous config again.
+ * gap between the two; the gap is logged. Exporters the new graph has too hand their in-memory queues over rather
+ * than drain them (core/handover.ts). A config that fails to build is refused without touching the running graph;
+ * a graph that fails to start is replaced by the previous config again.
  */
 import type { Logger } from 'pino';
 import type { ComponentRegistry } from '../components.js';
@@ -15,6 +16,7 @@ import { formatIssue, type ConfigIssue, type PulseConfig } from '../config/model
 import type { HostPort } from '../config/types.js';
 import type { Host } from '../core/component.js';
 import { PulseError, errorMessage } from '../core/errors.js';
+import { Handover } from '../core/handover.js';
 import { OverloadRefusals } from '../core/overload.js';
 import { MetricsRegistry, type Counter } from '../core/telemetry.js';
 import { PipelineGraph, type GraphSettings, type ShutdownReport } from './graph.js';
@@ -78,7 +80,7 @@ export class Service {
 
   constructor(private readonly options: ServiceOptions) {
     this.metrics = options.metrics ?? new MetricsRegistry();
-    this.graphSettings = { logger: options.logger, metrics: this.metrics, overload: new OverloadRefusals() };
+    this.graphSettings = { logger: options.logger, metrics: this.metrics, overload: new OverloadRefusals(), handover: new Handover() };
     this.log = options.logger.child({ component: 'service' });
     this.reloads = this.metrics.counter('pulse_service_reloads_total', 'Configuration reloads, by result (reloaded, invalid, not_built, rolled_back, failed).');
   }
@@ -227,11 +229,18 @@ export class Service {
     this.state = 'reloading';
     const began = Date.now();
     this.log.info('reloading: draining the running pipelines before starting the new ones');
+    // Exporters that the new graph has too (same id, type and signal) leave their in-memory queues to it instead of
+    // draining them: a destination that is down then does not hold the reload until the deadline, nor lose the rest.
+    const handover = this.graphSettings.handover!;
+    handover.expect(graph.handoverKeys);
     await this.graph!.shutdown(previous.service.shutdownTimeoutMs);
     try {
       await graph.start(this.host());
     } catch (err) {
-      return this.rollBack(previous, asError(err), began);
+      // Awaited here, so that the previous config's exporters, started again, take back what was handed over first.
+      return await this.rollBack(previous, asError(err), began);
+    } finally {
+      handover.settle(this.log);
     }
     this.graph = graph;
     this.current = next;

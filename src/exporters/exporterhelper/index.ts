@@ -1,6 +1,7 @@
 /** The exporter helper's public API; see README.md in this folder. */
 export { exporterHelperFields, validateExporterHelper, type ExporterHelperConfig, type ExporterHelperDefaults } from './config.js';
 export {
+  HANDOVER_GRACE_MS,
   createQueuedExporter,
   drainUntil,
   type ItemCodec,

@@ -62,6 +62,16 @@ export class MemoryQueue<T> implements ExportQueue<T, MemoryEntry<T>> {
     this.line.close();
   }
 
+  /** Takes every waiting item out of the queue at once, oldest first (handing the queue over on a reload). */
+  takeWaiting(): T[] {
+    const items: T[] = [];
+    for (let e = this.line.takeFirst(); e !== undefined; e = this.line.takeFirst()) {
+      items.push(e.item);
+      this.done(e);
+    }
+    return items;
+  }
+
   waiting(): { entries: number; items: number } {
     return this.line.waiting();
   }

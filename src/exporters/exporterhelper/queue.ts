@@ -77,6 +77,16 @@ export class WaitLine<E extends QueueEntry> {
     return this.items[this.head];
   }
 
+  /** The oldest waiting entry, taken out of the line at once; `undefined` when none waits. */
+  takeFirst(): E | undefined {
+    const e = this.items[this.head];
+    if (e === undefined) return undefined;
+    this.items[this.head] = undefined as unknown as E;
+    this.head++;
+    this.onTake?.(e);
+    return e;
+  }
+
   /** Entries and items waiting (not taken): `ExportQueue.waiting()` of both queues. */
   waiting(): { entries: number; items: number } {
     let items = 0;
@@ -92,14 +102,12 @@ export class WaitLine<E extends QueueEntry> {
   async take(signal: AbortSignal, maxCount: number): Promise<E | undefined> {
     while (true) {
       if (signal.aborted) return undefined;
-      const e = this.items[this.head];
-      if (e !== undefined) {
-        if (e.count > maxCount) return undefined;
-        this.items[this.head] = undefined as unknown as E;
-        this.head++;
-        this.onTake?.(e);
+      const first = this.items[this.head];
+      if (first !== undefined) {
+        if (first.count > maxCount) return undefined;
+        const e = this.takeFirst()!;
         // Compact once the consumed prefix dominates, so the array does not grow without bound and shift() is
-        // never paid per take.
+        // never paid (Array.prototype.shift) per take.
         if (this.head > 64 && this.head * 2 > this.items.length) {
           this.items = this.items.slice(this.head);
           this.head = 0;

@@ -43,6 +43,12 @@ export interface QueuedExporterOptions<T> {
   start?(host: Host): Promise<void>;
   /** The exporter's own shutdown (close connections); runs after the queue drained or the deadline passed. */
   shutdown?(): Promise<void>;
+  /**
+   * Items mean the same to every exporter of this type, whatever its config (e.g. trace batches, encoded when sent):
+   * on a reload, an in-memory queue is then handed to the new config's exporter of the same id (`settings.handover`)
+   * instead of drained. Leave unset when an item depends on the config (rows encoded for one table).
+   */
+  handover?: boolean;
 }
 
 export interface QueuedExporter<T> extends Component, Consumer<T> {
@@ -64,6 +70,13 @@ const QUEUE_FULL_RETRY_AFTER_MS = 1000;
 
 /** Most of the time before the service's deadline kept for aborting the sends in flight and counting what is left. */
 const SHUTDOWN_MARGIN_MS = 250;
+
+/**
+ * Handing the queue over on a reload: how long sends in flight may still finish before they are aborted and their
+ * batches handed over too (a destination that does not answer must not hold the reload; one that does answers
+ * within this, and its batch is not sent twice).
+ */
+export const HANDOVER_GRACE_MS = 1000;
 
 /**
  * When to stop draining: `shutdown_drain` from now without a service deadline; with one, shortly before it (250 ms,
@@ -102,6 +115,8 @@ class QueuedExporterImpl<T> implements QueuedExporter<T> {
   /** Batches and items in flight at shutdown that an in-memory queue lost / a persistent queue kept, for logs. */
   private droppedAtShutdown = { batches: 0, items: 0 };
   private keptAtShutdown = { batches: 0, items: 0 };
+  /** Set when this shutdown hands the in-memory queue to the next config's exporter: batches stopped in flight. */
+  private handingOver: T[] | undefined;
 
   constructor(private readonly o: QueuedExporterOptions<T>) {
     const { settings, config } = o;
@@ -139,7 +154,8 @@ class QueuedExporterImpl<T> implements QueuedExporter<T> {
       stop: this.stop.signal,
       backoffStop: this.backoffStop.signal,
       // While shutting down, a durable queue keeps a failing batch on disk instead of waiting out backoffs.
-      stopRetrying: () => this.state !== 'running' && this.queue?.durable === true,
+      // So does a queue handed over on a reload: the next config's exporter retries it.
+      stopRetrying: () => this.state !== 'running' && (this.queue?.durable === true || this.handingOver !== undefined),
     });
   }
 
@@ -165,7 +181,11 @@ class QueuedExporterImpl<T> implements QueuedExporter<T> {
         reg.gauge(METRIC.queueSize, 'Batches held by the sending queue (waiting or being sent)').observe((set) => set({ exporter }, queue.size)),
         reg.gauge(METRIC.queueBytes, 'Bytes held by the sending queue (in memory: estimated)').observe((set) => set({ exporter }, queue.bytes)),
       );
+      await this.takeHandedOver(queue);
       for (let i = 0; i < this.cfg.sending_queue.num_consumers; i++) this.consumers.push(this.runConsumer(queue));
+    } else if (this.o.handover === true) {
+      const items = this.o.settings.handover?.take();
+      if (items !== undefined) this.dropHandedOver(items as T[], 'this exporter has no sending queue now (sending_queue.enabled: false)');
     }
     this.state = 'running';
     this.o.settings.logger.info(
@@ -271,7 +291,11 @@ class QueuedExporterImpl<T> implements QueuedExporter<T> {
         const toSend = items.length === 1 ? items[0]! : this.o.merge!(items);
         const d = await this.sender.deliver(toSend, count);
         if (d.outcome === 'stopped') {
-          if (queue.durable) {
+          if (this.handingOver !== undefined) {
+            // Handed to the next config's exporter, which sends it (again, if it was in flight when aborted).
+            for (const item of items) this.handingOver.push(item);
+            for (const e of entries) queue.done(e);
+          } else if (queue.durable) {
             for (const e of entries) queue.release(e);
             this.keptAtShutdown.batches += entries.length;
             this.keptAtShutdown.items += count;
@@ -320,21 +344,62 @@ class QueuedExporterImpl<T> implements QueuedExporter<T> {
     return count;
   }
 
+  /** At start: what the previous config's exporter handed over on a reload goes first in the queue. */
+  private async takeHandedOver(queue: ExportQueue<T>): Promise<void> {
+    if (this.o.handover !== true) return;
+    const items = this.o.settings.handover?.take() as T[] | undefined;
+    if (items === undefined) return;
+    let taken = 0;
+    let spans = 0;
+    const refused: T[] = [];
+    for (const item of items) {
+      const count = this.o.itemCount(item);
+      let accepted = false;
+      try {
+        accepted = await queue.offer(item, count, queue.durable ? 0 : (this.o.sizeOf?.(item) ?? 0));
+      } catch {
+        accepted = false;
+      }
+      if (accepted) {
+        taken++;
+        spans += count;
+      } else refused.push(item);
+    }
+    this.o.settings.logger.info({ batches: taken, items: spans }, 'exporter took the queue its previous configuration handed over on the reload');
+    if (refused.length > 0) this.dropHandedOver(refused, 'the new sending queue is smaller (queue_size, max_bytes) or could not store them');
+  }
+
+  private dropHandedOver(items: readonly T[], why: string): void {
+    let count = 0;
+    for (const item of items) count += this.o.itemCount(item);
+    this.metrics.failed.shutdown.inc(count);
+    this.o.settings.logger.warn({ droppedBatches: items.length, droppedItems: count }, `dropped batches handed over on the reload: ${why}`);
+  }
+
   private async doShutdown(deadline: number): Promise<void> {
     const began = Date.now();
     const wasRunning = this.state === 'running';
     this.state = 'stopping';
     const log = this.o.settings.logger;
     const queue = this.queue;
+    const slot = this.o.handover === true ? this.o.settings.handover : undefined;
+    if (queue instanceof MemoryQueue && wasRunning && slot?.continues() === true) {
+      // A reload, and the next config has this exporter: what waits goes to it at once; sends in flight get a
+      // moment to finish, then are aborted and go too.
+      this.handingOver = [];
+      deadline = Math.min(deadline, Date.now() + HANDOVER_GRACE_MS);
+    }
     queue?.close();
     // A durable queue loses nothing by stopping: batches waiting out a backoff stay on disk instead of delaying exit.
-    if (queue?.durable === true) this.backoffStop.abort();
+    if (queue?.durable === true || this.handingOver !== undefined) this.backoffStop.abort();
     const abortAll = (): void => {
       this.stop.abort();
       this.backoffStop.abort();
     };
     const timer = setTimeout(abortAll, Math.max(0, deadline - Date.now()));
     timer.unref();
+    // Handing over: the waiting batches leave the line now, so the consumers take none of them.
+    const waitingItems = this.handingOver !== undefined && queue instanceof MemoryQueue ? queue.takeWaiting() : undefined;
     try {
       await Promise.all(this.consumers);
       while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
@@ -342,7 +407,14 @@ class QueuedExporterImpl<T> implements QueuedExporter<T> {
       clearTimeout(timer);
       abortAll(); // ends any backoff wait still pending
     }
-    if (queue && wasRunning) {
+    if (this.handingOver !== undefined && slot !== undefined && waitingItems !== undefined) {
+      // Oldest first: the batches that were in flight were taken before those still waiting.
+      const items = this.handingOver.concat(waitingItems);
+      let count = 0;
+      for (const item of items) count += this.o.itemCount(item);
+      slot.put(items, count, (n) => this.metrics.failed.shutdown.inc(n));
+      log.info({ handedOverBatches: items.length, items: count, stoppedMs: Date.now() - began }, 'exporter stopped for a reload; its queue goes to the same exporter of the new configuration');
+    } else if (queue && wasRunning) {
       const left = queue.waiting();
       if (queue.durable) {
         log.info(

@@ -81,6 +81,8 @@ export function createQueuedTracesExporter(
     send: (batch, signal) => client.send(batch, signal),
     start: () => client.start(),
     shutdown: () => client.close(),
+    // A trace batch is encoded when sent, so any exporter of the same type can send what this one queued.
+    handover: true,
   });
 }
 

@@ -242,7 +242,10 @@ export class LoadBalancingExporter implements ConsumingComponent<'traces'> {
   private createBackend(endpoint: string): Backend {
     const id = `${this.settings.id}/${endpoint}`;
     const dir = this.queueDir(endpoint);
-    const settings: CreateSettings = { ...this.settings, id, logger: this.settings.logger.child({ backend: endpoint }), dataDir: dir };
+    // No handover slot: a backend's queue is for that backend, and the slot is the loadbalancing exporter's (a
+    // reload drains the backends as a shutdown does).
+    const { handover: _notForBackends, ...own } = this.settings;
+    const settings: CreateSettings = { ...own, id, logger: this.settings.logger.child({ backend: endpoint }), dataDir: dir };
     const otlp = this.config.protocol.otlp;
     // One directory per backend, under storage.directory when that is set.
     const queue = otlp.sending_queue.storage.directory === undefined ? otlp.sending_queue : { ...otlp.sending_queue, storage: { ...otlp.sending_queue.storage, directory: dir } };

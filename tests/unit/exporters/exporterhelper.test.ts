@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { PermanentError, RetryableError } from '../../../src/core/errors.js';
+import { Handover } from '../../../src/core/handover.js';
 import {
+  HANDOVER_GRACE_MS,
   createQueuedExporter,
   drainUntil,
   exporterHelperFields,
@@ -487,5 +489,122 @@ describe('persistent queue', () => {
     await e.consume({ id: 2, n: 1 });
     const files = (await readdir(dir.path)).filter((f) => f.endsWith('.batch'));
     expect(files).toHaveLength(2);
+  });
+});
+
+describe('handing the in-memory queue over on a reload', () => {
+  const key = 'exporter/test-exporter@traces:test';
+
+  /** The settings of one exporter instance of the old or the new graph, sharing `handover`'s slot for `key`. */
+  function withSlot(handover: Handover, s: TestSettings = settings): TestSettings {
+    return { ...s, handover: handover.slot(key) };
+  }
+
+  it('stops at once with its destination not answering, and the next config’s exporter sends every batch, oldest first', async () => {
+    const handover = new Handover();
+    dest.fallback = 'hang';
+    const old = make(config({ timeout: '30s' }), { handover: true }, withSlot(handover));
+    await old.start(host);
+    for (let i = 1; i <= 4; i++) await old.consume({ id: i, n: 2 });
+    await until(() => dest.calls.length === 1); // batch 1 in flight, 2–4 waiting
+    handover.expect(new Set([key]));
+    const t0 = Date.now();
+    await old.shutdown(Date.now() + 30_000);
+    const stoppedMs = Date.now() - t0;
+    // Not the 30 s deadline: the in-flight send gets HANDOVER_GRACE_MS, then goes along too.
+    expect(stoppedMs).toBeGreaterThanOrEqual(HANDOVER_GRACE_MS - 50);
+    expect(stoppedMs).toBeLessThan(HANDOVER_GRACE_MS + 2000);
+    expect(metric(settings, M.failed, { ...ex, reason: 'shutdown' })).toBe(0);
+    expect(settings.logs.some((l) => l.handedOverBatches === 4 && l.items === 8)).toBe(true);
+
+    dest.fallback = 'ok';
+    const next = make(config(), { handover: true }, withSlot(handover));
+    await next.start(host);
+    handover.settle(settings.logger);
+    await next.consume({ id: 5, n: 1 });
+    await until(() => dest.delivered.length === 5);
+    expect(dest.delivered.map((i) => i.id)).toEqual([1, 2, 3, 4, 5]);
+    expect(metric(settings, M.failed, { ...ex, reason: 'shutdown' })).toBe(0);
+  });
+
+  it('lets a send that answers within the grace finish, so that batch is not sent twice', async () => {
+    const handover = new Handover();
+    let answer: (() => void) | undefined;
+    const slow = (item: Item): Promise<void> =>
+      new Promise((resolve) => {
+        dest.calls.push({ id: item.id, at: Date.now(), outcome: 'slow' });
+        answer = () => {
+          dest.delivered.push(item);
+          resolve();
+        };
+      });
+    const old = make(config({ timeout: '30s' }), { handover: true, send: slow }, withSlot(handover));
+    await old.start(host);
+    await old.consume({ id: 1, n: 1 });
+    await old.consume({ id: 2, n: 1 });
+    await until(() => answer !== undefined);
+    handover.expect(new Set([key]));
+    const stopping = old.shutdown(Date.now() + 30_000);
+    await delay(100);
+    answer!();
+    await stopping;
+    const next = make(config(), { handover: true }, withSlot(handover));
+    await next.start(host);
+    await until(() => dest.delivered.length === 2);
+    await delay(50);
+    expect(dest.delivered.map((i) => i.id)).toEqual([1, 2]);
+  });
+
+  it('drains as before when the next config has no such exporter (or at shutdown)', async () => {
+    const handover = new Handover();
+    dest.fallback = 'hang';
+    const old = make(config({ timeout: '30s' }), { handover: true }, withSlot(handover));
+    await old.start(host);
+    await old.consume({ id: 1, n: 2 });
+    await old.consume({ id: 2, n: 3 });
+    await until(() => dest.calls.length === 1);
+    handover.expect(new Set(['exporter/other@traces:test']));
+    await old.shutdown(Date.now() + 100);
+    expect(metric(settings, M.failed, { ...ex, reason: 'shutdown' })).toBe(5);
+    expect(handover.slot(key).take()).toBeUndefined();
+  });
+
+  it('does not hand over unless the exporter says its items fit any config of its type', async () => {
+    const handover = new Handover();
+    dest.fallback = 'hang';
+    const old = make(config({ timeout: '30s' }), {}, withSlot(handover));
+    await old.start(host);
+    await old.consume({ id: 1, n: 2 });
+    await until(() => dest.calls.length === 1);
+    handover.expect(new Set([key]));
+    await old.shutdown(Date.now() + 100);
+    expect(metric(settings, M.failed, { ...ex, reason: 'shutdown' })).toBe(2);
+    expect(handover.slot(key).take()).toBeUndefined();
+  });
+
+  it('counts as dropped what nobody took, and what the new, smaller queue cannot hold', async () => {
+    dest.fallback = 'hang';
+    const handover = new Handover();
+    const old = make(config({ timeout: '30s', sending_queue: { queue_size: 10 } }), { handover: true }, withSlot(handover));
+    await old.start(host);
+    for (let i = 1; i <= 5; i++) await old.consume({ id: i, n: 1 });
+    handover.expect(new Set([key]));
+    await old.shutdown(Date.now() + 30_000);
+    // The new exporter's queue holds 2: three batches do not fit.
+    dest.fallback = 'ok';
+    const next = make(config({ sending_queue: { queue_size: 2 } }), { handover: true }, withSlot(handover));
+    await next.start(host);
+    await until(() => dest.delivered.length === 2);
+    expect(dest.delivered.map((i) => i.id)).toEqual([1, 2]);
+    expect(metric(settings, M.failed, { ...ex, reason: 'shutdown' })).toBe(3);
+
+    // A reload whose new graph never takes it (it failed to start, and so did the previous config again).
+    dest.fallback = 'hang';
+    handover.expect(new Set([key]));
+    await next.consume({ id: 6, n: 4 });
+    await next.shutdown(Date.now() + 30_000);
+    handover.settle(settings.logger);
+    expect(metric(settings, M.failed, { ...ex, reason: 'shutdown' })).toBe(7);
+    expect(settings.logs.some((l) => /not taken by any component/.test(l.msg) && l.items === 4)).toBe(true);
   });
 });

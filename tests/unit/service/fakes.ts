@@ -142,11 +142,29 @@ export class RecordingExporter extends FakeComponent implements ConsumingCompone
   get mutatesData(): boolean {
     return this.config.mutates;
   }
+  /** What the previous config's instance handed over at a reload (the handover protocol of the real exporters). */
+  inherited: readonly unknown[] = [];
+  /** Dropped as a handover nobody took (`Handover.settle`). */
+  droppedHandover = 0;
   consume(batch: TraceBatch): Promise<void> {
     if (this.refuseWith) return Promise.reject(this.refuseWith);
     if (this.config.mutates) for (const rs of batch.resourceSpans) rs.resource.attributes.push({ key: 'touched.by', value: this.settings.id });
     this.received.push(batch);
     return Promise.resolve();
+  }
+  override async start(host: Host): Promise<void> {
+    await super.start(host);
+    // After an await, as a real exporter takes it (once its own start resolved).
+    this.inherited = this.settings.handover?.take() ?? [];
+  }
+  override shutdown(deadline?: number): Promise<void> {
+    const handover = this.settings.handover;
+    if (this.running && handover?.continues() === true) {
+      const items = [...this.inherited, ...this.received];
+      handover.put(items, items.length, (n) => (this.droppedHandover += n));
+      this.events.push(`hand over exporter ${this.settings.id}`);
+    }
+    return super.shutdown(deadline);
   }
 }
 

@@ -115,6 +115,39 @@ describe('Service', () => {
     expect(await readyz(service)).toBe(200);
   });
 
+  it('on a reload, an exporter the new config has too hands over to its new instance; one it lacks does not', async () => {
+    const { service, receivers, exporters, events } = makeService();
+    const two: ConfigSpec = { ...base, exporters: { 'rec/old': {}, 'rec/gone': {} }, pipelines: { traces: { receivers: ['fake'], exporters: ['rec/old', 'rec/gone'] } } };
+    await service.start(makeConfig(two));
+    await receivers.get('fake')!.push(makeBatch(2));
+    const before = exporters.get('rec/old')!;
+    expect((await service.reload(makeConfig({ ...base, health: '127.0.0.1:0' }))).status).toBe('reloaded');
+    expect(events).toContain('hand over exporter rec/old');
+    expect(events).not.toContain('hand over exporter rec/gone');
+    const after = exporters.get('rec/old')!;
+    expect(after).not.toBe(before);
+    expect(after.inherited).toHaveLength(1);
+    // At shutdown nothing is handed over: it drains.
+    events.length = 0;
+    await service.shutdown();
+    expect(events).not.toContain('hand over exporter rec/old');
+  });
+
+  it('when the new graph fails to start, the previous config takes back what was handed over', async () => {
+    const { service, receivers, exporters } = makeService();
+    await service.start(makeConfig(base));
+    await receivers.get('fake')!.push(makeBatch(1));
+    const failing: ConfigSpec = {
+      ...base,
+      exporters: { 'rec/old': {}, 'rec/new': { fail_start: 'connection refused' } },
+      pipelines: { traces: { receivers: ['fake'], exporters: ['rec/old', 'rec/new'] } },
+    };
+    expect((await service.reload(makeConfig(failing))).status).toBe('rolled-back');
+    const restarted = exporters.get('rec/old')!;
+    expect(restarted.inherited).toHaveLength(1);
+    expect(restarted.droppedHandover).toBe(0);
+  });
+
   it('passes a fatal component error, named, to onFatalError', async () => {
     const fatal: Error[] = [];
     const { service, receivers } = makeService({ onFatalError: (e) => fatal.push(e) });
