@@ -92,7 +92,7 @@ export class PipelineGraph {
     readonly pipelines: readonly string[],
     private readonly shutdownTimeoutMs: number,
     private readonly logger: Logger,
-    /** Keys of the components that can take a handover (`Handover`): `exporter/<id>@<signal>:<type>`. */
+    /** Keys of the components that can take a handover (`Handover`): `exporter/<id>@<signal>:<type>`, `connector/<id>:<type>`. */
     readonly handoverKeys: ReadonlySet<string>,
   ) {}
 
@@ -401,7 +401,10 @@ class GraphBuilder {
           if (!factory.outputs.includes(out)) throw new PulseError('PULSE_ERR_CREATE', `${name} does not produce ${out} (it produces: ${factory.outputs.join(', ') || 'nothing'})`);
           (outputs as Record<Signal, Consumer<SignalData[Signal]>>)[out] = fanout(out, byOrder(entries).map((e) => e.consumer));
         }
-        return factory.create(this.createSettings('connector', id), cc.config, outputs);
+        // A connector may hand its state to the same connector of the next config on a reload (the slo engine).
+        const handoverKey = `connector/${id}:${cc.type}`;
+        this.handoverKeys.add(handoverKey);
+        return factory.create(this.createSettings('connector', id, { handoverKey }), cc.config, outputs);
       });
       created = { key, component };
       this.nodes.push({ key, kind: 'connector', name, component });

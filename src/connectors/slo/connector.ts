@@ -56,7 +56,10 @@ const RAW_HISTORY_MS = 2 * 3_600_000;
 export class SloConnector implements ConnectorComponent {
   readonly inputs: { readonly journey_metrics: Consumer<SliWindow[]>; readonly attempts: Consumer<AttemptRecord[]> };
 
-  readonly engine: SloEngine;
+  /** Replaced at start by the previous config's engine when a reload hands it over (`adoptHandover`). */
+  engine: SloEngine;
+  /** What an engine handed over on a reload must match to be adopted: its options, and `follow`'s. */
+  private readonly handoverKey: string;
   private readonly now: () => number;
   private readonly sender: BoundedSender<AlertEvent>;
   private readonly errors: UnexpectedErrorLog;
@@ -81,17 +84,16 @@ export class SloConnector implements ConnectorComponent {
   ) {
     this.now = deps.now ?? Date.now;
     this.errors = new UnexpectedErrorLog(settings.logger, 'slo connector');
-    this.engine = new SloEngine(
-      {
-        maxHistoryMs: config.history.max,
-        maxSeries: config.history.max_series,
-        fixedDelayMs: config.sli_delay === 'auto' ? undefined : config.sli_delay,
-        initialDelayMs: 30_000,
-        recentAttempts: config.recent_attempts,
-        suspects: { maxSuspects: config.max_suspects, maxExemplars: config.exemplars, minFailures: 2, minLift: 1.2, minShare: 0.05 },
-      },
-      deps.newId,
-    );
+    const engineOptions = {
+      maxHistoryMs: config.history.max,
+      maxSeries: config.history.max_series,
+      fixedDelayMs: config.sli_delay === 'auto' ? undefined : config.sli_delay,
+      initialDelayMs: 30_000,
+      recentAttempts: config.recent_attempts,
+      suspects: { maxSuspects: config.max_suspects, maxExemplars: config.exemplars, minFailures: 2, minLift: 1.2, minShare: 0.05 },
+    };
+    this.engine = new SloEngine(engineOptions, deps.newId);
+    this.handoverKey = JSON.stringify([engineOptions, config.clickhouse?.follow ?? null]);
     const registry = settings.metrics;
     const labels = { connector: settings.id };
     this.evaluations = registry.counter('pulse_slo_evaluations_total', 'Evaluations of every alert rule by the slo connector').with(labels);
@@ -150,9 +152,11 @@ export class SloConnector implements ConnectorComponent {
           .counter('pulse_slo_follow_attempts_truncated_total', 'Reads of attempts that found more than follow.max_attempts (the most recent were kept)')
           .with(labels),
       };
-      const deltas = this.following.deltas;
+      const following = this.following;
       this.unobserve.push(
-        registry.gauge('pulse_slo_follow_windows', 'SLI windows read again at every poll (those that started within follow.lookback)').observe((set) => set(labels, deltas.size)),
+        registry
+          .gauge('pulse_slo_follow_windows', 'SLI windows read again at every poll (those that started within follow.lookback)')
+          .observe((set) => set(labels, following.deltas.size)),
       );
     }
 
@@ -169,8 +173,11 @@ export class SloConnector implements ConnectorComponent {
       this.settings,
       this.config.reload_poll_interval,
     );
+    const adopted = this.adoptHandover();
     this.definitions.follow((snapshot) => this.apply(snapshot));
-    if (this.following) await this.poll();
+    if (adopted) {
+      // Nothing to rebuild: the windows, firing alerts and (with follow) the read position are the previous config's.
+    } else if (this.following) await this.poll();
     else if (this.deps.history) await this.rebuild(this.deps.history);
     if (this.deps.timer !== false) {
       this.timer = setInterval(() => void this.evaluate(), this.config.evaluation_interval);
@@ -329,6 +336,43 @@ export class SloConnector implements ConnectorComponent {
     await this.sender.drain();
     for (const off of this.unobserve.splice(0)) off();
     await this.definitions?.release();
+    this.handOver();
+  }
+
+  /**
+   * On a reload to a config with this connector (same id), leaves the engine — SLI windows, firing alerts, release
+   * baselines, recent attempts — for the new instance, so that a reload neither forgets alerts nor restarts the
+   * long windows. With `follow`, the read position goes along.
+   */
+  private handOver(): void {
+    const slot = this.settings.handover;
+    if (slot?.continues() !== true) return;
+    const f = this.following;
+    const state: HandedOverSlo = {
+      key: this.handoverKey,
+      engine: this.engine,
+      following: f && { deltas: f.deltas, primed: f.primed, lastReadMs: f.lastReadMs, attemptsFromSec: f.attemptsFromSec, failedPolls: f.failedPolls },
+    };
+    slot.put([state], 0, () => undefined);
+  }
+
+  /** At start: adopts what the previous config's instance handed over, when its engine options were the same. */
+  private adoptHandover(): boolean {
+    const state = this.settings.handover?.take()?.[0] as HandedOverSlo | undefined;
+    if (state === undefined) return false;
+    if (state.key !== this.handoverKey) {
+      this.settings.logger.info('slo: the engine settings changed with the reload (history, sli_delay, recent_attempts, suspects or follow); starting afresh');
+      return false;
+    }
+    this.engine = state.engine;
+    const f = this.following;
+    if (f !== undefined && state.following !== undefined) Object.assign(f, state.following);
+    const firing = this.engine.firingByKind();
+    this.settings.logger.info(
+      { series: this.engine.seriesCount, firing: firing.burn_rate + firing.segment + firing.heartbeat + firing.release_regression },
+      'slo: kept the SLI windows and alert states of the previous configuration across the reload',
+    );
+    return true;
   }
 
   private async rebuild(history: HistorySource): Promise<void> {
@@ -396,11 +440,19 @@ export class SloConnector implements ConnectorComponent {
   }
 }
 
+/** What a reload hands from one slo connector instance to the next (`CreateSettings.handover`). */
+interface HandedOverSlo {
+  readonly key: string;
+  readonly engine: SloEngine;
+  readonly following: Pick<Following, 'deltas' | 'primed' | 'lastReadMs' | 'attemptsFromSec' | 'failedPolls'> | undefined;
+}
+
 /** The state of `clickhouse.follow`. */
 interface Following {
   readonly config: SloFollowConfig;
   readonly source: HistorySource;
-  readonly deltas: SliDeltas;
+  /** Replaced by the previous instance's on a reload that hands it over. */
+  deltas: SliDeltas;
   /** Whether the rebuild from history (the first successful read) happened. */
   primed: boolean;
   /** Clock of the last successful read of SLI rows. */

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { CreateSettings } from '../../../src/core/component.js';
 import type { Consumer } from '../../../src/core/consumer.js';
 import { PermanentError, RetryableError } from '../../../src/core/errors.js';
+import { Handover, type HandoverSlot } from '../../../src/core/handover.js';
 import { MetricsRegistry } from '../../../src/core/telemetry.js';
 import type { AlertEvent } from '../../../src/alerts/model.js';
 import { fingerprintOf } from '../../../src/alerts/lifecycle.js';
@@ -57,11 +58,19 @@ function setup(
     config?: Record<string, unknown>;
     /** The alerts output instead of the recording one. */
     alerts?: Consumer<AlertEvent[]>;
+    handover?: HandoverSlot;
   } = {},
 ) {
   const clock = { now: T0 };
   const metrics = new MetricsRegistry();
-  const settings: CreateSettings = { id: 'slo', kind: 'connector', logger: silentLogger(), metrics, dataDir: '/tmp/pulse-test' };
+  const settings: CreateSettings = {
+    id: 'slo',
+    kind: 'connector',
+    logger: silentLogger(),
+    metrics,
+    dataDir: '/tmp/pulse-test',
+    ...(opts.handover && { handover: opts.handover }),
+  };
   const config = sloConnectorConfigSchema.parse({ directory: 'config/journeys', sli_delay: '2s', ...opts.config });
   const got: AlertEvent[][] = [];
   const answer = { fn: opts.answer ?? (() => Promise.resolve()) };
@@ -289,6 +298,50 @@ describe('slo connector', () => {
     await traffic(40, () => batchOf(10, 3));
     const events = flat();
     expect(events.map((e) => [e.status, e.repeat, e.startsAtMs])).toEqual([['firing', true, T0 - 90_000]]);
+  });
+
+  describe('across a config reload (the engine handed to the new instance)', () => {
+    const key = 'connector/slo:slo';
+    const host = { reportFatalError() {} };
+
+    /** A first instance with a burn-rate alert firing, shut down for a reload to a config that has it too. */
+    async function firingThenReload(handover: Handover) {
+      const first = setup({ handover: handover.slot(key) });
+      await first.connector.start(host);
+      await first.traffic(60, () => batchOf(10, 0));
+      await first.traffic(40, () => batchOf(10, 3));
+      expect(first.flat().map((e) => [e.kind, e.status, e.repeat])).toEqual([['burn_rate', 'firing', false]]);
+      handover.expect(new Set([key]));
+      await first.connector.shutdown();
+      return first;
+    }
+
+    it('goes on with the windows and firing alerts: no second announcement, and it resolves when the fault ends', async () => {
+      const handover = new Handover();
+      const first = await firingThenReload(handover);
+      const second = setup({ handover: handover.slot(key) });
+      second.clock.now = first.clock.now;
+      await second.connector.start(host);
+      handover.settle(silentLogger());
+      expect(second.metric('pulse_slo_alerts_firing', { kind: 'burn_rate' })).toBe(1);
+      await second.traffic(30, () => batchOf(10, 3));
+      expect(second.flat().filter((e) => e.status === 'firing' && !e.repeat)).toEqual([]);
+      await second.traffic(120, () => batchOf(10, 0));
+      const resolved = second.flat().filter((e) => e.status === 'resolved');
+      expect(resolved.map((e) => [e.kind, e.startsAtMs])).toEqual([['burn_rate', first.flat()[0]!.startsAtMs]]);
+    });
+
+    it('starts afresh when the engine settings changed with the reload', async () => {
+      const handover = new Handover();
+      const first = await firingThenReload(handover);
+      const second = setup({ handover: handover.slot(key), config: { recent_attempts: 5000 } });
+      second.clock.now = first.clock.now;
+      await second.connector.start(host);
+      handover.settle(silentLogger());
+      expect(second.metric('pulse_slo_alerts_firing', { kind: 'burn_rate' })).toBe(0);
+      await second.traffic(30, () => batchOf(10, 3));
+      expect(second.flat().map((e) => [e.kind, e.status, e.repeat])).toEqual([['burn_rate', 'firing', false]]);
+    });
   });
 
   it('starts empty when history is unreachable', async () => {

@@ -7,6 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CreateSettings } from '../../../src/core/component.js';
+import { Handover, type HandoverSlot } from '../../../src/core/handover.js';
 import { MetricsRegistry } from '../../../src/core/telemetry.js';
 import type { AlertEvent } from '../../../src/alerts/model.js';
 import { fingerprintOf } from '../../../src/alerts/lifecycle.js';
@@ -69,10 +70,17 @@ afterEach(async () => {
   for (const c of running.splice(0)) await c.shutdown();
 });
 
-function evaluator(tables: FakeTables, follow: Record<string, unknown> = {}) {
+function evaluator(tables: FakeTables, follow: Record<string, unknown> = {}, handover?: HandoverSlot) {
   const clock = { now: T0 };
   const metrics = new MetricsRegistry();
-  const settings: CreateSettings = { id: 'slo', kind: 'connector', logger: silentLogger(), metrics, dataDir: '/tmp/pulse-test' };
+  const settings: CreateSettings = {
+    id: 'slo',
+    kind: 'connector',
+    logger: silentLogger(),
+    metrics,
+    dataDir: '/tmp/pulse-test',
+    ...(handover && { handover }),
+  };
   // Rows are read 8 s behind the clock: every partial row of those windows has been written by then (below).
   const config = sloConnectorConfigSchema.parse({
     directory: 'config/journeys',
@@ -141,6 +149,29 @@ describe('slo connector following ClickHouse (clickhouse.follow)', () => {
     expect(e.metric('pulse_slo_rows_total')).toBe(2 * 150);
     expect(e.metric('pulse_slo_follow_windows')).toBeGreaterThan(50);
     expect(e.metric('pulse_slo_follow_windows')).toBeLessThanOrEqual(62);
+  });
+
+  it('goes on from where it read across a config reload: no second announcement, every attempt still counted once', async () => {
+    const tables = new FakeTables();
+    const handover = new Handover();
+    const key = 'connector/slo:slo';
+    const first = evaluator(tables, {}, handover.slot(key));
+    await first.connector.start({ reportFatalError() {} });
+    await twoGateways(first, tables, 80);
+    expect(first.got.filter((ev) => ev.kind === 'burn_rate').map((ev) => [ev.status, ev.repeat])[0]).toEqual(['firing', false]);
+    handover.expect(new Set([key]));
+    await first.connector.shutdown();
+
+    const second = evaluator(tables, {}, handover.slot(key));
+    second.clock.now = first.clock.now;
+    await second.connector.start({ reportFatalError() {} });
+    handover.settle(silentLogger());
+    await twoGateways(second, tables, 70);
+    const burn = second.got.filter((ev) => ev.kind === 'burn_rate');
+    expect(burn.length).toBeGreaterThan(0);
+    expect(burn.every((ev) => ev.status === 'firing' && ev.repeat)).toBe(true);
+    // 60 complete windows of 20 attempts, 3 failed each: nothing read twice across the reload.
+    for (const ev of burn) expect([ev.attempts, ev.failures]).toEqual([1200, 180]);
   });
 
   it('neither resolves nor pages while ClickHouse cannot be read, and catches up on everything written meanwhile', async () => {
