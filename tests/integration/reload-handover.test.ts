@@ -5,13 +5,15 @@
  * answers again, every span accepted before the reload arrives, none twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import { decodeTraceRequest, encodeTraceRequest } from '../../src/otlp/index.js';
 import { makeRealisticBatch } from '../support/traces.js';
 import { freePort, waitFor } from '../support/net.js';
-import { startPulse, type PulseProcess } from '../support/pulse-process.js';
+import { checkoutJourneysDir, startPulse, type PulseProcess } from '../support/pulse-process.js';
+import { createShop } from '../../scripts/shop.mjs';
 
 /**
  * A next hop that holds every request unanswered until `resume()`; from then on (and for the requests it holds whose
@@ -115,5 +117,66 @@ describe('reload while the forward destination does not answer', () => {
     expect(sink.spans).toBe(requests * 20);
     expect([...sink.spanIds.values()].every((n) => n === 1)).toBe(true);
     expect(await pulse.metrics()).not.toMatch(/pulse_exporter_send_failed_items_total\{[^}]*reason="shutdown"[^}]*\} [1-9]/);
+  }, 60_000);
+});
+
+describe('reload while a checkout attempt is half received', () => {
+  it('the new config assembles the attempt from the steps on both sides of the reload: one success, nothing abandoned', async () => {
+    const journeysDir = checkoutJourneysDir('pulse-reload-journeys-');
+    const port = await freePort();
+    const attemptsPath = join(journeysDir, 'attempts.jsonl');
+    const p = await startPulse(`
+receivers:
+  otlp:
+    protocols:
+      http: { endpoint: 127.0.0.1:${port} }
+connectors:
+  journeys:
+    directory: ${journeysDir}
+    trace_wait: 30s
+    settle_delay: 200ms
+exporters:
+  debug: {}
+  debug/attempts: { verbosity: normal, path: ${attemptsPath} }
+service:
+  pipelines:
+    traces/in: { receivers: [otlp], exporters: [journeys] }
+    traces/out: { receivers: [journeys], exporters: [debug] }
+    attempts: { receivers: [journeys], exporters: [debug/attempts] }
+`);
+    // Nothing is exported until the test flushes, service by service.
+    const shop = createShop({ endpoints: { http: `http://127.0.0.1:${port}` }, transport: 'http/protobuf', scheduledDelayMillis: 600_000 });
+    try {
+      const attempt = shop.checkout({ tier: 'pro' });
+      await shop.flush(['frontend']); // the start span: the attempt now waits for its charge
+      await waitFor(async () => /pulse_journey_pending_attempts\{[^}]*\} 1\b/.test(await p.metrics()), 10_000, 'the attempt pending');
+
+      // An edit elsewhere (the connector's own settings unchanged: otherwise it decides what it holds, as at a stop).
+      writeFileSync(p.configPath, readFileSync(p.configPath, 'utf8').replace('  debug: {}', '  debug: { verbosity: basic }'));
+      p.child.kill('SIGHUP');
+      await waitFor(() => /configuration reloaded/.test(p.output()), 15_000, 'reload applied');
+      expect(p.output()).toMatch(/kept the pending attempts and open SLI windows across the reload/);
+
+      await shop.flush(['payments', 'notifier']);
+      const lines = await waitFor(() => {
+        if (!existsSync(attemptsPath)) return undefined;
+        const found = readFileSync(attemptsPath, 'utf8')
+          .split('\n')
+          .filter((l) => l.includes(attempt.traceId));
+        return found.length > 0 ? found : undefined;
+      }, 10_000, 'the attempt decided');
+      await new Promise((r) => setTimeout(r, 500));
+      const decided = readFileSync(attemptsPath, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(attempt.traceId))
+        .map((l) => JSON.parse(l) as { outcome: string; decidedBy: string });
+      expect(lines.length).toBe(1);
+      expect(decided.map((a) => [a.outcome, a.decidedBy])).toEqual([['success', 'complete']]);
+      expect(await p.metrics()).not.toMatch(/pulse_journey_abandoned_attempts_total\{[^}]*\} [1-9]/);
+    } finally {
+      await shop.shutdown();
+      await p.stop();
+      rmSync(journeysDir, { recursive: true, force: true });
+    }
   }, 60_000);
 });

@@ -56,7 +56,10 @@ const KEPT_GENERATIONS = 4;
 export class JourneysConnector implements ConnectorComponent {
   readonly inputs: { readonly traces?: Consumer<TraceBatch> };
 
-  private readonly runtime: JourneyRuntime;
+  /** Replaced at start by the previous config's runtime when a reload hands it over (`adoptHandover`). */
+  private runtime: JourneyRuntime;
+  /** What a runtime handed over on a reload must match to be adopted: the options it was built with. */
+  private readonly handoverKey: string;
   private readonly metrics: JourneyMetrics;
   private readonly now: () => number;
   private readonly attemptsOut: BoundedSender<AttemptRecord> | undefined;
@@ -91,24 +94,22 @@ export class JourneysConnector implements ConnectorComponent {
     this.metrics = new JourneyMetrics(registry, settings.id);
     const thread = settings.thread;
     this.relay = thread?.side === 'main' ? new SpanRelay(thread, settings.id) : undefined;
-    this.runtime = new JourneyRuntime(
-      {
-        traceWaitMs: config.trace_wait,
-        settleDelayMs: config.settle_delay,
-        maxPendingAttempts: config.max_pending_attempts,
-        maxRememberedRequests: config.max_remembered_requests,
-        overloadExtraWaits: config.overload_extra_waits,
-        keepAttempts: outputs.attempts !== undefined,
-        tagSpans: config.tag_spans,
-        ...(this.relay && { capture: this.relay }),
-        sli: {
-          windowMs: config.sli.window,
-          allowedLatenessMs: config.sli.allowed_lateness,
-          maxSegmentValues: config.sli.max_segment_values,
-        },
+    const runtimeOptions = {
+      traceWaitMs: config.trace_wait,
+      settleDelayMs: config.settle_delay,
+      maxPendingAttempts: config.max_pending_attempts,
+      maxRememberedRequests: config.max_remembered_requests,
+      overloadExtraWaits: config.overload_extra_waits,
+      keepAttempts: outputs.attempts !== undefined,
+      tagSpans: config.tag_spans,
+      sli: {
+        windowMs: config.sli.window,
+        allowedLatenessMs: config.sli.allowed_lateness,
+        maxSegmentValues: config.sli.max_segment_values,
       },
-      this.metrics,
-    );
+    };
+    this.handoverKey = JSON.stringify(runtimeOptions);
+    this.runtime = new JourneyRuntime({ ...runtimeOptions, ...(this.relay && { capture: this.relay }) }, this.metrics);
     const dropped = registry.counter(
       'pulse_journey_output_dropped_total',
       'Attempt records and SLI rows the journeys connector dropped because its output refused them (reason: overflow, permanent, shutdown).',
@@ -163,6 +164,7 @@ export class JourneysConnector implements ConnectorComponent {
       this.settings,
       this.config.reload_poll_interval,
     );
+    this.adoptHandover();
     this.definitions.follow((snapshot, what) => this.apply(snapshot, what));
     const thread = this.settings.thread;
     if (thread?.side === 'worker') this.unlistenRelay = thread.listen(this.settings.id, (m) => this.assembleRelayed(m as RelayMessage));
@@ -212,17 +214,52 @@ export class JourneysConnector implements ConnectorComponent {
     this.definitions?.unfollow();
     this.relay?.close();
     this.unlistenRelay?.();
-    try {
-      // Shutdown or reload: attempts still waiting for a required step are counted, not failed (the step may be in
-      // flight); complete ones are decided now.
-      this.runtime.flush(this.now(), 'abandon');
-    } catch (err) {
-      this.errors.log('flush', err);
+    // A reload to a config with this connector, unchanged: the pending attempts and open SLI windows go on in the
+    // new instance, and their late steps still find them.
+    const handingOver = this.handOver();
+    if (!handingOver) {
+      try {
+        // Shutdown or reload: attempts still waiting for a required step are counted, not failed (the step may be
+        // in flight); complete ones are decided now.
+        this.runtime.flush(this.now(), 'abandon');
+      } catch (err) {
+        this.errors.log('flush', err);
+      }
     }
     this.handOut();
     await Promise.all([this.attemptsOut?.drain(), this.windowsOut?.drain()]);
     for (const off of this.unobserve.splice(0)) off();
     await this.definitions?.release();
+  }
+
+  /**
+   * Leaves the runtime (pending attempts, open SLI windows, remembered requests) for the next config's instance
+   * when a reload keeps this connector. Not when split across threads: the worker side goes with the worker, and
+   * the main side's runtime captures into this instance's relay.
+   */
+  private handOver(): boolean {
+    const slot = this.settings.handover;
+    if (this.settings.thread !== undefined || slot?.continues() !== true) return false;
+    slot.put([{ key: this.handoverKey, runtime: this.runtime }], this.runtime.pendingAttempts, () => undefined);
+    return true;
+  }
+
+  /** At start: adopts what the previous config's instance handed over, when built with the same options. */
+  private adoptHandover(): void {
+    const state = this.settings.handover?.take()?.[0] as { key: string; runtime: JourneyRuntime } | undefined;
+    if (state === undefined || this.settings.thread !== undefined) return;
+    if (state.key !== this.handoverKey) {
+      // Built with other options (trace_wait, sli.window, …): decide what it held as at a shutdown.
+      state.runtime.flush(this.now(), 'abandon');
+      const attempts = state.runtime.takeAttempts();
+      if (attempts.length > 0) this.attemptsOut?.push(attempts);
+      const windows = state.runtime.takeWindows();
+      if (windows.length > 0) this.windowsOut?.push(windows);
+      this.settings.logger.info('journeys: the connector settings changed with the reload; pending attempts were decided as at a shutdown');
+      return;
+    }
+    this.runtime = state.runtime;
+    this.settings.logger.info({ pending: this.runtime.pendingAttempts }, 'journeys: kept the pending attempts and open SLI windows across the reload');
   }
 
   private consumeTraces(batch: TraceBatch): Promise<void> {

@@ -3,6 +3,7 @@ import type { CreateSettings, ThreadLink } from '../../../src/core/component.js'
 import type { Consumer } from '../../../src/core/consumer.js';
 import { PermanentError, PulseError, RetryableError } from '../../../src/core/errors.js';
 import type { TraceBatch } from '../../../src/core/model.js';
+import { Handover, type HandoverSlot } from '../../../src/core/handover.js';
 import { OverloadRefusals } from '../../../src/core/overload.js';
 import { MetricsRegistry } from '../../../src/core/telemetry.js';
 import { journeysConnectorConfigSchema } from '../../../src/connectors/journeys/config.js';
@@ -72,6 +73,7 @@ function setup(
     overload?: OverloadRefusals;
     thread?: ThreadLink;
     tickIntervalMs?: number;
+    handover?: HandoverSlot;
   } = {},
 ) {
   const clock = { now: T0 };
@@ -84,6 +86,7 @@ function setup(
     dataDir: '/tmp/pulse-test',
     ...(opts.overload && { overload: opts.overload }),
     ...(opts.thread && { thread: opts.thread }),
+    ...(opts.handover && { handover: opts.handover }),
   };
   const config = journeysConnectorConfigSchema.parse({ directory: 'config/journeys', ...opts.config });
   const traces = recorder<TraceBatch>();
@@ -355,6 +358,51 @@ describe('journeys connector', () => {
     await quiet.connector.inputs.traces!.consume(batch([FRONTEND, [checkoutSpans(traceId(13)).start]]));
     await quiet.at(10_000);
     expect(flat(quiet.attempts.got).map((a) => a.reasons)).toEqual([['missing_step:charge']]);
+  });
+
+  describe('across a config reload (the runtime handed to the new instance)', () => {
+    const key = 'connector/journeys:journeys';
+    const host = { reportFatalError() {} };
+
+    it('an attempt whose steps straddle the reload is assembled whole by the new instance and decided once, a success', async () => {
+      const handover = new Handover();
+      const first = setup({ handover: handover.slot(key) });
+      await first.connector.start(host);
+      const t = traceId(21);
+      const { start, charge, confirm } = checkoutSpans(t, { tier: 'pro' });
+      await first.connector.inputs.traces!.consume(batch([FRONTEND, [start]]));
+      handover.expect(new Set([key]));
+      await first.connector.shutdown();
+      expect(flat(first.attempts.got)).toEqual([]);
+      expect(first.metric('pulse_journey_abandoned_attempts_total', { journey: 'checkout', reason: 'shutdown' })).toBe(0);
+
+      const second = setup({ handover: handover.slot(key) });
+      await second.connector.start(host);
+      handover.settle(silentLogger());
+      expect(second.metric('pulse_journey_pending_attempts')).toBe(1);
+      await second.connector.inputs.traces!.consume(batch([PAYMENTS, [charge]], [NOTIFIER, [confirm]]));
+      await second.at(600);
+      const records = flat(second.attempts.got);
+      expect(records.map((r) => [r.traceId, r.outcome, r.decidedBy])).toEqual([[t, 'success', 'complete']]);
+      // Its SLI window was opened by the first instance and is closed, whole, by the second.
+      await second.at(22_000);
+      const all = flat(second.windows.got).filter((r) => r.segmentKey === '');
+      expect(all.map((r) => [r.windowStartMs, r.attempts, r.successes])).toEqual([[T0, 1, 1]]);
+    });
+
+    it('decides what it held as at a shutdown when the reload changed its settings', async () => {
+      const handover = new Handover();
+      const first = setup({ handover: handover.slot(key) });
+      await first.connector.start(host);
+      await first.connector.inputs.traces!.consume(batch([FRONTEND, [checkoutSpans(traceId(22)).start]]));
+      handover.expect(new Set([key]));
+      await first.connector.shutdown();
+      const second = setup({ handover: handover.slot(key), config: { trace_wait: '20s' } });
+      await second.connector.start(host);
+      expect(second.metric('pulse_journey_pending_attempts')).toBe(0);
+      // Counted by the runtime that held it (one registry per process; one per instance in these tests).
+      expect(first.metric('pulse_journey_abandoned_attempts_total', { journey: 'checkout', reason: 'shutdown' })).toBe(1);
+    });
   });
 
   it('on shutdown counts an attempt still waiting for its required step instead of failing it with missing_step', async () => {
