@@ -202,6 +202,8 @@ export class Service {
       let report: ShutdownReport = { unfinished: [], failed: [] };
       if (graph) {
         this.state = 'stopping';
+        // A shutdown hands nothing over: every component drains (even if a failed reload left an expectation).
+        this.graphSettings.handover?.expect(undefined);
         const deadline = this.current?.service.shutdownTimeoutMs;
         this.log.info(`shutting down: stopping receivers, flushing processors and exporters (deadline ${deadline ?? 'default'} ms)`);
         report = await graph.shutdown(deadline);

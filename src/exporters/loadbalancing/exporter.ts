@@ -22,7 +22,8 @@ import type { BoundCounter, BoundGauge } from '../../core/telemetry.js';
 import type { QueuedExporter } from '../exporterhelper/queued-exporter.js';
 import { createOtlpGrpcTracesExporter } from '../otlp/exporter.js';
 import type { LoadBalancingConfig } from './config.js';
-import { METRIC } from '../exporterhelper/metrics.js';
+import { METRIC, exporterMetrics } from '../exporterhelper/metrics.js';
+import type { HandoverSlot } from '../../core/handover.js';
 import { HashRing } from './ring.js';
 import { splitByBackend } from './split.js';
 import { StrandedQueues } from './stranded.js';
@@ -59,6 +60,8 @@ export class LoadBalancingExporter implements ConsumingComponent<'traces'> {
   private resolving: Promise<void> | undefined;
   private lastResolveFailed = false;
 
+  /** On a reload: what the backends' in-memory queues handed over, routed again by the next config's instance. */
+  private handedOver: { items: TraceBatch[]; count: number } = { items: [], count: 0 };
   private readonly backendsGauge: BoundGauge;
   private readonly resolutions: { success: BoundCounter; failure: BoundCounter };
 
@@ -97,10 +100,12 @@ export class LoadBalancingExporter implements ConsumingComponent<'traces'> {
       await this.setBackends(fixed.hostnames);
       this.resolutions.success.inc();
       await this.moveStranded();
+      await this.routeHandedOver();
       return;
     }
     await this.resolve();
     await this.moveStranded();
+    await this.routeHandedOver();
     const schedule = (): void => {
       this.timer = setTimeout(() => {
         this.resolving = this.resolve().finally(() => {
@@ -146,6 +151,49 @@ export class LoadBalancingExporter implements ConsumingComponent<'traces'> {
     this.active = [];
     this.backendsGauge.set(0);
     await Promise.all([...backends.map((b) => b.exporter.shutdown(deadline)), ...this.leaving.values()]);
+    // A reload to a config with this exporter: the backends handed their queues here (backendSlot); the new
+    // instance routes them through its ring, which may differ.
+    const { items, count } = this.handedOver;
+    if (items.length > 0) {
+      const failed = exporterMetrics(this.settings.metrics, this.settings.id).failed.shutdown;
+      this.settings.handover?.put(items, count, (n) => failed.inc(n));
+    }
+  }
+
+  /**
+   * The handover slot of a backend's exporter: it hands over whenever this exporter does (a reload to a config that
+   * has it), into this exporter's collection rather than a slot of its own; it never takes (routing is done here).
+   */
+  private backendSlot(): HandoverSlot | undefined {
+    const own = this.settings.handover;
+    if (own === undefined) return undefined;
+    return {
+      continues: () => own.continues(),
+      put: (items, count) => {
+        for (const item of items) this.handedOver.items.push(item as TraceBatch);
+        this.handedOver.count += count;
+      },
+      take: () => undefined,
+    };
+  }
+
+  /** At start: what the previous config's instance handed over on a reload goes through this ring. */
+  private async routeHandedOver(): Promise<void> {
+    const items = this.settings.handover?.take() as TraceBatch[] | undefined;
+    if (items === undefined) return;
+    let routed = 0;
+    let dropped = 0;
+    for (const batch of items) {
+      try {
+        await this.consume(batch);
+        routed += batch.spanCount;
+      } catch (err) {
+        dropped += batch.spanCount;
+        exporterMetrics(this.settings.metrics, this.settings.id).failed.shutdown.inc(batch.spanCount);
+        this.settings.logger.warn({ err: errorMessage(err), items: batch.spanCount }, 'dropped a batch handed over on the reload: the backends refused it');
+      }
+    }
+    this.settings.logger.info({ items: routed, dropped }, 'routed the queues the previous configuration handed over on the reload');
   }
 
   /** At start: the queues of backends not in the first ring (left by an earlier run) go through the ring. */
@@ -242,10 +290,10 @@ export class LoadBalancingExporter implements ConsumingComponent<'traces'> {
   private createBackend(endpoint: string): Backend {
     const id = `${this.settings.id}/${endpoint}`;
     const dir = this.queueDir(endpoint);
-    // No handover slot: a backend's queue is for that backend, and the slot is the loadbalancing exporter's (a
-    // reload drains the backends as a shutdown does).
-    const { handover: _notForBackends, ...own } = this.settings;
-    const settings: CreateSettings = { ...own, id, logger: this.settings.logger.child({ backend: endpoint }), dataDir: dir };
+    // The backend hands over into this exporter (backendSlot), not into the slot of this exporter's own key.
+    const { handover: _own, ...rest } = this.settings;
+    const slot = this.backendSlot();
+    const settings: CreateSettings = { ...rest, id, logger: this.settings.logger.child({ backend: endpoint }), dataDir: dir, ...(slot && { handover: slot }) };
     const otlp = this.config.protocol.otlp;
     // One directory per backend, under storage.directory when that is set.
     const queue = otlp.sending_queue.storage.directory === undefined ? otlp.sending_queue : { ...otlp.sending_queue, storage: { ...otlp.sending_queue.storage, directory: dir } };

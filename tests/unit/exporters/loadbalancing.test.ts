@@ -17,6 +17,7 @@ import { decodeTraceRequest, encodeTraceRequest } from '../../../src/otlp/index.
 import { seededRandom } from '../../../scripts/random.mjs';
 import { startFakeGrpcOtlp, type FakeGrpcOtlp } from '../../support/fake-otlp-servers.js';
 import { makeRealisticBatch } from '../../support/traces.js';
+import { Handover } from '../../../src/core/handover.js';
 import { host, makeSettings, metric, tempDir, until, type TestSettings } from './settings.js';
 
 function traceIds(n: number, seed = 7): string[] {
@@ -198,6 +199,49 @@ describe('loadbalancing exporter', () => {
     expect(outcome).toBe('stopped');
     const backend = `loadbalancing/127.0.0.1:${sink.port}`;
     expect(metric(settings, 'pulse_exporter_send_failed_items_total', { exporter: backend, reason: 'shutdown' })).toBe(batch.spanCount);
+  });
+
+  it('on a reload, hands its backends\' queues to the new instance, which routes them through its own ring', async () => {
+    const dir = await tempDir();
+    cleanup.push(() => dir.remove());
+    const up = await startFakeGrpcOtlp();
+    const down = await startFakeGrpcOtlp();
+    const replacement = await startFakeGrpcOtlp();
+    for (const s of [up, down, replacement]) cleanup.push(() => s.close());
+    await down.close();
+    const handover = new Handover();
+    const key = 'exporter/loadbalancing@traces:loadbalancing';
+    const settings: TestSettings = { ...makeSettings(dir.path, 'loadbalancing'), handover: handover.slot(key) };
+    const config = (backends: FakeGrpcOtlp[]) =>
+      configSchema.parse({
+        protocol: { otlp: { tls: { insecure: true }, timeout: '30s', retry_on_failure: { initial_interval: '10ms', max_interval: '50ms' } } },
+        resolver: { static: { hostnames: backends.map((b) => `127.0.0.1:${b.port}`) } },
+      });
+    const first = loadBalancingExporterFactory.create.traces!(settings, config([up, down]));
+    await first.start(host);
+    const batch = makeRealisticBatch({ services: 3, spansPerService: 40, seed: 23 });
+    await first.consume(batch);
+    const ring = new HashRing([`127.0.0.1:${up.port}`, `127.0.0.1:${down.port}`]);
+    const upShare = spansOf([batch]).filter((sp) => ring.endpoints[ring.indexFor(sp.traceId)] === `127.0.0.1:${up.port}`).length;
+    expect(upShare).toBeGreaterThan(0);
+    expect(upShare).toBeLessThan(batch.spanCount);
+    await until(() => spansOf(up.delivered()).length === upShare);
+
+    handover.expect(new Set([key]));
+    const t0 = Date.now();
+    await first.shutdown(Date.now() + 30_000);
+    expect(Date.now() - t0).toBeLessThan(5000); // not the 30 s deadline
+    const second = loadBalancingExporterFactory.create.traces!(settings, config([up, replacement]));
+    await second.start(host);
+    cleanup.push(() => second.shutdown());
+    handover.settle(settings.logger);
+    // The down backend's share now goes where the new ring sends each trace: every span once in all.
+    await until(() => spansOf([...up.delivered(), ...replacement.delivered()]).length === batch.spanCount, 10_000);
+    const next = new HashRing([`127.0.0.1:${up.port}`, `127.0.0.1:${replacement.port}`]);
+    for (const sp of spansOf(replacement.delivered())) expect(next.endpoints[next.indexFor(sp.traceId)]).toBe(`127.0.0.1:${replacement.port}`);
+    const ids = spansOf([...up.delivered(), ...replacement.delivered()]).map((sp) => sp.spanId);
+    expect(new Set(ids).size).toBe(batch.spanCount);
+    expect(metric(settings, 'pulse_exporter_send_failed_items_total', { exporter: `loadbalancing/127.0.0.1:${down.port}`, reason: 'shutdown' })).toBe(0);
   });
 
   it('refuses with a retryable error while it has no backend, and resolves a DNS name', async () => {
