@@ -218,12 +218,23 @@ export class SloEngine {
     }
     this.store.trim(nowMs, this.defined);
     this.releases.trim(nowMs, this.defined);
-    return this.lifecycle.apply(findings, nowMs, (j) => this.repeatInterval(j));
+    return this.lifecycle.apply(
+      findings,
+      nowMs,
+      (j) => this.repeatInterval(j),
+      (j) => this.keepFiringFor(j),
+    );
   }
 
   private repeatInterval(journey: string): number {
     const j = this.byName.get(journey);
     return j ? alertRulesOf(j).repeatIntervalMs : 300_000;
+  }
+
+  /** A journey no longer defined keeps nothing open: its alerts resolve. */
+  private keepFiringFor(journey: string): number {
+    const j = this.byName.get(journey);
+    return j ? alertRulesOf(j).keepFiringForMs : 0;
   }
 
   // ---- burn rate ------------------------------------------------------------------------------------------

@@ -5,9 +5,12 @@
  *     not firing ──condition holds──▶ firing (event, repeat=false)
  *     firing ──still holds, repeat_interval since the last send──▶ firing (event, repeat=true)
  *     firing ──still holds, severity rose above any sent──▶ firing (event at once, repeat=true)
- *     firing ──condition false at RESOLVE_AFTER consecutive evaluations──▶ resolved (event, endsAt set) ──▶ forgotten
+ *     firing ──condition false at RESOLVE_AFTER consecutive evaluations, and for keep_firing_for──▶ resolved (event,
+ *                                                                           endsAt set) ──▶ forgotten
  *
- * The hysteresis (two evaluations) keeps one noisy evaluation from resolving and re-opening an incident. Every
+ * The hysteresis (two evaluations) keeps one noisy evaluation from resolving and re-opening an incident; a journey's
+ * `keep_firing_for` keeps it open longer after its condition last held (a dip of a few evaluations in a window of
+ * few attempts). Every
  * event has a fresh UUID; all events of one alert share its fingerprint (`fingerprintOf`). State restored after
  * a restart (`restore`) makes a still-firing alert continue with repeat=true instead of being announced as new.
  *
@@ -59,6 +62,8 @@ interface State {
   details: AlertDetails;
   readonly startsAtMs: number;
   lastSentMs: number;
+  /** When the condition last held (restored alerts: their last event). */
+  lastHeldMs: number;
   misses: number;
   repeatIntervalMs: number;
 }
@@ -87,6 +92,7 @@ export class AlertLifecycle {
         details: { ...details(a), severity: a.severity },
         startsAtMs: a.startsAtMs,
         lastSentMs: a.lastEventMs,
+        lastHeldMs: a.lastEventMs,
         misses: 0,
         repeatIntervalMs: repeatIntervalMs(a.journey),
       });
@@ -94,10 +100,16 @@ export class AlertLifecycle {
   }
 
   /**
-   * Applies one evaluation's findings. `repeatIntervalMs` is per journey (its rules). Alerts firing before and
-   * without a finding now count as not holding (e.g. their segment went quiet, their journey was removed).
+   * Applies one evaluation's findings. `repeatIntervalMs` and `keepFiringForMs` are per journey (its rules). Alerts
+   * firing before and without a finding now count as not holding (e.g. their segment went quiet, their journey was
+   * removed).
    */
-  apply(findings: readonly Finding[], nowMs: number, repeatIntervalMs: (journey: string) => number): AlertEvent[] {
+  apply(
+    findings: readonly Finding[],
+    nowMs: number,
+    repeatIntervalMs: (journey: string) => number,
+    keepFiringForMs: (journey: string) => number = () => 0,
+  ): AlertEvent[] {
     const events: AlertEvent[] = [];
     const seen = new Set<string>();
     for (const f of findings) {
@@ -106,7 +118,7 @@ export class AlertLifecycle {
       const state = this.states.get(fp);
       if (f.firing) {
         if (state === undefined) {
-          const s: State = { details: f.details, startsAtMs: nowMs, lastSentMs: nowMs, misses: 0, repeatIntervalMs: repeatIntervalMs(f.details.journey) };
+          const s: State = { details: f.details, startsAtMs: nowMs, lastSentMs: nowMs, lastHeldMs: nowMs, misses: 0, repeatIntervalMs: repeatIntervalMs(f.details.journey) };
           this.states.set(fp, s);
           events.push(this.event(s, 'firing', nowMs, false));
           continue;
@@ -114,6 +126,7 @@ export class AlertLifecycle {
         const escalated = SEVERITY_RANK[f.details.severity] > SEVERITY_RANK[state.details.severity];
         state.details = escalated || f.details.severity === state.details.severity ? f.details : { ...f.details, severity: state.details.severity };
         state.misses = 0;
+        state.lastHeldMs = nowMs;
         state.repeatIntervalMs = repeatIntervalMs(f.details.journey);
         if (escalated || nowMs - state.lastSentMs >= state.repeatIntervalMs) {
           state.lastSentMs = nowMs;
@@ -122,16 +135,16 @@ export class AlertLifecycle {
       } else if (state !== undefined) {
         // Current numbers, but the severity the alert was sent with.
         state.details = { ...f.details, severity: state.details.severity };
-        this.miss(fp, state, nowMs, events);
+        this.miss(fp, state, nowMs, events, keepFiringForMs);
       }
     }
-    for (const [fp, state] of this.states) if (!seen.has(fp)) this.miss(fp, state, nowMs, events);
+    for (const [fp, state] of this.states) if (!seen.has(fp)) this.miss(fp, state, nowMs, events, keepFiringForMs);
     return events;
   }
 
-  private miss(fp: string, state: State, nowMs: number, events: AlertEvent[]): void {
+  private miss(fp: string, state: State, nowMs: number, events: AlertEvent[], keepFiringForMs: (journey: string) => number): void {
     state.misses++;
-    if (state.misses < RESOLVE_AFTER) return;
+    if (state.misses < RESOLVE_AFTER || nowMs - state.lastHeldMs < keepFiringForMs(state.details.journey)) return;
     this.states.delete(fp);
     events.push(this.event(state, 'resolved', nowMs, false));
   }

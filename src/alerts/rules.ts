@@ -63,6 +63,8 @@ export interface AlertRules {
   readonly heartbeat: HeartbeatRules | undefined;
   readonly release: ReleaseRules | undefined;
   readonly repeatIntervalMs: number;
+  /** How long a firing alert stays open after its condition last held (`keep_firing_for`); 0 = two evaluations. */
+  readonly keepFiringForMs: number;
   /** The longest window any rule of this journey reads (how much history it needs). */
   readonly longestWindowMs: number;
 }
@@ -156,6 +158,7 @@ export function compileAlertRules(spec: AlertsSpec, objective: { target: number;
     heartbeat,
     release,
     repeatIntervalMs: spec.repeat_interval,
+    keepFiringForMs: spec.keep_firing_for,
     longestWindowMs: Math.max(longest, heartbeatNeeds, release ? release.newForMs + release.windowMs : 0),
   };
 }

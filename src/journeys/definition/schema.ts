@@ -394,6 +394,12 @@ export const alertsSchema = z
     heartbeat: heartbeatSchema.prefault({}),
     release: releaseRulesSchema.prefault({}),
     repeat_interval: positiveDuration('Re-send a firing alert this often (default 5m)').prefault('5m'),
+    keep_firing_for: duration()
+      .describe(
+        'Once its condition stops holding, keep a firing alert open this long before it resolves (as Prometheus keep_firing_for), ' +
+          'so that a dip in a noisy window does not resolve an incident and open it again; default 0: it resolves after two evaluations without its condition',
+      )
+      .prefault(0),
   })
   .describe('Alert rules; without this section the defaults apply (see the slo connector README)');
 

@@ -68,6 +68,29 @@ describe('alert lifecycle', () => {
     expect(lc.has(events[0]!.fingerprint)).toBe(false);
   });
 
+  it('keep_firing_for: stays open until its condition has not held for that long, and a return within it is no new alert', () => {
+    const lc = new AlertLifecycle();
+    const repeat = () => 60_000;
+    const hold = () => 10_000;
+    const at = (firing: boolean | undefined, nowMs: number) =>
+      lc.apply(firing === undefined ? [] : [{ firing, details: details() }], nowMs, repeat, hold);
+    const events = [
+      ...at(true, 0),
+      ...at(false, 1000),
+      ...at(false, 2000), // two misses: would resolve without the hold
+      ...at(undefined, 5000),
+      ...at(true, 8000), // back within the hold: the same alert goes on
+      ...at(false, 9000),
+      ...at(false, 17_000), // 9 s since it last held
+      ...at(false, 18_000), // 10 s: resolves
+      ...at(false, 19_000),
+    ];
+    expect(events.map((e) => [e.status, e.repeat, e.eventTimeMs])).toEqual([
+      ['firing', false, 0],
+      ['resolved', false, 18_000],
+    ]);
+  });
+
   it('a rise to page is sent at once; a page keeps its severity until resolved, however its pairs flap', () => {
     const lc = new AlertLifecycle();
     const repeat = () => 60_000;
