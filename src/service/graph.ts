@@ -92,7 +92,10 @@ export class PipelineGraph {
     readonly pipelines: readonly string[],
     private readonly shutdownTimeoutMs: number,
     private readonly logger: Logger,
-    /** Keys of the components that can take a handover (`Handover`): `exporter/<id>@<signal>:<type>`, `connector/<id>:<type>`. */
+    /**
+     * Keys of the components that can take a handover (`Handover`): `exporter/<id>@<signal>:<type>`,
+     * `connector/<id>:<type>`, `receiver/<id>@<signal>:<type>:<config JSON>`.
+     */
     readonly handoverKeys: ReadonlySet<string>,
   ) {}
 
@@ -423,7 +426,10 @@ class GraphBuilder {
     const component = this.create(name, () => {
       const create = this.factory('receiver', cc).create[signal];
       if (!create) throw unsupported(name, signal);
-      return create(this.createSettings('receiver', id, { signal }), cc.config, next);
+      // The receiver's whole config in the key: its listening sockets are kept across a reload only when unchanged.
+      const handoverKey = `receiver/${id}@${signal}:${cc.type}:${JSON.stringify(cc.config)}`;
+      this.handoverKeys.add(handoverKey);
+      return create(this.createSettings('receiver', id, { signal, handoverKey }), cc.config, next);
     });
     const key = `receiver/${id}@${signal}`;
     this.nodes.push({ key, kind: 'receiver', name, component });

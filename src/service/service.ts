@@ -6,8 +6,9 @@
  * Operations are serialised: a reload waits for a start, a shutdown waits for a reload in progress (readiness
  * turns 503 at once, though). Reload is stop-then-start — the old graph drains completely before the new one
  * binds its ports, because both would need the same listening addresses — so the pipelines are down for the
- * gap between the two; the gap is logged. Exporters the new graph has too hand their in-memory queues over rather
- * than drain them (core/handover.ts). A config that fails to build is refused without touching the running graph;
+ * gap between the two; the gap is logged. Components the new graph has too hand over what they hold rather than
+ * drain or drop it (core/handover.ts): exporters their in-memory queues, connectors their state, and unchanged
+ * receivers their listening sockets, holding requests through the gap. A config that fails to build is refused without touching the running graph;
  * a graph that fails to start is replaced by the previous config again.
  */
 import type { Logger } from 'pino';

@@ -13,6 +13,7 @@ import { decodeTraceRequest, encodeTraceRequest } from '../../src/otlp/index.js'
 import { makeRealisticBatch } from '../support/traces.js';
 import { freePort, waitFor } from '../support/net.js';
 import { checkoutJourneysDir, startPulse, type PulseProcess } from '../support/pulse-process.js';
+import { startHttpSink } from '../support/otlp-sink.js';
 import { createShop } from '../../scripts/shop.mjs';
 
 /**
@@ -177,6 +178,66 @@ service:
       await shop.shutdown();
       await p.stop();
       rmSync(journeysDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe('reload while requests keep arriving', () => {
+  it('keeps the listening sockets: no request is refused or reset, and every span accepted is forwarded', async () => {
+    const sink = await startHttpSink();
+    const port = await freePort();
+    const p = await startPulse(`
+receivers:
+  otlp:
+    protocols:
+      http: { endpoint: 127.0.0.1:${port} }
+exporters:
+  otlphttp:
+    endpoint: http://127.0.0.1:${sink.port}
+    retry_on_failure: { initial_interval: 50ms }
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      exporters: [otlphttp]
+`);
+    try {
+      const body = encodeTraceRequest(makeRealisticBatch({ services: 2, spansPerService: 10, seed: 300 }));
+      let sent = 0;
+      const failures: string[] = [];
+      let stop = false;
+      // Four senders back to back on keep-alive connections, as SDKs and collectors in front of a gateway.
+      const sender = async () => {
+        while (!stop) {
+          try {
+            const res = await fetch(`http://127.0.0.1:${port}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body });
+            await res.arrayBuffer();
+            if (res.status === 200) sent += 20;
+            else failures.push(`HTTP ${res.status}`);
+          } catch (err) {
+            failures.push(String((err as Error).cause ?? err));
+          }
+        }
+      };
+      const senders = [sender(), sender(), sender(), sender()];
+      for (const n of [1, 2, 3]) {
+        await new Promise((r) => setTimeout(r, 700));
+        writeFileSync(p.configPath, readFileSync(p.configPath, 'utf8').replace(/initial_interval: \d+ms/, `initial_interval: ${50 + n}ms`));
+        const reloads = (p.output().match(/configuration reloaded/g) ?? []).length;
+        p.child.kill('SIGHUP');
+        await waitFor(() => (p.output().match(/configuration reloaded/g) ?? []).length > reloads, 15_000, `reload ${n} applied`);
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      stop = true;
+      await Promise.all(senders);
+      expect(failures).toEqual([]);
+      expect(sent).toBeGreaterThan(0);
+      expect((p.output().match(/took over the listening sockets/g) ?? []).length).toBe(3);
+      await waitFor(() => sink.spanCount() >= sent, 15_000, 'every accepted span forwarded');
+      expect(sink.spanCount()).toBe(sent);
+    } finally {
+      await p.stop();
+      await sink.close();
     }
   }, 60_000);
 });

@@ -89,9 +89,10 @@ function createGrpcServer(tls: TlsServerOptions | undefined): Http2Server | Http
 
 export class OtlpGrpcServer extends ServerLifecycle<Http2Server | Http2SecureServer> {
   private readonly config: OtlpGrpcConfig;
-  private readonly ingest: Ingest;
-  private readonly logger: Logger;
-  private readonly metrics: TransportMetrics;
+  /** The receiver's; replaced when the receiver of a reloaded config takes this server over (`adopt`). */
+  private ingest: Ingest;
+  private logger: Logger;
+  private metrics: TransportMetrics;
   private readonly auth: BearerAuth | undefined;
   /** The answer to a fully accepted call never changes: frame it once. */
   private readonly okFrame: Buffer;
@@ -123,6 +124,13 @@ export class OtlpGrpcServer extends ServerLifecycle<Http2Server | Http2SecureSer
     for (const s of this.sessions) s.destroy();
   }
 
+  /** The receiver of a reloaded config (with the same settings) takes this server over: its pipeline from now on. */
+  adopt(ingest: Ingest, logger: Logger): void {
+    this.ingest = ingest;
+    this.logger = logger;
+    this.metrics = ingest.metricsFor('grpc');
+  }
+
   private readonly onSession = (session: Http2Session): void => {
     this.sessions.add(session);
     session.on('close', () => this.sessions.delete(session));
@@ -139,6 +147,16 @@ export class OtlpGrpcServer extends ServerLifecycle<Http2Server | Http2SecureSer
   private readonly onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void => {
     // RST_STREAM from the client, or a session torn down under the stream: the call just ends.
     stream.on('error', noop);
+    const held = this.held;
+    if (held !== undefined) {
+      // A reload is swapping the pipelines: wait for the new ones rather than refuse.
+      void held.then((resumed) => {
+        if (resumed) this.onStream(stream, headers);
+        else this.answerError(stream, GrpcCode.UNAVAILABLE, 'refused', 'Pulse is reloading its configuration; retry shortly', 1000);
+      });
+      return;
+    }
+    this.track(stream);
     try {
       this.handle(stream, headers);
     } catch (err) {

@@ -151,9 +151,10 @@ function createOtlpHttpServer(tls: TlsServerOptions | undefined): Server {
 
 export class OtlpHttpServer extends ServerLifecycle<Server> {
   private readonly config: OtlpHttpConfig;
-  private readonly ingest: Ingest;
-  private readonly logger: Logger;
-  private readonly metrics: TransportMetrics;
+  /** The receiver's; replaced when the receiver of a reloaded config takes this server over (`adopt`). */
+  private ingest: Ingest;
+  private logger: Logger;
+  private metrics: TransportMetrics;
   private readonly cors: CorsPolicy | undefined;
   private readonly auth: BearerAuth | undefined;
   /** The answers to a fully accepted request never change: encode them once. */
@@ -186,6 +187,13 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
     this.server.closeAllConnections();
   }
 
+  /** The receiver of a reloaded config (with the same settings) takes this server over: its pipeline from now on. */
+  adopt(ingest: Ingest, logger: Logger): void {
+    this.ingest = ingest;
+    this.logger = logger;
+    this.metrics = ingest.metricsFor('http');
+  }
+
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     this.accept(req, res, false);
   };
@@ -203,6 +211,17 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
     // A client that goes away mid-request makes these emit; the handler notices through 'close' instead.
     req.on('error', noop);
     res.on('error', noop);
+    const held = this.held;
+    if (held !== undefined) {
+      // A reload is swapping the pipelines: wait for the new ones rather than refuse.
+      void held.then((resumed) =>
+        resumed
+          ? this.accept(req, res, expectsContinue)
+          : this.answerError(req, res, 503, 'refused', 'Pulse is reloading its configuration; retry shortly', parseContentType(req.headers['content-type']) ?? 'json', 1000),
+      );
+      return;
+    }
+    this.track(res);
     this.handle(req, res, expectsContinue).catch((err: unknown) => {
       this.logger.error({ err }, 'the OTLP/HTTP handler failed unexpectedly (PULSE_ERR_INTERNAL)');
       this.answerError(req, res, 503, 'refused', `internal error: ${errorMessage(err)}`, 'json', 1000);

@@ -64,6 +64,16 @@ export abstract class ServerLifecycle<S extends Server> {
   protected closing = false;
   private bound: HostPort | undefined;
   private closed: Promise<void> | undefined;
+  private readonly errorListeners: Array<(err: Error) => void> = [];
+  /** Requests being handled (HTTP requests, gRPC streams): `pause()` waits for them. */
+  private active = 0;
+  private onIdle: (() => void) | undefined;
+  /**
+   * Set while paused for a reload: new requests wait for it. Resolves `true` when the next config's receiver took
+   * the server over (`resume()`), `false` when none did within the hold (they are then refused, retryable).
+   */
+  protected held: Promise<boolean> | undefined;
+  private release: ((resumed: boolean) => void) | undefined;
 
   /** `what` names the server in the PULSE_ERR_LISTEN message, e.g. "the otlp receiver (HTTP)". */
   constructor(
@@ -84,7 +94,43 @@ export abstract class ServerLifecycle<S extends Server> {
 
   /** Errors of the listening socket after start (the service treats them as fatal). */
   onServerError(cb: (err: Error) => void): void {
+    this.errorListeners.push(cb);
     this.server.on('error', cb);
+  }
+
+  /** Counts a request as being handled until `done` emits 'close' (its response or stream ended). */
+  protected track(done: { once(event: 'close', listener: () => void): unknown }): void {
+    this.active++;
+    done.once('close', () => {
+      if (--this.active === 0) this.onIdle?.();
+    });
+  }
+
+  /**
+   * For a reload that keeps this server: from now on new requests wait (up to `holdMs`) for the next config's
+   * receiver to `resume()` it; resolves once the requests already being handled were answered (or after `graceMs`).
+   * The listening socket and its connections stay open, so senders see no refused or reset connection.
+   */
+  async pause(graceMs: number, holdMs: number): Promise<void> {
+    this.held = new Promise<boolean>((resolve) => (this.release = resolve));
+    const timer = setTimeout(() => this.unpause(false), holdMs);
+    timer.unref();
+    void this.held.finally(() => clearTimeout(timer));
+    for (const cb of this.errorListeners.splice(0)) this.server.off('error', cb);
+    if (this.active > 0) await settlesWithin(new Promise<void>((resolve) => (this.onIdle = resolve)), graceMs);
+    this.onIdle = undefined;
+  }
+
+  /** The next config's receiver took the server over: the requests held go on, to it. */
+  resume(): void {
+    this.unpause(true);
+  }
+
+  private unpause(resumed: boolean): void {
+    const release = this.release;
+    this.release = undefined;
+    this.held = undefined;
+    release?.(resumed);
   }
 
   /** Stops accepting, lets what is in flight finish for up to `graceMs`, then cuts what is left. Idempotent. */
@@ -101,6 +147,7 @@ export abstract class ServerLifecycle<S extends Server> {
 
   private async doShutdown(graceMs: number): Promise<void> {
     this.closing = true;
+    this.unpause(false);
     if (!this.server.listening) return;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.closeGently();
