@@ -251,10 +251,7 @@ export class JourneysConnector implements ConnectorComponent {
     if (state.key !== this.handoverKey) {
       // Built with other options (trace_wait, sli.window, …): decide what it held as at a shutdown.
       state.runtime.flush(this.now(), 'abandon');
-      const attempts = state.runtime.takeAttempts();
-      if (attempts.length > 0) this.attemptsOut?.push(attempts);
-      const windows = state.runtime.takeWindows();
-      if (windows.length > 0) this.windowsOut?.push(windows);
+      this.handOut(state.runtime);
       this.settings.logger.info('journeys: the connector settings changed with the reload; pending attempts were decided as at a shutdown');
       return;
     }
@@ -291,10 +288,11 @@ export class JourneysConnector implements ConnectorComponent {
     }
   }
 
-  private handOut(): void {
-    const attempts = this.runtime.takeAttempts();
+  /** Hands what `runtime` decided and closed to the outputs (another runtime: one handed over that this one did not adopt). */
+  private handOut(runtime: JourneyRuntime = this.runtime): void {
+    const attempts = runtime.takeAttempts();
     if (attempts.length > 0) this.attemptsOut?.push(attempts);
-    const windows = this.runtime.takeWindows();
+    const windows = runtime.takeWindows();
     if (windows.length > 0) this.windowsOut?.push(windows);
     // Sends run in the background; their outcome is handled (and counted) by the senders.
     void this.attemptsOut?.pump();

@@ -369,9 +369,15 @@ class QueuedExporterImpl<T> implements QueuedExporter<T> {
     if (refused.length > 0) this.dropHandedOver(refused, 'the new sending queue is smaller (queue_size, max_bytes) or could not store them');
   }
 
-  private dropHandedOver(items: readonly T[], why: string): void {
+  /** Items (spans) in `batches`. */
+  private itemsIn(batches: readonly T[]): number {
     let count = 0;
-    for (const item of items) count += this.o.itemCount(item);
+    for (const b of batches) count += this.o.itemCount(b);
+    return count;
+  }
+
+  private dropHandedOver(items: readonly T[], why: string): void {
+    const count = this.itemsIn(items);
     this.metrics.failed.shutdown.inc(count);
     this.o.settings.logger.warn({ droppedBatches: items.length, droppedItems: count }, `dropped batches handed over on the reload: ${why}`);
   }
@@ -410,8 +416,7 @@ class QueuedExporterImpl<T> implements QueuedExporter<T> {
     if (this.handingOver !== undefined && slot !== undefined && waitingItems !== undefined) {
       // Oldest first: the batches that were in flight were taken before those still waiting.
       const items = this.handingOver.concat(waitingItems);
-      let count = 0;
-      for (const item of items) count += this.o.itemCount(item);
+      const count = this.itemsIn(items);
       slot.put(items, count, (n) => this.metrics.failed.shutdown.inc(n));
       log.info({ handedOverBatches: items.length, items: count, stoppedMs: Date.now() - began }, 'exporter stopped for a reload; its queue goes to the same exporter of the new configuration');
     } else if (queue && wasRunning) {

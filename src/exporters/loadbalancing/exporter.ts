@@ -183,13 +183,14 @@ export class LoadBalancingExporter implements ConsumingComponent<'traces'> {
     if (items === undefined) return;
     let routed = 0;
     let dropped = 0;
+    const failed = exporterMetrics(this.settings.metrics, this.settings.id).failed.shutdown;
     for (const batch of items) {
       try {
         await this.consume(batch);
         routed += batch.spanCount;
       } catch (err) {
         dropped += batch.spanCount;
-        exporterMetrics(this.settings.metrics, this.settings.id).failed.shutdown.inc(batch.spanCount);
+        failed.inc(batch.spanCount);
         this.settings.logger.warn({ err: errorMessage(err), items: batch.spanCount }, 'dropped a batch handed over on the reload: the backends refused it');
       }
     }

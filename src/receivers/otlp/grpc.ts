@@ -42,7 +42,7 @@ import {
 import type { OtlpGrpcConfig } from './config.js';
 import { BearerAuth } from './auth.js';
 import { BudgetFullError, TOO_LARGE, decompressBodyAsync, gzipEndsCleanly, parseBodyEncoding, type BodyEncoding } from './decompress.js';
-import type { Ingest, Outcome, TransportMetrics } from './ingest.js';
+import type { Ingest, Outcome } from './ingest.js';
 import { Lease } from './inflight.js';
 import { ServerLifecycle } from './server-lifecycle.js';
 import { GrpcCode, parseGrpcTimeout, percentEncodeGrpcMessage } from './status.js';
@@ -89,21 +89,14 @@ function createGrpcServer(tls: TlsServerOptions | undefined): Http2Server | Http
 
 export class OtlpGrpcServer extends ServerLifecycle<Http2Server | Http2SecureServer> {
   private readonly config: OtlpGrpcConfig;
-  /** The receiver's; replaced when the receiver of a reloaded config takes this server over (`adopt`). */
-  private ingest: Ingest;
-  private logger: Logger;
-  private metrics: TransportMetrics;
   private readonly auth: BearerAuth | undefined;
   /** The answer to a fully accepted call never changes: frame it once. */
   private readonly okFrame: Buffer;
   private readonly sessions = new Set<Http2Session>();
 
   constructor(options: OtlpGrpcServerOptions) {
-    super(createGrpcServer(options.tls), options.config.endpoint, 'the otlp receiver (gRPC)');
+    super(createGrpcServer(options.tls), options.config.endpoint, 'the otlp receiver (gRPC)', 'grpc', options.ingest, options.logger);
     this.config = options.config;
-    this.ingest = options.ingest;
-    this.logger = options.logger;
-    this.metrics = options.ingest.metricsFor('grpc');
     this.auth = options.config.auth !== undefined ? new BearerAuth(options.config.auth.bearer_token) : undefined;
     this.okFrame = encodeGrpcFrame(encodeTraceResponse(0, ''), false);
     this.server.on('session', this.onSession);
@@ -122,13 +115,6 @@ export class OtlpGrpcServer extends ServerLifecycle<Http2Server | Http2SecureSer
 
   protected closeForcibly(): void {
     for (const s of this.sessions) s.destroy();
-  }
-
-  /** The receiver of a reloaded config (with the same settings) takes this server over: its pipeline from now on. */
-  adopt(ingest: Ingest, logger: Logger): void {
-    this.ingest = ingest;
-    this.logger = logger;
-    this.metrics = ingest.metricsFor('grpc');
   }
 
   private readonly onSession = (session: Http2Session): void => {

@@ -29,7 +29,7 @@ import type { OtlpHttpConfig } from './config.js';
 import { BearerAuth } from './auth.js';
 import { CorsPolicy } from './cors.js';
 import { ASYNC_FROM_BYTES, BudgetFullError, TOO_LARGE, decompressBodyAsync, gzipEndsCleanly, parseBodyEncoding } from './decompress.js';
-import type { Ingest, Outcome, TransportMetrics } from './ingest.js';
+import type { Ingest, Outcome } from './ingest.js';
 import { Lease } from './inflight.js';
 import { ServerLifecycle } from './server-lifecycle.js';
 import { grpcCodeForHttpStatus } from './status.js';
@@ -151,10 +151,6 @@ function createOtlpHttpServer(tls: TlsServerOptions | undefined): Server {
 
 export class OtlpHttpServer extends ServerLifecycle<Server> {
   private readonly config: OtlpHttpConfig;
-  /** The receiver's; replaced when the receiver of a reloaded config takes this server over (`adopt`). */
-  private ingest: Ingest;
-  private logger: Logger;
-  private metrics: TransportMetrics;
   private readonly cors: CorsPolicy | undefined;
   private readonly auth: BearerAuth | undefined;
   /** The answers to a fully accepted request never change: encode them once. */
@@ -163,11 +159,8 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
   private readonly bodies = new BufferPool(16, 1024 * 1024, 16 * 1024);
 
   constructor(options: OtlpHttpServerOptions) {
-    super(createOtlpHttpServer(options.tls), options.config.endpoint, 'the otlp receiver (HTTP)');
+    super(createOtlpHttpServer(options.tls), options.config.endpoint, 'the otlp receiver (HTTP)', 'http', options.ingest, options.logger);
     this.config = options.config;
-    this.ingest = options.ingest;
-    this.logger = options.logger;
-    this.metrics = options.ingest.metricsFor('http');
     this.cors = options.config.cors !== undefined ? new CorsPolicy(options.config.cors) : undefined;
     this.auth = options.config.auth !== undefined ? new BearerAuth(options.config.auth.bearer_token) : undefined;
     this.okBody = { proto: encodeTraceResponse(0, ''), json: encodeTraceResponseJson(0, '') };
@@ -185,13 +178,6 @@ export class OtlpHttpServer extends ServerLifecycle<Server> {
 
   protected closeForcibly(): void {
     this.server.closeAllConnections();
-  }
-
-  /** The receiver of a reloaded config (with the same settings) takes this server over: its pipeline from now on. */
-  adopt(ingest: Ingest, logger: Logger): void {
-    this.ingest = ingest;
-    this.logger = logger;
-    this.metrics = ingest.metricsFor('http');
   }
 
   private readonly onRequest = (req: IncomingMessage, res: ServerResponse): void => {

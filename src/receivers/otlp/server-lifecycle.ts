@@ -3,8 +3,10 @@
  * start/shutdown skeleton both transports' servers share (`ServerLifecycle`).
  */
 import type { Server } from 'node:net';
+import type { Logger } from 'pino';
 import { PulseError } from '../../core/errors.js';
 import type { HostPort } from '../../config/types.js';
+import type { Ingest, Transport, TransportMetrics } from './ingest.js';
 
 const HINTS: Record<string, string> = {
   EADDRINUSE: 'another process (or another receiver) already listens there; stop it or pick another endpoint',
@@ -75,12 +77,31 @@ export abstract class ServerLifecycle<S extends Server> {
   protected held: Promise<boolean> | undefined;
   private release: ((resumed: boolean) => void) | undefined;
 
+  /** The receiver's pipeline, log and metrics; replaced when the receiver of a reloaded config takes over (`adopt`). */
+  protected ingest: Ingest;
+  protected logger: Logger;
+  protected metrics: TransportMetrics;
+
   /** `what` names the server in the PULSE_ERR_LISTEN message, e.g. "the otlp receiver (HTTP)". */
   constructor(
     protected readonly server: S,
     private readonly endpoint: HostPort,
     private readonly what: string,
-  ) {}
+    private readonly transport: Transport,
+    ingest: Ingest,
+    logger: Logger,
+  ) {
+    this.ingest = ingest;
+    this.logger = logger;
+    this.metrics = ingest.metricsFor(transport);
+  }
+
+  /** The receiver of a reloaded config (with the same settings) takes this server over: its pipeline from now on. */
+  adopt(ingest: Ingest, logger: Logger): void {
+    this.ingest = ingest;
+    this.logger = logger;
+    this.metrics = ingest.metricsFor(this.transport);
+  }
 
   async start(): Promise<HostPort> {
     this.bound = await listen(this.server, this.endpoint, this.what);
